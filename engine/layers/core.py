@@ -1,0 +1,248 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from engine.activations import get_activation
+from engine.errors import GraphError
+from engine.initializers import get_initializer
+from engine.layers.base import ActivatedLayer, Layer, Shape
+from engine.registry import LAYERS, ParamSpec
+
+_ACTIVATION = ParamSpec(
+    "activation", "choice", "linear", "Non-linearity applied to the output",
+    choices_from="activations",
+)
+
+
+@LAYERS.register
+class Input(Layer):
+    name = "Input"
+    group = "Core"
+    description = "Where data enters the network; its shape excludes the batch dimension"
+    param_specs = (
+        ParamSpec("shape", "shape", (2,), "Shape of one sample, e.g. [784] or [1, 28, 28]"),
+    )
+    min_inputs = 0
+    max_inputs = 0
+
+    @classmethod
+    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
+        return tuple(params["shape"])
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        return f"Input {_shape_text(params['shape'])}"
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        return inputs[0]
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        return []
+
+
+@LAYERS.register
+class Dense(ActivatedLayer):
+    """Fully connected: `a = activation(x @ kernel + bias)`; kernel `(in, units)`, bias `(units,)`."""
+
+    name = "Dense"
+    group = "Core"
+    description = "Fully connected layer: every input feeds every unit"
+    param_specs = (
+        ParamSpec("units", "int", 32, "Number of neurons (outputs)", minimum=1, maximum=1_000_000),
+        _ACTIVATION,
+        ParamSpec("use_bias", "bool", True, "Add a learned bias to each unit"),
+        ParamSpec("kernel_initializer", "choice", "glorot_uniform",
+                  "How the weights start", choices_from="initializers"),
+        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start",
+                  choices_from="initializers"),
+        ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
+        ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
+    )
+
+    @classmethod
+    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
+        shape = input_shapes[0]
+        if len(shape) != 1:
+            raise GraphError(
+                f"{where} expects a 1-D input, got {_shape_text(shape)}: add a Flatten before it"
+            )
+        return (params["units"],)
+
+    @classmethod
+    def weight_shapes(cls, params: dict[str, Any], input_shapes: list[Shape]) -> dict[str, Shape]:
+        shapes = {"kernel": (input_shapes[0][0], params["units"])}
+        if params["use_bias"]:
+            shapes["bias"] = (params["units"],)
+        return shapes
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        act = params["activation"]
+        return f"Dense {params['units']}" + ("" if act == "linear" else f" · {act}")
+
+    def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
+        super().__init__(node_id, params, input_shapes, dtype)
+        self.activation = get_activation(params["activation"])
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        fan_in, fan_out = self.weights["kernel"].shape
+        for key, init_name in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
+            if key in self.weights:
+                init = get_initializer(self.params[init_name])
+                self.weights[key][...] = init(self.weights[key].shape, fan_in, fan_out, rng, self.dtype)
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        self.x = inputs[0]
+        z = self.x @ self.weights["kernel"]
+        if "bias" in self.weights:
+            z += self.weights["bias"]
+        self.pre_activation = z
+        self.out = self.activation.forward(z)
+        return self.out
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        grad_z = self.activation.backward(self.pre_activation, self.out, grad_out)
+        return self.backward_from_preactivation(grad_z)
+
+    def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
+        kernel = self.weights["kernel"]
+        np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
+        if self.params["kernel_l1"]:
+            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
+        if self.params["kernel_l2"]:
+            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+        if "bias" in self.grads:
+            np.sum(grad_z, axis=0, out=self.grads["bias"])
+        return [grad_z @ kernel.T if self.needs_input_grad else None]
+
+    def regularization_loss(self) -> float:
+        kernel = self.weights["kernel"]
+        loss = 0.0
+        if self.params["kernel_l1"]:
+            loss += self.params["kernel_l1"] * float(np.abs(kernel).sum())
+        if self.params["kernel_l2"]:
+            loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
+        return loss
+
+
+@LAYERS.register
+class Activation(ActivatedLayer):
+    name = "Activation"
+    group = "Activation"
+    description = "Applies a non-linearity to each value (softmax: over the last axis)"
+    param_specs = (
+        _ACTIVATION,
+        ParamSpec("alpha", "float", None,
+                  "Slope/scale for leaky_relu and elu (empty = the activation's default)",
+                  optional=True),
+    )
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        return str(params["activation"])
+
+    def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
+        super().__init__(node_id, params, input_shapes, dtype)
+        extra = {}
+        if params["alpha"] is not None:
+            extra["alpha"] = params["alpha"]
+        self.activation = get_activation(params["activation"], **extra)
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        self.pre_activation = inputs[0]
+        self.out = self.activation.forward(inputs[0])
+        return self.out
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        return [self.activation.backward(self.pre_activation, self.out, grad_out)]
+
+    def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
+        return [grad_z]
+
+
+@LAYERS.register
+class Dropout(Layer):
+    """Inverted dropout: during training zeroes a fraction `rate` and scales the rest by 1/(1-rate)."""
+
+    name = "Dropout"
+    group = "Regularization"
+    description = "Randomly silences units while training, against overfitting"
+    param_specs = (
+        ParamSpec("rate", "float", 0.5, "Fraction of units dropped while training",
+                  minimum=0.0, maximum=0.95),
+    )
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        return f"Dropout {params['rate']:g}"
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        x = inputs[0]
+        rate = self.params["rate"]
+        if not training or rate == 0.0:
+            self.mask = None
+            return x
+        keep = rng.random(x.shape, dtype=np.float64 if self.dtype == np.float64 else np.float32)
+        self.mask = (keep >= rate).astype(self.dtype) * self.dtype.type(1.0 / (1.0 - rate))
+        return x * self.mask
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        return [grad_out if self.mask is None else grad_out * self.mask]
+
+
+@LAYERS.register
+class Flatten(Layer):
+    name = "Flatten"
+    group = "Reshape"
+    description = "Unrolls each sample into a 1-D vector (e.g. 28×28 image → 784)"
+
+    @classmethod
+    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
+        return (math.prod(input_shapes[0]),)
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        return inputs[0].reshape(inputs[0].shape[0], -1)
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        return [grad_out.reshape((grad_out.shape[0], *self.input_shapes[0]))]
+
+
+@LAYERS.register
+class Reshape(Layer):
+    name = "Reshape"
+    group = "Reshape"
+    description = "Rearranges each sample into a new shape with the same number of values"
+    param_specs = (
+        ParamSpec("target_shape", "shape", (1,), "New shape of one sample, e.g. [1, 28, 28]"),
+    )
+
+    @classmethod
+    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
+        target = tuple(params["target_shape"])
+        if math.prod(target) != math.prod(input_shapes[0]):
+            raise GraphError(
+                f"{where} cannot reshape {_shape_text(input_shapes[0])} "
+                f"({math.prod(input_shapes[0])} values) into {_shape_text(target)} "
+                f"({math.prod(target)} values): the number of values must stay the same"
+            )
+        return target
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        return f"Reshape {_shape_text(params['target_shape'])}"
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        return inputs[0].reshape((inputs[0].shape[0], *self.output_shape_))
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        return [grad_out.reshape((grad_out.shape[0], *self.input_shapes[0]))]
+
+
+def _shape_text(shape: Shape | list[int]) -> str:
+    """(28, 28) and (3,) as people write them."""
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
