@@ -1,0 +1,420 @@
+"""Optimizers: update weight arrays in place from their gradients, one fused kernel per array.
+
+Update formulas follow PyTorch's `torch.optim` (SGD, Adagrad, Adam, AdamW), so one step can be
+compared against torch; defaults and parameter names follow Keras. Differences:
+- epsilon defaults to Keras' 1e-7 (PyTorch: 1e-8) and Adagrad's initial accumulator to 0.1
+  (PyTorch: 0); the formulas put epsilon where PyTorch does, outside the square root.
+- rmsprop follows Keras exactly: epsilon inside the square root, `lr*g/sqrt(v + eps)`, and the
+  momentum buffer accumulates steps that already include the learning rate. With a constant
+  learning rate this equals PyTorch's RMSprop except for where epsilon sits.
+- Moments with `abs(x) < 1e-30` (float32; 1e-300 in float64) are stored as 0, so they never
+  become subnormal (PERF-NOTES lesson 6). PyTorch keeps them.
+
+Per-step constants (1-β, bias corrections, lr·weight_decay) are computed in float64 once per
+step and rounded once to the weights' dtype (PERF-NOTES lesson 5); the kernels never upcast.
+State arrays are allocated on the first step, match each weight's shape and dtype, and are reused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from engine._kernels import optimizers as K
+from engine.errors import ConfigError
+from engine.registry import OPTIMIZERS, ParamSpec, resolve_params
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Below this a moment is stored as 0 (see the module docstring).
+_TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-300}
+# Zero-length stand-ins for the slots a setting turns off; kernels never index them.
+_EMPTY = {dtype: np.empty(0, dtype) for dtype in _FLOATS}
+
+
+def _learning_rate(default: float) -> ParamSpec:
+    return ParamSpec("learning_rate", "float", default, "Step size of each update", minimum=1e-12)
+
+
+def _epsilon(help_text: str) -> ParamSpec:
+    return ParamSpec("epsilon", "float", 1e-7, help_text, minimum=1e-12, maximum=1.0)
+
+
+class Optimizer:
+    """Base class. Subclasses list their per-weight state in `slots` and fill in `_constants`
+    (float64 scalars for one step) and `_update` (one kernel call for one weight array).
+
+    Set `reference = True` on an instance to run the plain NumPy twins instead of the Numba
+    kernels (tests, debugging).
+    """
+
+    name = ""
+    group = "Optimizer"
+    description = ""
+    param_specs: tuple[ParamSpec, ...] = ()
+    slots: tuple[str, ...] = ()  # every per-weight state array this type can keep
+    required_slots: tuple[str, ...] = ()  # the ones it keeps whatever its settings
+    reference = False
+    _kernel: Any = None
+    _kernel_ref: Any = None
+
+    def __init__(self, **params: Any):
+        self.params = resolve_params(self, params, f"optimizer '{self.name}'")
+        self.iterations = 0
+        self._layout: list[tuple[tuple[int, ...], np.dtype]] | None = None  # None until step 1
+        self._state: dict[str, list[np.ndarray]] = {}
+        self._flat: dict[str, list[np.ndarray]] = {}
+
+    def active_slots(self) -> tuple[str, ...]:
+        """The slots the current settings use (e.g. no momentum buffer when momentum is 0)."""
+        return self.required_slots
+
+    def initial_value(self, slot: str) -> float:
+        return 0.0
+
+    # ------------------------------------------------------------------ update
+    def step(
+        self,
+        weights: list[np.ndarray],
+        grads: list[np.ndarray],
+        learning_rate: float,
+        decay_mask: Sequence[bool] | None = None,
+    ) -> None:
+        """Update every array of `weights` in place from `grads` (same shapes and dtype).
+
+        Arrays must be C-contiguous float32 or float64. `learning_rate` is this step's rate
+        (schedules and the GUI may change it between steps). `decay_mask[i]` says whether weight
+        decay applies to `weights[i]` (default: all); only optimizers with a `weight_decay`
+        parameter (adamw) use it, the model passes True for kernels and False for biases.
+        """
+        try:
+            lr = float(learning_rate)
+        except (TypeError, ValueError):
+            lr = math.nan
+        if not (math.isfinite(lr) and lr >= 0.0):
+            raise ConfigError(f"optimizer '{self.name}': learning rate must be a finite number >= 0, "
+                              f"got {learning_rate!r}")
+        _check_arrays(weights, f"optimizer '{self.name}' weights")
+        _check_grads(weights, grads, self.name)
+        if decay_mask is not None and len(decay_mask) != len(weights):
+            raise ConfigError(f"optimizer '{self.name}': decay_mask has {len(decay_mask)} entries "
+                              f"for {len(weights)} weights")
+        if self._layout is None:
+            self._build(weights, {})
+        else:
+            self._match(weights, self._layout)
+        self.iterations += 1
+        constants = self._constants(lr, self.iterations)
+        kernel = self._kernel_ref if self.reference else self._kernel
+        typed: dict[np.dtype, tuple[Any, ...]] = {}
+        for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
+            c = typed.get(w.dtype)
+            if c is None:
+                cast = w.dtype.type
+                c = typed[w.dtype] = (*(cast(x) for x in constants), cast(_TINY[w.dtype]))
+            decay = True if decay_mask is None else bool(decay_mask[i])
+            self._update(kernel, i, w.reshape(-1), g.reshape(-1), c, decay)
+
+    def _constants(self, lr: float, t: int) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _update(self, kernel: Any, i: int, w: np.ndarray, g: np.ndarray, c: tuple[Any, ...],
+                decay: bool) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- state
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the state as flat names: "iterations" (int64 scalar) and "<slot>.<i>"
+        (same shape and dtype as weight i), numpy arrays only so `.npz` needs no pickle."""
+        out = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for slot, arrays in self._state.items():
+            for i, arr in enumerate(arrays):
+                out[f"{slot}.{i}"] = arr.copy()
+        return out
+
+    def load_state(self, state: Mapping[str, np.ndarray], weights: list[np.ndarray]) -> None:
+        """Continue from `state` (as returned by `state()`) for these `weights`.
+
+        Every array must match its weight's shape and dtype. A slot the current settings do not
+        use is ignored; one they add (e.g. momentum switched on) starts from its initial value.
+        Raises ConfigError naming the entry on any mismatch; the optimizer is unchanged then.
+        """
+        where = f"optimizer '{self.name}' state"
+        _check_arrays(weights, f"{where}: weights")
+        if not isinstance(state, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of names to arrays, got {type(state).__name__}")
+        iterations = _read_iterations(state, where)
+        found: dict[str, dict[int, Any]] = {slot: {} for slot in self.slots}
+        for key, value in state.items():
+            if key == "iterations":
+                continue
+            slot, _, index = str(key).partition(".")
+            if slot not in found or not index.isdigit() or str(int(index)) != index \
+                    or int(index) >= len(weights):
+                raise ConfigError(
+                    f"{where}: unexpected entry {key!r}; expected 'iterations' or '<slot>.<i>' with "
+                    f"slot one of {', '.join(self.slots) or 'none'} and i below {len(weights)}")
+            found[slot][int(index)] = value
+        arrays: dict[str, list[np.ndarray]] = {}
+        for slot in self.active_slots():
+            entries = found[slot]
+            if not entries:
+                if slot in self.required_slots and iterations > 0:
+                    raise ConfigError(f"{where}: after {iterations} steps it must hold '{slot}.0' to "
+                                      f"'{slot}.{len(weights) - 1}', found none")
+                continue
+            missing = [i for i in range(len(weights)) if i not in entries]
+            if missing:
+                raise ConfigError(f"{where}: '{slot}.{missing[0]}' is missing ({len(entries)} of "
+                                  f"{len(weights)} '{slot}' arrays present)")
+            arrays[slot] = [_checked_copy(entries[i], w, f"{where} '{slot}.{i}'", i)
+                            for i, w in enumerate(weights)]
+        self.iterations = iterations
+        if iterations == 0 and not arrays:
+            self._layout, self._state, self._flat = None, {}, {}
+        else:
+            self._build(weights, arrays)
+
+    # ------------------------------------------------------------- internals
+    def _build(self, weights: list[np.ndarray], arrays: dict[str, list[np.ndarray]]) -> None:
+        """Allocate the state (or adopt `arrays`) for `weights`; done once, then reused."""
+        self._layout = [(w.shape, w.dtype) for w in weights]
+        self._state = {
+            slot: arrays.get(slot) or [np.full(w.shape, self.initial_value(slot), dtype=w.dtype)
+                                       for w in weights]
+            for slot in self.active_slots()
+        }
+        self._refresh_flat()
+
+    def _refresh_flat(self) -> None:
+        layout = self._layout or []
+        self._flat = {
+            slot: [a.reshape(-1) for a in self._state[slot]] if slot in self._state
+            else [_EMPTY[dtype] for _, dtype in layout]
+            for slot in self.slots
+        }
+
+    def _match(self, weights: list[np.ndarray], layout: list[tuple[tuple[int, ...], np.dtype]]) -> None:
+        """Check `weights` against the state's `layout`; follow a change of precision
+        (float32 <-> float64) by converting the state once."""
+        if len(weights) != len(layout):
+            raise ConfigError(f"optimizer '{self.name}': its state was built for {len(layout)} "
+                              f"weights, got {len(weights)}; the network changed, start a new optimizer")
+        converted = False
+        for i, (w, (shape, dtype)) in enumerate(zip(weights, layout, strict=True)):
+            if w.shape != shape:
+                raise ConfigError(f"optimizer '{self.name}': weight {i} has shape {w.shape}, its state "
+                                  f"was built for {shape}; the network changed, start a new optimizer")
+            if w.dtype != dtype:
+                for arrays in self._state.values():
+                    arrays[i] = arrays[i].astype(w.dtype)
+                layout[i] = (shape, w.dtype)
+                converted = True
+        if converted:
+            self._refresh_flat()
+
+
+def _check_arrays(arrays: Sequence[np.ndarray], where: str) -> None:
+    if not isinstance(arrays, Sequence):
+        raise ConfigError(f"{where}: expected a list of arrays, got {type(arrays).__name__}")
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray) or a.dtype not in _FLOATS:
+            kind = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+            raise ConfigError(f"{where}: array {i} must be a float32 or float64 array, got {kind}")
+        if not a.flags.c_contiguous:
+            raise ConfigError(f"{where}: array {i} must be C-contiguous (it is updated in place)")
+
+
+def _check_grads(weights: list[np.ndarray], grads: list[np.ndarray], name: str) -> None:
+    _check_arrays(grads, f"optimizer '{name}' gradients")
+    if len(grads) != len(weights):
+        raise ConfigError(f"optimizer '{name}': got {len(grads)} gradients for {len(weights)} weights")
+    for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
+        if g.shape != w.shape or g.dtype != w.dtype:
+            raise ConfigError(f"optimizer '{name}': gradient {i} is {g.dtype} {g.shape}, "
+                              f"its weight is {w.dtype} {w.shape}")
+        if not w.flags.writeable:
+            raise ConfigError(f"optimizer '{name}': weight {i} is read-only")
+
+
+def _read_iterations(state: Mapping[str, Any], where: str) -> int:
+    value = state.get("iterations")
+    if value is None:
+        raise ConfigError(f"{where}: entry 'iterations' is missing")
+    arr = np.asarray(value)
+    if arr.shape != () or arr.dtype.kind not in "iu" or int(arr) < 0:
+        raise ConfigError(f"{where}: 'iterations' must be a whole number >= 0, got {value!r}")
+    return int(arr)
+
+
+def _checked_copy(value: Any, weight: np.ndarray, label: str, i: int) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise ConfigError(f"{label} must be an array, got {type(value).__name__}")
+    if value.shape != weight.shape:
+        raise ConfigError(f"{label} has shape {value.shape}, but weight {i} has shape {weight.shape}")
+    if value.dtype != weight.dtype:
+        raise ConfigError(f"{label} has dtype {value.dtype}, but weight {i} is {weight.dtype}")
+    return np.array(value, order="C", copy=True)
+
+
+# ---------------------------------------------------------------------------- types
+@OPTIMIZERS.register
+class SGD(Optimizer):
+    name = "sgd"
+    description = "Gradient descent, optionally with momentum or Nesterov momentum"
+    param_specs = (
+        _learning_rate(0.01),
+        ParamSpec("momentum", "float", 0.0, "Fraction of the previous step kept (0 = none)",
+                  minimum=0.0, maximum=0.9999),
+        ParamSpec("nesterov", "bool", False, "Use Nesterov momentum (needs momentum > 0)"),
+    )
+    slots = ("momentum",)
+    _kernel = staticmethod(K.sgd_update)
+    _kernel_ref = staticmethod(K.sgd_update_ref)
+
+    def active_slots(self) -> tuple[str, ...]:
+        return ("momentum",) if self.params["momentum"] > 0 else ()
+
+    def _constants(self, lr, t):
+        return lr, self.params["momentum"]
+
+    def _update(self, kernel, i, w, g, c, decay):
+        lr, mu, tiny = c
+        kernel(w, g, self._flat["momentum"][i], lr, mu, self.params["momentum"] > 0,
+               self.params["nesterov"], tiny)
+
+
+@OPTIMIZERS.register
+class RMSprop(Optimizer):
+    name = "rmsprop"
+    description = "Divides each step by a running average of recent gradient magnitudes (Keras form)"
+    param_specs = (
+        _learning_rate(0.001),
+        ParamSpec("rho", "float", 0.9, "How slowly the average of squared gradients forgets",
+                  minimum=0.0, maximum=0.9999),
+        _epsilon("Added under the square root to avoid dividing by zero"),
+        ParamSpec("momentum", "float", 0.0, "Fraction of the previous step kept (0 = none)",
+                  minimum=0.0, maximum=0.9999),
+        ParamSpec("centered", "bool", False, "Divide by the gradient's variance instead of its "
+                                             "mean square"),
+    )
+    slots = ("velocity", "average_gradient", "momentum")
+    required_slots = ("velocity",)
+    _kernel = staticmethod(K.rmsprop_update)
+    _kernel_ref = staticmethod(K.rmsprop_update_ref)
+
+    def active_slots(self) -> tuple[str, ...]:
+        return (("velocity",) + (("average_gradient",) if self.params["centered"] else ())
+                + (("momentum",) if self.params["momentum"] > 0 else ()))
+
+    def _constants(self, lr, t):
+        rho = self.params["rho"]
+        return lr, rho, 1.0 - rho, self.params["epsilon"], self.params["momentum"]
+
+    def _update(self, kernel, i, w, g, c, decay):
+        lr, rho, one_minus_rho, eps, mu, tiny = c
+        f = self._flat
+        kernel(w, g, f["velocity"][i], f["average_gradient"][i], f["momentum"][i], lr, rho,
+               one_minus_rho, eps, mu, self.params["centered"], self.params["momentum"] > 0, tiny)
+
+
+@OPTIMIZERS.register
+class Adagrad(Optimizer):
+    name = "adagrad"
+    description = "Per-weight step sizes that shrink with the sum of past squared gradients"
+    param_specs = (
+        _learning_rate(0.01),
+        ParamSpec("initial_accumulator_value", "float", 0.1, "Starting sum of squared gradients",
+                  minimum=0.0),
+        _epsilon("Added to the square root to avoid dividing by zero"),
+    )
+    slots = ("accumulator",)
+    required_slots = ("accumulator",)
+    _kernel = staticmethod(K.adagrad_update)
+    _kernel_ref = staticmethod(K.adagrad_update_ref)
+
+    def initial_value(self, slot: str) -> float:
+        return self.params["initial_accumulator_value"]
+
+    def _constants(self, lr, t):
+        return lr, self.params["epsilon"]
+
+    def _update(self, kernel, i, w, g, c, decay):
+        lr, eps, tiny = c
+        kernel(w, g, self._flat["accumulator"][i], lr, eps, tiny)
+
+
+@OPTIMIZERS.register
+class Adam(Optimizer):
+    name = "adam"
+    description = "Adaptive moments: momentum plus per-weight step sizes; a good default"
+    param_specs = (
+        _learning_rate(0.001),
+        ParamSpec("beta_1", "float", 0.9, "How slowly the average gradient forgets",
+                  minimum=0.0, maximum=0.9999),
+        ParamSpec("beta_2", "float", 0.999, "How slowly the average squared gradient forgets",
+                  minimum=0.0, maximum=0.99999),
+        _epsilon("Added to the square root to avoid dividing by zero"),
+        ParamSpec("amsgrad", "bool", False, "Use the largest squared-gradient average seen so far"),
+    )
+    slots = ("m", "v", "vmax")
+    required_slots = ("m", "v")
+    _kernel = staticmethod(K.adam_update)
+    _kernel_ref = staticmethod(K.adam_update_ref)
+
+    def active_slots(self) -> tuple[str, ...]:
+        return ("m", "v", "vmax") if self.params["amsgrad"] else ("m", "v")
+
+    def _constants(self, lr, t):
+        b1, b2 = self.params["beta_1"], self.params["beta_2"]
+        lr_wd = lr * self.params.get("weight_decay", 0.0)
+        return (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t),
+                self.params["epsilon"], lr_wd, 0.0)
+
+    def _update(self, kernel, i, w, g, c, decay):
+        b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd, zero, tiny = c
+        f = self._flat
+        kernel(w, g, f["m"][i], f["v"][i], f["vmax"][i], b1, one_minus_b1, b2, one_minus_b2, step_size,
+               sqrt_bc2, eps, lr_wd if decay else zero, self.params["amsgrad"], tiny)
+
+
+@OPTIMIZERS.register
+class AdamW(Adam):
+    name = "adamw"
+    description = "Adam with decoupled weight decay (w -= lr * weight_decay * w each step)"
+    param_specs = (
+        *Adam.param_specs,
+        ParamSpec("weight_decay", "float", 0.01, "Fraction of each weight removed per step, "
+                                                 "times the learning rate", minimum=0.0, maximum=1.0),
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
+    """Scale every gradient array in place by `max_norm / norm` when their joint L2 norm exceeds
+    `max_norm` (TensorFlow's clip_by_global_norm); return the norm before clipping.
+
+    The norm is accumulated in float64. A non-finite norm leaves the gradients untouched
+    (clipping cannot repair them; the trainer reports the divergence).
+    """
+    limit = float(max_norm)
+    if not (math.isfinite(limit) and limit > 0.0):
+        raise ConfigError(f"clip_by_global_norm: max_norm must be a finite number > 0, got {max_norm!r}")
+    for i, g in enumerate(grads):
+        if not isinstance(g, np.ndarray) or g.dtype not in _FLOATS:
+            kind = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
+            raise ConfigError(f"clip_by_global_norm: gradient {i} must be a float32 or float64 "
+                              f"array, got {kind}")
+    norm = math.sqrt(sum(K.sum_squares(g.reshape(-1)) for g in grads))
+    if math.isfinite(norm) and norm > limit:
+        scale = limit / norm
+        for g in grads:
+            np.multiply(g, g.dtype.type(scale), out=g)
+    return norm
+
+
+def get_optimizer(name: str, **params: Any) -> Optimizer:
+    """A new optimizer of registered type `name` (RegistryError lists the valid names)."""
+    return OPTIMIZERS.get(name)(**params)
