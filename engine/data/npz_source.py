@@ -1,0 +1,112 @@
+"""NumPy `.npz` archives with arrays `x` and `y` (and optionally `x_val`, `y_val`), no pickle."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.dataset import Dataset, check_dtype
+from engine.errors import DataError
+
+NPZ_KEYS = ("x", "y", "x_val", "y_val")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The known arrays of the archive (other members are ignored)."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder, expected an .npz file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path.name}: not a readable .npz archive ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path.name}: expected an .npz archive with arrays 'x' and 'y', "
+                        "got a single .npy array")
+    with archive:
+        present = list(archive.files)
+        missing = [key for key in ("x", "y") if key not in present]
+        if missing:
+            raise DataError(f"{path.name}: missing array(s) {', '.join(repr(k) for k in missing)}; "
+                            f"the archive holds: {', '.join(present) or 'nothing'}")
+        arrays = {}
+        for key in NPZ_KEYS:
+            if key not in present:
+                continue
+            try:
+                arrays[key] = archive[key]
+            except ValueError as exc:
+                if "allow_pickle" in str(exc):
+                    raise DataError(f"{path.name}: array '{key}' holds Python objects; store plain "
+                                    "numeric arrays (no dtype=object)") from None
+                raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
+    return arrays
+
+
+def _check_numeric(path: Path, key: str, array: np.ndarray) -> None:
+    kind = array.dtype.kind
+    if kind not in "biuf":
+        raise DataError(f"{path.name}: array '{key}' must be numeric, got dtype {array.dtype}")
+    if array.ndim == 0:
+        raise DataError(f"{path.name}: array '{key}' must have one row per sample, got a scalar")
+    if kind == "f" and not np.all(np.isfinite(array)):
+        raise DataError(f"{path.name}: array '{key}' contains NaN or infinite values")
+
+
+def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
+    """x (N, *feature_shape) numeric, y (N,) or (N, k); optional x_val / y_val likewise.
+
+    Integer (or bool) y -> classification with class ids 0..n_classes-1 (y must be 1-D and not
+    negative); float y -> regression, a 1-D y becomes (N, 1).
+    """
+    path = Path(path)
+    resolved_dtype = check_dtype(dtype)
+    arrays = _read_arrays(path)
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise DataError(f"{path.name}: 'x_val' and 'y_val' must be stored together")
+    for key, array in arrays.items():
+        _check_numeric(path, key, array)
+    for x_key, y_key in (("x", "y"), ("x_val", "y_val")):
+        if x_key in arrays and len(arrays[x_key]) != len(arrays[y_key]):
+            raise DataError(f"{path.name}: '{x_key}' has {len(arrays[x_key])} rows but '{y_key}' has "
+                            f"{len(arrays[y_key])}; they must match")
+    x = arrays["x"]
+    if len(x) == 0:
+        raise DataError(f"{path.name}: array 'x' has no rows")
+    if x.ndim < 2:
+        x = x.reshape(-1, 1)
+    x_val = arrays.get("x_val")
+    if x_val is not None:
+        x_val = x_val.reshape(-1, 1) if x_val.ndim < 2 else x_val
+        if x_val.shape[1:] != x.shape[1:]:
+            raise DataError(f"{path.name}: 'x_val' samples have shape {x_val.shape[1:]} but 'x' samples "
+                            f"have {x.shape[1:]}")
+    targets = [arrays[k] for k in ("y", "y_val") if k in arrays]
+    classification = arrays["y"].dtype.kind in "biu"
+    if any((t.dtype.kind in "biu") != classification for t in targets):
+        raise DataError(f"{path.name}: 'y' is {arrays['y'].dtype} but 'y_val' is {arrays['y_val'].dtype}: "
+                        "use integers for classes or floats for regression in both")
+    n_classes = None
+    if classification:
+        for key, t in zip(("y", "y_val"), targets, strict=False):
+            if t.ndim != 1:
+                raise DataError(f"{path.name}: integer '{key}' (class ids) must be 1-D, got shape {t.shape}")
+            if len(t) and t.min() < 0:
+                raise DataError(f"{path.name}: '{key}' has class id {int(t.min())}; ids must be 0 or more")
+        targets = [t.astype(np.int64) for t in targets]
+        n_classes = int(max(t.max() for t in targets if len(t))) + 1
+    else:
+        targets = [t.reshape(-1, 1) if t.ndim == 1 else t for t in targets]
+    dataset = Dataset(
+        x=np.asarray(x, dtype=resolved_dtype), y=targets[0],
+        task="classification" if classification else "regression", n_classes=n_classes, name=path.stem,
+        x_val=None if x_val is None else np.asarray(x_val, dtype=resolved_dtype),
+        y_val=targets[1] if len(targets) > 1 else None,
+    )
+    return dataset.astype(resolved_dtype)

@@ -1,0 +1,131 @@
+"""From a network file's "data" section (or the CLI's `--data` text) to a Dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.data.csv_source import load_csv
+from engine.data.dataset import Dataset, check_dtype, check_split
+from engine.data.idx import load_mnist
+from engine.data.npz_source import load_npz
+from engine.errors import ConfigError
+from engine.registry import DATASETS
+
+FILE_SOURCES = ("mnist", "csv", "npz")
+SPLIT_KEYS = ("source", "val_split", "seed")  # handled here for every source
+FILE_KEYS = {
+    "mnist": ("path",),
+    "csv": ("path", "target", "features", "task", "standardize"),
+    "npz": ("path",),
+}
+DEFAULT_VAL_SPLIT = 0.2
+
+
+def source_names() -> list[str]:
+    """Every accepted "source": the registered synthetic sets, then the file formats."""
+    return [*DATASETS.names(), *FILE_SOURCES]
+
+
+def _check_keys(config: dict[str, Any], known: list[str], source: str) -> None:
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise ConfigError(f"data: unknown key(s) {', '.join(unknown)} for source '{source}'; "
+                          f"known: {', '.join(known)}")
+
+
+def _path(config: dict[str, Any], base_dir: str | Path | None, source: str) -> Path:
+    value = config.get("path")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"data: source '{source}' needs a 'path' (text), got {value!r}")
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
+
+
+def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype: str = "float32") -> Dataset:
+    """The Dataset a "data" section describes.
+
+    Synthetic: {"source": "xor", "n": 500, "noise": 0.1, "seed": 0, "val_split": 0.2}: the other
+    keys are the set's parameters; `seed` seeds both the generator and the split.
+    Files: {"source": "mnist" | "csv" | "npz", "path": ..., ...}; relative paths are relative to
+    `base_dir` (the network file's folder). `val_split` (default 0.2) and `seed` (default 0) are
+    the split `Dataset.split` should use; for CSV they also choose the rows the standardizer is
+    fitted on. Unknown keys raise ConfigError listing the known ones.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"data: expected an object with a 'source', got {config!r}")
+    source = config.get("source")
+    if not isinstance(source, str) or source not in source_names():
+        raise ConfigError(f"data: 'source' must be one of {', '.join(source_names())}; got {source!r}")
+    resolved_dtype = check_dtype(dtype)
+    val_split = config.get("val_split", DEFAULT_VAL_SPLIT)
+    seed = config.get("seed", 0)
+    check_split(val_split, seed)
+    if source in DATASETS:
+        entry = DATASETS.get(source)
+        params = [spec.name for spec in entry.param_specs]
+        _check_keys(config, [*SPLIT_KEYS, *[p for p in params if p not in SPLIT_KEYS]], source)
+        dataset = entry.generate(**{k: v for k, v in config.items() if k in params})
+        return dataset.astype(resolved_dtype)
+    _check_keys(config, [*SPLIT_KEYS, *FILE_KEYS[source]], source)
+    path = _path(config, base_dir, source)
+    if source == "mnist":
+        return load_mnist(path, dtype=resolved_dtype.name)
+    if source == "npz":
+        return load_npz(path, dtype=resolved_dtype.name)
+    return load_csv(
+        path, target=config.get("target"), features=config.get("features"),
+        task=config.get("task", "auto"), standardize=config.get("standardize", True),
+        val_split=val_split, seed=seed, dtype=resolved_dtype.name,
+    )
+
+
+def _split_csv_target(rest: str) -> tuple[str, str | None]:
+    """PATH[:TARGET] -> (path, target or None); see parse_data_argument for the rule."""
+    if os.path.isfile(rest):
+        return rest, None
+    head, colon, tail = rest.rpartition(":")
+    is_drive = len(head) == 1 and head.isalpha()  # "C:data.csv"
+    if colon and head and tail and "/" not in tail and "\\" not in tail and not is_drive:
+        return head, tail
+    return rest, None
+
+
+def parse_data_argument(text: str) -> dict[str, Any]:
+    """The CLI's `--data` value as a "data" section.
+
+    - `NAME`: a synthetic set with its default parameters, e.g. `xor` -> {"source": "xor"};
+    - `mnist:DIR`, `npz:PATH`: everything after the first ':' is the path (it may contain ':');
+    - `csv:PATH[:TARGET]`: the text after the last ':' is the target column when it is not empty,
+      contains no '/' or '\\', and the text before it is not a lone drive letter (`csv:C:x.csv`);
+      if the whole of PATH:TARGET names an existing file it is all taken as the path.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError("--data: expected a synthetic set name, mnist:DIR, csv:PATH[:TARGET] or "
+                          f"npz:PATH; got {text!r}")
+    text = text.strip()
+    kind, colon, rest = text.partition(":")
+    if not colon:
+        if text in DATASETS:
+            return {"source": text}
+        if text in FILE_SOURCES:
+            raise ConfigError(f"--data: '{text}' needs a path: {text}:PATH")
+        raise ConfigError(f"--data: unknown data set {text!r}; choose one of {', '.join(DATASETS.names())}, "
+                          "or mnist:DIR, csv:PATH[:TARGET], npz:PATH")
+    kind = kind.lower()
+    if kind not in FILE_SOURCES:
+        raise ConfigError(f"--data: unknown kind {kind!r} in {text!r}; expected mnist:DIR, "
+                          "csv:PATH[:TARGET] or npz:PATH")
+    if not rest:
+        raise ConfigError(f"--data: '{kind}:' needs a path after the ':'")
+    if kind != "csv":
+        return {"source": kind, "path": rest}
+    path, target = _split_csv_target(rest)
+    config: dict[str, Any] = {"source": "csv", "path": path}
+    if target is not None:
+        config["target"] = target
+    return config
+
