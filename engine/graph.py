@@ -113,11 +113,11 @@ class NetworkSpec:
         layer = LAYERS.get(tgt.type)
         if layer.max_inputs == 0:
             return False, f"{tgt.label()} is an input: nothing can feed it"
+        if source in self.descendants(target):
+            return False, "that connection would make a cycle"
         count = len(self.inputs_of(target))
         if layer.max_inputs is not None and count >= layer.max_inputs:
             return False, f"{tgt.label()} takes {layer.max_inputs} input(s) and already has {count}"
-        if source in self.descendants(target):
-            return False, "that connection would make a cycle"
         return True, ""
 
     def connect(self, source: str, target: str) -> None:

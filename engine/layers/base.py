@@ -65,8 +65,8 @@ class Layer(ABC):
         # Set by the model: False when every input comes straight from an Input node.
         self.needs_input_grad = True
 
-    def initialize(self, rng: np.random.Generator) -> None:
-        """Fill `weights` with fresh initial values."""
+    def initialize(self, rng: np.random.Generator) -> None:  # noqa: B027 - parameter-free layers keep it
+        """Fill `weights` with fresh initial values (layers without weights have nothing to do)."""
 
     @abstractmethod
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,180 @@
+"""Network: the public, Keras-flavoured object — a spec plus its weights, optimizer state,
+training settings, preprocessing and history. `engine.load` / `engine.save` read and write it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.control import TrainingControl
+from engine.data import Standardizer
+from engine.errors import ConfigError, DataError
+from engine.graph import NetworkSpec
+from engine.losses import get_loss
+from engine.metrics import METRICS, default_metrics
+from engine.model import Model
+from engine.optimizers import Optimizer, get_optimizer
+from engine.schedules import get_schedule
+from engine.summary import summary_table
+from engine.trainer import Callback, History, Trainer, evaluate, predict
+from engine.training_config import TrainingConfig
+
+
+class Network:
+    def __init__(self, spec: NetworkSpec):
+        self.spec = spec
+        self.training = TrainingConfig.from_dict(spec.training)
+        self.history = History()
+        self.scaler: Standardizer | None = None
+        self.optimizer: Optimizer | None = None
+        self._model: Model | None = None
+
+    # -------------------------------------------------------------- structure
+    @property
+    def model(self) -> Model:
+        """The runnable model, built and initialized from the seed on first use."""
+        if self._model is None:
+            model = Model(self.spec, self.training.dtype)
+            model.initialize(np.random.default_rng([self.training.seed, 0]))
+            self._model = model
+        return self._model
+
+    def reset_weights(self) -> None:
+        """Fresh initial weights from the seed; forgets optimizer state and history."""
+        self._model = None
+        self.optimizer = None
+        self.history = History()
+
+    def summary(self) -> str:
+        return summary_table(self.spec)
+
+    def count_params(self) -> int:
+        return self.model.count_params()
+
+    def get_weights(self) -> list[np.ndarray]:
+        """For each parameterised node in topological order, its arrays in the layer's order
+        (Dense: kernel (in, out), bias (out,); BatchNormalization: gamma, beta, moving_mean,
+        moving_variance)."""
+        return self.model.get_weights()
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        self.model.set_weights(weights)
+
+    # ------------------------------------------------------------- inference
+    def _inputs(self, x: Any) -> list[np.ndarray]:
+        if self.scaler is not None:
+            x = self.scaler.transform(np.asarray(x))
+        return self.model.prepare_inputs(x)
+
+    def _targets(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)
+        loss = get_loss(self.training.loss.type, **self.training.loss.params)
+        if loss.target == "index":
+            if not np.issubdtype(y.dtype, np.number):
+                raise DataError(f"targets must be numeric class ids, got {y.dtype}")
+            return y.reshape(len(y)).astype(np.int64)
+        y = y.astype(self.model.dtype)
+        if y.ndim == 1:
+            y = y.reshape(len(y), *([1] * len(self.model.output_shape)))
+        return y
+
+    def predict(self, x: Any, batch_size: int = 1024) -> np.ndarray:
+        """Outputs `(N, *output_shape)` for inputs `(N, *input_shape)` (standardized if the
+        network carries a scaler)."""
+        return predict(self.model, self._inputs(x), batch_size)
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 1024) -> dict[str, float]:
+        loss = get_loss(self.training.loss.type, **self.training.loss.params)
+        return evaluate(self.model, loss, self._metrics(), self._inputs(x), self._targets(y), batch_size)
+
+    def _metrics(self) -> list[Any]:
+        names = self.training.metrics
+        if names is None:
+            names = default_metrics(self.training.loss.type)
+        return [METRICS.get(name)() for name in names]
+
+    # -------------------------------------------------------------- training
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        shuffle: bool | None = None,
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float | None = None,
+        callbacks: list[Callback] | None = None,
+        control: TrainingControl | None = None,
+        **overrides: Any,
+    ) -> dict[str, list[float]]:
+        """Train and return the history dict (Keras keys, one value per epoch, whole life).
+
+        `overrides` replace training settings for this call only (the network's own settings,
+        saved with it, stay as they are): loss, optimizer, learning_rate, seed, clip_norm, dtype.
+        Training continues from the current weights and optimizer state.
+        """
+        saved = self.training
+        config = saved.with_overrides(epochs=epochs, batch_size=batch_size, shuffle=shuffle, **overrides)
+        self._use_training(config)
+        try:
+            self._fit(config, x, y, validation_data, validation_split, callbacks, control)
+        finally:
+            self._use_training(saved)
+        return self.history.epochs
+
+    def _use_training(self, config: TrainingConfig) -> None:
+        """Switch the training settings, converting the model when the dtype changes."""
+        previous, self.training = self.training, config
+        if config.dtype != previous.dtype and self._model is not None:
+            weights = self._model.get_weights()
+            self._model = None
+            self.model.set_weights(weights)
+
+    def _fit(self, config, x, y, validation_data, validation_split, callbacks, control) -> None:
+        inputs, targets = self._inputs(x), self._targets(y)
+        validation = None
+        if validation_data is not None:
+            validation = (self._inputs(validation_data[0]), self._targets(validation_data[1]))
+        elif validation_split:
+            inputs, targets, validation = _split(inputs, targets, validation_split, config.seed)
+        optimizer = self._optimizer(config)
+        trainer = Trainer(
+            self.model,
+            get_loss(config.loss.type, **config.loss.params),
+            optimizer,
+            get_schedule(config.schedule.type, **config.schedule.params),
+            self._metrics(),
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            seed=config.seed,
+            shuffle=config.shuffle,
+            clip_norm=config.clip_norm,
+            early_stopping=config.early_stopping,
+            history=self.history,
+            control=control,
+        )
+        trainer.fit(inputs, targets, validation, callbacks)
+        self.last_stop_reason = trainer.stop_reason
+
+    def _optimizer(self, config: TrainingConfig) -> Optimizer:
+        """Reuse the optimizer (and its moments) unless its type or settings changed."""
+        wanted = config.optimizer
+        current = self.optimizer
+        if current is None or current.name != wanted.type or current.params != wanted.params:
+            state = current.state() if current is not None and current.name == wanted.type else None
+            self.optimizer = get_optimizer(wanted.type, **wanted.params)
+            if state:
+                self.optimizer.load_state(state, self.model.trainable()[0])
+        return self.optimizer
+
+
+def _split(inputs: list[np.ndarray], targets: np.ndarray, fraction: float, seed: int):
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation_split must be between 0 and 1, got {fraction}")
+    count = len(targets)
+    order = np.random.default_rng([seed, 3]).permutation(count)
+    n_val = max(1, int(round(count * fraction)))
+    val, train = order[:n_val], order[n_val:]
+    return [a[train] for a in inputs], targets[train], ([a[val] for a in inputs], targets[val])

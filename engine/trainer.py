@@ -1,0 +1,257 @@
+"""The training loop: batches, validation, metrics, schedules, early stopping, callbacks.
+
+The same seed and the same network give the same weights bit for bit: shuffling, initial
+weights and dropout each draw from their own generator seeded from `seed`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.control import TrainingControl
+from engine.errors import TrainingError
+from engine.losses import Loss
+from engine.metrics import Metric
+from engine.model import Model
+from engine.optimizers import Optimizer, clip_by_global_norm
+from engine.schedules import Schedule
+
+MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are decimated
+
+
+@dataclass
+class BatchEnd:
+    epoch: int  # 0-based
+    batch: int  # 0-based within the epoch
+    batches_per_epoch: int
+    step: int  # optimizer steps so far, over the whole life of the network
+    loss: float
+    size: int  # samples in this batch
+    learning_rate: float
+
+
+@dataclass
+class EpochEnd:
+    epoch: int  # 0-based
+    epochs: int
+    logs: dict[str, float]  # Keras keys: loss, accuracy, val_loss, val_accuracy, ...
+    seconds: float
+    samples_per_second: float
+
+
+class Callback:
+    """Override what you need. Called on the training thread."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_batch_end(self, event: BatchEnd) -> None: ...
+
+    def on_epoch_end(self, event: EpochEnd) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+@dataclass
+class History:
+    """Per-epoch numbers under Keras keys, plus decimated per-batch losses for plots."""
+
+    epochs: dict[str, list[float]] = field(default_factory=dict)
+    batch_losses: list[float] = field(default_factory=list)
+    batch_stride: int = 1  # batch_losses[i] is the loss of optimizer step i * batch_stride
+    steps: int = 0
+
+    def append_epoch(self, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            self.epochs.setdefault(key, []).append(float(value))
+
+    def append_batch(self, loss: float) -> None:
+        if self.steps % self.batch_stride == 0:
+            self.batch_losses.append(loss)
+            if len(self.batch_losses) >= MAX_BATCH_LOSSES:
+                self.batch_losses = self.batch_losses[::2]
+                self.batch_stride *= 2
+        self.steps += 1
+
+    @property
+    def epoch_count(self) -> int:
+        return len(self.epochs.get("loss", []))
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: Model,
+        loss: Loss,
+        optimizer: Optimizer,
+        schedule: Schedule,
+        metrics: list[Metric],
+        *,
+        batch_size: int,
+        epochs: int,
+        seed: int,
+        shuffle: bool = True,
+        clip_norm: float | None = None,
+        early_stopping: dict[str, Any] | None = None,
+        history: History | None = None,
+        control: TrainingControl | None = None,
+    ):
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.clip_norm = clip_norm
+        self.early_stopping = early_stopping
+        self.history = history if history is not None else History()
+        self.control = control or TrainingControl()
+        self.base_learning_rate = float(optimizer.params["learning_rate"])
+        start = self.history.epoch_count
+        self.shuffle_rng = np.random.default_rng([seed, 1, start])
+        self.dropout_rng = np.random.default_rng([seed, 2, start])
+        self.fused = model.uses_fused_loss(loss.fused_activation)
+        self.stop_reason = ""
+
+    # ------------------------------------------------------------------ loop
+    def fit(
+        self,
+        x: list[np.ndarray],
+        y: np.ndarray,
+        validation: tuple[list[np.ndarray], np.ndarray] | None = None,
+        callbacks: list[Callback] | None = None,
+    ) -> History:
+        """Train on prepared inputs `x` (list per Input, each (N, ...)) and targets `y` (N, ...)."""
+        callbacks = callbacks or []
+        count = len(y)
+        batches = max(1, math.ceil(count / self.batch_size))
+        weights, grads, decay = self.model.trainable()
+        self.loss.validate_targets(y, self.model.output_shape, "training targets")
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        first_epoch = self.history.epoch_count
+        best = (math.inf, None)
+        waited = 0
+        try:
+            for epoch in range(first_epoch, first_epoch + self.epochs):
+                snapshot = [w.copy() for w in self.model.get_weights()]
+                lr = self.schedule.learning_rate(self.base_learning_rate, epoch, first_epoch + self.epochs)
+                started = time.perf_counter()
+                order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
+                totals: dict[str, float] = {}
+                for batch in range(batches):
+                    if not self.control.wait_for_turn():
+                        self.stop_reason = "stopped"
+                        return self.history
+                    lr = self._apply_changes(lr)
+                    idx = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+                    xb = [arr[idx] for arr in x]
+                    yb = y[idx]
+                    loss_value, y_pred = self._train_step(xb, yb, weights, grads, decay, lr)
+                    if not math.isfinite(loss_value):
+                        self.model.set_weights(snapshot)
+                        raise TrainingError(_divergence_message(loss_value, epoch, batch, lr))
+                    self._accumulate(totals, loss_value, y_pred, yb)
+                    self.history.append_batch(loss_value)
+                    event = BatchEnd(epoch, batch, batches, self.history.steps, loss_value, len(idx), lr)
+                    for cb in callbacks:
+                        cb.on_batch_end(event)
+                logs = {key: value / count for key, value in totals.items()}
+                if validation is not None:
+                    logs.update({f"val_{k}": v for k, v in self.evaluate(*validation).items()})
+                logs["lr"] = lr
+                self.history.append_epoch(logs)
+                seconds = time.perf_counter() - started
+                for cb in callbacks:
+                    cb.on_epoch_end(EpochEnd(epoch, first_epoch + self.epochs, logs, seconds, count / seconds))
+                if self.early_stopping is not None:
+                    best, waited, stop = self._check_early_stopping(logs, best, waited)
+                    if stop:
+                        self.stop_reason = "early stopping"
+                        break
+            else:
+                self.stop_reason = "finished"
+        finally:
+            for cb in callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def _train_step(self, xb, yb, weights, grads, decay, lr) -> tuple[float, np.ndarray]:
+        output = self.model.forward(xb, training=True, rng=self.dropout_rng)
+        if self.fused:
+            z = self.model.output_layer.pre_activation  # type: ignore[attr-defined]
+            loss_value = self.loss.forward_from_logits(z, yb)
+            self.model.backward(self.loss.backward_from_logits(z, yb), from_preactivation=True)
+        else:
+            loss_value = self.loss.forward(output, yb)
+            self.model.backward(self.loss.backward(output, yb))
+        loss_value = float(loss_value) + self.model.regularization_loss()
+        if self.clip_norm is not None:
+            clip_by_global_norm(grads, self.clip_norm)
+        self.optimizer.step(weights, grads, lr, decay)
+        return loss_value, output
+
+    def _accumulate(self, totals: dict[str, float], loss: float, y_pred: np.ndarray, yb: np.ndarray) -> None:
+        size = len(yb)
+        totals["loss"] = totals.get("loss", 0.0) + loss * size
+        for metric in self.metrics:
+            totals[metric.name] = totals.get(metric.name, 0.0) + metric(y_pred, yb) * size
+
+    def _apply_changes(self, lr: float) -> float:
+        changes = self.control.take_changes()
+        if "learning_rate" in changes:
+            self.base_learning_rate = float(changes["learning_rate"])
+            lr = self.base_learning_rate
+        return lr
+
+    def _check_early_stopping(self, logs, best, waited):
+        config = self.early_stopping
+        monitor = config["monitor"] if config["monitor"] in logs else "loss"
+        value = logs[monitor]
+        if value < best[0] - config["min_delta"]:
+            return (value, self.model.get_weights()), 0, False
+        waited += 1
+        if waited >= config["patience"]:
+            if config["restore_best_weights"] and best[1] is not None:
+                self.model.set_weights(best[1])
+            return best, waited, True
+        return best, waited, False
+
+    # ------------------------------------------------------------- inference
+    def evaluate(self, x: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
+        """Loss and metrics over (x, y) in inference mode, batched."""
+        return evaluate(self.model, self.loss, self.metrics, x, y, self.batch_size)
+
+
+def predict(model: Model, x: list[np.ndarray], batch_size: int = 1024) -> np.ndarray:
+    """Inference-mode outputs `(N, *output_shape)` for prepared inputs, batched."""
+    count = len(x[0])
+    out = np.empty((count, *model.output_shape), dtype=model.dtype)
+    for start in range(0, count, batch_size):
+        stop = start + batch_size
+        out[start:stop] = model.forward([arr[start:stop] for arr in x], training=False)
+    return out
+
+
+def evaluate(model: Model, loss: Loss, metrics: list[Metric], x: list[np.ndarray], y: np.ndarray,
+             batch_size: int = 1024) -> dict[str, float]:
+    loss.validate_targets(y, model.output_shape, "evaluation targets")
+    y_pred = predict(model, x, max(batch_size, 256))
+    logs = {"loss": float(loss.forward(y_pred, y)) + model.regularization_loss()}
+    for metric in metrics:
+        logs[metric.name] = float(metric(y_pred, y))
+    return logs
+
+
+def _divergence_message(loss: float, epoch: int, batch: int, lr: float) -> str:
+    return (
+        f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}: training diverged. "
+        f"The learning rate ({lr:g}) is probably too high — try 10x smaller, or enable gradient "
+        f"clipping. The weights were restored to the start of epoch {epoch + 1}."
+    )
