@@ -1,0 +1,28 @@
+"""NetCanvas entry point.
+
+    python main.py                 open the app with the spiral example
+    python main.py FILE            open FILE in the app
+    python main.py summary FILE    print the layer table
+    python main.py train FILE ...  train without the GUI (see --help)
+"""
+
+from __future__ import annotations
+
+import sys
+
+CLI_COMMANDS = ("summary", "train", "export")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in CLI_COMMANDS + ("-h", "--help"):
+        from engine.cli.commands import run_cli
+
+        return run_cli(argv)
+    from gui.app import run_gui
+
+    return run_gui(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
