@@ -1,0 +1,352 @@
+"""CanvasView: the network editor canvas (zoom, pan, select, move, connect, drop, export).
+
+Every edit goes through the document: a palette drop calls `add_node`, a port drag ends in
+`connect`, a finished move becomes one `move_nodes` (one undo entry per drag, at release),
+Del calls `remove_nodes`/`disconnect`. The scene then updates the items from the signals.
+Pan with the middle button or space + left drag; zoom with the wheel around the cursor.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPolygonF,
+    QWheelEvent,
+)
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
+
+from engine.errors import NetCanvasError
+from gui.canvas.edge_item import EdgeItem, PreviewEdge
+from gui.canvas.node_item import HEIGHT, WIDTH, CanvasTheme, NodeItem
+from gui.canvas.port_item import ConnectHint, PortItem
+from gui.canvas.scene import CanvasScene
+from gui.document import LAYER_MIME, NetworkDocument
+
+GRID = 24.0
+MIN_SCALE, MAX_SCALE = 0.02, 4.0
+ZOOM_STEP = 1.25
+
+
+class CanvasView(QGraphicsView):
+    def __init__(self, document: NetworkDocument, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.canvas_scene = CanvasScene(document, CanvasTheme.from_palette(self.palette(), self.font()), self)
+        self.setScene(self.canvas_scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.hint = ConnectHint()
+        self.canvas_scene.addItem(self.hint)
+        self._link: dict | None = None  # the connection being dragged
+        self._pan_from: QPoint | None = None
+        self._space = False
+        self._press_positions: dict[str, QPointF] = {}
+
+    # ------------------------------------------------------------------ public
+    def node_item(self, node_id: str) -> NodeItem | None:
+        return self.canvas_scene.node_items.get(node_id)
+
+    def edge_item(self, source: str, target: str) -> EdgeItem | None:
+        return self.canvas_scene.edge_items.get((source, target))
+
+    def scale_factor(self) -> float:
+        return self.transform().m11()
+
+    def zoom_in(self) -> None:
+        self._zoom(ZOOM_STEP, under_mouse=False)
+
+    def zoom_out(self) -> None:
+        self._zoom(1 / ZOOM_STEP, under_mouse=False)
+
+    def reset_zoom(self) -> None:
+        self._zoom(1.0 / self.scale_factor(), under_mouse=False)
+
+    def fit_to_view(self) -> None:
+        """Show the whole network, never magnified beyond 100 %."""
+        rect = self.canvas_scene.content_rect()
+        if rect.isNull():
+            return
+        self.fitInView(rect.adjusted(-40.0, -40.0, 40.0, 40.0), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.scale_factor() > 1.0:
+            self.resetTransform()
+        elif self.scale_factor() < MIN_SCALE:
+            self._zoom(MIN_SCALE / self.scale_factor(), under_mouse=False)
+        self.centerOn(rect.center())
+
+    def delete_selection(self) -> None:
+        """Remove the selected layers and disconnect the selected edges (one undo entry)."""
+        nodes = [i for i in self.document.spec.nodes if (item := self.node_item(i)) and item.isSelected()]
+        edges = [e.key for e in self.canvas_scene.selectedItems()
+                 if isinstance(e, EdgeItem) and not set(e.key) & set(nodes)]
+        if not nodes and not edges:
+            return
+        stack = self.document.undo_stack
+        macro = bool(nodes) + len(edges) > 1
+        if macro:
+            stack.beginMacro(f"Delete {len(nodes)} layer(s) and {len(edges)} connection(s)")
+        if nodes:
+            self.document.remove_nodes(nodes)
+        for source, target in edges:
+            self.document.disconnect(source, target)
+        if macro:
+            stack.endMacro()
+
+    def export_png(self, path: str | os.PathLike[str], scale: float = 2.0) -> None:
+        """The whole network as a PNG (at `scale` pixels per canvas unit), without the grid."""
+        source = self._export_rect()
+        image = QImage(QSize(math.ceil(source.width() * scale), math.ceil(source.height() * scale)),
+                       QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(self.canvas_scene.theme.canvas)
+        painter = QPainter(image)
+        painter.setRenderHints(self.renderHints())
+        self._render(painter, QRectF(image.rect()), source)
+        if not image.save(os.fspath(path)):
+            raise OSError(f"cannot write the image {os.fspath(path)}")
+
+    def export_svg(self, path: str | os.PathLike[str]) -> None:
+        """The whole network as an SVG drawing."""
+        source = self._export_rect()
+        size = QSize(math.ceil(source.width()), math.ceil(source.height()))
+        generator = QSvgGenerator()
+        generator.setFileName(os.fspath(path))
+        generator.setSize(size)
+        generator.setViewBox(QRect(QPoint(0, 0), size))
+        generator.setTitle(self.document.spec.metadata.get("name", "NetCanvas network"))
+        painter = QPainter(generator)
+        painter.fillRect(QRectF(QPointF(0, 0), size), self.canvas_scene.theme.canvas)
+        self._render(painter, QRectF(QPointF(0, 0), size), source)
+
+    def _render(self, painter: QPainter, target: QRectF, source: QRectF) -> None:
+        """Draw the scene into an export device without item caches (which would be embedded
+        as bitmaps) and without the connection hint; ends the painter."""
+        nodes = list(self.canvas_scene.node_items.values())
+        for item in nodes:
+            item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        try:
+            self.canvas_scene.render(painter, target, source)
+        finally:
+            painter.end()
+            for item in nodes:
+                item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def _export_rect(self) -> QRectF:
+        rect = self.canvas_scene.content_rect()
+        if rect.isNull():
+            rect = QRectF(0.0, 0.0, WIDTH, HEIGHT)
+        return rect.adjusted(-24.0, -24.0, 24.0, 24.0)
+
+    # ------------------------------------------------------------- background
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        theme = self.canvas_scene.theme
+        painter.fillRect(rect, theme.canvas)
+        step = GRID
+        while step * self.scale_factor() < 12.0:
+            step *= 4.0
+        left, top = math.floor(rect.left() / step) * step, math.floor(rect.top() / step) * step
+        xs = [left + i * step for i in range(int((rect.right() - left) / step) + 1)]
+        ys = [top + j * step for j in range(int((rect.bottom() - top) / step) + 1)]
+        pen = QPen(theme.grid, 2.0)
+        pen.setCosmetic(True)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(pen)
+        painter.drawPoints(QPolygonF([QPointF(x, y) for y in ys for x in xs]))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self.canvas_scene.set_theme(CanvasTheme.from_palette(self.palette(), self.font()))
+            self.resetCachedContent()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------- zoom / pan
+    def _zoom(self, factor: float, under_mouse: bool) -> None:
+        target = min(max(self.scale_factor() * factor, MIN_SCALE), MAX_SCALE)
+        anchor = QGraphicsView.ViewportAnchor
+        self.setTransformationAnchor(anchor.AnchorUnderMouse if under_mouse else anchor.AnchorViewCenter)
+        self.scale(target / self.scale_factor(), target / self.scale_factor())
+        self.setTransformationAnchor(anchor.AnchorUnderMouse)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self._zoom(1.15**steps, under_mouse=True)
+        event.accept()
+
+    def _pan(self, pos: QPoint) -> None:
+        delta = pos - self._pan_from
+        self._pan_from = pos
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+
+    # ------------------------------------------------------------------ mouse
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        pos = event.position().toPoint()
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = pos
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        item = self.itemAt(pos)
+        if button == Qt.MouseButton.LeftButton and isinstance(item, PortItem):
+            self._start_link(item, self.mapToScene(pos))
+            event.accept()
+            return
+        super().mousePressEvent(event)
+        self._press_positions = {
+            i.node_id: i.pos() for i in self.canvas_scene.selectedItems() if isinstance(i, NodeItem)
+        }
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan(event.position().toPoint())
+        elif self._link is not None:
+            self._update_link(self.mapToScene(event.position().toPoint()))
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+        elif self._link is not None:
+            self._finish_link(apply=True)
+        else:
+            super().mouseReleaseEvent(event)
+            self._commit_move()
+        event.accept()
+
+    def _commit_move(self) -> None:
+        """One undo entry for the whole drag: the document learns the positions at release."""
+        moved = {}
+        for node_id, start in self._press_positions.items():
+            item = self.node_item(node_id)
+            if item is not None and item.pos() != start:
+                moved[node_id] = (item.pos().x(), item.pos().y())
+        self._press_positions = {}
+        if moved:
+            self.document.move_nodes(moved)
+
+    # ------------------------------------------------------------- connecting
+    def _start_link(self, port: PortItem, scene_pos: QPointF) -> None:
+        preview = PreviewEdge(self.canvas_scene.theme.highlight)
+        self.canvas_scene.addItem(preview)
+        self._link = {"port": port, "from_output": port.kind == "out", "preview": preview, "target": None}
+        self._update_link(scene_pos)
+
+    @staticmethod
+    def _link_ends(link: dict, target: str) -> tuple[str, str]:
+        fixed = link["port"].node_id
+        return (fixed, target) if link["from_output"] else (target, fixed)
+
+    def _update_link(self, scene_pos: QPointF) -> None:
+        link = self._link
+        port: PortItem = link["port"]
+        anchor = port.scenePos()
+        start, tip = (anchor, scene_pos) if link["from_output"] else (scene_pos, anchor)
+        link["preview"].set_ends(start, tip)
+        target = self._node_at(scene_pos, exclude=port.node_id)
+        if target is not link["target"]:
+            if link["target"] is not None:
+                link["target"].set_connect_hint(None)
+            link["target"] = target
+            link["valid"] = False
+            theme = self.canvas_scene.theme
+            if target is None:
+                self.hint.show_text("", theme.valid, theme.fonts["body"])
+            else:
+                source_id, target_id = self._link_ends(link, target.node_id)
+                ok, reason = self.document.spec.can_connect(source_id, target_id)
+                link["valid"] = ok
+                target.set_connect_hint(ok)
+                text = f"Connect {source_id} → {target_id}" if ok else reason
+                self.hint.show_text(text, theme.valid if ok else theme.error, theme.fonts["body"])
+        self.hint.setPos(scene_pos)
+
+    def _node_at(self, scene_pos: QPointF, exclude: str) -> NodeItem | None:
+        for item in self.canvas_scene.items(scene_pos):
+            node = item.parentItem() if isinstance(item, PortItem) else item
+            if isinstance(node, NodeItem) and node.node_id != exclude:
+                return node
+        return None
+
+    def _finish_link(self, apply: bool) -> None:
+        link, self._link = self._link, None
+        self.canvas_scene.removeItem(link["preview"])
+        self.hint.show_text("", self.canvas_scene.theme.valid, self.canvas_scene.theme.fonts["body"])
+        target = link["target"]
+        if target is not None:
+            target.set_connect_hint(None)
+            if apply and link["valid"]:
+                self.document.connect(*self._link_ends(link, target.node_id))
+
+    # --------------------------------------------------------------- keyboard
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self._link is None:
+            self.delete_selection()
+        elif key == Qt.Key.Key_Escape and self._link is not None:
+            self._finish_link(apply=False)
+        elif key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_from is None:
+                self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # ----------------------------------------------------------- palette drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Add the dropped layer centred on the cursor and select it."""
+        if not event.mimeData().hasFormat(LAYER_MIME):
+            event.ignore()
+            return
+        type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
+        centre = self.mapToScene(event.position().toPoint())
+        try:
+            node_id = self.document.add_node(type_name, (centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2))
+        except NetCanvasError:
+            event.ignore()
+            return
+        self.document.set_selection([node_id])
+        self.setFocus()
+        event.acceptProposedAction()

@@ -1,0 +1,393 @@
+"""MainWindow: the canvas in the middle, palette left, inspector right, panels below.
+
+The window owns no network state: it holds a NetworkDocument and routes menu commands to it.
+File dialogs, questions and errors go through the static QFileDialog / QMessageBox functions
+(tests replace them). Engine errors are shown by `show_error`, the one place for them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QUndoView,
+    QWidget,
+)
+
+from engine.errors import NetCanvasError
+from gui.actions import Actions
+from gui.canvas import CanvasView
+from gui.document import FRAGMENT_MIME, NetworkDocument
+from gui.examples import EXAMPLES_DIR, ExamplesDialog
+from gui.inspector import InspectorWidget
+from gui.palette import PaletteWidget
+from gui.problems import ProblemsWidget
+from gui.settings import AppSettings
+from gui.summary_view import SummaryView, total_parameters
+from gui.theme import apply_theme
+
+APP_TITLE = "NetCanvas"
+FILE_FILTER = "NetCanvas networks (*.json *.ncv);;All files (*)"
+SAVE_FILTERS = "Network settings (*.json);;Network with trained weights (*.ncv)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: NetworkDocument | None = None, settings: AppSettings | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document if document is not None else NetworkDocument(parent=self)
+        self.settings = settings if settings is not None else AppSettings()
+        self.view = CanvasView(self.document)
+        self.view.setToolTip("")
+        self.setCentralWidget(self.view)
+        self.docks: dict[str, QDockWidget] = {}
+        self.palette_panel = PaletteWidget(self.document, self.view_centre)
+        self.inspector = InspectorWidget(self.document)
+        self.problems = ProblemsWidget(self.document)
+        self.summary = SummaryView(self.document)
+        training = QLabel("Training plots (loss, accuracy, decision boundary) will appear here "
+                          "when training support arrives.")
+        training.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        training.setWordWrap(True)
+        self.history = QUndoView(self.document.undo_stack)
+        self.history.setEmptyLabel("<opened>")
+        self.history.setToolTip("Every edit; click one to go back to that point")
+        self._add_dock("palette", "Layers", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("history", "History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(self.docks["inspector"], self.docks["history"], Qt.Orientation.Vertical)
+        self.docks["history"].hide()
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for key, title, widget in (("problems", "Problems", self.problems),
+                                   ("summary", "Summary", self.summary), ("training", "Training", training)):
+            self._add_dock(key, title, widget, bottom)
+        self.tabifyDockWidget(self.docks["problems"], self.docks["summary"])
+        self.tabifyDockWidget(self.docks["summary"], self.docks["training"])
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.actions_ = Actions(self)
+        self.toolbar = self.actions_.build_toolbar()
+        self.addToolBar(self.toolbar)
+        self.recent_menu = self.actions_.build_menus()
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        self.actions_.themes[self.settings.theme()].setChecked(True)
+
+        self.params_label = QLabel()
+        self.params_label.setToolTip("Trainable and non-trainable parameters of the whole network")
+        self.problems_button = QPushButton()
+        self.problems_button.setFlat(True)
+        self.problems_button.setToolTip("Show the Problems panel")
+        self.problems_button.clicked.connect(lambda: self._raise_dock("problems"))
+        self.statusBar().addPermanentWidget(self.params_label)
+        self.statusBar().addPermanentWidget(self.problems_button)
+
+        doc = self.document
+        doc.shapes_changed.connect(self._update_status)
+        doc.modified_changed.connect(lambda _m: self._update_title())
+        doc.path_changed.connect(lambda _p: self._update_title())
+        doc.selection_changed.connect(self._update_edit_actions)
+        doc.document_reset.connect(self._document_reset)
+        self.problems.problem_activated.connect(self._show_node)
+        QGuiApplication.clipboard().dataChanged.connect(self._update_edit_actions)
+        self._update_title()
+        self._update_status()
+        self._update_edit_actions()
+        self._restore_layout()
+
+    # ------------------------------------------------------------------ layout
+    def _add_dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        dock.setToolTip("")
+        dock.toggleViewAction().setToolTip(f"Show or hide the {title} panel")
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [250, 360],
+                             Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["problems"]], [170], Qt.Orientation.Vertical)
+            self.docks["problems"].raise_()
+
+    def _raise_dock(self, key: str) -> None:
+        self.docks[key].show()
+        self.docks[key].raise_()
+
+    def view_centre(self) -> tuple[float, float]:
+        """The scene point at the middle of the canvas (where double-clicked layers go)."""
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        return centre.x() - 92.0, centre.y() - 46.0
+
+    # ------------------------------------------------------------------ status
+    def _update_title(self) -> None:
+        path = self.document.path
+        name = path.name if path is not None else "Untitled"
+        self.setWindowTitle(f"{name}[*] — {APP_TITLE}")
+        self.setWindowModified(self.document.is_modified())
+        self.actions_.revert.setEnabled(self.document.is_modified())
+
+    def _update_status(self) -> None:
+        spec, report = self.document.spec, self.document.shape_report
+        self.params_label.setText(f"Parameters: {total_parameters(spec, report):,}")
+        count = len(report.problems)
+        self.problems_button.setText("✓ No problems" if not count else
+                                     f"⚠ {count} problem" + ("s" if count > 1 else ""))
+
+    def _update_edit_actions(self, *_args: object) -> None:
+        has_selection = bool(self.document.selected_ids)
+        for action in (self.actions_.cut, self.actions_.copy, self.actions_.duplicate, self.actions_.delete):
+            action.setEnabled(has_selection or action is self.actions_.delete)
+        mime = QGuiApplication.clipboard().mimeData()
+        self.actions_.paste.setEnabled(mime is not None and mime.hasFormat(FRAGMENT_MIME))
+
+    def _document_reset(self) -> None:
+        self._update_title()
+        QTimer.singleShot(0, self.view.fit_to_view)
+
+    def _show_node(self, node_id: str) -> None:
+        item = self.view.node_item(node_id) if node_id else None
+        if item is not None:
+            self.view.ensureVisible(item, 40, 40)
+
+    def show_error(self, title: str, message: str) -> None:
+        """The one place engine and file errors are shown to the user."""
+        QMessageBox.critical(self, title, message)
+
+    # ------------------------------------------------------------------- files
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded or unchanged)."""
+        if not self.document.is_modified():
+            return True
+        name = self.document.path.name if self.document.path else "the untitled network"
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {name} before closing it?",
+            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+        )
+        if answer == buttons.Save:
+            return self.save_file()
+        return answer == buttons.Discard
+
+    def new_file(self) -> None:
+        if self.maybe_save():
+            self.document.new_document()
+
+    def open_file(self, path: str | Path | None = None) -> bool:
+        if not self.maybe_save():
+            return False
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open network", self.settings.last_directory(),
+                                                  FILE_FILTER)
+            if not path:
+                return False
+        return self.load_path(path)
+
+    def load_path(self, path: str | Path) -> bool:
+        """Open `path` without asking; on error show it and keep the current document."""
+        path = Path(path)
+        try:
+            self.document.open_file(path)
+        except (NetCanvasError, OSError) as exc:
+            self.show_error("Cannot open the network", str(exc))
+            return False
+        if not _is_example(path):
+            self.settings.add_recent_file(path)
+        self.settings.set_last_directory(path)
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def save_file(self) -> bool:
+        if self.document.path is None or _is_example(self.document.path):
+            return self.save_file_as()
+        return self._save_to(self.document.path)
+
+    def save_file_as(self) -> bool:
+        current = self.document.path
+        start = str(Path(self.settings.last_directory()) / (current.name if current else "network.json"))
+        path, chosen = QFileDialog.getSaveFileName(self, "Save network as", start, SAVE_FILTERS)
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix.lower() not in (".json", ".ncv"):
+            path = path.with_suffix(".ncv" if "ncv" in chosen else ".json")
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except (NetCanvasError, OSError) as exc:
+            self.show_error("Cannot save the network", str(exc))
+            return False
+        self.settings.add_recent_file(path)
+        self.settings.set_last_directory(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def revert_file(self) -> None:
+        if not self.document.is_modified():
+            return
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self, "Revert", "Discard every change since the last save?",
+                                      buttons.Discard | buttons.Cancel, buttons.Cancel)
+        if answer == buttons.Discard:
+            try:
+                self.document.revert()
+            except (NetCanvasError, OSError) as exc:
+                self.show_error("Cannot revert", str(exc))
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = self.settings.recent_files()
+        for index, path in enumerate(files):
+            action = menu.addAction(f"&{index + 1 if index < 9 else 0}  {path.name}")
+            action.setToolTip(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self._open_recent(p))
+        if files:
+            menu.addSeparator()
+            menu.addAction("Clear Recent Files", self._clear_recent).setToolTip("Forget these files")
+        else:
+            menu.addAction("No recent files").setEnabled(False)
+
+    def _open_recent(self, path: Path) -> None:
+        if not path.exists():
+            self.show_error("Cannot open the network", f"{path} no longer exists; it was removed from "
+                                                       "the recent files.")
+            self.settings.remove_recent_file(path)
+            self._fill_recent_menu()
+            return
+        self.open_file(path)
+        self._fill_recent_menu()
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent_files()
+        self._fill_recent_menu()
+
+    def show_examples(self) -> None:
+        dialog = ExamplesDialog(self)
+        if dialog.exec() and dialog.selected_path is not None:
+            self.open_file(dialog.selected_path)
+        dialog.deleteLater()
+
+    def export_png(self) -> None:
+        self._export("PNG image", "png", self.view.export_png)
+
+    def export_svg(self) -> None:
+        self._export("SVG drawing", "svg", self.view.export_svg)
+
+    def _export(self, label: str, suffix: str, writer) -> None:
+        stem = self.document.path.stem if self.document.path else "network"
+        start = str(Path(self.settings.last_directory()) / f"{stem}.{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export canvas as {label}", start,
+                                              f"{label}s (*.{suffix})")
+        if not path:
+            return
+        path = Path(path) if Path(path).suffix else Path(path).with_suffix(f".{suffix}")
+        try:
+            writer(path)
+        except OSError as exc:
+            self.show_error("Cannot export the canvas", str(exc))
+            return
+        self.statusBar().showMessage(f"Exported {path}", 4000)
+
+    # -------------------------------------------------------------------- edit
+    def copy(self) -> None:
+        ids = self.document.selected_ids
+        if not ids:
+            return
+        mime = QMimeData()
+        text = json.dumps(self.document.copy_fragment(ids))
+        mime.setData(FRAGMENT_MIME, QByteArray(text.encode("utf-8")))
+        mime.setText(text)
+        QGuiApplication.clipboard().setMimeData(mime)
+
+    def cut(self) -> None:
+        self.copy()
+        self.delete_selection()
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(FRAGMENT_MIME):
+            return
+        try:
+            fragment = json.loads(bytes(mime.data(FRAGMENT_MIME)).decode("utf-8"))
+            self.document.paste_fragment(fragment)
+        except (NetCanvasError, ValueError) as exc:
+            self.show_error("Cannot paste", str(exc))
+
+    def duplicate(self) -> None:
+        if self.document.selected_ids:
+            self.document.duplicate(self.document.selected_ids)
+
+    def delete_selection(self) -> None:
+        self.view.delete_selection()
+
+    def select_all(self) -> None:
+        self.document.set_selection(list(self.document.spec.nodes))
+
+    def auto_layout(self) -> None:
+        self.document.auto_layout()
+        self.view.fit_to_view()
+
+    def show_history(self) -> None:
+        self._raise_dock("history")
+
+    def show_training_settings(self) -> None:
+        self.document.set_selection([])
+        self._raise_dock("inspector")
+
+    # -------------------------------------------------------------- view, help
+    def set_theme(self, mode: str) -> None:
+        self.settings.set_theme(mode)
+        apply_theme(QApplication.instance(), mode)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "actions_"):
+            self.actions_.refresh_icons()
+        super().changeEvent(event)
+
+    def show_shortcuts(self) -> None:
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append(f"<tr><td>{action.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+        QMessageBox.information(self, "Keyboard shortcuts", "<table cellspacing=4>" + "".join(rows) + "</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About NetCanvas",
+                          "<h3>NetCanvas</h3><p>Design a neural network by dragging layers onto a "
+                          "canvas, then train it and watch it learn.</p><p>Engine: NumPy + Numba. "
+                          "Interface: PySide6 + pyqtgraph.</p>")
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        event.accept()
+
+
+def _is_example(path: Path) -> bool:
+    """Bundled examples are opened like files but saved elsewhere (Save asks for a name)."""
+    try:
+        return path.resolve().parent == EXAMPLES_DIR.resolve()
+    except OSError:
+        return False
