@@ -187,7 +187,7 @@ class Actions:
         theme = view.addMenu("&Theme")
         theme.addActions(list(self.themes.values()))
 
-        train = bar.addMenu("&Train")
+        self.train_menu = train = bar.addMenu("&Train")
         train.addAction(self.training_settings)
 
         help_menu = bar.addMenu("&Help")

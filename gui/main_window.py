@@ -35,6 +35,9 @@ from gui.problems import ProblemsWidget
 from gui.settings import AppSettings
 from gui.summary_view import SummaryView, total_parameters
 from gui.theme import apply_theme
+from gui.training.controls import TrainingControls
+from gui.training.panel import TrainingPanel
+from gui.training.session import TrainingSession
 
 APP_TITLE = "NetCanvas"
 FILE_FILTER = "NetCanvas networks (*.json *.ncv);;All files (*)"
@@ -55,10 +58,8 @@ class MainWindow(QMainWindow):
         self.inspector = InspectorWidget(self.document)
         self.problems = ProblemsWidget(self.document)
         self.summary = SummaryView(self.document)
-        training = QLabel("Training plots (loss, accuracy, decision boundary) will appear here "
-                          "when training support arrives.")
-        training.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        training.setWordWrap(True)
+        self.session = TrainingSession(self.document, self)
+        training = self.training_panel = TrainingPanel(self.session, self.view)
         self.history = QUndoView(self.document.undo_stack)
         self.history.setEmptyLabel("<opened>")
         self.history.setToolTip("Every edit; click one to go back to that point")
@@ -80,6 +81,8 @@ class MainWindow(QMainWindow):
         self.toolbar = self.actions_.build_toolbar()
         self.addToolBar(self.toolbar)
         self.recent_menu = self.actions_.build_menus()
+        self.training_controls = TrainingControls(self, self.session, self.view, self.palette_panel,
+                                                  self.actions_.train_menu, self.toolbar)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         self.actions_.themes[self.settings.theme()].setChecked(True)
@@ -381,6 +384,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.session.shutdown()
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         event.accept()
 

@@ -1,9 +1,10 @@
-"""TrainingWorker: runs `Network.fit` on a snapshot in its own QThread.
+"""TrainingWorker: runs `Network.fit` on its own copy of the network, in a QThread.
 
 It talks to the GUI only through signals carrying plain data (numbers, small NumPy arrays,
 dataclasses of those) and is steered only through `engine.control.TrainingControl`. It never
-touches a widget. Batch numbers are sent in bundles at most `EMIT_HZ` times a second, so a fast
-engine does not flood the GUI's event queue.
+touches a widget. Batch losses go out in bundles at most `EMIT_HZ` times a second, and health
+snapshots (activations, gradients, decision surface) within a time budget, so a fast engine
+neither floods the GUI's event queue nor loses much speed to being watched.
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.control import TrainingControl
 from engine.errors import NetCanvasError
+from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix
 from engine.network import Network
 from engine.trainer import BatchEnd, Callback, EpochEnd, Trainer
 
 EMIT_HZ = 30.0
+SNAPSHOT_HZ = 5.0
+SNAPSHOT_BUDGET = 0.04  # at most this fraction of training time goes to health snapshots
+PROBE_SAMPLES = 256
+MISCLASSIFIED_SHOWN = 24
 
 
 @dataclass
@@ -29,12 +35,23 @@ class TrainingProgress:
 
     first_step: int  # optimizer step of losses[0]
     losses: np.ndarray  # (k,) float64
-    epoch: int  # 0-based epoch of the last batch
+    epoch: int  # 0-based epoch of this run
     batch: int  # 0-based batch of the last batch
     batches_per_epoch: int
     epochs: int  # epochs in this run
     samples_per_second: float
     learning_rate: float
+
+
+@dataclass
+class EpochReport:
+    """One epoch's Keras-style logs, with the validation confusion matrix for classifiers."""
+
+    epoch: int  # whole-life epoch index (0-based)
+    logs: dict[str, float]
+    seconds: float
+    confusion: np.ndarray | None = None  # (k, k) counts, row = true class
+    misclassified: np.ndarray | None = None  # indices into the validation set
 
 
 @dataclass
@@ -53,7 +70,8 @@ class TrainingResult:
 
 
 class _Relay(Callback):
-    """Collects batch numbers on the training thread and emits them in rate-limited bundles."""
+    """Runs on the training thread: bundles batch numbers, takes health snapshots, applies live
+    regularisation changes."""
 
     def __init__(self, worker: TrainingWorker, epochs: int):
         self.worker = worker
@@ -65,9 +83,16 @@ class _Relay(Callback):
         self.window_start = time.perf_counter()
         self.last: BatchEnd | None = None
         self.epoch_base = 0
+        self.monitor: TrainingMonitor | None = None
+        self.next_snapshot = 0.0
+        self.trainer: Trainer | None = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        self.trainer = trainer
         self.epoch_base = trainer.history.epoch_count
+        if self.worker.probe_x is not None:
+            self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x)
+            self.snapshot()
 
     def on_batch_end(self, event: BatchEnd) -> None:
         if not self.pending:
@@ -78,6 +103,16 @@ class _Relay(Callback):
         now = time.perf_counter()
         if now - self.last_emit >= 1.0 / EMIT_HZ:
             self.flush(now)
+        if self.monitor is not None and now >= self.next_snapshot:
+            self.snapshot()
+        self.worker.apply_regularization(self.trainer)
+
+    def snapshot(self) -> None:
+        started = time.perf_counter()
+        snapshot: MonitorSnapshot = self.monitor.snapshot()
+        spent = time.perf_counter() - started
+        self.next_snapshot = started + max(1.0 / SNAPSHOT_HZ, spent / SNAPSHOT_BUDGET)
+        self.worker.snapshot_taken.emit(snapshot)
 
     def flush(self, now: float | None = None) -> None:
         if not self.pending or self.last is None:
@@ -96,25 +131,69 @@ class _Relay(Callback):
 
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.flush()
-        self.worker.epoch_ended.emit({"epoch": event.epoch, **event.logs})
+        report = EpochReport(event.epoch, dict(event.logs), event.seconds)
+        self.worker.add_confusion(report)
+        self.worker.epoch_ended.emit(report)
+        if self.monitor is not None:
+            self.snapshot()
 
     def on_train_end(self, trainer: Trainer) -> None:
         self.flush()
+        if self.monitor is not None:
+            self.snapshot()
 
 
 class TrainingWorker(QObject):
     started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
     progressed = Signal(object)  # TrainingProgress
-    epoch_ended = Signal(dict)  # Keras-style logs plus "epoch" (0-based, whole life)
+    snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
+    epoch_ended = Signal(object)  # EpochReport
     finished = Signal(object)  # TrainingResult (also after a stop or divergence)
 
     def __init__(self, network: Network, x: Any, y: Any, validation: tuple[Any, Any] | None,
-                 control: TrainingControl, callbacks: list[Callback] | None = None):
+                 control: TrainingControl, classes: int | None = None):
         super().__init__()
         self.network = network
         self.x, self.y, self.validation = x, y, validation
         self.control = control
-        self.extra_callbacks = callbacks or []
+        self.classes = classes
+        self.probe_x = self._probe(x)
+        self._regularization: dict[str, dict[str, float]] = {}
+
+    def _probe(self, x: Any) -> np.ndarray | None:
+        """A fixed sample of the training inputs as the model sees them (scaled)."""
+        if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
+            return None
+        rows = np.random.default_rng(0).permutation(len(x))[:PROBE_SAMPLES]
+        sample = x[np.sort(rows)]
+        if self.network.scaler is not None:
+            sample = self.network.scaler.transform(sample)
+        return self.network.model.prepare_inputs(sample)[0]
+
+    def request_regularization(self, node_id: str, values: dict[str, float]) -> None:
+        """Thread-safe (a dict assignment): applied by the training thread before its next batch."""
+        self._regularization = {**self._regularization, node_id: dict(values)}
+
+    def apply_regularization(self, trainer: Trainer | None) -> None:
+        changes, self._regularization = self._regularization, {}
+        if not changes or trainer is None:
+            return
+        for node_id, values in changes.items():
+            layer = trainer.model.layers.get(node_id)
+            if layer is not None:
+                layer.params.update(values)
+
+    def add_confusion(self, report: EpochReport) -> None:
+        if self.classes is None or self.validation is None or len(self.validation[1]) == 0:
+            return
+        x_val, y_val = self.validation
+        scores = self.network.predict(x_val)
+        report.confusion = confusion_matrix(y_val, scores, self.classes)
+        truth = np.asarray(y_val)
+        truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
+        predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
+            scores.reshape(-1) > 0.5).astype(np.int64)
+        report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
 
     @Slot()
     def run(self) -> None:
@@ -125,8 +204,8 @@ class TrainingWorker(QObject):
         relay = _Relay(self, config.epochs)
         reason, message = "finished", ""
         try:
-            network.fit(self.x, self.y, validation_data=self.validation,
-                        callbacks=[relay, *self.extra_callbacks], control=self.control)
+            network.fit(self.x, self.y, validation_data=self.validation, callbacks=[relay],
+                        control=self.control)
             reason = network.last_stop_reason or "finished"
         except NetCanvasError as exc:
             reason, message = ("diverged" if "diverged" in str(exc) else "failed"), str(exc)

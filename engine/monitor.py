@@ -1,0 +1,176 @@
+"""What a network is doing while it learns: numbers for the live health views.
+
+A `TrainingMonitor` is called between batches on the training thread (it reads the model only
+then, so no locking is needed). Each `snapshot()` runs one inference pass over a fixed probe
+batch and, for networks with two inputs, over a grid of the input plane, and returns plain
+arrays: per-layer activation histograms, mean activation, the fraction of dead ReLU units, the
+fraction of saturated sigmoid/tanh values, the gradient norm of the last step, and the decision
+surface with each hidden unit's response. Nothing here knows about Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.model import Model
+
+HISTOGRAM_BINS = 24
+DEAD_KINDS = ("relu",)  # units that output exactly 0 for every probe sample are dead
+SATURATING = {"sigmoid": (0.02, 0.98), "hard_sigmoid": (0.02, 0.98), "tanh": (-0.98, 0.98),
+              "softsign": (-0.95, 0.95)}
+BOUNDED_RANGES = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0),
+                  "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0)}
+UNIT_MAPS_PER_LAYER = 8
+
+
+@dataclass
+class LayerHealth:
+    """One node's numbers on the probe batch (and the last step's gradient)."""
+
+    node_id: str
+    activation: str | None  # e.g. "relu"; None for layers without one
+    mean_activation: float
+    histogram: np.ndarray  # (HISTOGRAM_BINS,) counts
+    bin_edges: np.ndarray  # (HISTOGRAM_BINS + 1,)
+    dead_fraction: float | None  # ReLU layers only: units silent for every probe sample
+    saturated_fraction: float | None  # sigmoid/tanh-like layers only: values in the flat tails
+    gradient_norm: float | None  # L2 norm of this layer's weight gradients; None if no weights
+    weight_scale: float | None  # mean |kernel|; drives edge thickness on the canvas
+
+
+@dataclass
+class Surface:
+    """The model's output over a grid of the 2-D input plane (other features at their mean)."""
+
+    xs: np.ndarray  # (nx,) first feature values
+    ys: np.ndarray  # (ny,) second feature values
+    values: np.ndarray  # (ny, nx): probability of class 1, predicted class, or regression value
+    kind: str  # "probability", "class" or "value"
+    unit_maps: dict[str, np.ndarray] = field(default_factory=dict)  # node id -> (units, gy, gx)
+
+
+@dataclass
+class MonitorSnapshot:
+    layers: list[LayerHealth]
+    surface: Surface | None
+
+
+class TrainingMonitor:
+    """Probes `model` on `probe_x` (a few hundred samples, already scaled like training data).
+
+    `feature_pair` picks the two input features drawn on the surface; `extent` is the plotted
+    range of each ((min, max) per feature, in the scaled units the model sees).
+    """
+
+    def __init__(self, model: Model, probe_x: np.ndarray, grid_size: int = 64, unit_grid_size: int = 24,
+                 feature_pair: tuple[int, int] = (0, 1)):
+        self.model = model
+        self.probe_x = np.ascontiguousarray(probe_x, dtype=model.dtype)
+        self.grid_size = grid_size
+        self.unit_grid_size = unit_grid_size
+        self.features = feature_pair
+        self.hidden_ids = [nid for nid in model.order
+                           if nid != model.output_id and _activation_name(model, nid) is not None]
+        self.surface_grid = self._grid(grid_size) if self.has_surface else None
+        self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
+
+    @property
+    def has_surface(self) -> bool:
+        shape = self.model.input_shape()
+        return len(self.model.input_ids) == 1 and len(shape) == 1 and shape[0] >= 2
+
+    def _grid(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, b = self.features
+        lo = self.probe_x.min(axis=0)
+        hi = self.probe_x.max(axis=0)
+        pad = 0.1 * np.maximum(hi - lo, 1e-6)
+        xs = np.linspace(lo[a] - pad[a], hi[a] + pad[a], size, dtype=self.model.dtype)
+        ys = np.linspace(lo[b] - pad[b], hi[b] + pad[b], size, dtype=self.model.dtype)
+        gx, gy = np.meshgrid(xs, ys)
+        points = np.tile(self.probe_x.mean(axis=0), (size * size, 1)).astype(self.model.dtype)
+        points[:, a] = gx.ravel()
+        points[:, b] = gy.ravel()
+        return xs, ys, points
+
+    def snapshot(self, with_surface: bool = True) -> MonitorSnapshot:
+        """Numbers for every layer, and the surface if the network has one. Call between batches."""
+        model = self.model
+        model.forward([self.probe_x], training=False)
+        layers = [self._layer_health(nid) for nid in model.order if nid not in model.input_ids]
+        surface = self._surface() if with_surface and self.has_surface else None
+        return MonitorSnapshot(layers, surface)
+
+    def _layer_health(self, nid: str) -> LayerHealth:
+        model = self.model
+        out = model.outputs[nid]
+        kind = _activation_name(model, nid)
+        flat = out.reshape(len(out), -1)
+        value_range = BOUNDED_RANGES.get(kind or "")
+        if value_range is None:
+            lo, hi = float(flat.min()), float(flat.max())
+            value_range = (lo, hi if hi > lo else lo + 1.0)
+        counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS, range=value_range)
+        dead = float(np.mean(np.all(flat <= 0.0, axis=0))) if kind in DEAD_KINDS else None
+        saturated = None
+        if kind in SATURATING:
+            low, high = SATURATING[kind]
+            saturated = float(np.mean((flat < low) | (flat > high)))
+        layer = model.layers[nid]
+        grads = [g for g in layer.grads.values()]
+        grad_norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads))) if grads else None
+        kernel = layer.weights.get("kernel")
+        return LayerHealth(
+            node_id=nid, activation=kind, mean_activation=float(flat.mean()),
+            histogram=counts, bin_edges=edges, dead_fraction=dead, saturated_fraction=saturated,
+            gradient_norm=grad_norm,
+            weight_scale=float(np.abs(kernel).mean()) if kernel is not None and kernel.size else None,
+        )
+
+    def _surface(self) -> Surface:
+        model = self.model
+        xs, ys, points = self.unit_grid
+        model.forward([points], training=False)
+        size = self.unit_grid_size
+        unit_maps = {}
+        for nid in self.hidden_ids:
+            out = model.outputs[nid]
+            if out.ndim != 2:
+                continue
+            units = out[:, :UNIT_MAPS_PER_LAYER]
+            unit_maps[nid] = units.T.reshape(-1, size, size).copy()
+        xs, ys, points = self.surface_grid
+        output = model.forward([points], training=False)
+        size = self.grid_size
+        if output.ndim == 2 and output.shape[1] == 1:
+            activation = _activation_name(model, model.output_id)
+            kind = "probability" if activation in ("sigmoid", "hard_sigmoid") else "value"
+            values = output[:, 0]
+        elif output.ndim == 2:
+            kind, values = "class", output.argmax(axis=1).astype(np.float64)
+        else:
+            kind, values = "value", output.reshape(len(output), -1)[:, 0]
+        return Surface(xs.copy(), ys.copy(), values.reshape(size, size).astype(np.float64), kind, unit_maps)
+
+
+def _activation_name(model: Model, nid: str) -> str | None:
+    activation = getattr(model.layers[nid], "activation", None)
+    return activation.name if activation is not None else None
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
+    """(classes, classes) counts; row = true class, column = predicted class.
+
+    `y_pred` is the network output: (n,) or (n, 1) probabilities for two classes, (n, k) scores.
+    `y_true` holds class indices (n,) or one-hot rows (n, k)."""
+    truth = np.asarray(y_true)
+    truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
+    pred = np.asarray(y_pred)
+    if pred.ndim == 2 and pred.shape[1] > 1:
+        predicted = pred.argmax(axis=1)
+    else:
+        predicted = (pred.reshape(-1) > 0.5).astype(np.int64)
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (truth.astype(np.int64), predicted), 1)
+    return matrix

@@ -1,0 +1,162 @@
+"""The window's training controls: Train / Pause-Resume / Step / Step epoch / Stop / Reset weights
+on the Train menu and toolbar, the progress bar, samples/s and ETA in the status bar, the
+data-does-not-fit question with its fix, and live learning-rate / regularisation changes."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
+
+from gui.training.session import IDLE, PAUSED, RUNNING, TrainingSession
+from gui.training.worker import TrainingProgress, TrainingResult
+
+REGULARIZATION_KEYS = ("kernel_l1", "kernel_l2")
+
+
+class TrainingControls:
+    def __init__(self, window: QMainWindow, session: TrainingSession, canvas, palette, train_menu, toolbar):
+        self.window, self.session, self.canvas, self.palette = window, session, canvas, palette
+        self.document = session.document
+        self._last_lr = self.document.network.training.learning_rate
+
+        def make(text: str, slot, shortcut: str, tip: str) -> QAction:
+            action = QAction(text, window)
+            action.triggered.connect(slot)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{tip} ({shortcut})")
+            action.setStatusTip(tip)
+            return action
+
+        self.train = make("&Train", self.start, "F5", "Train the network on its data, from its current weights")
+        self.pause = make("&Pause", self.toggle_pause, "F6", "Pause training after the current batch, or resume it")
+        self.step = make("Step one &batch", self.step_batch, "F10", "Run exactly one batch, then pause")
+        self.step_epoch = make("Step one &epoch", self.step_one_epoch, "Shift+F10", "Run one whole epoch, then pause")
+        self.stop = make("&Stop", session.stop, "Shift+F5", "Stop training after the current batch; keep what was learned")
+        self.reset = make("&Reset weights", self.reset_weights, "Ctrl+Shift+R",
+                          "Fresh initial weights from the seed; forgets the history")
+        self.actions = [self.train, self.pause, self.step, self.step_epoch, self.stop, self.reset]
+        train_menu.addSeparator()
+        for action in self.actions:
+            train_menu.addAction(action)
+        toolbar.addSeparator()
+        for action in self.actions[:5]:
+            toolbar.addAction(action)
+
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setToolTip("Progress of this training run")
+        self.progress.setFormat("epoch %v / %m")
+        self.rate = QLabel()
+        self.rate.setToolTip("Training speed and estimated time left")
+        status = window.statusBar()
+        status.addPermanentWidget(self.rate)
+        status.addPermanentWidget(self.progress)
+        self.progress.hide()
+
+        session.state_changed.connect(self._state_changed)
+        session.progressed.connect(self._progressed)
+        session.finished.connect(self._finished)
+        session.run_started.connect(lambda info: self.progress.setRange(0, info["epochs"]))
+        self.document.settings_changed.connect(self._settings_changed)
+        self.document.node_changed.connect(self._node_changed)
+        self._state_changed(IDLE)
+
+    # --------------------------------------------------------------- actions
+    def _ready(self) -> bool:
+        """Load the data and, if it does not fit the network, offer the fix. False to cancel."""
+        problem = self.session.load_data()
+        if problem:
+            QMessageBox.warning(self.window, "Data", problem)
+            return False
+        for fit in self.session.fit_problems():
+            box = QMessageBox(QMessageBox.Icon.Warning, "Data and network disagree",
+                              f"{fit.message[0].upper()}{fit.message[1:]}.", parent=self.window)
+            fix = box.addButton(fit.fix_label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if fix is None or box.clickedButton() is not fix:
+                return False
+            node_id, params = fit.fix
+            self.document.set_node_params(node_id, params)
+        return True
+
+    def _report(self, problem: str | None) -> None:
+        if problem:
+            QMessageBox.warning(self.window, "Cannot train", problem)
+
+    def start(self) -> None:
+        if self.session.state == PAUSED:
+            self.session.resume()
+        elif self.session.state == IDLE and self._ready():
+            self._report(self.session.start())
+
+    def toggle_pause(self) -> None:
+        if self.session.state == RUNNING:
+            self.session.pause()
+        elif self.session.state == PAUSED:
+            self.session.resume()
+
+    def step_batch(self) -> None:
+        if self.session.state != IDLE or self._ready():
+            self._report(self.session.step(1))
+
+    def step_one_epoch(self) -> None:
+        if self.session.state != IDLE or self._ready():
+            self._report(self.session.step_epoch())
+
+    def reset_weights(self) -> None:
+        self.session.reset_weights()
+        self.window.statusBar().showMessage("Weights reset to fresh initial values", 4000)
+
+    # ----------------------------------------------------------- live edits
+    def _settings_changed(self) -> None:
+        lr = self.document.network.training.learning_rate
+        if self.session.state != IDLE and lr != self._last_lr:
+            self.session.set_learning_rate(lr)
+        self._last_lr = lr
+
+    def _node_changed(self, node_id: str) -> None:
+        if self.session.state == IDLE or node_id not in self.document.spec.nodes:
+            return
+        params = self.document.spec.nodes[node_id].params
+        values = {k: float(params[k]) for k in REGULARIZATION_KEYS if k in params}
+        if values:
+            self.session.set_regularization(node_id, values)
+
+    # ---------------------------------------------------------------- status
+    def _state_changed(self, state: str) -> None:
+        idle = state == IDLE
+        self.train.setText("&Train" if state != PAUSED else "&Resume")
+        self.train.setEnabled(state != RUNNING)
+        self.pause.setEnabled(not idle)
+        self.pause.setText("&Resume" if state == PAUSED else "&Pause")
+        self.stop.setEnabled(not idle)
+        self.reset.setEnabled(idle)
+        # The structure is fixed while a run uses it; settings stay editable (learning rate live).
+        self.canvas.setInteractive(idle)
+        self.palette.setEnabled(idle)
+        self.progress.setVisible(not idle)
+        if idle:
+            self.rate.clear()
+
+    def _progressed(self, p: TrainingProgress) -> None:
+        self.progress.setValue(p.epoch)
+        self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs} · batch {p.batch + 1} / {p.batches_per_epoch}")
+        done = p.epoch * p.batches_per_epoch + p.batch + 1
+        left = p.epochs * p.batches_per_epoch - done
+        samples_per_batch = self.document.network.training.batch_size
+        eta = left * samples_per_batch / p.samples_per_second if p.samples_per_second > 0 else 0.0
+        self.rate.setText(f"{p.samples_per_second:,.0f} samples/s · ETA {_duration(eta)} · lr {p.learning_rate:.3g}")
+
+    def _finished(self, result: TrainingResult) -> None:
+        messages = {"finished": "Training finished", "stopped": "Training stopped",
+                    "early stopping": "Training stopped early: the monitored value stopped improving",
+                    "diverged": "Training diverged: weights restored", "failed": "Training failed"}
+        loss = result.history_epochs.get("val_loss") or result.history_epochs.get("loss") or []
+        tail = f" · loss {loss[-1]:.4g}" if loss else ""
+        self.window.statusBar().showMessage(messages.get(result.reason, result.reason) + tail, 8000)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,117 @@
+"""Per-layer health while training: gradient norm over time (vanishing gradients show as lines
+sinking towards zero on the log axis), dead ReLU and saturated sigmoid/tanh fractions, and the
+activation histogram of a chosen layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.monitor import MonitorSnapshot
+
+LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
+                 "#ec4899", "#64748b", "#84cc16"]
+
+
+class HealthView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.times: list[int] = []  # snapshot index
+        self.grad_norms: dict[str, list[float]] = {}
+        self.latest: MonitorSnapshot | None = None
+        self.dirty = False
+        self.grad_plot = pg.PlotWidget(title="Gradient norm per layer (log)")
+        self.grad_plot.setLogMode(y=True)
+        self.grad_plot.setLabel("bottom", "snapshot")
+        self.grad_plot.addLegend(offset=(-10, 10))
+        self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
+                                  "mean that layer barely learns: a vanishing gradient.")
+        self.grad_curves: dict[str, pg.PlotDataItem] = {}
+        self.fraction_plot = pg.PlotWidget(title="Dead ReLU / saturated units")
+        self.fraction_plot.setYRange(0, 1)
+        self.fraction_plot.setToolTip("Blue: fraction of ReLU units that output 0 for every probe sample "
+                                      "(dead). Orange: fraction of sigmoid/tanh outputs in the flat tails "
+                                      "(saturated, tiny derivative).")
+        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#3b82f6")
+        self.sat_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f97316")
+        self.fraction_plot.addItem(self.dead_bars)
+        self.fraction_plot.addItem(self.sat_bars)
+        self.hist_plot = pg.PlotWidget(title="Activation histogram")
+        self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
+        self.hist_plot.addItem(self.hist_bars)
+        self.layer_choice = QComboBox()
+        self.layer_choice.setToolTip("The layer whose activation histogram is shown")
+        self.layer_choice.currentIndexChanged.connect(lambda _: self._mark_dirty())
+        right = QVBoxLayout()
+        choose = QHBoxLayout()
+        choose.addWidget(QLabel("Layer:"))
+        choose.addWidget(self.layer_choice, 1)
+        right.addLayout(choose)
+        right.addWidget(self.hist_plot, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.grad_plot, 3)
+        layout.addWidget(self.fraction_plot, 2)
+        layout.addLayout(right, 2)
+
+    def _mark_dirty(self) -> None:
+        self.dirty = True
+        self.redraw()
+
+    def clear(self) -> None:
+        self.times, self.grad_norms, self.latest = [], {}, None
+        for curve in self.grad_curves.values():
+            self.grad_plot.removeItem(curve)
+        self.grad_curves = {}
+
+    def add_snapshot(self, snapshot: MonitorSnapshot) -> None:
+        self.latest = snapshot
+        self.times.append(len(self.times))
+        for layer in snapshot.layers:
+            if layer.gradient_norm is not None:
+                series = self.grad_norms.setdefault(layer.node_id, [])
+                series.extend([np.nan] * (len(self.times) - 1 - len(series)))
+                series.append(max(layer.gradient_norm, 1e-12))
+        ids = [layer.node_id for layer in snapshot.layers]
+        if [self.layer_choice.itemText(i) for i in range(self.layer_choice.count())] != ids:
+            current = self.layer_choice.currentText()
+            self.layer_choice.blockSignals(True)
+            self.layer_choice.clear()
+            self.layer_choice.addItems(ids)
+            if current in ids:
+                self.layer_choice.setCurrentText(current)
+            self.layer_choice.blockSignals(False)
+        self.dirty = True
+
+    def redraw(self) -> None:
+        if not self.dirty or self.latest is None:
+            return
+        self.dirty = False
+        for i, (nid, series) in enumerate(self.grad_norms.items()):
+            curve = self.grad_curves.get(nid)
+            if curve is None:
+                curve = self.grad_plot.plot([], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
+                                            name=nid)
+                self.grad_curves[nid] = curve
+            curve.setData(np.arange(len(series)), np.asarray(series), connect="finite")
+        layers = self.latest.layers
+        xs = np.arange(len(layers), dtype=float)
+        dead = [layer.dead_fraction or 0.0 for layer in layers]
+        sat = [layer.saturated_fraction or 0.0 for layer in layers]
+        self.dead_bars.setOpts(x=xs - 0.2, height=dead)
+        self.sat_bars.setOpts(x=xs + 0.2, height=sat)
+        self.fraction_plot.getAxis("bottom").setTicks([[(i, layer.node_id) for i, layer in enumerate(layers)]])
+        chosen = self.layer_choice.currentText()
+        for layer in layers:
+            if layer.node_id == chosen:
+                centres = (layer.bin_edges[:-1] + layer.bin_edges[1:]) / 2
+                width = float(layer.bin_edges[1] - layer.bin_edges[0])
+                self.hist_bars.setOpts(x=centres, height=layer.histogram, width=width)
+                self.hist_plot.setTitle(f"Activations of {chosen} (mean {layer.mean_activation:.3g})")
+
+    def table(self) -> tuple[list[str], list[list[float]]]:
+        keys = list(self.grad_norms)
+        rows = [[t] + [self.grad_norms[k][t] if t < len(self.grad_norms[k]) else float("nan") for k in keys]
+                for t in self.times]
+        return ["snapshot", *[f"grad_norm_{k}" for k in keys]], rows

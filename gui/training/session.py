@@ -1,0 +1,269 @@
+"""TrainingSession: the GUI thread's side of a training run.
+
+It loads the document's data, checks that it fits the network, trains a copy of the document's
+network in a worker thread (`TrainingWorker`), relays the worker's signals to the views, and when
+the run ends puts the weights, optimizer state and history back into the document as one undoable
+"Train" entry (so Save writes a trained file, and Undo returns to the untrained weights).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QUndoCommand
+
+from engine.control import TrainingControl
+from engine.data import Dataset, load_data
+from engine.errors import NetCanvasError
+from engine.network import Network
+from engine.trainer import History
+from gui.document import NetworkDocument
+from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, TrainingWorker
+
+IDLE, RUNNING, PAUSED = "idle", "running", "paused"
+
+
+@dataclass
+class FitProblem:
+    """Data and network disagree; `fix` is (node id, params) that would make them agree."""
+
+    message: str
+    fix: tuple[str, dict] | None
+    fix_label: str = ""
+
+
+@dataclass
+class TrainedState:
+    weights: list[np.ndarray]
+    optimizer: object
+    history: History
+
+
+class TrainCommand(QUndoCommand):
+    """Undo puts back the weights, optimizer and history from before the run."""
+
+    def __init__(self, document: NetworkDocument, before: TrainedState, after: TrainedState, text: str):
+        super().__init__(text)
+        self.document, self.before, self.after = document, before, after
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+    def _apply(self, state: TrainedState) -> None:
+        network = self.document.network
+        network.set_weights(state.weights)
+        network.optimizer = copy.deepcopy(state.optimizer)
+        network.history = copy.deepcopy(state.history)
+        self.document.settings_changed.emit()
+
+
+class TrainingSession(QObject):
+    state_changed = Signal(str)  # IDLE, RUNNING or PAUSED
+    run_started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
+    progressed = Signal(object)  # TrainingProgress
+    snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
+    epoch_ended = Signal(object)  # EpochReport
+    finished = Signal(object)  # TrainingResult
+    failed = Signal(str)  # a message for the error panel
+    data_changed = Signal()  # self.dataset replaced
+    edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
+
+    def __init__(self, document: NetworkDocument, parent: QObject | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.state = IDLE
+        self.dataset: Dataset | None = None
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+        self.control: TrainingControl | None = None
+        self.thread: QThread | None = None
+        self.worker: TrainingWorker | None = None
+        self.batches_per_epoch = 1
+        self.steps_seen = 0
+        self._before: TrainedState | None = None
+        self._data_key: str | None = None
+
+    # ------------------------------------------------------------------ data
+    def load_data(self, force: bool = False) -> str | None:
+        """Load the document's data section; None, or the loader's message (the old data stays)."""
+        config = dict(self.document.spec.data)
+        key = repr(sorted(config.items())) + str(self.document.path)
+        if not force and key == self._data_key and self.dataset is not None:
+            return None
+        if not config:
+            return "the network has no data source: choose one in the Data panel"
+        base = self.document.path.parent if self.document.path is not None else Path.cwd()
+        try:
+            dataset = load_data(config, base_dir=base, dtype=self.document.network.training.dtype)
+            split = float(config.get("val_split", 0.2))
+            train_set, val_set = dataset.split(split, int(config.get("seed", 0)))
+        except (NetCanvasError, OSError) as exc:
+            return str(exc)
+        self.dataset, self.train_set, self.val_set, self._data_key = dataset, train_set, val_set, key
+        self.data_changed.emit()
+        return None
+
+    def fit_problems(self) -> list[FitProblem]:
+        """Where the data does not fit the network's Input or output, with the fix to offer."""
+        if self.dataset is None:
+            return []
+        spec, problems = self.document.spec, []
+        report = self.document.shape_report
+        inputs = spec.input_ids()
+        feature_shape = tuple(self.dataset.x.shape[1:])
+        if len(inputs) == 1:
+            shape = tuple(spec.nodes[inputs[0]].params.get("shape", ()))
+            if int(np.prod(shape)) != int(np.prod(feature_shape)):  # 28x28 into (784,) is reshaped
+                problems.append(FitProblem(
+                    f"the data has samples of shape {feature_shape} but Input '{inputs[0]}' expects {shape}",
+                    (inputs[0], {"shape": list(feature_shape)}), f"Set Input shape to {list(feature_shape)}"))
+        try:
+            out_id = spec.output_id()
+        except NetCanvasError:
+            return problems
+        out_shape = report.shapes.get(out_id) if hasattr(report, "shapes") else None
+        node = spec.nodes[out_id]
+        if self.dataset.task == "classification" and out_shape is not None and "units" in node.params:
+            classes = int(self.dataset.n_classes or 2)
+            wanted = 1 if classes == 2 and node.params.get("activation") == "sigmoid" else classes
+            if out_shape[-1] != wanted:
+                problems.append(FitProblem(
+                    f"the data has {classes} classes but the output '{out_id}' has {out_shape[-1]} unit(s)",
+                    (out_id, {"units": wanted, "activation": "softmax" if wanted > 1 else "sigmoid"}),
+                    f"Set '{out_id}' to {wanted} unit(s)"))
+        return problems
+
+    # -------------------------------------------------------------- controls
+    def start(self, paused_steps: int = 0) -> str | None:
+        """Begin a run (or, with `paused_steps`, run that many batches and wait). None, or why not."""
+        if self.state != IDLE:
+            return "training is already running"
+        if self.document.shape_report.problems:
+            first = self.document.shape_report.problems[0]
+            return f"fix the network first: {first.message}"
+        problem = self.load_data()
+        if problem:
+            return problem
+        doc_net = self.document.network
+        network = Network(self.document.spec.copy())
+        network.set_weights(doc_net.get_weights())
+        network.optimizer = copy.deepcopy(doc_net.optimizer)
+        network.history = copy.deepcopy(doc_net.history)
+        network.scaler = self.dataset.scaler
+        doc_net.scaler = self.dataset.scaler
+        self._before = TrainedState(doc_net.get_weights(), copy.deepcopy(doc_net.optimizer),
+                                    copy.deepcopy(doc_net.history))
+        self.control = TrainingControl()
+        if paused_steps:
+            self.control.step(paused_steps)
+        val = self.val_set if self.val_set is not None and len(self.val_set) else None
+        classes = int(self.dataset.n_classes or 2) if self.dataset.task == "classification" else None
+        self.worker = TrainingWorker(network, self.train_set.x, self.train_set.y,
+                                     (val.x, val.y) if val is not None else None, self.control, classes)
+        self.batches_per_epoch = max(1, -(-len(self.train_set) // network.training.batch_size))
+        self.steps_seen = doc_net.history.steps
+        self.thread = QThread(self)
+        self.thread.setObjectName("NetCanvas training")
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.started.connect(self.run_started)
+        self.worker.progressed.connect(self._progressed)
+        self.worker.snapshot_taken.connect(self.snapshot_taken)
+        self.worker.epoch_ended.connect(self.epoch_ended)
+        self.worker.finished.connect(self._finished)
+        self.worker.finished.connect(self.thread.quit)
+        self.thread.finished.connect(self._thread_done)
+        self._set_state(PAUSED if paused_steps else RUNNING)
+        self.thread.start()
+        return None
+
+    def pause(self) -> None:
+        if self.state == RUNNING and self.control is not None:
+            self.control.pause()
+            self._set_state(PAUSED)
+
+    def resume(self) -> None:
+        if self.state == PAUSED and self.control is not None:
+            self.control.resume()
+            self._set_state(RUNNING)
+
+    def step(self, batches: int = 1) -> str | None:
+        """Run exactly `batches` more batches, then pause (starting a paused run if idle)."""
+        if self.state == IDLE:
+            return self.start(paused_steps=batches)
+        self.control.step(batches)
+        self._set_state(PAUSED)
+        return None
+
+    def step_epoch(self) -> str | None:
+        if self.state == IDLE:
+            problem = self.load_data()
+            if problem:
+                return problem
+            batch_size = self.document.network.training.batch_size
+            return self.start(paused_steps=max(1, -(-len(self.train_set) // batch_size)))
+        return self.step(self.batches_per_epoch)
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+
+    def set_learning_rate(self, value: float) -> None:
+        """Change the learning rate of the running training (from its next batch on)."""
+        if self.control is not None and self.state != IDLE:
+            self.control.request_change(learning_rate=float(value))
+            self.edit_marked.emit(self.steps_seen, f"lr {value:g}")
+
+    def set_regularization(self, node_id: str, values: dict[str, float]) -> None:
+        if self.worker is not None and self.state != IDLE:
+            self.worker.request_regularization(node_id, values)
+            text = ", ".join(f"{k} {v:g}" for k, v in values.items())
+            self.edit_marked.emit(self.steps_seen, f"{node_id}: {text}")
+
+    def reset_weights(self) -> None:
+        if self.state == IDLE:
+            self.document.network.reset_weights()
+            self.document.settings_changed.emit()
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop a run and wait for its thread (window closing)."""
+        if self.thread is not None and self.thread.isRunning():
+            self.stop()
+            self.thread.quit()
+            self.thread.wait(timeout_ms)
+
+    # ------------------------------------------------------------- internals
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def _progressed(self, progress: TrainingProgress) -> None:
+        self.steps_seen = progress.first_step + len(progress.losses)
+        self.progressed.emit(progress)
+
+    def _finished(self, result: TrainingResult) -> None:
+        network = self.worker.network
+        after = TrainedState(result.weights, copy.deepcopy(network.optimizer), copy.deepcopy(network.history))
+        epochs = len(result.history_epochs.get("loss", [])) - len(self._before.history.epochs.get("loss", []))
+        if result.steps > self._before.history.steps:
+            text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
+            self.document.undo_stack.push(TrainCommand(self.document, self._before, after, text))
+        if result.reason in ("diverged", "failed"):
+            self.failed.emit(result.message)
+        self.finished.emit(result)
+
+    def _thread_done(self) -> None:
+        self.thread.deleteLater()
+        self.worker.deleteLater()
+        self.thread, self.worker, self.control = None, None, None
+        self._set_state(IDLE)
+
+
+__all__ = ["IDLE", "PAUSED", "RUNNING", "EpochReport", "FitProblem", "TrainingSession"]

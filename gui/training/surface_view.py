@@ -1,0 +1,116 @@
+"""The decision boundary (or regression surface) over the 2-D input plane with the data points,
+and a small heatmap per hidden unit showing what it responds to, as TensorFlow Playground does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.monitor import Surface
+
+CLASS_COLOURS = ["#f97316", "#3b82f6", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
+                 "#ec4899", "#64748b", "#84cc16"]
+UNIT_TILES = 16
+
+
+class SurfaceView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.surface: Surface | None = None
+        self.dirty = False
+        self.plot = pg.PlotWidget(title="Decision boundary")
+        self.plot.setAspectLocked(True)
+        self.plot.setToolTip("The network's output over the input plane (colour) and the training points")
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("w", width=0.5))
+        self.plot.addItem(self.points)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("CET-D1A"), width=10)
+        self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.note = QLabel("The decision boundary needs a network with one 1-D input of at least two features.")
+        self.note.setWordWrap(True)
+        self.units = pg.GraphicsLayoutWidget()
+        self.units.setToolTip("What each hidden unit responds to over the same plane (first units of each layer)")
+        self.unit_images: list[tuple[pg.ImageItem, pg.ViewBox]] = []
+        self.unit_title = QLabel("Hidden units")
+        right = QVBoxLayout()
+        right.addWidget(self.unit_title)
+        right.addWidget(self.units, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        left = QVBoxLayout()
+        left.addWidget(self.plot, 1)
+        left.addWidget(self.note)
+        layout.addLayout(left, 3)
+        layout.addLayout(right, 2)
+        self.note.hide()
+
+    def set_points(self, x: np.ndarray | None, y: np.ndarray | None, features: tuple[int, int] = (0, 1)) -> None:
+        """The data drawn over the surface (scaled like the model's inputs)."""
+        if x is None or x.ndim != 2 or x.shape[1] < 2:
+            self.points.setData([])
+            return
+        a, b = features
+        if y is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+            brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in y]
+        else:
+            brushes = pg.mkBrush("#0f172a")
+        self.points.setData(x[:, a], x[:, b], brush=brushes)
+
+    def show_unavailable(self, unavailable: bool) -> None:
+        self.note.setVisible(unavailable)
+        self.plot.setVisible(not unavailable)
+
+    def update_surface(self, surface: Surface | None) -> None:
+        if surface is not None:
+            self.surface = surface
+            self.dirty = True
+
+    def redraw(self) -> None:
+        if not self.dirty or self.surface is None:
+            return
+        self.dirty = False
+        s = self.surface
+        values = s.values
+        if s.kind == "probability":
+            levels = (0.0, 1.0)
+        else:
+            finite = values[np.isfinite(values)]
+            levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
+        self.image.setImage(values.T, autoLevels=False, levels=levels)
+        self.bar.setLevels(levels)
+        dx = (s.xs[-1] - s.xs[0]) / max(len(s.xs) - 1, 1)
+        dy = (s.ys[-1] - s.ys[0]) / max(len(s.ys) - 1, 1)
+        self.image.setRect(pg.QtCore.QRectF(s.xs[0] - dx / 2, s.ys[0] - dy / 2, dx * len(s.xs), dy * len(s.ys)))
+        self._draw_units(s)
+
+    def _draw_units(self, s: Surface) -> None:
+        maps = [(nid, m) for nid, stack in s.unit_maps.items() for m in stack][:UNIT_TILES]
+        if len(maps) != len(self.unit_images):
+            self.units.clear()
+            self.unit_images = []
+            columns = 4
+            for i in range(len(maps)):
+                box = self.units.addViewBox(row=i // columns, col=i % columns)
+                box.setAspectLocked(True)
+                box.setMouseEnabled(False, False)
+                image = pg.ImageItem()
+                box.addItem(image)
+                self.unit_images.append((image, box))
+        for (image, _), (_, unit_map) in zip(self.unit_images, maps, strict=True):
+            bound = float(np.abs(unit_map).max()) or 1.0
+            image.setImage(unit_map.T, levels=(-bound, bound), lut=_diverging_lut())
+        names = list(dict.fromkeys(nid for nid, _ in maps))
+        self.unit_title.setText("Hidden units: " + ", ".join(names) if names else "Hidden units")
+
+
+_LUT: np.ndarray | None = None
+
+
+def _diverging_lut() -> np.ndarray:
+    global _LUT
+    if _LUT is None:
+        _LUT = pg.colormap.get("CET-D1A").getLookupTable(nPts=256)
+    return _LUT
+
