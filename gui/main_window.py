@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QMimeData, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QApplication,
     QDockWidget,
     QFileDialog,
@@ -72,8 +73,9 @@ class MainWindow(QMainWindow):
         for key, title, widget in (("problems", "Problems", self.problems),
                                    ("summary", "Summary", self.summary), ("training", "Training", training)):
             self._add_dock(key, title, widget, bottom)
-        self.tabifyDockWidget(self.docks["problems"], self.docks["summary"])
-        self.tabifyDockWidget(self.docks["summary"], self.docks["training"])
+        # problems and summary side by side, so both stay in view; training plots share the left tab
+        self.splitDockWidget(self.docks["problems"], self.docks["summary"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(self.docks["problems"], self.docks["training"])
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -116,6 +118,10 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         dock.setToolTip("")
         dock.toggleViewAction().setToolTip(f"Show or hide the {title} panel")
+        for name, tip in (("qt_dockwidget_closebutton", f"Hide the {title} panel (View > Panels shows it again)"),
+                          ("qt_dockwidget_floatbutton", f"Detach the {title} panel, or dock it back")):
+            for button in dock.findChildren(QAbstractButton, name):
+                button.setToolTip(tip)
         self.addDockWidget(area, dock)
         self.docks[key] = dock
 
@@ -124,9 +130,11 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         if state is None or not self.restoreState(state):
-            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [250, 360],
+            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 340],
                              Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["problems"]], [170], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["problems"], self.docks["summary"]], [300, 420],
+                             Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks["problems"]], [190], Qt.Orientation.Vertical)
             self.docks["problems"].raise_()
 
     def _raise_dock(self, key: str) -> None:
@@ -381,10 +389,10 @@ class MainWindow(QMainWindow):
                           "Interface: PySide6 + pyqtgraph.</p>")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.session.shutdown()
         if not self.maybe_save():
             event.ignore()
             return
-        self.session.shutdown()
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         event.accept()
 

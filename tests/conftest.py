@@ -31,10 +31,14 @@ def live_windows() -> dict[int, str]:
     gc.collect()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
+    from PySide6.QtWidgets import QDialog, QMainWindow
+
+    # Hidden parentless helpers (pyqtgraph's context menus) are not windows a user would see.
     return {
         shiboken6.getCppPointer(w)[0]: type(w).__name__ + (f" {w.windowTitle()!r}" if w.windowTitle() else "")
         for w in QApplication.topLevelWidgets()
         if w.windowType() != Qt.WindowType.ToolTip
+        and (w.isVisible() or isinstance(w, (QMainWindow, QDialog)))
     }
 
 

@@ -181,7 +181,6 @@ class DataPanel(QWidget):
             if self.document.spec.data != previous:
                 self.document.undo_stack.undo()
             QMessageBox.warning(self, "Data", problem)
-            self.session.load_data(force=True)
             return False
         return True
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from PySide6.QtGui import QUndoCommand
 
 from engine.control import TrainingControl
@@ -238,6 +238,9 @@ class TrainingSession(QObject):
             self.stop()
             self.thread.quit()
             self.thread.wait(timeout_ms)
+            # Deliver the worker's queued "finished" now, so the trained weights reach the
+            # document before the window asks whether to save it.
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall)
 
     # ------------------------------------------------------------- internals
     def _set_state(self, state: str) -> None:

@@ -1,0 +1,160 @@
+"""Training from the window, driven as a user would: Train, Pause, Step, Stop, close."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from engine.graph import NetworkSpec
+from engine.network import Network
+from gui.main_window import MainWindow
+from gui.settings import AppSettings
+from gui.training.session import IDLE, PAUSED
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.maybe_save = lambda: True  # pytest-qt closes the window; unsaved training is not the point here
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    win.session.shutdown()
+
+
+def _warnings(monkeypatch) -> list[str]:
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(text))
+    return shown
+
+
+def _steps(win) -> int:
+    return win.session.worker.network.history.steps
+
+
+def test_xor_trains_from_the_window_to_97_percent(window, qtbot):
+    assert window.load_path(EXAMPLES / "xor.json")
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
+    history = window.document.network.history.epochs
+    assert history["val_accuracy"][-1] >= 0.97
+    assert window.document.is_modified()  # trained weights wait to be saved
+    assert window.training_panel.curves.epoch_logs["loss"] == history["loss"]
+
+
+def test_step_pause_resume_change_the_step_count_exactly(window, qtbot):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    controls = window.training_controls
+    controls.step.trigger()  # from idle: a paused run that does one batch
+    qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
+    qtbot.wait(300)
+    assert _steps(window) == 1 and window.session.state == PAUSED
+    controls.step.trigger()
+    controls.step.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == 3, timeout=10000)
+    qtbot.wait(300)
+    assert _steps(window) == 3
+    per_epoch = window.session.batches_per_epoch
+    controls.step_epoch.trigger()
+    qtbot.waitUntil(lambda: _steps(window) == 3 + per_epoch, timeout=10000)
+    qtbot.wait(300)
+    assert _steps(window) == 3 + per_epoch
+    controls.pause.trigger()  # paused -> resume
+    qtbot.waitUntil(lambda: _steps(window) > 3 + per_epoch + 5, timeout=10000)
+    controls.pause.trigger()  # running -> pause
+    qtbot.wait(200)
+    frozen = _steps(window)
+    qtbot.wait(300)
+    assert _steps(window) == frozen
+    controls.stop.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
+    assert window.document.network.history.steps == frozen
+
+
+def test_stop_mid_epoch_returns_within_half_a_second(window, qtbot):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.steps_seen > 40, timeout=20000)
+    started = time.perf_counter()
+    window.training_controls.stop.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
+    assert time.perf_counter() - started < 0.5
+    assert window.document.network.history.steps > 0
+
+
+def test_closing_while_training_stops_the_thread(qtbot, monkeypatch):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    assert win.load_path(EXAMPLES / "spiral.json")
+    win.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: win.session.steps_seen > 5, timeout=20000)
+    thread = win.session.thread
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    win.document.undo_stack.setClean()
+    assert win.close()
+    assert not thread.isRunning()
+
+
+def _exploding_network() -> Network:
+    spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 1e6},
+                                 "batch_size": 16, "epochs": 50, "seed": 0},
+                       data={"source": "sine", "n": 200, "seed": 0})
+    spec.add_node("Input", {"shape": [1]}, node_id="x")
+    spec.add_node("Dense", {"units": 16}, (200, 0), node_id="h")
+    spec.add_node("Dense", {"units": 1}, (400, 0), node_id="y")
+    spec.connect("x", "h")
+    spec.connect("h", "y")
+    return Network(spec)
+
+
+def test_nan_run_restores_finite_weights_and_explains(window, qtbot):
+    window.document.load_network(_exploding_network())
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=20000)
+    panel = window.training_panel
+    assert not panel.error.isHidden()
+    assert "learning rate" in panel.error.text() and "too high" in panel.error.text()
+    assert all(np.isfinite(w).all() for w in window.document.network.get_weights())
+
+
+def test_csv_with_text_in_a_number_column_keeps_the_previous_data(window, qtbot, tmp_path, monkeypatch):
+    assert window.load_path(EXAMPLES / "xor.json")
+    assert window.session.load_data() is None
+    before_data, before_spec = window.session.dataset, dict(window.document.spec.data)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n0.1,0.2,0\n0.3,oops,1\n")
+    shown = _warnings(monkeypatch)
+    ok = window.training_panel.data_panel.apply_config({"source": "csv", "path": str(bad), "target": "label"})
+    assert not ok
+    assert shown and "bad.csv" in shown[0] and "oops" in shown[0] and "line 3" in shown[0]
+    assert window.session.dataset is before_data
+    assert window.document.spec.data == before_spec
+
+
+def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
+    assert window.load_path(EXAMPLES / "xor.json")
+    window.document.set_training({**window.document.spec.training, "epochs": 5})
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
+    path = tmp_path / "trained.ncv"
+    window.document.save(path)
+    losses = list(window.document.network.history.epochs["loss"])
+    other = MainWindow()
+    qtbot.addWidget(other)
+    other.maybe_save = lambda: True
+    assert other.load_path(path)
+    assert other.training_panel.curves.epoch_logs["loss"] == losses
+    np.testing.assert_array_equal(other.document.network.get_weights()[0],
+                                  window.document.network.get_weights()[0])
+    other.session.shutdown()
