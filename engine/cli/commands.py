@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from engine.cli.export_command import add_export_parser, run_export
 from engine.cli.progress import ProgressPrinter
 
 
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("-o", "--output", help="trained network to write (.ncv; default FILE_trained.ncv)")
     train.add_argument("--metrics-json", help="write the final metrics (Keras keys) as JSON here")
+    add_export_parser(commands)
     return parser
 
 
@@ -48,6 +50,8 @@ def run_cli(argv: list[str]) -> int:
             return 0
         if args.command == "train":
             return _train(args)
+        if args.command == "export":
+            return run_export(args)
     except engine.NetCanvasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

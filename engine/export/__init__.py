@@ -1,0 +1,198 @@
+"""Take a network elsewhere: ONNX, a PyTorch package, a NumPy script; and ONNX back in.
+
+One function API for the CLI (`python main.py export`) and the GUI's Export menu, so both show
+the same messages:
+
+    from engine.export import export_network, import_onnx, EXPORT_FORMATS
+    paths = export_network(network, "onnx", "model.onnx")
+    network = import_onnx("model.onnx")
+
+Nothing here imports onnx or torch at module import time: `onnx` is imported inside the ONNX
+functions (optional dependency, `pip install onnx`), and torch is needed only to *run* the
+exported PyTorch code, never by NetCanvas. Every registered layer type exports to every format;
+`check_export` raises a ConfigError naming the node if a future type is not covered yet.
+"""
+
+from __future__ import annotations
+
+import importlib
+import keyword
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.network import Network
+
+# Layer types each exporter knows. Kept as data so a new registry type is reported by name
+# (check_export) instead of failing deep inside an exporter.
+EXPORTABLE_LAYERS = (
+    "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization",
+    "Add", "Concatenate",
+)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export target, as the CLI's --format and the GUI's Export menu show it."""
+
+    name: str
+    label: str  # menu text
+    suffix: str  # default file suffix; "" for a folder
+    is_folder: bool
+    requires: tuple[str, ...]  # Python packages NetCanvas itself needs for this export
+    description: str
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {
+    "onnx": ExportFormat(
+        "onnx", "ONNX model (.onnx)…", ".onnx", False, ("onnx",),
+        "ONNX opset 17 with the trained weights; opens in Netron, runs in onnxruntime"),
+    "pytorch": ExportFormat(
+        "pytorch", "PyTorch package (folder)…", "", True, (),
+        "a folder with model.py (torch.nn.Module + load_model()), weights.npz and train.py "
+        "(single process or torchrun / DistributedDataParallel)"),
+    "python": ExportFormat(
+        "python", "NumPy inference script (.py)…", ".py", False, (),
+        "one Python file that needs only NumPy and predicts with the trained weights"),
+    "netcanvas": ExportFormat(
+        "netcanvas", "NetCanvas network (.ncv)…", ".ncv", False, (),
+        "a NetCanvas file (mostly to turn an imported ONNX model into .ncv/.json)"),
+}
+
+
+class ExportDependencyError(ConfigError):
+    """An optional package NetCanvas needs for this export/import is not installed."""
+
+
+def require(module: str, purpose: str) -> ModuleType:
+    """Import an optional dependency or raise ExportDependencyError with the pip command."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ExportDependencyError(
+            f"{purpose} needs the '{module}' package, which is not installed: pip install {module}"
+        ) from None
+
+
+def check_export(network: Network, fmt: str) -> None:
+    """ConfigError if `fmt` is unknown or the network cannot be exported to it (names the node).
+
+    Also builds the model, so a network with problems (GraphError) is reported before any file
+    is written.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    for node in network.spec.nodes.values():
+        if node.type not in EXPORTABLE_LAYERS:
+            raise ConfigError(
+                f"{node.label()} cannot be exported to {fmt}: the exporter knows "
+                f"{', '.join(EXPORTABLE_LAYERS)}"
+            )
+    model = network.model
+    if network.scaler is not None and len(model.input_ids) != 1:
+        raise ConfigError("a network with feature standardization must have exactly one Input to export")
+
+
+def default_output(source: str | Path, fmt: str) -> Path:
+    """Where `export FILE --format fmt` writes without -o: next to FILE."""
+    source = Path(source)
+    spec = EXPORT_FORMATS[fmt]
+    if spec.is_folder:
+        return source.with_name(f"{source.stem}_{fmt}")
+    if fmt == "python":
+        return source.with_name(f"{python_identifier(source.stem)}_numpy.py")
+    if fmt == "netcanvas" and source.suffix.lower() == ".ncv":
+        return source.with_name(f"{source.stem}_copy.ncv")
+    return source.with_suffix(spec.suffix)
+
+
+def export_network(
+    network: Network, fmt: str, output: str | Path, *, source_path: str | Path | None = None
+) -> list[Path]:
+    """Write `network` in format `fmt` to `output`; return the files written.
+
+    `source_path` is the network file (relative data paths in its "data" section are relative to
+    its folder; the PyTorch training script needs them). Raises ConfigError (or its subclass
+    ExportDependencyError when onnx is missing), GraphError, DataError or OSError.
+    """
+    check_export(network, fmt)
+    output = Path(output)
+    if fmt == "onnx":
+        from engine.export.onnx_export import export_onnx
+
+        return [export_onnx(network, output)]
+    if fmt == "pytorch":
+        from engine.export.pytorch_export import export_pytorch
+
+        return export_pytorch(network, output, source_path=source_path)
+    if fmt == "python":
+        from engine.export.numpy_export import export_numpy
+
+        return export_numpy(network, output)
+    from engine.io import save
+
+    save(network, output)
+    return [output]
+
+
+def import_onnx(path: str | Path) -> Network:
+    """A Network (with weights) from an ONNX file whose operators map onto the layer registry.
+
+    Raises NetworkFileError naming the file and the unsupported operator, or
+    ExportDependencyError when onnx is not installed.
+    """
+    from engine.export.onnx_import import import_onnx as _import
+
+    return _import(path)
+
+
+# ----------------------------------------------------------------- shared helpers
+def activation_of(layer: Any) -> tuple[str, dict[str, float]]:
+    """(activation name, its parameters) of a Dense or Activation layer instance."""
+    activation = layer.activation
+    return activation.name, dict(getattr(activation, "params", {}) or {})
+
+
+_ENGINE_RESERVED = frozenset({"self", "torch", "nn", "F", "np", "math", "x", "weights", "model"})
+
+
+def python_identifier(text: str) -> str:
+    """`text` made into a Python identifier: other characters become '_'."""
+    name = re.sub(r"\W", "_", text)
+    if not name or name[0].isdigit():
+        name = "_" + name
+    return name
+
+
+def python_names(ids: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
+    """Unique Python identifiers for node ids ('hidden-1' -> 'hidden_1', 'in' -> 'in_').
+
+    Keywords and the names in `reserved` (plus the modules the generated code uses) get a
+    trailing '_'; clashes after sanitizing get '_2', '_3', ...
+    """
+    taken = set(_ENGINE_RESERVED) | set(reserved)
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for node_id in ids:
+        name = python_identifier(node_id)
+        if keyword.iskeyword(name) or name in taken:
+            name += "_"
+        candidate, number = name, 2
+        while candidate in used:
+            candidate = f"{name}_{number}"
+            number += 1
+        used.add(candidate)
+        names[node_id] = candidate
+    return names
+
+
+__all__ = [
+    "EXPORTABLE_LAYERS", "EXPORT_FORMATS", "ExportDependencyError", "ExportFormat", "check_export",
+    "default_output", "export_network", "import_onnx",
+]

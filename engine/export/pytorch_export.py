@@ -1,0 +1,335 @@
+"""PyTorch export: a folder with a readable `torch.nn.Module`, its weights and a training script.
+
+    OUT_DIR/model.py          the network as an nn.Module (attributes = canvas node ids), load_model()
+    OUT_DIR/weights.npz       the weights under the module's state-dict names (no pickle)
+    OUT_DIR/train.py          the file's loss, optimizer, schedule, batch size, seed and data;
+                              `python train.py` or `torchrun --nproc_per_node=N train.py` (DDP)
+    OUT_DIR/data_sources.py   the file's data source read with NumPy only (no NetCanvas needed)
+    OUT_DIR/__init__.py, README.md, requirements.txt
+
+NetCanvas never imports torch: this module only writes text and NumPy arrays.
+
+| NetCanvas | PyTorch |
+|---|---|
+| Dense | nn.Linear (weight = kernel.T) + the activation as a function in forward() |
+| Activation | torch / torch.nn.functional call (gelu exact, hard_sigmoid = relu6(x + 3) / 6) |
+| Dropout | nn.Dropout(rate) |
+| Flatten, Reshape | torch.flatten(x, 1), x.reshape(batch, *target_shape) |
+| BatchNormalization | nn.BatchNorm1d/2d/3d by rank (momentum 1 - NetCanvas's), others via BatchNorm1d on x.flatten(2) |
+| Add, Concatenate | a + b + ..., torch.cat(dim=1 + axis) |
+| feature standardization | buffers input_mean, input_std applied first in forward() |
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pprint
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data.sources import FILE_SOURCES
+from engine.export import activation_of, check_export, python_names
+from engine.export.templates import pytorch_model as T
+from engine.io import _write_atomic, network_document  # the same atomic save as network files
+from engine.losses import get_loss
+from engine.metrics import default_metrics
+from engine.network import Network
+from engine.registry import DATASETS, resolve_params
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_SETTINGS_BLOCK = re.compile(r"# BEGIN SETTINGS.*?# END SETTINGS\n", re.S)
+_BATCH_NORM = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
+
+
+def torch_activation(name: str, params: dict[str, Any], arg: str) -> str:
+    """The PyTorch expression applying activation `name` to the expression `arg`."""
+    simple = {
+        "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "relu": "F.relu", "selu": "F.selu",
+        "gelu": "F.gelu", "silu": "F.silu", "swish": "F.silu", "softsign": "F.softsign",
+        "softplus": "F.softplus",
+    }
+    if name == "linear":
+        return arg
+    if name in simple:
+        return f"{simple[name]}({arg})"
+    if name == "leaky_relu":
+        return f"F.leaky_relu({arg}, {float(params.get('alpha', 0.01))!r})"
+    if name == "elu":
+        return f"F.elu({arg}, {float(params.get('alpha', 1.0))!r})"
+    if name == "hard_sigmoid":
+        return f"F.hardsigmoid({arg})"  # relu6(x + 3) / 6, as NetCanvas (Keras 3)
+    if name == "softmax":
+        return f"torch.softmax({arg}, dim=-1)"
+    raise AssertionError(f"activation {name!r} has no PyTorch form")  # pragma: no cover
+
+
+def fused_activation(network: Network) -> str | None:
+    """'sigmoid'/'softmax' when the loss is computed from the output's logits (as NetCanvas does)."""
+    loss = get_loss(network.training.loss.type, **network.training.loss.params)
+    model = network.model
+    if model.uses_fused_loss(loss.fused_activation):
+        return loss.fused_activation
+    return None
+
+
+class _ModelWriter:
+    """Builds the text of model.py and the state dict of weights.npz."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.model = network.model
+        self.names = python_names(self.model.order, reserved=T.MODULE_RESERVED)
+        self.init: list[str] = []
+        self.body: list[str] = []
+        self.regularization: list[str] = []
+        self.state: dict[str, np.ndarray] = {}
+        self.standardize = network.scaler is not None or (
+            network.spec.data.get("source") == "csv" and network.spec.data.get("standardize", True)
+        )
+
+    def build(self) -> None:
+        model = self.model
+        dtype = model.dtype
+        if self.standardize:
+            nid = model.input_ids[0]
+            shape = model.shapes[nid]
+            mean = np.zeros(shape, dtype)
+            std = np.ones(shape, dtype)
+            if self.network.scaler is not None:
+                mean = np.broadcast_to(self.network.scaler.mean, shape).astype(dtype)
+                std = np.broadcast_to(self.network.scaler.std, shape).astype(dtype)
+            dims = ", ".join(str(d) for d in shape)
+            self.init += [
+                "# standardization of the input, fitted on the training data",
+                f'self.register_buffer("input_mean", torch.zeros({dims}))',
+                f'self.register_buffer("input_std", torch.ones({dims}))',
+            ]
+            self.state["input_mean"], self.state["input_std"] = mean, std
+            var = self.names[nid]
+            self.body.append(f"{var} = ({var} - self.input_mean) / self.input_std")
+        for nid in model.order:
+            if nid not in model.input_ids:
+                self._node(nid)
+
+    def _node(self, nid: str) -> None:
+        node = self.network.spec.nodes[nid]
+        layer = self.model.layers[nid]
+        p = node.params
+        var = self.names[nid]
+        args = [self.names[s] for s in self.model.sources[nid]]
+        is_output = nid == self.model.output_id
+        fused = fused_activation(self.network) if is_output else None
+        if node.type == "Dense":
+            fan_in = layer.input_shapes[0][0]
+            bias = "" if p["use_bias"] else ", bias=False"
+            self.init.append(f"self.{var} = nn.Linear({fan_in}, {p['units']}{bias})")
+            self.state[f"{var}.weight"] = np.ascontiguousarray(layer.weights["kernel"].T)
+            if p["use_bias"]:
+                self.state[f"{var}.bias"] = layer.weights["bias"].copy()
+            for key, term in (("kernel_l1", "abs().sum()"), ("kernel_l2", "square().sum()")):
+                if p[key]:
+                    self.regularization.append(f"{p[key]!r} * self.{var}.weight.{term}")
+            act, act_params = activation_of(layer)
+            if fused:
+                self.body.append(f"{var} = self.{var}({args[0]})  # logits")
+            else:
+                self.body.append(f"{var} = {torch_activation(act, act_params, f'self.{var}({args[0]})')}")
+        elif node.type == "Activation":
+            act, act_params = activation_of(layer)
+            if fused:
+                self.body.append(f"{var} = {args[0]}  # logits")
+            else:
+                self.body.append(f"{var} = {torch_activation(act, act_params, args[0])}")
+        elif node.type == "Dropout":
+            self.init.append(f"self.{var} = nn.Dropout({p['rate']!r})")
+            self.body.append(f"{var} = self.{var}({args[0]})")
+        elif node.type == "Flatten":
+            self.body.append(f"{var} = torch.flatten({args[0]}, 1)")
+        elif node.type == "Reshape":
+            dims = ", ".join(str(d) for d in p["target_shape"])
+            self.body.append(f"{var} = {args[0]}.reshape({args[0]}.shape[0], {dims})")
+        elif node.type == "BatchNormalization":
+            self._batch_norm(nid, var, args[0], layer)
+        elif node.type == "Add":
+            self.body.append(f"{var} = {' + '.join(args)}")
+        else:  # Concatenate
+            axis = 1 + p["axis"] % len(layer.input_shapes[0])
+            self.body.append(f"{var} = torch.cat([{', '.join(args)}], dim={axis})")
+        if fused:
+            self.body.append(
+                f"return {var} if logits else {torch_activation(fused, {}, var)}")
+        elif is_output:
+            self.body.append(f"return {var}")
+
+    def _batch_norm(self, nid: str, var: str, arg: str, layer: Any) -> None:
+        p = self.network.spec.nodes[nid].params
+        shape = layer.input_shapes[0]
+        kind = _BATCH_NORM.get(len(shape), "BatchNorm1d")
+        affine = p["scale"] or p["center"]
+        momentum = round(1.0 - p["momentum"], 12)  # PyTorch weighs the new batch by momentum
+        extra = "" if affine else ", affine=False"
+        self.init.append(f"self.{var} = nn.{kind}({shape[0]}, eps={p['epsilon']!r}, "
+                         f"momentum={momentum!r}{extra})")
+        w = layer.weights
+        ones = np.ones(shape[0], self.model.dtype)
+        if affine:
+            self.state[f"{var}.weight"] = w["gamma"].copy() if "gamma" in w else ones
+            self.state[f"{var}.bias"] = w["beta"].copy() if "beta" in w else ones * 0
+            for key, flag, label in (("weight", "scale", "gamma stays 1"), ("bias", "center", "beta stays 0")):
+                if not p[flag]:
+                    self.init.append(f"self.{var}.{key}.requires_grad_(False)  # {flag}=false: {label}")
+        self.state[f"{var}.running_mean"] = w["moving_mean"].copy()
+        self.state[f"{var}.running_var"] = w["moving_variance"].copy()
+        self.state[f"{var}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+        if len(shape) <= 4:
+            self.body.append(f"{var} = self.{var}({arg})")
+        else:
+            self.body.append(f"{var} = self.{var}({arg}.flatten(2)).reshape({arg}.shape)")
+
+
+def class_name(network: Network) -> str:
+    """A CamelCase class name from the network's name ('3-5-1 classifier' -> 'Net351Classifier')."""
+    words = re.findall(r"[A-Za-z0-9]+", str((network.spec.metadata or {}).get("name") or ""))
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
+    return name if name[0].isalpha() else f"Net{name}"
+
+
+def render_model(network: Network, writer: _ModelWriter) -> str:
+    model = network.model
+    names = writer.names
+    meta = network.spec.metadata or {}
+    title = str(meta.get("name") or "NetCanvas network")
+    description = str(meta.get("description") or "").strip()
+    fused = fused_activation(network)
+    inputs = ", ".join(names[i] for i in model.input_ids)
+    forward_args = inputs + (", logits: bool = False" if fused else "")
+    shapes = ", ".join(f"({', '.join(['N', *map(str, model.shapes[i])])})" for i in model.input_ids)
+    out_shape = ", ".join(["N", *map(str, model.output_shape)])
+    forward_doc = f"{shapes} -> ({out_shape})."
+    if fused:
+        forward_doc += f" logits=True skips the final {fused} (train.py's loss uses it)."
+    mapping = "\n".join(
+        f"    {nid:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}" for nid in model.order)
+    regularization = " + ".join(writer.regularization) or "torch.zeros((), dtype=DTYPE)"
+    return T.MODEL.substitute(
+        title=title,
+        description=f"\n{textwrap.fill(description, 96)}\n" if description else "",
+        call_args=inputs, call_shapes=render_call_shapes(network),
+        standardize_note=" (inputs are standardized inside, so pass raw values)"
+        if writer.standardize else "",
+        mapping=mapping,
+        dtype=model.dtype.name,
+        input_shapes=", ".join(f"{i!r}: {tuple(model.shapes[i])!r}" for i in model.input_ids),
+        output_shape=tuple(model.output_shape),
+        class_name=class_name(network),
+        class_doc=f"{title}, as drawn on the NetCanvas canvas.",
+        init_body=textwrap.indent("\n".join(writer.init) or "pass", " " * 8),
+        forward_args=forward_args,
+        forward_doc=forward_doc,
+        forward_body=textwrap.indent("\n".join(writer.body), " " * 8),
+        regularization_body=f"        return {regularization}",
+    )
+
+
+def data_settings(network: Network, base_dir: Path | None) -> dict[str, Any]:
+    """The "data" section with every default filled in and file paths made absolute."""
+    data = dict(network.spec.data or {})
+    source = data.get("source")
+    data.setdefault("val_split", 0.2)
+    data.setdefault("seed", 0)
+    if source in DATASETS:
+        params = resolve_params(DATASETS.get(source), {k: v for k, v in data.items()
+                                                       if k not in ("source", "val_split")}, "data")
+        data.update(params)
+    elif source in FILE_SOURCES and "path" in data:
+        path = Path(data["path"]).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = (base_dir / path).resolve()
+        data["path"] = str(path)
+    return data
+
+
+def training_settings(network: Network, base_dir: Path | None) -> dict[str, Any]:
+    """Every value train.py's settings block holds, by its name there."""
+    cfg = network.training
+    return {
+        "LOSS": cfg.loss.to_dict(),
+        "FUSED_ACTIVATION": fused_activation(network),
+        "OPTIMIZER": cfg.optimizer.to_dict(),
+        "SCHEDULE": cfg.schedule.to_dict(),
+        "BATCH_SIZE": cfg.batch_size,
+        "EPOCHS": cfg.epochs,
+        "SEED": cfg.seed,
+        "SHUFFLE": cfg.shuffle,
+        "CLIP_NORM": cfg.clip_norm,
+        "DTYPE": cfg.dtype,
+        "METRICS": list(cfg.metrics if cfg.metrics is not None else default_metrics(cfg.loss.type)),
+        "DATA": data_settings(network, base_dir),
+    }
+
+
+def render_train(network: Network, base_dir: Path | None) -> str:
+    """train.py: the template with its settings block replaced by the network's settings."""
+    lines = ["# BEGIN SETTINGS (written by the NetCanvas exporter from the network file)"]
+    for key, value in training_settings(network, base_dir).items():
+        text = pprint.pformat(value, width=96 - len(key) - 3, sort_dicts=False)
+        lines.append(f"{key} = " + textwrap.indent(text, " " * (len(key) + 3)).lstrip())
+    lines.append("# END SETTINGS\n")
+    template = (TEMPLATES / "pytorch_train.py").read_text(encoding="utf-8")
+    return _SETTINGS_BLOCK.sub(lambda _: "\n".join(lines), template, count=1)
+
+
+def export_pytorch(network: Network, out_dir: str | Path, source_path: str | Path | None = None
+                   ) -> list[Path]:
+    """Write the PyTorch package into `out_dir` (created if needed); returns the files written.
+
+    `source_path`: the network file; relative data paths are resolved against its folder.
+    """
+    base_dir = Path(source_path).resolve().parent if source_path is not None else None
+    check_export(network, "pytorch")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = _ModelWriter(network)
+    writer.build()
+    title = str((network.spec.metadata or {}).get("name") or "NetCanvas network")
+    data = data_settings(network, base_dir)
+    source = data.get("source", "none")
+    data_row = f"\nData: `{source}`" + (f" from `{data['path']}`" if "path" in data else
+                                         " (regenerated exactly as NetCanvas does)") + ".\n"
+    weights = _npz_bytes(writer.state)
+    texts = {
+        "model.py": render_model(network, writer),
+        "train.py": render_train(network, base_dir),
+        "data_sources.py": (TEMPLATES / "data_sources.py").read_text(encoding="utf-8"),
+        "__init__.py": T.INIT.substitute(title=title),
+        "README.md": T.README.substitute(
+            title=title, source=Path(source_path).name if source_path is not None else "the canvas",
+            class_name=class_name(network), data_row=data_row,
+            call_shapes=render_call_shapes(network)),
+        "requirements.txt": T.REQUIREMENTS,
+        "netcanvas.json": json.dumps(network_document(network), indent=2) + "\n",
+    }
+    written = []
+    for name, text in texts.items():
+        _write_atomic(out_dir / name, text.encode("utf-8"))
+        written.append(out_dir / name)
+    _write_atomic(out_dir / "weights.npz", weights)
+    written.append(out_dir / "weights.npz")
+    return written
+
+
+def render_call_shapes(network: Network) -> str:
+    model = network.model
+    shapes = ", ".join(f"({', '.join(['N', *map(str, model.shapes[i])])})" for i in model.input_ids)
+    return f"{shapes} -> ({', '.join(['N', *map(str, model.output_shape)])})"
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

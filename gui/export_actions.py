@@ -1,0 +1,62 @@
+"""Export / import entries for the main window's menus (wired by main_window.py).
+
+Both call engine.export, so the GUI shows exactly the messages the CLI prints (without the CLI's
+"error: " prefix) in one message box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from engine import NetCanvasError, Network
+from engine.export import EXPORT_FORMATS, export_network, import_onnx
+
+TITLE = "NetCanvas"
+
+
+def _show_status(parent: QWidget, text: str) -> None:
+    """A status-bar message when the parent window has one (QMainWindow), else nothing."""
+    status = getattr(parent, "statusBar", None)
+    if callable(status):
+        status().showMessage(text, 8000)
+
+
+def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str | None = None) -> None:
+    """Ask where to write `network` in format `fmt` ("onnx", "pytorch", "python", "netcanvas"),
+    export it, then show a status message, or the error in a message box."""
+    spec = EXPORT_FORMATS[fmt]
+    caption = f"Export as {spec.label.rstrip('…')}"
+    if spec.is_folder:
+        output = QFileDialog.getExistingDirectory(parent, caption)
+    else:
+        output, _ = QFileDialog.getSaveFileName(parent, caption, "", f"{spec.label.rstrip('…')} (*{spec.suffix})")
+        if output and not Path(output).suffix:
+            output += spec.suffix
+    if not output:
+        return
+    try:
+        written = export_network(network, fmt, output, source_path=source_path)
+    except NetCanvasError as exc:
+        QMessageBox.critical(parent, TITLE, str(exc))
+        return
+    except OSError as exc:
+        QMessageBox.critical(parent, TITLE, f"{exc.filename or output}: {exc.strerror or exc}")
+        return
+    _show_status(parent, f"Exported {fmt}: {', '.join(p.name for p in written)}")
+
+
+def import_onnx_dialog(parent: QWidget) -> Network | None:
+    """Ask for an .onnx file and return it as a Network (None when cancelled or refused; the
+    reason, e.g. the unsupported operator, is shown in a message box)."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Import ONNX model", "", "ONNX model (*.onnx)")
+    if not path:
+        return None
+    try:
+        network = import_onnx(path)
+    except NetCanvasError as exc:
+        QMessageBox.critical(parent, TITLE, str(exc))
+        return None
+    _show_status(parent, f"Imported {Path(path).name}: {len(network.spec.nodes)} nodes")
+    return network
