@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from gui.examples import EXAMPLES_DIR
 from gui.settings import APPLICATION, ORGANIZATION, AppSettings
 from gui.theme import apply_theme
+from gui.training.screenshot_mode import run_screenshot_mode, wants_screenshot
 
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "spiral.json"
 USAGE = "usage: netcanvas [FILE]   (FILE: a .json or .ncv network)"
@@ -31,6 +32,8 @@ def create_app(argv: list[str]) -> QApplication:
 def run_gui(argv: list[str]) -> int:
     """Show the main window and run the event loop; the exit code."""
     app = create_app(argv)
+    if wants_screenshot(argv):
+        return run_screenshot_mode(app, argv)
     files = [a for a in argv if not a.startswith("-")]
     if len(files) > 1 or any(a in ("-h", "--help") for a in argv):
         QMessageBox.information(None, "NetCanvas", USAGE)

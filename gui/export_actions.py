@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWidget
 
 from engine import NetCanvasError, Network
 from engine.export import EXPORT_FORMATS, export_network, import_onnx
@@ -60,3 +61,36 @@ def import_onnx_dialog(parent: QWidget) -> Network | None:
         return None
     _show_status(parent, f"Imported {Path(path).name}: {len(network.spec.nodes)} nodes")
     return network
+
+
+def build_model_menus(window: QMainWindow, file_menu: QMenu) -> QMenu:
+    """Add File > Export Model (one entry per registry format) and File > Import ONNX…, placed
+    before the menu's last entry (Quit). Returns the Export Model submenu."""
+    document = window.document
+    last = file_menu.actions()[-1] if file_menu.actions() else None
+    menu = QMenu("Export &Model", file_menu)
+    menu.setToolTipsVisible(True)
+    for name, spec in EXPORT_FORMATS.items():
+        action = QAction(spec.label, menu)
+        action.setToolTip(spec.description)
+        action.setStatusTip(spec.description)
+        action.triggered.connect(
+            lambda _=False, fmt=name: export_dialog(
+                window, document.network, fmt, str(document.path) if document.path else None))
+        menu.addAction(action)
+    importer = QAction("&Import ONNX Model…", file_menu)
+    importer.setStatusTip("Open an ONNX model as a network on the canvas, with its weights")
+
+    def import_into_window() -> None:
+        if not window.maybe_save():
+            return
+        network = import_onnx_dialog(window)
+        if network is not None:
+            document.load_network(network, None)
+            window.view.fit_to_view()
+
+    importer.triggered.connect(import_into_window)
+    file_menu.insertMenu(last, menu)
+    file_menu.insertAction(last, importer)
+    file_menu.insertSeparator(last)
+    return menu

@@ -30,6 +30,7 @@ from gui.actions import Actions
 from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
 from gui.examples import EXAMPLES_DIR, ExamplesDialog
+from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
 from gui.problems import ProblemsWidget
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.toolbar = self.actions_.build_toolbar()
         self.addToolBar(self.toolbar)
         self.recent_menu = self.actions_.build_menus()
+        self.export_menu = build_model_menus(self, self.actions_.file_menu)
         self.training_controls = TrainingControls(self, self.session, self.view, self.palette_panel,
                                                   self.actions_.train_menu, self.toolbar)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)

@@ -85,9 +85,7 @@ class TrainingControls:
             QMessageBox.warning(self.window, "Cannot train", problem)
 
     def start(self) -> None:
-        if self.session.state == PAUSED:
-            self.session.resume()
-        elif self.session.state == IDLE and self._ready():
+        if self.session.state == IDLE and self._ready():
             self._report(self.session.start())
 
     def toggle_pause(self) -> None:
@@ -126,8 +124,7 @@ class TrainingControls:
     # ---------------------------------------------------------------- status
     def _state_changed(self, state: str) -> None:
         idle = state == IDLE
-        self.train.setText("&Train" if state != PAUSED else "&Resume")
-        self.train.setEnabled(state != RUNNING)
+        self.train.setEnabled(idle)
         self.pause.setEnabled(not idle)
         self.pause.setText("&Resume" if state == PAUSED else "&Pause")
         self.stop.setEnabled(not idle)

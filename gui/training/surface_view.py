@@ -9,9 +9,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import Surface
 
-CLASS_COLOURS = ["#f97316", "#3b82f6", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
+CLASS_COLOURS = ["#f5923e", "#2563eb", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
                  "#ec4899", "#64748b", "#84cc16"]
 UNIT_TILES = 16
+# Playground's colours: class 0 orange, class 1 blue, undecided white; the same map for units.
+SURFACE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(245, 146, 62), (245, 245, 245), (37, 99, 235)])
 
 
 class SurfaceView(QWidget):
@@ -24,9 +26,9 @@ class SurfaceView(QWidget):
         self.plot.setToolTip("The network's output over the input plane (colour) and the training points")
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
-        self.points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("w", width=0.5))
+        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#1e293b", width=0.6))
         self.plot.addItem(self.points)
-        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("CET-D1A"), width=10)
+        self.bar = pg.ColorBarItem(values=(0, 1), colorMap=SURFACE_MAP, width=10)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         self.note = QLabel("The decision boundary needs a network with one 1-D input of at least two features.")
         self.note.setWordWrap(True)
@@ -73,13 +75,20 @@ class SurfaceView(QWidget):
         self.dirty = False
         s = self.surface
         values = s.values
-        if s.kind == "probability":
-            levels = (0.0, 1.0)
+        if s.kind == "class":  # one light tint per class, matching the points' colours
+            levels = (0.0, float(len(CLASS_COLOURS)))
+            self.image.setImage(values.T + 0.5, autoLevels=False, levels=levels, lut=_class_lut())
+            self.bar.hide()
         else:
-            finite = values[np.isfinite(values)]
-            levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
-        self.image.setImage(values.T, autoLevels=False, levels=levels)
-        self.bar.setLevels(levels)
+            if s.kind == "probability":
+                levels = (0.0, 1.0)
+            else:
+                finite = values[np.isfinite(values)]
+                levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
+            self.image.setImage(values.T, autoLevels=False, levels=levels,
+                                lut=SURFACE_MAP.getLookupTable(nPts=256))
+            self.bar.setLevels(levels)
+            self.bar.show()
         dx = (s.xs[-1] - s.xs[0]) / max(len(s.xs) - 1, 1)
         dy = (s.ys[-1] - s.ys[0]) / max(len(s.ys) - 1, 1)
         self.image.setRect(pg.QtCore.QRectF(s.xs[0] - dx / 2, s.ys[0] - dy / 2, dx * len(s.xs), dy * len(s.ys)))
@@ -100,17 +109,13 @@ class SurfaceView(QWidget):
                 self.unit_images.append((image, box))
         for (image, _), (_, unit_map) in zip(self.unit_images, maps, strict=True):
             bound = float(np.abs(unit_map).max()) or 1.0
-            image.setImage(unit_map.T, levels=(-bound, bound), lut=_diverging_lut())
+            image.setImage(unit_map.T, levels=(-bound, bound), lut=SURFACE_MAP.getLookupTable(nPts=256))
         names = list(dict.fromkeys(nid for nid, _ in maps))
         self.unit_title.setText("Hidden units: " + ", ".join(names) if names else "Hidden units")
 
 
-_LUT: np.ndarray | None = None
 
-
-def _diverging_lut() -> np.ndarray:
-    global _LUT
-    if _LUT is None:
-        _LUT = pg.colormap.get("CET-D1A").getLookupTable(nPts=256)
-    return _LUT
-
+def _class_lut() -> np.ndarray:
+    """(classes, 3) colours: each class colour blended halfway towards white."""
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS], dtype=float)
+    return (rgb + 255.0) / 2.0

@@ -62,3 +62,22 @@ def test_errors_show_the_cli_message(window, messages, monkeypatch, tmp_path):
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: ("", ""))
     export_dialog(window, _network(), "python")  # cancelled: nothing happens
     assert len(messages) == 1
+
+
+def test_main_window_menu_exports_and_imports(qtbot, messages, monkeypatch, tmp_path):
+    from gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.maybe_save = lambda: True
+    win.document.load_network(_network())
+    entries = {a.text(): a for a in win.export_menu.actions()}
+    assert len(entries) >= 3
+    onnx_entry = next(a for text, a in entries.items() if "ONNX" in text)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "m.onnx"), ""))
+    onnx_entry.trigger()
+    assert (tmp_path / "m.onnx").is_file() and messages == []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "m.onnx"), ""))
+    file_menu = win.actions_.file_menu
+    next(a for a in file_menu.actions() if a.text().startswith("&Import ONNX")).trigger()
+    assert sorted(win.document.spec.nodes) == ["h", "in", "out"]
