@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 GRID_COLUMNS = 6
@@ -23,7 +24,8 @@ class ConfusionView(QWidget):
         self.plot.setLabel("left", "true class")
         self.plot.setLabel("bottom", "predicted class")
         self.plot.invertY(True)
-        self.plot.setAspectLocked(True)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.texts: list[pg.TextItem] = []
@@ -49,7 +51,7 @@ class ConfusionView(QWidget):
     def set_validation(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
         """Validation data as shown to the user (raw values); images if 2-D per sample or 784 wide."""
         self.val_x, self.val_y = x, y
-        self.image_side.setVisible(x is not None and _image_shape(x.shape[1:]) is not None)
+        self.image_side.setVisible(x is not None and image_shape(x.shape[1:]) is not None)
 
     def update_epoch(self, matrix: np.ndarray | None, misclassified: np.ndarray | None,
                      first_kernel: np.ndarray | None) -> None:
@@ -70,11 +72,18 @@ class ConfusionView(QWidget):
             self.plot.removeItem(item)
         self.texts = []
         k = len(m)
+        ticks = [[(i + 0.5, str(i)) for i in range(k)]]
+        self.plot.getAxis("bottom").setTicks(ticks)
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
         if k <= 12:
+            font = QFont()
+            font.setPointSizeF(7.5 if k > 6 else 9)
             for i in range(k):
                 for j in range(k):
                     text = pg.TextItem(str(int(m[i, j])), anchor=(0.5, 0.5),
                                        color="#0f172a" if share[i, j] > 0.6 else "#f8fafc")
+                    text.setFont(font)
                     text.setPos(j + 0.5, i + 0.5)
                     self.plot.addItem(text)
                     self.texts.append(text)
@@ -88,7 +97,7 @@ class ConfusionView(QWidget):
         self.samples.clear()
         if self.misclassified is None or self.val_x is None:
             return
-        shape = _image_shape(self.val_x.shape[1:])
+        shape = image_shape(self.val_x.shape[1:])
         for n, index in enumerate(self.misclassified[: GRID_COLUMNS * 3]):
             box = self.samples.addViewBox(row=n // GRID_COLUMNS, col=n % GRID_COLUMNS)
             box.setMouseEnabled(False, False)
@@ -101,7 +110,7 @@ class ConfusionView(QWidget):
         self.weights.clear()
         if self.first_kernel is None or self.val_x is None:
             return
-        shape = _image_shape(self.val_x.shape[1:])
+        shape = image_shape(self.val_x.shape[1:])
         kernel = self.first_kernel
         if shape is None or kernel.shape[0] != int(np.prod(shape)):
             return
@@ -122,7 +131,11 @@ class ConfusionView(QWidget):
         return ["true \\ predicted", *map(str, range(k))], [[i, *self.matrix[i].tolist()] for i in range(k)]
 
 
-def _image_shape(feature_shape: tuple[int, ...]) -> tuple[int, int] | None:
+def image_shape(feature_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(height, width) when samples of this shape are greyscale images: (H, W), (1, H, W), or a
+    flat square of at least 8x8 (e.g. 784 = 28x28); else None."""
+    if len(feature_shape) == 3 and feature_shape[0] == 1:
+        return feature_shape[1], feature_shape[2]
     if len(feature_shape) == 2:
         return feature_shape  # type: ignore[return-value]
     if len(feature_shape) == 1:

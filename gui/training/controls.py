@@ -45,18 +45,22 @@ class TrainingControls:
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.setToolTip("Progress of this training run")
-        self.progress.setFormat("epoch %v / %m")
+        self.epoch_progress = QProgressBar()
+        self.epoch_progress.setMaximumWidth(120)
+        self.epoch_progress.setToolTip("Progress through the current epoch's batches")
+        self.epoch_progress.setFormat("batch %v / %m")
         self.rate = QLabel()
         self.rate.setToolTip("Training speed and estimated time left")
         status = window.statusBar()
         status.addPermanentWidget(self.rate)
+        status.addPermanentWidget(self.epoch_progress)
         status.addPermanentWidget(self.progress)
         self.progress.hide()
+        self.epoch_progress.hide()
 
         session.state_changed.connect(self._state_changed)
         session.progressed.connect(self._progressed)
         session.finished.connect(self._finished)
-        session.run_started.connect(lambda info: self.progress.setRange(0, info["epochs"]))
         self.document.settings_changed.connect(self._settings_changed)
         self.document.node_changed.connect(self._node_changed)
         self._state_changed(IDLE)
@@ -133,12 +137,16 @@ class TrainingControls:
         self.canvas.setInteractive(idle)
         self.palette.setEnabled(idle)
         self.progress.setVisible(not idle)
+        self.epoch_progress.setVisible(not idle)
         if idle:
             self.rate.clear()
 
     def _progressed(self, p: TrainingProgress) -> None:
-        self.progress.setValue(p.epoch)
-        self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs} · batch {p.batch + 1} / {p.batches_per_epoch}")
+        self.progress.setRange(0, p.epochs * p.batches_per_epoch)
+        self.progress.setValue(p.epoch * p.batches_per_epoch + p.batch + 1)
+        self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs}")
+        self.epoch_progress.setRange(0, p.batches_per_epoch)
+        self.epoch_progress.setValue(p.batch + 1)
         done = p.epoch * p.batches_per_epoch + p.batch + 1
         left = p.epochs * p.batches_per_epoch - done
         samples_per_batch = self.document.network.training.batch_size

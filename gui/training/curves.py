@@ -33,6 +33,9 @@ class CurvesView(QWidget):
         self.loss_plot.setLabel("bottom", "step (batches)")
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        # Tens of thousands of batch points: draw only what is in view, thinned to the pixels.
+        self.loss_plot.setDownsampling(auto=True, mode="peak")
+        self.loss_plot.setClipToView(True)
         self.batch_curve = self.loss_plot.plot([], [], pen=BATCH_PEN, name="train (batch, smoothed)")
         self.train_curve = self.loss_plot.plot([], [], pen=TRAIN_PEN, symbol="o", symbolSize=4, name="train (epoch)")
         self.val_curve = self.loss_plot.plot([], [], pen=VAL_PEN, symbol="o", symbolSize=4, name="validation")

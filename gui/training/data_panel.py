@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NetCanvasError
+from gui.training.confusion_view import image_shape
 from gui.training.session import TrainingSession
 from gui.training.surface_view import CLASS_COLOURS
 
@@ -227,12 +228,10 @@ class DataPanel(QWidget):
             else:
                 plot.addItem(pg.ScatterPlotItem(data.x[:, 0], np.asarray(data.y).reshape(len(data.y), -1)[:, 0],
                                                 size=4, brush=pg.mkBrush("#3b82f6")))
-        elif data.x.ndim == 3 or (data.x.ndim == 2 and int(np.sqrt(data.x.shape[1])) ** 2 == data.x.shape[1]
-                                  and data.x.shape[1] >= 64):
-            side = data.x.shape[1] if data.x.ndim == 3 else int(np.sqrt(data.x.shape[1]))
+        elif (shape := image_shape(tuple(data.x.shape[1:]))) is not None:
             for i in range(min(THUMBNAILS, len(data))):
                 box = self.preview.addViewBox(row=0, col=i)
                 box.invertY(True)
                 box.setAspectLocked(True)
                 box.setMouseEnabled(False, False)
-                box.addItem(pg.ImageItem(data.x[i].reshape(side, -1).T))
+                box.addItem(pg.ImageItem(data.x[i].reshape(shape).T))

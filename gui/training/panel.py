@@ -73,6 +73,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(row)
 
+        self.redraw_hidden_tabs = False  # True: every tab redraws live, not just the one shown
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REDRAW_HZ))
         self.timer.timeout.connect(self.redraw)
@@ -156,7 +157,7 @@ class TrainingPanel(QWidget):
         self.curves.redraw()
         current = self.tabs.currentWidget()
         for view in (self.surface, self.health, self.results):
-            if view is current or not self.isVisible():
+            if view is current or self.redraw_hidden_tabs:
                 view.redraw()
         self._style_canvas()
 

@@ -69,6 +69,9 @@ class SurfaceView(QWidget):
             self.surface = surface
             self.dirty = True
 
+    def table(self) -> tuple[list[str], list[list[float]]]:
+        return surface_table(self.surface)
+
     def redraw(self) -> None:
         if not self.dirty or self.surface is None:
             return
@@ -119,3 +122,12 @@ def _class_lut() -> np.ndarray:
     """(classes, 3) colours: each class colour blended halfway towards white."""
     rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS], dtype=float)
     return (rgb + 255.0) / 2.0
+
+
+def surface_table(surface: Surface | None) -> tuple[list[str], list[list[float]]]:
+    """The surface as CSV rows: x, y, value."""
+    if surface is None:
+        return ["x", "y", "value"], []
+    rows = [[float(x), float(y), float(surface.values[j, i])]
+            for j, y in enumerate(surface.ys) for i, x in enumerate(surface.xs)]
+    return ["x", "y", surface.kind], rows

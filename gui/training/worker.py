@@ -24,6 +24,7 @@ from engine.trainer import BatchEnd, Callback, EpochEnd, Trainer
 
 EMIT_HZ = 30.0
 SNAPSHOT_HZ = 5.0
+CONFUSION_HZ = 2.0
 SNAPSHOT_BUDGET = 0.04  # at most this fraction of training time goes to health snapshots
 PROBE_SAMPLES = 256
 MISCLASSIFIED_SHOWN = 24
@@ -86,6 +87,7 @@ class _Relay(Callback):
         self.monitor: TrainingMonitor | None = None
         self.next_snapshot = 0.0
         self.trainer: Trainer | None = None
+        self.last_confusion = 0.0
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -132,9 +134,15 @@ class _Relay(Callback):
     def on_epoch_end(self, event: EpochEnd) -> None:
         self.flush()
         report = EpochReport(event.epoch, dict(event.logs), event.seconds)
-        self.worker.add_confusion(report)
+        now = time.perf_counter()
+        last_epoch = event.epoch + 1 == event.epochs
+        # Tiny epochs (a few ms) would spend most of their time on the confusion matrix: compute
+        # it at most CONFUSION_HZ times a second, and always after the last epoch.
+        if last_epoch or now - self.last_confusion >= 1.0 / CONFUSION_HZ:
+            self.worker.add_confusion(report)
+            self.last_confusion = time.perf_counter()
         self.worker.epoch_ended.emit(report)
-        if self.monitor is not None:
+        if self.monitor is not None and (last_epoch or now >= self.next_snapshot):
             self.snapshot()
 
     def on_train_end(self, trainer: Trainer) -> None:
@@ -209,8 +217,8 @@ class TrainingWorker(QObject):
             reason = network.last_stop_reason or "finished"
         except NetCanvasError as exc:
             reason, message = ("diverged" if "diverged" in str(exc) else "failed"), str(exc)
-        except (FloatingPointError, MemoryError, ValueError) as exc:
-            reason, message = "failed", f"training failed: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the thread boundary: report, never die silently
+            reason, message = "failed", f"training failed ({type(exc).__name__}): {exc}"
         self.finished.emit(self._result(reason, message))
 
     def _result(self, reason: str, message: str) -> TrainingResult:

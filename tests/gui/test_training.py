@@ -158,3 +158,53 @@ def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
     np.testing.assert_array_equal(other.document.network.get_weights()[0],
                                   window.document.network.get_weights()[0])
     other.session.shutdown()
+
+
+def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    window.document.set_data({"source": "spiral_multiclass", "n": 300, "classes": 3, "seed": 0})
+    assert window.session.load_data() is None
+    problems = window.session.fit_problems()
+    assert [p.fix[0] for p in problems] == ["out"]
+    assert "3 classes" in problems[0].message and "1 unit" in problems[0].message
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
+    monkeypatch.setattr(QMessageBox, "clickedButton", lambda box: box.buttons()[0])
+    assert window.training_controls._ready()
+    assert window.document.spec.nodes["out"].params["units"] == 3
+    assert window.document.spec.nodes["out"].params["activation"] == "softmax"
+    assert window.session.fit_problems() == []
+
+
+def test_learning_rate_changed_while_training_is_applied_and_marked(window, qtbot):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.steps_seen > 20, timeout=20000)
+    training = window.document.spec.training
+    window.document.set_training({**training, "optimizer": {**training["optimizer"], "learning_rate": 0.002}})
+    qtbot.waitUntil(lambda: window.training_panel.curves.marks != [], timeout=5000)
+    assert "lr 0.002" in window.training_panel.curves.marks[0][1]
+    qtbot.waitUntil(lambda: window.session.worker.network.history.epochs.get("lr", [0])[-1] == 0.002,
+                    timeout=20000)
+    window.training_controls.stop.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
+
+
+def test_every_tab_exports_png_and_csv(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    assert window.load_path(EXAMPLES / "xor.json")
+    window.document.set_training({**window.document.spec.training, "epochs": 3})
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
+    panel = window.training_panel
+    for index, name in enumerate(("curves", "boundary", "health", "results")):
+        panel.tabs.setCurrentIndex(index)
+        panel.redraw()
+        png, csv_path = tmp_path / f"{name}.png", tmp_path / f"{name}.csv"
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, p=png, **k: (str(p), ""))
+        panel.export_png()
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, p=csv_path, **k: (str(p), ""))
+        panel.export_csv()
+        assert png.stat().st_size > 1000, name
+        lines = csv_path.read_text().splitlines()
+        assert len(lines) >= 2, name  # a header and numbers
