@@ -12,6 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
+from gui.examples import list_examples
 from gui.theme import THEME_MODES
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ class Actions:
         self.new = make("&New", w.new_file, Key.New, "Start an empty network", std(SP.SP_FileIcon))
         self.open = make("&Open…", lambda: w.open_file(), Key.Open, "Open a network file (.json or .ncv)",
                          std(SP.SP_DialogOpenButton))
-        self.examples = make("&Examples…", w.show_examples, "Ctrl+Shift+E",
-                             "Browse the example networks", std(SP.SP_FileDialogContentsView))
+        self.examples = make("&Browse Examples…", w.show_examples, "Ctrl+Shift+E",
+                             "Browse the example networks with a preview of each",
+                             std(SP.SP_FileDialogContentsView))
         self.save = make("&Save", w.save_file, Key.Save, "Save the network", std(SP.SP_DialogSaveButton))
         self.save_as = make("Save &As…", w.save_file_as, "Ctrl+Shift+S",
                             "Save the network under a new name (.json: settings; .ncv: with weights)")
@@ -158,11 +160,11 @@ class Actions:
     def build_menus(self) -> QMenu:
         """Fill the menu bar; returns the Open Recent menu (rebuilt by the window)."""
         bar = self.window.menuBar()
-        file_menu = bar.addMenu("&File")
+        self.file_menu = file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new, self.open])
         recent = file_menu.addMenu("Open &Recent")
-        recent.setToolTipsVisible(True)
-        file_menu.addAction(self.examples)
+        examples = file_menu.addMenu("E&xamples")
+        self._fill_examples_menu(examples)
         file_menu.addSeparator()
         file_menu.addActions([self.save, self.save_as, self.revert])
         file_menu.addSeparator()
@@ -192,9 +194,23 @@ class Actions:
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])
-        for menu in (file_menu, edit, view, train, help_menu, panels, theme):
+        # kept referenced: PySide invalidates a wrapper fetched later through QAction.menu()
+        self.menus = {"file": file_menu, "recent": recent, "examples": examples, "edit": edit, "view": view,
+                      "panels": panels, "theme": theme, "train": train, "help": help_menu}
+        for menu in self.menus.values():
             menu.setToolTipsVisible(True)
         return recent
+
+    def _fill_examples_menu(self, menu: QMenu) -> None:
+        """One entry per bundled example (tooltip: its description), then the browser with previews."""
+        for example in list_examples():
+            action = menu.addAction(example.name)
+            action.setData(str(example.path))
+            action.setToolTip(example.description or example.path.name)
+            action.setStatusTip(example.description)
+            action.triggered.connect(lambda _c=False, p=example.path: self.window.open_file(p))
+        menu.addSeparator()
+        menu.addAction(self.examples)
 
     def build_toolbar(self) -> QToolBar:
         toolbar = QToolBar("Main toolbar")

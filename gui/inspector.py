@@ -174,6 +174,9 @@ class InspectorWidget(QScrollArea):
             old.deleteLater()
         self.page = page
         self.setWidget(page)
+        # never narrower than the page: there is no horizontal scroll bar, so it would be clipped
+        bar = self.verticalScrollBar().sizeHint().width()
+        self.setMinimumWidth(min(page.minimumSizeHint().width() + bar + 2, 480))
 
     def _node_changed(self, node_id: str) -> None:
         if isinstance(self.page, NodePage) and self.page.node_id == node_id:

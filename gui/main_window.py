@@ -132,9 +132,9 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
         if state is None or not self.restoreState(state):
-            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [230, 340],
+            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [220, 360],
                              Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["problems"], self.docks["summary"]], [300, 420],
+            self.resizeDocks([self.docks["problems"], self.docks["summary"]], [270, 430],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.docks["problems"]], [190], Qt.Orientation.Vertical)
             self.docks["problems"].raise_()

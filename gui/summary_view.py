@@ -65,4 +65,6 @@ class SummaryView(QWidget):
     def refresh(self, *_args: object) -> None:
         text = summary_text(self.document.spec, self.document.shape_report)
         if text != self.text.toPlainText():
+            mode = QPlainTextEdit.LineWrapMode  # the table keeps its columns; problem sentences wrap
+            self.text.setLineWrapMode(mode.WidgetWidth if self.document.shape_report.problems else mode.NoWrap)
             self.text.setPlainText(text)

@@ -85,7 +85,7 @@ class CanvasView(QGraphicsView):
         rect = self.canvas_scene.content_rect()
         if rect.isNull():
             return
-        self.fitInView(rect.adjusted(-40.0, -40.0, 40.0, 40.0), Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(rect.adjusted(-24.0, -24.0, 24.0, 24.0), Qt.AspectRatioMode.KeepAspectRatio)
         if self.scale_factor() > 1.0:
             self.resetTransform()
         elif self.scale_factor() < MIN_SCALE:
