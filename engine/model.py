@@ -37,6 +37,28 @@ class Model:
             layer.needs_input_grad = any(spec.nodes[s].type != "Input" for s in self.sources[nid])
             self.layers[nid] = layer
         self.outputs: dict[str, np.ndarray] = {}
+        self.weight_buffer, self.grad_buffer = self._pack()
+
+    def _pack(self) -> tuple[np.ndarray, np.ndarray]:
+        """Move every weight array (get_weights order) into one flat buffer and every trainable
+        gradient (trainable() order) into another; the layers keep views of them, so arrays are
+        still updated in place and whole-model kernels (the fused small-net path) see them all."""
+        weights = np.zeros(sum(arr.size for _, _, arr in self.weight_entries()), self.dtype)
+        offset = 0
+        for nid, key, arr in self.weight_entries():
+            view = weights[offset : offset + arr.size].reshape(arr.shape)
+            view[...] = arr
+            self.layers[nid].weights[key] = view
+            offset += arr.size
+        grads = np.zeros(sum(g.size for g in self.trainable()[1]), self.dtype)
+        offset = 0
+        for nid in self.order:
+            layer = self.layers[nid]
+            for key in layer.trainable:
+                size = layer.grads[key].size
+                layer.grads[key] = grads[offset : offset + size].reshape(layer.grads[key].shape)
+                offset += size
+        return weights, grads
 
     # ----------------------------------------------------------------- arrays
     @property

@@ -4,6 +4,7 @@ training settings, preprocessing and history. `engine.load` / `engine.save` read
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,25 @@ class Network:
 
     def set_weights(self, weights: list[np.ndarray]) -> None:
         self.model.set_weights(weights)
+
+    def warmup(self) -> float:
+        """Compile, or load from Numba's on-disk cache, every kernel that training this network
+        uses, so the first real step starts at once; returns the seconds it took.
+
+        Trains a throw-away copy (same spec and training settings) for one step on two random
+        samples, then evaluates it; this network, its weights and optimizer are untouched. Safe to
+        run in a background thread when a network is opened (compiled code is shared process-wide).
+        """
+        started = time.perf_counter()
+        copy = Network(self.spec.copy())
+        model = copy.model
+        rng = np.random.default_rng(0)
+        x = [rng.random((2, *model.input_shape(i)), dtype=np.float64) for i in range(len(model.input_ids))]
+        loss = get_loss(copy.training.loss.type, **copy.training.loss.params)
+        y = (np.zeros(2, np.int64) if loss.target == "index"
+             else np.zeros((2, *model.output_shape), np.float64))
+        copy.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y))
+        return time.perf_counter() - started
 
     # ------------------------------------------------------------- inference
     def _inputs(self, x: Any) -> list[np.ndarray]:

@@ -65,6 +65,9 @@ class Optimizer:
         self.iterations = 0
         self._layout: list[tuple[tuple[int, ...], np.dtype]] | None = None  # None until step 1
         self._state: dict[str, list[np.ndarray]] = {}
+        self._slabs: dict[str, np.ndarray] = {}
+        self._span_key: list[np.ndarray] = []
+        self._span: tuple[np.ndarray, np.ndarray] | None = None
         self._flat: dict[str, list[np.ndarray]] = {}
 
     def active_slots(self) -> tuple[str, ...]:
@@ -109,6 +112,14 @@ class Optimizer:
         constants = self._constants(lr, self.iterations)
         kernel = self._kernel_ref if self.reference else self._kernel
         typed: dict[np.dtype, tuple[Any, ...]] = {}
+        whole = self._whole(weights, grads, decay_mask)
+        if whole is not None:  # one pass over the model's flat buffers and the state slabs
+            w, g = whole
+            cast = w.dtype.type
+            c = (*(cast(x) for x in constants), cast(_TINY[w.dtype]))
+            decay = True if decay_mask is None or not len(decay_mask) else bool(decay_mask[0])
+            self._update(kernel, len(weights), w, g, c, decay)
+            return
         for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
             c = typed.get(w.dtype)
             if c is None:
@@ -116,6 +127,21 @@ class Optimizer:
                 c = typed[w.dtype] = (*(cast(x) for x in constants), cast(_TINY[w.dtype]))
             decay = True if decay_mask is None else bool(decay_mask[i])
             self._update(kernel, i, w.reshape(-1), g.reshape(-1), c, decay)
+
+    def _whole(self, weights, grads, decay_mask) -> tuple[np.ndarray, np.ndarray] | None:
+        """Flat views covering every weight and every gradient when each list is consecutive views
+        of one buffer, in order (the Model's flat buffers), the state has slabs and decay is the
+        same for all; the kernels are elementwise, so one call then equals one per array."""
+        if set(self._slabs) != set(self.active_slots()) or (
+                decay_mask is not None and self.params.get("weight_decay", 0.0) and len(set(decay_mask)) > 1):
+            return None
+        key = self._span_key
+        if len(key) != len(weights) + len(grads) or not all(
+                a is b for a, b in zip(key, [*weights, *grads], strict=True)):
+            self._span_key = [*weights, *grads]
+            w, g = _consecutive(weights), _consecutive(grads)
+            self._span = (w, g) if w is not None and g is not None else None
+        return self._span
 
     def _constants(self, lr: float, t: int) -> tuple[float, ...]:
         raise NotImplementedError
@@ -173,26 +199,67 @@ class Optimizer:
                             for i, w in enumerate(weights)]
         self.iterations = iterations
         if iterations == 0 and not arrays:
-            self._layout, self._state, self._flat = None, {}, {}
+            self._layout, self._state, self._slabs, self._flat = None, {}, {}, {}
         else:
             self._build(weights, arrays)
 
     # ------------------------------------------------------------- internals
     def _build(self, weights: list[np.ndarray], arrays: dict[str, list[np.ndarray]]) -> None:
-        """Allocate the state (or adopt `arrays`) for `weights`; done once, then reused."""
+        """Allocate the state (or adopt copies of `arrays`) for `weights`; done once, then reused.
+
+        When all weights share one dtype, each slot is one flat buffer (`self._slabs[slot]`, the
+        weights' order) and its per-weight arrays are views of it, so a whole-model kernel can
+        update it in one pass (the fused small-net path)."""
         self._layout = [(w.shape, w.dtype) for w in weights]
-        self._state = {
-            slot: arrays.get(slot) or [np.full(w.shape, self.initial_value(slot), dtype=w.dtype)
-                                       for w in weights]
-            for slot in self.active_slots()
-        }
+        self._state, self._slabs = {}, {}
+        dtypes = {w.dtype for w in weights}
+        for slot in self.active_slots():
+            given = arrays.get(slot)
+            if len(dtypes) != 1:
+                self._state[slot] = given or [np.full(w.shape, self.initial_value(slot), dtype=w.dtype)
+                                              for w in weights]
+                continue
+            slab = np.full(sum(w.size for w in weights), self.initial_value(slot), dtype=weights[0].dtype)
+            views, offset = [], 0
+            for i, w in enumerate(weights):
+                view = slab[offset : offset + w.size].reshape(w.shape)
+                if given:
+                    view[...] = given[i]
+                views.append(view)
+                offset += w.size
+            self._slabs[slot], self._state[slot] = slab, views
         self._refresh_flat()
 
+    def slabs(self, weights: list[np.ndarray]) -> dict[str, np.ndarray] | None:
+        """The state as one flat buffer per active slot for these `weights` (built on first use),
+        or None when the weights mix dtypes. For kernels that update the whole model at once;
+        they must also advance `iterations`."""
+        if self._layout is None:
+            self._build(weights, {})
+        else:
+            self._match(weights, self._layout)
+        if set(self._slabs) != set(self.active_slots()):
+            return None
+        return self._slabs
+
+    def constants_table(self, learning_rate: float, steps: int) -> np.ndarray:
+        """The constants of the next `steps` updates, one row each, from float64 rounded once to
+        the weights' dtype and with the flush threshold `tiny` last (as `step` passes them)."""
+        dtype = self._layout[0][1] if self._layout else np.dtype(np.float64)
+        t = np.arange(self.iterations + 1, self.iterations + steps + 1, dtype=np.float64)
+        columns = [np.broadcast_to(np.asarray(c, np.float64), t.shape)
+                   for c in self._constants(float(learning_rate), t)]
+        columns.append(np.full(steps, _TINY[dtype]))
+        return np.stack(columns, axis=1).astype(dtype)
+
     def _refresh_flat(self) -> None:
+        """Per slot, the flat state array of each weight, then (index len(weights)) the whole
+        slab, for `_update`; zero-length stand-ins where a slot or slab is not kept."""
         layout = self._layout or []
         self._flat = {
-            slot: [a.reshape(-1) for a in self._state[slot]] if slot in self._state
-            else [_EMPTY[dtype] for _, dtype in layout]
+            slot: ([a.reshape(-1) for a in self._state[slot]] if slot in self._state
+                   else [_EMPTY[dtype] for _, dtype in layout])
+            + [self._slabs.get(slot, _EMPTY[layout[0][1]] if layout else _EMPTY[np.dtype(np.float64)])]
             for slot in self.slots
         }
 
@@ -213,7 +280,23 @@ class Optimizer:
                 layout[i] = (shape, w.dtype)
                 converted = True
         if converted:
-            self._refresh_flat()
+            self._build(weights, self._state)
+
+
+def _consecutive(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """A 1-D view covering `arrays` when they are C-contiguous views, one after another, of a
+    single 1-D buffer; else None."""
+    base = arrays[0].base if arrays else None
+    if not isinstance(base, np.ndarray) or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    origin, itemsize = base.__array_interface__["data"][0], base.itemsize
+    start = offset = (arrays[0].__array_interface__["data"][0] - origin) // itemsize
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous or \
+                a.__array_interface__["data"][0] != origin + offset * itemsize:
+            return None
+        offset += a.size
+    return base[start:offset]
 
 
 def _check_arrays(arrays: Sequence[np.ndarray], where: str) -> None:
@@ -370,7 +453,7 @@ class Adam(Optimizer):
     def _constants(self, lr, t):
         b1, b2 = self.params["beta_1"], self.params["beta_2"]
         lr_wd = lr * self.params.get("weight_decay", 0.0)
-        return (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1**t), math.sqrt(1.0 - b2**t),
+        return (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1**t), np.sqrt(1.0 - b2**t),
                 self.params["epsilon"], lr_wd, 0.0)
 
     def _update(self, kernel, i, w, g, c, decay):

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import losses as _loss_kernels
 from engine.control import TrainingControl
 from engine.errors import TrainingError
+from engine.fused_small_net import SmallNetPath
 from engine.losses import Loss
 from engine.metrics import Metric
 from engine.model import Model
@@ -22,6 +24,13 @@ from engine.optimizers import Optimizer, clip_by_global_norm
 from engine.schedules import Schedule
 
 MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are decimated
+# The fused small-net path runs at most this many batches (and about this many samples) per
+# kernel call, then checks pause/stop and reports them: a stop lands within ~0.1-1 ms.
+CHUNK_BATCHES = 256
+CHUNK_SAMPLES = 2048
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
+               "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
 
 
 @dataclass
@@ -69,6 +78,21 @@ class History:
         for key, value in logs.items():
             self.epochs.setdefault(key, []).append(float(value))
 
+    def append_batches(self, losses: list[float]) -> None:
+        """`append_batch` for each value in turn, without a Python call per value."""
+        n, k = len(losses), (-self.steps) % self.batch_stride
+        while k < n:
+            room = MAX_BATCH_LOSSES - len(self.batch_losses)
+            taken = losses[k :: self.batch_stride][:room]
+            self.batch_losses.extend(taken)
+            last = k + (len(taken) - 1) * self.batch_stride
+            k = last + self.batch_stride
+            if len(self.batch_losses) >= MAX_BATCH_LOSSES:
+                self.batch_losses = self.batch_losses[::2]
+                self.batch_stride *= 2
+                k = last + 1 + (-(self.steps + last + 1)) % self.batch_stride
+        self.steps += n
+
     def append_batch(self, loss: float) -> None:
         if self.steps % self.batch_stride == 0:
             self.batch_losses.append(loss)
@@ -99,7 +123,9 @@ class Trainer:
         early_stopping: dict[str, Any] | None = None,
         history: History | None = None,
         control: TrainingControl | None = None,
+        small_net_path: bool | None = None,
     ):
+        """`small_net_path`: None picks the fused small-net path when it applies, False never."""
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
@@ -117,6 +143,9 @@ class Trainer:
         self.shuffle_rng = np.random.default_rng([seed, 1, start])
         self.dropout_rng = np.random.default_rng([seed, 2, start])
         self.fused = model.uses_fused_loss(loss.fused_activation)
+        self.small_net_path = small_net_path
+        self.path = ""  # "general" or "fused small net" once fit has started
+        self._buffers: dict[str, np.ndarray] = {}
         self.stop_reason = ""
 
     # ------------------------------------------------------------------ loop
@@ -127,41 +156,38 @@ class Trainer:
         validation: tuple[list[np.ndarray], np.ndarray] | None = None,
         callbacks: list[Callback] | None = None,
     ) -> History:
-        """Train on prepared inputs `x` (list per Input, each (N, ...)) and targets `y` (N, ...)."""
+        """Train on prepared inputs `x` (list per Input, each (N, ...)) and targets `y` (N, ...).
+
+        Small dense chains run on the fused path (`engine.fused_small_net`) unless
+        `small_net_path` is False; it gives the same numbers and reports every batch the same way.
+        """
         callbacks = callbacks or []
         count = len(y)
         batches = max(1, math.ceil(count / self.batch_size))
-        weights, grads, decay = self.model.trainable()
         self.loss.validate_targets(y, self.model.output_shape, "training targets")
+        small_net = None
+        if self.small_net_path is not False:
+            small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
+                                          self.batch_size)
         for cb in callbacks:
             cb.on_train_begin(self)
         first_epoch = self.history.epoch_count
         best = (math.inf, None)
         waited = 0
+        self.path = "fused small net" if small_net is not None else "general"
         try:
             for epoch in range(first_epoch, first_epoch + self.epochs):
-                snapshot = [w.copy() for w in self.model.get_weights()]
                 lr = self.schedule.learning_rate(self.base_learning_rate, epoch, first_epoch + self.epochs)
                 started = time.perf_counter()
                 order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
-                totals: dict[str, float] = {}
-                for batch in range(batches):
-                    if not self.control.wait_for_turn():
-                        self.stop_reason = "stopped"
-                        return self.history
-                    lr = self._apply_changes(lr)
-                    idx = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-                    xb = [arr[idx] for arr in x]
-                    yb = y[idx]
-                    loss_value, y_pred = self._train_step(xb, yb, weights, grads, decay, lr)
-                    if not math.isfinite(loss_value):
-                        self.model.set_weights(snapshot)
-                        raise TrainingError(_divergence_message(loss_value, epoch, batch, lr))
-                    self._accumulate(totals, loss_value, y_pred, yb)
-                    self.history.append_batch(loss_value)
-                    event = BatchEnd(epoch, batch, batches, self.history.steps, loss_value, len(idx), lr)
-                    for cb in callbacks:
-                        cb.on_batch_end(event)
+                if small_net is not None:
+                    result = self._fused_epoch(small_net, x, y, order, epoch, batches, lr, callbacks)
+                else:
+                    result = self._general_epoch(x, y, order, epoch, batches, lr, callbacks)
+                if result is None:
+                    self.stop_reason = "stopped"
+                    return self.history
+                totals, lr = result
                 logs = {key: value / count for key, value in totals.items()}
                 if validation is not None:
                     logs.update({f"val_{k}": v for k, v in self.evaluate(*validation).items()})
@@ -182,12 +208,108 @@ class Trainer:
                 cb.on_train_end(self)
         return self.history
 
+    def _general_epoch(self, x, y, order, epoch, batches, lr, callbacks):
+        """One epoch, batch by batch; (metric totals, lr) or None when stopped."""
+        snapshot = self.model.get_weights()
+        weights, grads, decay = self.model.trainable()
+        totals: dict[str, float] = {}
+        for batch in range(batches):
+            if not self.control.wait_for_turn():
+                return None
+            lr = self._apply_changes(lr)
+            start = batch * self.batch_size
+            if not self.shuffle:  # batches in order: slices are views, nothing to copy
+                xb = [arr[start : start + self.batch_size] for arr in x]
+                yb = y[start : start + self.batch_size]
+            else:
+                idx = order[start : start + self.batch_size]
+                xb, yb = self._gather(x, y, idx)
+            loss_value, y_pred = self._train_step(xb, yb, weights, grads, decay, lr)
+            if not math.isfinite(loss_value):
+                self.model.set_weights(snapshot)
+                raise TrainingError(_divergence_message(loss_value, epoch, batch, lr))
+            self._accumulate(totals, loss_value, y_pred, yb)
+            self.history.append_batch(loss_value)
+            event = BatchEnd(epoch, batch, batches, self.history.steps, loss_value, len(yb), lr)
+            for cb in callbacks:
+                cb.on_batch_end(event)
+        return totals, lr
+
+    def _fused_epoch(self, small_net, x, y, order, epoch, batches, lr, callbacks):
+        """One epoch on the fused small-net path, in chunks of batches per kernel call; the
+        control is honoured between chunks (one batch per chunk while paused or single-stepping)."""
+        snapshot = self.model.get_weights()
+        count = len(y)
+        preds = self._buffer("preds", (count, small_net.outputs), self.model.dtype)
+        targets = small_net.targets(y)
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        xs = np.ascontiguousarray(x[0])
+        chunk = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // self.batch_size))
+        losses = []
+        batch = 0
+        while batch < batches:
+            if not self.control.wait_for_turn():
+                return None
+            lr = self._apply_changes(lr)
+            size = 1 if self.control.paused else min(chunk, batches - batch)
+            done = small_net.run(xs, targets, order, batch, size, self.batch_size, lr, preds)
+            values = done.tolist()
+            finite = values if math.isfinite(values[-1]) else values[:-1]
+            self._report(finite, epoch, batch, batches, count, lr, callbacks)
+            losses.extend(finite)
+            if len(finite) < len(values):
+                self.model.set_weights(snapshot)
+                raise TrainingError(_divergence_message(values[-1], epoch, batch + len(finite), lr))
+            batch += size
+        sizes = np.full(batches, self.batch_size, dtype=np.float64)
+        sizes[-1] = count - self.batch_size * (batches - 1)
+        totals = {"loss": float(np.dot(losses, sizes))}
+        y_ordered = y[order]
+        for metric in self.metrics:
+            if metric.batch_weighted:
+                totals[metric.name] = metric(preds, y_ordered) * count
+            else:
+                totals[metric.name] = sum(
+                    metric(preds[s : s + self.batch_size], y_ordered[s : s + self.batch_size])
+                    * min(self.batch_size, count - s) for s in range(0, count, self.batch_size))
+        return totals, lr
+
+    def _report(self, losses, epoch, first_batch, batches, count, lr, callbacks) -> None:
+        """Record the batch losses of one chunk and tell the callbacks, as the general path does."""
+        steps = self.history.steps
+        self.history.append_batches(losses)
+        if not callbacks:
+            return
+        for i, loss_value in enumerate(losses):
+            batch = first_batch + i
+            size = min(self.batch_size, count - batch * self.batch_size)
+            event = BatchEnd(epoch, batch, batches, steps + i + 1, loss_value, size, lr)
+            for cb in callbacks:
+                cb.on_batch_end(event)
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A scratch array kept between batches and epochs (reallocated when its shape changes)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
+
+    def _gather(self, x, y, idx):
+        """The batch `idx` of the inputs and targets, copied into reused arrays."""
+        rows = len(idx)
+        # mode="clip" (idx is valid): with the default "raise", take buffers `out` (an extra copy)
+        xb = [np.take(arr, idx, axis=0, mode="clip",
+                      out=self._buffer(f"x{i}.{rows}", (rows, *arr.shape[1:]), arr.dtype))
+              for i, arr in enumerate(x)]
+        yb = np.take(y, idx, axis=0, mode="clip", out=self._buffer(f"y.{rows}", (rows, *y.shape[1:]), y.dtype))
+        return xb, yb
+
     def _train_step(self, xb, yb, weights, grads, decay, lr) -> tuple[float, np.ndarray]:
         output = self.model.forward(xb, training=True, rng=self.dropout_rng)
         if self.fused:
             z = self.model.output_layer.pre_activation  # type: ignore[attr-defined]
-            loss_value = self.loss.forward_from_logits(z, yb)
-            self.model.backward(self.loss.backward_from_logits(z, yb), from_preactivation=True)
+            loss_value, grad_z = self._loss_from_logits(z, yb)
+            self.model.backward(grad_z, from_preactivation=True)
         else:
             loss_value = self.loss.forward(output, yb)
             self.model.backward(self.loss.backward(output, yb))
@@ -196,6 +318,20 @@ class Trainer:
             clip_by_global_norm(grads, self.clip_norm)
         self.optimizer.step(weights, grads, lr, decay)
         return loss_value, output
+
+    def _loss_from_logits(self, z: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        """Fused loss and its gradient w.r.t. the logits; softmax cross-entropy runs its kernel
+        once for both, into a reused array (targets were validated when fit started)."""
+        kernel = _CE_KERNELS.get(self.loss.name)
+        ok = kernel is not None and z.ndim == 2 and z.dtype in _KERNEL_DTYPES and z.flags.c_contiguous
+        if ok and self.loss.target == "index":
+            ok = yb.ndim == 1 and yb.dtype == np.int64 and yb.flags.c_contiguous
+        elif ok:
+            ok = yb.shape == z.shape and yb.dtype == z.dtype and yb.flags.c_contiguous
+        if not ok:
+            return self.loss.forward_from_logits(z, yb), self.loss.backward_from_logits(z, yb)
+        grad = self._buffer(f"grad.{len(z)}", z.shape, z.dtype)
+        return kernel(z, yb, grad), grad
 
     def _accumulate(self, totals: dict[str, float], loss: float, y_pred: np.ndarray, yb: np.ndarray) -> None:
         size = len(yb)

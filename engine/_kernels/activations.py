@@ -109,6 +109,33 @@ def bias_act_forward(z_in, bias, out, act_code, alpha):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def add_bias_act(z, bias, out, act_code, alpha):
+    """z += bias in place (z then holds the biased pre-activation) and out = act(z), for z, out
+    (rows, units) and bias (units,) or (0,) for none. Lets a Dense layer keep z for backward."""
+    rows, cols = z.shape
+    has_bias = bias.shape[0] > 0
+    for i in range(rows):
+        if has_bias:
+            for j in range(cols):
+                z[i, j] += bias[j]
+        for j in range(cols):
+            out[i, j] = z[i, j]
+        if act_code != LINEAR:
+            _act_row(out[i], act_code, alpha)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def column_sums(g, out):
+    """out[j] = Σᵢ g[i, j] for g (rows, cols) and out (cols,): a bias gradient, rows added in order."""
+    rows, cols = g.shape
+    for j in range(cols):
+        out[j] = 0.0
+    for i in range(rows):
+        for j in range(cols):
+            out[j] += g[i, j]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _grad_row(z, a, g, gz, code, alpha):
     """gz = g * act'(z) over one row; uses the output `a` where that is cheaper than z."""
     t = gz.dtype.type
@@ -206,6 +233,16 @@ def _act_ref(x, code, alpha):
 def bias_act_forward_ref(z_in, bias, out, act_code, alpha):
     x = z_in + bias if bias.shape[0] > 0 else z_in
     out[...] = _act_ref(x, act_code, alpha)
+
+
+def add_bias_act_ref(z, bias, out, act_code, alpha):
+    if bias.shape[0] > 0:
+        z += bias
+    out[...] = _act_ref(z, act_code, alpha)
+
+
+def column_sums_ref(g, out):
+    out[...] = g.sum(axis=0)
 
 
 def _derivative_ref(z, a, code, alpha):

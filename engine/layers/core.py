@@ -7,11 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
 from engine.layers.base import ActivatedLayer, Layer, Shape
 from engine.registry import LAYERS, ParamSpec
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NO_BIAS = {dtype: np.empty(0, dtype) for dtype in _KERNEL_DTYPES}
+# Activations NumPy computes faster than a scalar Numba loop (its SIMD tanh: 5x in float32).
+_UFUNCS = {_k.TANH: np.tanh}
+_MAX_WORKSPACES = 6  # batch sizes whose arrays a Dense layer keeps at once
 
 _ACTIVATION = ParamSpec(
     "activation", "choice", "linear", "Non-linearity applied to the output",
@@ -88,6 +95,7 @@ class Dense(ActivatedLayer):
     def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
         super().__init__(node_id, params, input_shapes, dtype)
         self.activation = get_activation(params["activation"])
+        self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
 
     def initialize(self, rng: np.random.Generator) -> None:
         fan_in, fan_out = self.weights["kernel"].shape
@@ -96,17 +104,69 @@ class Dense(ActivatedLayer):
                 init = get_initializer(self.params[init_name])
                 self.weights[key][...] = init(self.weights[key].shape, fan_in, fan_out, rng, self.dtype)
 
+    def _workspace(self, rows: int, name: str = "a") -> np.ndarray:
+        """Array `name` for a batch of `rows`, allocated on first use and reused: z, a, grad_z
+        (rows, units) and grad_x (rows, inputs); inference never allocates the gradient ones. A
+        few batch sizes are kept, least recently used dropped first (the training batch, the last
+        short batch, a monitor's probe and grid batches)."""
+        arrays = self._workspaces.pop(rows, None)  # re-inserted below: least recently used first
+        if arrays is None:
+            if len(self._workspaces) >= _MAX_WORKSPACES:
+                del self._workspaces[next(iter(self._workspaces))]
+            arrays = {}
+        self._workspaces[rows] = arrays
+        array = arrays.get(name)
+        if array is None:
+            cols = self.input_shapes[0][0] if name == "grad_x" else self.output_shape_[0]
+            array = arrays[name] = np.empty((rows, cols), self.dtype)
+        return array
+
+    def _kernel_ready(self, *arrays: np.ndarray) -> bool:
+        """True when the fused kernels apply: an elementwise activation and contiguous arrays of
+        the layer's dtype."""
+        return self.activation.kernel_code is not None and self.dtype in _KERNEL_DTYPES and all(
+            a.dtype == self.dtype and a.flags.c_contiguous for a in arrays)
+
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
-        self.x = inputs[0]
-        z = self.x @ self.weights["kernel"]
-        if "bias" in self.weights:
-            z += self.weights["bias"]
-        self.pre_activation = z
-        self.out = self.activation.forward(z)
+        """Output `(N, units)` of input `(N, inputs)`, computed into reused arrays: the result
+        stays valid until the next forward with the same batch size."""
+        x = self.x = inputs[0]
+        kernel = self.weights["kernel"]
+        if x.dtype != self.dtype or x.ndim != 2:
+            z = x @ kernel
+            if "bias" in self.weights:
+                z += self.weights["bias"]
+            self.pre_activation = z
+            self.out = self.activation.forward(z)
+            return self.out
+        z = self.pre_activation = self._workspace(x.shape[0], "z")
+        np.matmul(x, kernel, out=z)
+        bias = self.weights.get("bias", _NO_BIAS.get(self.dtype))
+        ufunc = _UFUNCS.get(self.activation.kernel_code)
+        if ufunc is not None:
+            if "bias" in self.weights:
+                np.add(z, bias, out=z)
+            self.out = ufunc(z, out=self._workspace(x.shape[0], "a"))
+        elif self._kernel_ready(z):
+            self.out = self._workspace(x.shape[0], "a")
+            _k.add_bias_act(z, bias, self.out, self.activation.kernel_code,
+                            self.dtype.type(self.activation.alpha))
+        else:
+            if "bias" in self.weights:
+                z += bias
+            self.out = self.activation.forward(z)
         return self.out
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
-        grad_z = self.activation.backward(self.pre_activation, self.out, grad_out)
+        code = self.activation.kernel_code
+        if code == _k.LINEAR:
+            return self.backward_from_preactivation(grad_out)
+        z, a = self.pre_activation, self.out
+        if self._kernel_ready(z, a, grad_out) and grad_out.shape == z.shape:
+            grad_z = self._workspace(z.shape[0], "grad_z")
+            _k.bias_act_backward(z, a, grad_out, grad_z, code, self.dtype.type(self.activation.alpha))
+        else:
+            grad_z = self.activation.backward(z, a, grad_out)
         return self.backward_from_preactivation(grad_z)
 
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
@@ -116,9 +176,19 @@ class Dense(ActivatedLayer):
             self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
         if self.params["kernel_l2"]:
             self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+        contiguous = grad_z.dtype == self.dtype and grad_z.flags.c_contiguous and grad_z.ndim == 2
         if "bias" in self.grads:
-            np.sum(grad_z, axis=0, out=self.grads["bias"])
-        return [grad_z @ kernel.T if self.needs_input_grad else None]
+            if contiguous and self.dtype in _KERNEL_DTYPES:
+                _k.column_sums(grad_z, self.grads["bias"])
+            else:
+                np.sum(grad_z, axis=0, out=self.grads["bias"])
+        if not self.needs_input_grad:
+            return [None]
+        if contiguous and self.x.ndim == 2:
+            grad_x = self._workspace(grad_z.shape[0], "grad_x")
+            np.matmul(grad_z, kernel.T, out=grad_x)
+            return [grad_x]
+        return [grad_z @ kernel.T]
 
     def regularization_loss(self) -> float:
         kernel = self.weights["kernel"]

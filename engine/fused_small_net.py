@@ -1,0 +1,116 @@
+"""The fused small-network path: many training steps of a small dense chain per Numba call.
+
+`SmallNetPath.plan` accepts a model only when the fused kernel computes exactly what the general
+path does: Input -> Dense -> ... -> Dense, every activation elementwise (softmax only on the output
+with a cross-entropy loss), no weight penalties, no gradient clipping; loss mse (any output
+activation), binary_crossentropy with a sigmoid output, or (sparse_)categorical_crossentropy with
+a softmax output; optimizer sgd (with or without (Nesterov) momentum) or adam (no AMSGrad). It works
+on the model's own flat weight and gradient buffers and the optimizer's own state, so weights,
+`layer.grads`, optimizer moments and iteration count are the same as after general-path steps.
+Anything else returns None and the trainer uses the general path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine._kernels import small_net as K
+from engine.layers.core import Dense
+from engine.losses import Loss
+from engine.model import Model
+from engine.optimizers import SGD, Adam, Optimizer
+
+MAX_UNITS = 32  # widest layer the fused path takes; wider layers are faster with BLAS
+MAX_WORK = 4096  # most multiply-adds per sample (sum of fan_in * fan_out); beyond, BLAS wins
+_LOSSES = {"mse": K.MSE, "binary_crossentropy": K.BCE_LOGITS,
+           "sparse_categorical_crossentropy": K.SPARSE_CE, "categorical_crossentropy": K.DENSE_CE}
+_OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_CE: "softmax"}
+
+
+class SmallNetPath:
+    """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
+
+    def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense]):
+        self.model = model
+        self.loss_code = loss_code
+        self.optimizer = optimizer
+        self.opt_code = K.ADAM if isinstance(optimizer, Adam) else K.SGD
+        self.nesterov = bool(optimizer.params.get("nesterov", False))
+        dtype = model.dtype
+        offsets = {}
+        offset = 0
+        for nid, key, arr in model.weight_entries():
+            offsets[(nid, key)] = offset
+            offset += arr.size
+        rows, column = [], model.input_shape()[0]
+        for layer in dense:
+            code = layer.activation.kernel_code
+            rows.append((offsets[(layer.node_id, "kernel")], offsets.get((layer.node_id, "bias"), -1),
+                         layer.input_shapes[0][0], layer.output_shape_[0],
+                         K.SOFTMAX if code is None else code, column))
+            column += layer.output_shape_[0]
+        self.layers = np.array(rows, dtype=np.int64)
+        self.alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in dense], dtype)
+        widest = int(self.layers[:, 3].max())
+        self.z, self.a = np.zeros(column, dtype), np.zeros(column, dtype)
+        self.delta = np.zeros((2, max(widest, int(self.layers[:, 2].max()))), dtype)
+        self.outputs = int(self.layers[-1, 3])
+        self._no_dense = np.zeros((1, self.outputs), dtype)
+        self._no_index = np.zeros(1, np.int64)
+
+    @classmethod
+    def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None,
+             batch_size: int) -> SmallNetPath | None:
+        """The fused path for this training set-up, or None when the general path must run."""
+        if clip_norm is not None or len(model.input_ids) != 1 or model.dtype.kind != "f":
+            return None
+        loss_code = _LOSSES.get(loss.name)
+        if loss_code is None or type(optimizer) not in (SGD, Adam) or optimizer.params.get("amsgrad"):
+            return None
+        dense = [model.layers[nid] for nid in model.order[1:]]
+        chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
+        if not chain or not dense or not all(isinstance(layer, Dense) for layer in dense):
+            return None
+        if len(model.input_shape()) != 1 or any(
+                layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
+            return None
+        units = [layer.output_shape_[0] for layer in dense]
+        work = sum(layer.weights["kernel"].size for layer in dense)
+        if max(units) > MAX_UNITS or work > MAX_WORK:
+            return None
+        codes = [layer.activation.kernel_code for layer in dense]
+        if any(code is None for code in codes[:-1]):
+            return None
+        wanted = _OUTPUT_ACTIVATION.get(loss_code)
+        output = dense[-1].activation.name
+        if (wanted is not None and output != wanted) or (wanted is None and codes[-1] is None):
+            return None
+        return cls(model, loss_code, optimizer, dense)
+
+    def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
+        if self.loss_code == K.SPARSE_CE:
+            return self._no_dense, np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
+        return np.ascontiguousarray(y.reshape(len(y), self.outputs), dtype=self.model.dtype), self._no_index
+
+    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
+            first_batch: int, batches: int, batch_size: int, learning_rate: float,
+            preds: np.ndarray) -> np.ndarray:
+        """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
+        return their losses (float64; fewer when one was not finite, that one last). `preds`
+        (N, outputs) receives each sample's output before its step, at its position in order."""
+        model, optimizer = self.model, self.optimizer
+        slabs = optimizer.slabs(model.trainable()[0])
+        consts = optimizer.constants_table(learning_rate, batches)
+        if self.opt_code == K.ADAM:
+            slot1, slot2 = slabs["m"], slabs["v"]
+        else:
+            slot1 = slabs.get("momentum", model.grad_buffer[:0])
+            slot2 = slot1[:0]
+        losses = np.empty(batches, np.float64)
+        done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
+                               self.alphas, x, targets[0], targets[1], order, first_batch, batches,
+                               batch_size, self.loss_code, self.opt_code, self.nesterov, consts,
+                               self.z, self.a, self.delta, preds, losses)
+        optimizer.iterations += done
+        return losses[:done]

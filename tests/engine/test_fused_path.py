@@ -1,0 +1,319 @@
+"""The fused small-net path gives the general path's numbers; kernels agree with their twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine.network as network_module
+from engine._kernels import activations as KA
+from engine._kernels import small_net as KS
+from engine.control import TrainingControl
+from engine.fused_small_net import SmallNetPath
+from engine.graph import NetworkSpec
+from engine.losses import get_loss
+from engine.network import Network
+from engine.optimizers import get_optimizer
+from engine.trainer import MAX_BATCH_LOSSES, Callback, History, Trainer
+
+CASES = [
+    ({"type": "sgd", "learning_rate": 0.05}, "mse", "linear", 1),
+    ({"type": "sgd", "learning_rate": 0.02, "momentum": 0.9, "nesterov": True}, "mse", "tanh", 2),
+    ({"type": "adam", "learning_rate": 0.01}, "binary_crossentropy", "sigmoid", 1),
+    ({"type": "sgd", "learning_rate": 0.05, "momentum": 0.5}, "sparse_categorical_crossentropy", "softmax", 3),
+    ({"type": "adam"}, "categorical_crossentropy", "softmax", 3),
+]
+
+
+def small_net(optimizer, loss, output, outputs, dtype="float64", hidden=(8, 8), act="tanh",
+              batch_size=10, extra=None) -> Network:
+    spec = NetworkSpec(training={"loss": loss, "optimizer": optimizer, "batch_size": batch_size,
+                                 "epochs": 1, "seed": 3, "dtype": dtype})
+    spec.add_node("Input", {"shape": [2]}, node_id="in")
+    previous = "in"
+    for i, units in enumerate(hidden):
+        spec.add_node("Dense", {"units": units, "activation": act}, node_id=f"h{i}")
+        spec.connect(previous, f"h{i}")
+        previous = f"h{i}"
+    if extra is not None:
+        spec.add_node(extra[0], extra[1], node_id="extra")
+        spec.connect(previous, "extra")
+        previous = "extra"
+    spec.add_node("Dense", {"units": outputs, "activation": output}, node_id="out")
+    spec.connect(previous, "out")
+    return Network(spec)
+
+
+def data(loss: str, outputs: int, count: int = 203):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(count, 2))
+    if loss == "sparse_categorical_crossentropy":
+        return x, (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    if loss == "categorical_crossentropy":
+        return x, np.eye(3)[(x[:, 0] > 0).astype(int) + (x[:, 1] > 0)]
+    y = (x[:, 0] * x[:, 1] > 0).astype(float)
+    return x, np.repeat(y[:, None], outputs, axis=1)
+
+
+class Recorder(Callback):
+    def __init__(self, trainer_paths: list[str]):
+        self.events = []
+        self.paths = trainer_paths
+
+    def on_train_begin(self, trainer):
+        self.trainer = trainer
+
+    def on_batch_end(self, event):
+        self.events.append((event.epoch, event.batch, event.step, event.loss, event.size))
+
+    def on_train_end(self, trainer):
+        self.paths.append(trainer.path)
+
+
+def fit(net: Network, x, y, small_net_path, monkeypatch, epochs=4, **kwargs):
+    paths: list[str] = []
+    recorder = Recorder(paths)
+
+    class Chosen(Trainer):
+        def __init__(self, *args, **kw):
+            kw["small_net_path"] = small_net_path
+            super().__init__(*args, **kw)
+
+    monkeypatch.setattr(network_module, "Trainer", Chosen)
+    callbacks = [recorder, *kwargs.pop("callbacks", [])]
+    history = net.fit(x, y, epochs=epochs, callbacks=callbacks, **kwargs)
+    return history, recorder.events, paths[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[1]}-{c[0]['type']}" for c in CASES])
+def test_fused_path_matches_the_general_path_in_float64(case, monkeypatch):
+    optimizer, loss, output, outputs = case
+    x, y = data(loss, outputs)
+    results = []
+    for flag in (None, False):
+        net = small_net(optimizer, loss, output, outputs)
+        history, events, path = fit(net, x, y, flag, monkeypatch, validation_split=0.2)
+        results.append((net, history, events, path))
+    (fused, h_fused, e_fused, p_fused), (general, h_general, e_general, p_general) = results
+    assert (p_fused, p_general) == ("fused small net", "general")
+    for a, b in zip(fused.get_weights(), general.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+    assert h_fused.keys() == h_general.keys()
+    for key in h_fused:
+        np.testing.assert_allclose(h_fused[key], h_general[key], rtol=1e-6)
+    assert [e[:3] + e[4:] for e in e_fused] == [e[:3] + e[4:] for e in e_general]
+    np.testing.assert_allclose([e[3] for e in e_fused], [e[3] for e in e_general], rtol=1e-6)
+    assert fused.optimizer.iterations == general.optimizer.iterations
+    for key, value in fused.optimizer.state().items():
+        np.testing.assert_allclose(value, general.optimizer.state()[key], rtol=1e-6, atol=1e-12)
+    for nid, layer in fused.model.layers.items():  # gradients of the last batch stay meaningful
+        for key, g in layer.grads.items():
+            np.testing.assert_allclose(g, general.model.layers[nid].grads[key], rtol=1e-6, atol=1e-12)
+
+
+def test_fused_path_in_float32_stays_close(monkeypatch):
+    x, y = data("mse", 1)
+    nets = [small_net({"type": "adam"}, "mse", "linear", 1, dtype="float32") for _ in range(2)]
+    for net, flag in zip(nets, (None, False), strict=True):
+        fit(net, x, y, flag, monkeypatch)
+    for a, b in zip(nets[0].get_weights(), nets[1].get_weights(), strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("change", ["dropout", "clip", "l2", "wide", "adamw", "softmax_mse"])
+def test_unsupported_set_ups_fall_back_to_the_general_path(change, monkeypatch):
+    x, y = data("mse", 1)
+    kwargs, net = {}, None
+    if change == "dropout":
+        net = small_net({"type": "sgd"}, "mse", "linear", 1, extra=("Dropout", {"rate": 0.2}))
+    elif change == "clip":
+        net, kwargs = small_net({"type": "sgd"}, "mse", "linear", 1), {"clip_norm": 1.0}
+    elif change == "l2":
+        net = small_net({"type": "sgd"}, "mse", "linear", 1, extra=("Dense", {"units": 4, "kernel_l2": 0.1}))
+    elif change == "wide":
+        net = small_net({"type": "sgd"}, "mse", "linear", 1, hidden=(64,))
+    elif change == "adamw":
+        net = small_net({"type": "adamw"}, "mse", "linear", 1)
+    else:
+        net = small_net({"type": "sgd"}, "mse", "softmax", 2)
+        x, y = data("mse", 2)
+    _, _, path = fit(net, x, y, None, monkeypatch, epochs=1, **kwargs)
+    assert path == "general"
+
+
+def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
+    net = small_net({"type": "sgd"}, "mse", "linear", 1, batch_size=1)
+    x, y = data("mse", 1, count=5000)
+    control = TrainingControl()
+
+    class StopAfter(Callback):
+        def __init__(self):
+            self.batches = 0
+
+        def on_batch_end(self, event):
+            self.batches += 1
+            if self.batches == 3:
+                control.stop()
+
+    stopper = StopAfter()
+    net.fit(x, y, epochs=1, control=control, callbacks=[stopper])
+    assert net.last_stop_reason == "stopped"
+    assert 3 <= stopper.batches <= 256 and net.optimizer.iterations == stopper.batches
+
+    control = TrainingControl()
+    control.step(2)
+    counted = []
+
+    class Count(Callback):
+        def on_batch_end(self, event):
+            counted.append(event.batch)
+            if len(counted) == 2:
+                control.stop()
+
+    net.fit(x, y, epochs=1, control=control, callbacks=[Count()])
+    assert counted == [0, 1]
+
+
+def test_append_batches_equals_appending_one_by_one():
+    rng = np.random.default_rng(1)
+    one, bulk = History(), History()
+    for size in (7, 3 * MAX_BATCH_LOSSES // 2, 1, 12_345, MAX_BATCH_LOSSES):
+        values = rng.random(size).tolist()
+        for v in values:
+            one.append_batch(v)
+        bulk.append_batches(values)
+        assert (one.batch_losses, one.batch_stride, one.steps) == (
+            bulk.batch_losses, bulk.batch_stride, bulk.steps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy", "sparse_categorical_crossentropy",
+                                  "categorical_crossentropy"])
+@pytest.mark.parametrize("optimizer", [{"type": "sgd", "momentum": 0.9}, {"type": "adam"}])
+def test_train_batches_matches_its_numpy_twin(loss, optimizer, dtype):
+    output, outputs = {"mse": ("elu", 2), "binary_crossentropy": ("sigmoid", 1)}.get(loss, ("softmax", 3))
+    x, y = data(loss, outputs, count=57)
+    x = x.astype(dtype)
+    y = y if loss == "sparse_categorical_crossentropy" else y.astype(dtype)
+    runs = []
+    for kernel in (KS.train_batches, KS.train_batches_ref):
+        net = small_net(optimizer, loss, output, outputs, dtype=np.dtype(dtype).name, act="relu")
+        model, opt = net.model, get_optimizer(optimizer["type"], **{k: v for k, v in optimizer.items()
+                                                                    if k != "type"})
+        path = SmallNetPath.plan(model, get_loss(loss), opt, None, 8)
+        slabs = opt.slabs(model.trainable()[0])
+        slots = (slabs["m"], slabs["v"]) if "m" in slabs else (slabs["momentum"], slabs["momentum"][:0])
+        order = np.random.default_rng(2).permutation(len(x)).astype(np.int64)
+        preds, losses = np.zeros((len(x), outputs), dtype), np.zeros(7)
+        done = kernel(model.weight_buffer, model.grad_buffer, *slots, path.layers, path.alphas, x,
+                      *path.targets(y), order, 1, 7, 8, path.loss_code, path.opt_code, False,
+                      opt.constants_table(0.01, 7), path.z, path.a, path.delta, preds, losses)
+        runs.append((done, model.weight_buffer.copy(), preds, losses))
+    tol = {"rtol": 2e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-9, "atol": 1e-12}
+    assert runs[0][0] == runs[1][0] == 7
+    for a, b in zip(runs[0][1:], runs[1][1:], strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("code", sorted(set(KA.ACT_CODES.values())))
+def test_add_bias_act_and_column_sums_match_their_twins(code, dtype):
+    rng = np.random.default_rng(code)
+    z = rng.normal(size=(9, 5)).astype(dtype) * 3
+    alpha = dtype(0.3)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    for bias in (rng.normal(size=5).astype(dtype), np.empty(0, dtype)):
+        z1, z2 = z.copy(), z.copy()
+        out, ref = np.empty_like(z), np.empty_like(z)
+        KA.add_bias_act(z1, bias, out, code, alpha)
+        KA.add_bias_act_ref(z2, bias, ref, code, alpha)
+        np.testing.assert_allclose(z1, z2, **tol)
+        np.testing.assert_allclose(out, ref, **tol)
+    sums, sums_ref = np.empty(5, dtype), np.empty(5, dtype)
+    KA.column_sums(z, sums)
+    KA.column_sums_ref(z, sums_ref)
+    np.testing.assert_allclose(sums, sums_ref, **tol)
+
+
+def test_model_arrays_are_views_of_flat_buffers_and_optimizer_state_of_slabs():
+    net = small_net({"type": "adam"}, "mse", "linear", 1)
+    model = net.model
+    for _, _, arr in model.weight_entries():
+        assert np.shares_memory(arr, model.weight_buffer)
+    for g in model.trainable()[1]:
+        assert np.shares_memory(g, model.grad_buffer)
+    x, y = data("mse", 1)
+    net.fit(x, y, epochs=1)
+    slabs = net.optimizer.slabs(model.trainable()[0])
+    assert set(slabs) == {"m", "v"} and slabs["m"].size == model.weight_buffer.size
+    assert np.any(slabs["m"] != 0)
+
+
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adagrad", "adam", "adamw"])
+def test_one_pass_over_flat_buffers_equals_one_pass_per_array(name):
+    rng = np.random.default_rng(4)
+    shapes = [(5, 3), (3,), (3, 2), (2,)]
+    flat = rng.normal(size=sum(int(np.prod(s)) for s in shapes))
+    flat_grads = np.empty_like(flat)
+    views, grad_views, offset = [], [], 0
+    for shape in shapes:
+        size = int(np.prod(shape))
+        views.append(flat[offset : offset + size].reshape(shape))
+        grad_views.append(flat_grads[offset : offset + size].reshape(shape))
+        offset += size
+    separate = [v.copy() for v in views]
+    mask = [True, False, True, False]
+    fast, slow = get_optimizer(name), get_optimizer(name)
+    for _ in range(4):
+        grads = [rng.normal(size=s) for s in shapes]
+        for gv, g in zip(grad_views, grads, strict=True):
+            gv[...] = g
+        fast.step(views, grad_views, 0.01, mask)
+        slow.step(separate, [g.copy() for g in grads], 0.01, mask)
+        assert (fast._whole(views, grad_views, mask) is not None) == (name != "adamw")
+    for a, b in zip(views, separate, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for key, value in fast.state().items():
+        np.testing.assert_array_equal(value, slow.state()[key])
+
+
+def test_warmup_compiles_without_touching_the_network():
+    net = small_net({"type": "adam"}, "sparse_categorical_crossentropy", "softmax", 3)
+    before = net.get_weights()
+    seconds = net.warmup()
+    assert seconds >= 0.0
+    assert net.optimizer is None and net.history.epoch_count == 0
+    for a, b in zip(before, net.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class MonitorProbe(Callback):
+    """Runs the monitor's kind of forward/backward on its own batch after every batch."""
+
+    def __init__(self, model, probe):
+        self.model, self.probe = model, probe
+
+    def on_batch_end(self, event):
+        model = self.model
+        out = model.forward(model.prepare_inputs(self.probe), training=False)
+        assert model.outputs[model.output_id] is out and out.shape == (len(self.probe), 3)
+        model.backward(np.ones_like(out))
+        assert all(np.all(np.isfinite(g)) for g in model.trainable()[1])
+
+
+@pytest.mark.parametrize("probe_rows", [10, 7])
+def test_probe_forward_backward_between_batches_leaves_training_unchanged(probe_rows, monkeypatch):
+    """The monitor contract: Model.forward/backward on a probe batch between batches (reused
+    workspaces included) changes nothing in training; outputs and grads stay per-node arrays."""
+    x, y = data("sparse_categorical_crossentropy", 3)
+    probe = np.random.default_rng(5).normal(size=(probe_rows, 2))
+    results = []
+    for with_probe in (False, True):
+        net = small_net({"type": "adam"}, "sparse_categorical_crossentropy", "softmax", 3, act="relu")
+        callbacks = [MonitorProbe(net.model, probe)] if with_probe else []
+        _, _, path = fit(net, x, y, False, monkeypatch, epochs=2, callbacks=callbacks)
+        assert path == "general" and net.model.outputs["h0"].shape[1] == 8
+        results.append(net.get_weights())
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
