@@ -8,7 +8,9 @@ the run ends puts the weights, optimizer state and history back into the documen
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +91,15 @@ class TrainingSession(QObject):
         self.steps_seen = 0
         self._before: TrainedState | None = None
         self._data_key: str | None = None
+        document.document_reset.connect(self.warm_up)
+
+    def warm_up(self) -> None:
+        """Compile (or load from Numba's cache) the kernels this network trains with, in a
+        background thread, so pressing Train does not freeze on the first step."""
+        if self.document.shape_report.problems or not self.document.spec.nodes:
+            return
+        network = Network(self.document.spec.copy())
+        threading.Thread(target=_warm_up, args=(network,), name="NetCanvas JIT warm-up", daemon=True).start()
 
     # ------------------------------------------------------------------ data
     def load_data(self, force: bool = False) -> str | None:
@@ -267,6 +278,12 @@ class TrainingSession(QObject):
         self.worker.deleteLater()
         self.thread, self.worker, self.control = None, None, None
         self._set_state(IDLE)
+
+
+def _warm_up(network: Network) -> None:
+    # A network that cannot train says why when Train is pressed; here it just is not warmed.
+    with contextlib.suppress(NetCanvasError, ValueError, FloatingPointError):
+        network.warmup()
 
 
 __all__ = ["IDLE", "PAUSED", "RUNNING", "EpochReport", "FitProblem", "TrainingSession"]
