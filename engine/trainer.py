@@ -137,6 +137,7 @@ class Trainer:
         self.clip_norm = clip_norm
         self.early_stopping = early_stopping
         self.history = history if history is not None else History()
+        self.last_predictions: np.ndarray | None = None  # validation outputs of the last evaluate()
         self.control = control or TrainingControl()
         self.base_learning_rate = float(optimizer.params["learning_rate"])
         start = self.history.epoch_count
@@ -361,8 +362,11 @@ class Trainer:
 
     # ------------------------------------------------------------- inference
     def evaluate(self, x: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
-        """Loss and metrics over (x, y) in inference mode, batched."""
-        return evaluate(self.model, self.loss, self.metrics, x, y, self.batch_size)
+        """Loss and metrics over (x, y) in inference mode, batched. The outputs stay in
+        `last_predictions` (callbacks reuse the validation outputs, e.g. for a confusion matrix)."""
+        self.loss.validate_targets(y, self.model.output_shape, "evaluation targets")
+        self.last_predictions = predict(self.model, x, max(self.batch_size, 256))
+        return scores(self.model, self.loss, self.metrics, self.last_predictions, y)
 
 
 def predict(model: Model, x: list[np.ndarray], batch_size: int = 1024) -> np.ndarray:
@@ -378,7 +382,11 @@ def predict(model: Model, x: list[np.ndarray], batch_size: int = 1024) -> np.nda
 def evaluate(model: Model, loss: Loss, metrics: list[Metric], x: list[np.ndarray], y: np.ndarray,
              batch_size: int = 1024) -> dict[str, float]:
     loss.validate_targets(y, model.output_shape, "evaluation targets")
-    y_pred = predict(model, x, max(batch_size, 256))
+    return scores(model, loss, metrics, predict(model, x, max(batch_size, 256)), y)
+
+
+def scores(model: Model, loss: Loss, metrics: list[Metric], y_pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Loss (with the regularization penalty) and metrics of outputs `y_pred` against `y`."""
     logs = {"loss": float(loss.forward(y_pred, y)) + model.regularization_loss()}
     for metric in metrics:
         logs[metric.name] = float(metric(y_pred, y))

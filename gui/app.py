@@ -13,11 +13,15 @@ from gui.theme import apply_theme
 from gui.training.screenshot_mode import run_screenshot_mode, wants_screenshot
 
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "spiral.json"
+SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005)
 USAGE = "usage: netcanvas [FILE]   (FILE: a .json or .ncv network)"
 
 
 def create_app(argv: list[str]) -> QApplication:
     """The QApplication, with the names QSettings uses and the remembered theme."""
+    # Training runs in a worker thread whose Python steps between GIL-free BLAS/Numba calls must
+    # not wait behind the GUI's plotting: a short switch interval hands the GIL over sooner.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = QApplication.instance()
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "netcanvas", *argv])

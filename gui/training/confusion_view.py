@@ -9,6 +9,11 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 GRID_COLUMNS = 6
+SAMPLE_TILES = GRID_COLUMNS * 3
+WEIGHT_TILES = GRID_COLUMNS * 2
+MAX_LABELLED_CLASSES = 12
+VIRIDIS = pg.colormap.get("viridis").getLookupTable(nPts=256)
+DIVERGING = pg.colormap.get("CET-D1A").getLookupTable(nPts=256)
 
 
 class ConfusionView(QWidget):
@@ -29,6 +34,8 @@ class ConfusionView(QWidget):
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.texts: list[pg.TextItem] = []
+        self.sample_tiles: list[pg.ImageItem] = []
+        self.weight_tiles: list[pg.ImageItem] = []
         self.samples = pg.GraphicsLayoutWidget()
         self.samples.setToolTip("Validation samples the network gets wrong (true → predicted)")
         self.weights = pg.GraphicsLayoutWidget()
@@ -65,64 +72,62 @@ class ConfusionView(QWidget):
             return
         self.dirty = False
         m = self.matrix
-        rows = m.sum(axis=1, keepdims=True)
-        share = m / np.maximum(rows, 1)
-        self.image.setImage(share.T, levels=(0, 1), lut=pg.colormap.get("viridis").getLookupTable(nPts=256))
-        for item in self.texts:
-            self.plot.removeItem(item)
-        self.texts = []
+        share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+        self.image.setImage(share.T, levels=(0, 1), lut=VIRIDIS)
         k = len(m)
-        ticks = [[(i + 0.5, str(i)) for i in range(k)]]
-        self.plot.getAxis("bottom").setTicks(ticks)
-        self.plot.getAxis("left").setTicks(ticks)
-        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
-        if k <= 12:
-            font = QFont()
-            font.setPointSizeF(7.5 if k > 6 else 9)
-            for i in range(k):
-                for j in range(k):
-                    text = pg.TextItem(str(int(m[i, j])), anchor=(0.5, 0.5),
-                                       color="#0f172a" if share[i, j] > 0.6 else "#f8fafc")
-                    text.setFont(font)
-                    text.setPos(j + 0.5, i + 0.5)
-                    self.plot.addItem(text)
-                    self.texts.append(text)
+        if len(self.texts) != (k * k if k <= MAX_LABELLED_CLASSES else 0):
+            self._build_labels(k)
+        for n, text in enumerate(self.texts):
+            i, j = divmod(n, k)
+            text.setText(str(int(m[i, j])), color="#0f172a" if share[i, j] > 0.6 else "#f8fafc")
         accuracy = np.trace(m) / max(m.sum(), 1)
         self.plot.setTitle(f"Confusion matrix (validation, accuracy {accuracy:.1%})")
         if self.image_side.isVisible():
             self._draw_samples()
             self._draw_weights()
 
+    def _build_labels(self, k: int) -> None:
+        """Axis ticks per class and one reusable count label per cell (created once per k)."""
+        for item in self.texts:
+            self.plot.removeItem(item)
+        self.texts = []
+        ticks = [[(i + 0.5, str(i)) for i in range(k)]]
+        self.plot.getAxis("bottom").setTicks(ticks)
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
+        if k > MAX_LABELLED_CLASSES:
+            return
+        font = QFont()
+        font.setPointSizeF(7.5 if k > 6 else 9)
+        for n in range(k * k):
+            i, j = divmod(n, k)
+            text = pg.TextItem("", anchor=(0.5, 0.5))
+            text.setFont(font)
+            text.setPos(j + 0.5, i + 0.5)
+            self.plot.addItem(text)
+            self.texts.append(text)
+
     def _draw_samples(self) -> None:
-        self.samples.clear()
         if self.misclassified is None or self.val_x is None:
             return
         shape = image_shape(self.val_x.shape[1:])
-        for n, index in enumerate(self.misclassified[: GRID_COLUMNS * 3]):
-            box = self.samples.addViewBox(row=n // GRID_COLUMNS, col=n % GRID_COLUMNS)
-            box.setMouseEnabled(False, False)
-            box.invertY(True)
-            box.setAspectLocked(True)
-            box.addItem(pg.ImageItem(self.val_x[index].reshape(shape).T))
-        self.sample_label.setText(f"Misclassified samples ({len(self.misclassified)} shown at most)")
+        shown = self.misclassified[:SAMPLE_TILES]
+        for tile, index in zip(_tiles(self.samples, self.sample_tiles, len(shown)), shown, strict=False):
+            tile.setImage(self.val_x[index].reshape(shape).T, autoLevels=True)
+        for tile in self.sample_tiles[len(shown):]:
+            tile.clear()
+        self.sample_label.setText(f"Misclassified samples (first {len(shown)})")
 
     def _draw_weights(self) -> None:
-        self.weights.clear()
-        if self.first_kernel is None or self.val_x is None:
-            return
-        shape = image_shape(self.val_x.shape[1:])
+        shape = image_shape(self.val_x.shape[1:]) if self.val_x is not None else None
         kernel = self.first_kernel
-        if shape is None or kernel.shape[0] != int(np.prod(shape)):
+        if kernel is None or shape is None or kernel.shape[0] != int(np.prod(shape)):
             return
-        for unit in range(min(kernel.shape[1], GRID_COLUMNS * 2)):
-            box = self.weights.addViewBox(row=unit // GRID_COLUMNS, col=unit % GRID_COLUMNS)
-            box.setMouseEnabled(False, False)
-            box.invertY(True)
-            box.setAspectLocked(True)
+        units = min(kernel.shape[1], WEIGHT_TILES)
+        for unit, tile in enumerate(_tiles(self.weights, self.weight_tiles, units)):
             w = kernel[:, unit].reshape(shape)
             bound = float(np.abs(w).max()) or 1.0
-            box.addItem(pg.ImageItem(w.T, levels=(-bound, bound),
-                                     lut=pg.colormap.get("CET-D1A").getLookupTable(nPts=256)))
+            tile.setImage(w.T, levels=(-bound, bound), lut=DIVERGING)
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         if self.matrix is None:
@@ -143,3 +148,17 @@ def image_shape(feature_shape: tuple[int, ...]) -> tuple[int, int] | None:
         if side * side == feature_shape[0] and side >= 8:
             return side, side
     return None
+
+
+def _tiles(layout: pg.GraphicsLayoutWidget, tiles: list[pg.ImageItem], count: int) -> list[pg.ImageItem]:
+    """The first `count` image tiles of a grid, adding view boxes only when there are too few."""
+    while len(tiles) < count:
+        n = len(tiles)
+        box = layout.addViewBox(row=n // GRID_COLUMNS, col=n % GRID_COLUMNS)
+        box.setMouseEnabled(False, False)
+        box.invertY(True)
+        box.setAspectLocked(True)
+        image = pg.ImageItem()
+        box.addItem(image)
+        tiles.append(image)
+    return tiles[:count]

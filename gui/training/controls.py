@@ -4,6 +4,8 @@ data-does-not-fit question with its fix, and live learning-rate / regularisation
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 
@@ -11,6 +13,7 @@ from gui.training.session import IDLE, PAUSED, RUNNING, TrainingSession
 from gui.training.worker import TrainingProgress, TrainingResult
 
 REGULARIZATION_KEYS = ("kernel_l1", "kernel_l2")
+STATUS_HZ = 5.0
 
 
 class TrainingControls:
@@ -18,6 +21,7 @@ class TrainingControls:
         self.window, self.session, self.canvas, self.palette = window, session, canvas, palette
         self.document = session.document
         self._last_lr = self.document.network.training.learning_rate
+        self._last_status = 0.0
 
         def make(text: str, slot, shortcut: str, tip: str) -> QAction:
             action = QAction(text, window)
@@ -142,6 +146,10 @@ class TrainingControls:
             self.rate.clear()
 
     def _progressed(self, p: TrainingProgress) -> None:
+        now = time.monotonic()
+        if now - self._last_status < 1.0 / STATUS_HZ:  # the status bar needs no 30 Hz relayout
+            return
+        self._last_status = now
         self.progress.setRange(0, p.epochs * p.batches_per_epoch)
         self.progress.setValue(p.epoch * p.batches_per_epoch + p.batch + 1)
         self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs}")

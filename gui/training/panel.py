@@ -29,7 +29,7 @@ from gui.training.session import TrainingSession
 from gui.training.surface_view import SurfaceView
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult
 
-REDRAW_HZ = 25
+REDRAW_HZ = 20
 LARGE_LAYER = 4096  # kernels with more entries than this keep the canvas's plain edges
 
 
@@ -81,7 +81,7 @@ class TrainingPanel(QWidget):
         session.run_started.connect(self._run_started)
         session.progressed.connect(self._progressed)
         session.snapshot_taken.connect(self._snapshot)
-        session.epoch_ended.connect(self._epoch_ended)
+        session.epochs_ended.connect(self._epochs_ended)
         session.finished.connect(self._finished)
         session.failed.connect(self.show_error)
         session.edit_marked.connect(self.curves.mark)
@@ -130,14 +130,13 @@ class TrainingPanel(QWidget):
         self.health.add_snapshot(snapshot)
         self.surface.update_surface(snapshot.surface)
 
-    def _epoch_ended(self, report: EpochReport) -> None:
-        self.curves.add_epoch(report.logs, self.session.steps_seen)
-        kernel = None
-        if report.confusion is not None and self._latest_snapshot is not None and self.session.worker is not None:
-            model = self.session.worker.network.model
-            first = next((model.layers[n] for n in model.order if "kernel" in model.layers[n].weights), None)
-            kernel = first.weights["kernel"].copy() if first is not None else None
-        self.results.update_epoch(report.confusion, report.misclassified, kernel)
+    def _epochs_ended(self, reports: list[EpochReport]) -> None:
+        for report in reports:
+            self.curves.add_epoch(report.logs, report.step)
+        with_confusion = [r for r in reports if r.confusion is not None]
+        if with_confusion:
+            last = with_confusion[-1]
+            self.results.update_epoch(last.confusion, last.misclassified, last.first_kernel)
 
     def _finished(self, result: TrainingResult) -> None:
         self.redraw()

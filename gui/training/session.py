@@ -71,7 +71,7 @@ class TrainingSession(QObject):
     run_started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
-    epoch_ended = Signal(object)  # EpochReport
+    epochs_ended = Signal(list)  # [EpochReport] since the last bundle
     finished = Signal(object)  # TrainingResult
     failed = Signal(str)  # a message for the error panel
     data_changed = Signal()  # self.dataset replaced
@@ -187,7 +187,7 @@ class TrainingSession(QObject):
         self.worker.started.connect(self.run_started)
         self.worker.progressed.connect(self._progressed)
         self.worker.snapshot_taken.connect(self.snapshot_taken)
-        self.worker.epoch_ended.connect(self.epoch_ended)
+        self.worker.epochs_ended.connect(self.epochs_ended)
         self.worker.finished.connect(self._finished)
         self.worker.finished.connect(self.thread.quit)
         self.thread.finished.connect(self._thread_done)

@@ -49,10 +49,12 @@ class EpochReport:
     """One epoch's Keras-style logs, with the validation confusion matrix for classifiers."""
 
     epoch: int  # whole-life epoch index (0-based)
+    step: int  # optimizer steps taken by the end of this epoch (whole life)
     logs: dict[str, float]
     seconds: float
     confusion: np.ndarray | None = None  # (k, k) counts, row = true class
     misclassified: np.ndarray | None = None  # indices into the validation set
+    first_kernel: np.ndarray | None = None  # (inputs, units) copy, drawn as images for image data
 
 
 @dataclass
@@ -88,6 +90,7 @@ class _Relay(Callback):
         self.next_snapshot = 0.0
         self.trainer: Trainer | None = None
         self.last_confusion = 0.0
+        self.reports: list[EpochReport] = []
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self.trainer = trainer
@@ -117,9 +120,14 @@ class _Relay(Callback):
         self.worker.snapshot_taken.emit(snapshot)
 
     def flush(self, now: float | None = None) -> None:
+        """Send the batch losses and epoch reports gathered since the last flush, in one go each."""
+        now = now if now is not None else time.perf_counter()
+        self.last_emit = now
+        if self.reports:
+            reports, self.reports = self.reports, []
+            self.worker.epochs_ended.emit(reports)
         if not self.pending or self.last is None:
             return
-        now = now if now is not None else time.perf_counter()
         rate = self.window_samples / max(now - self.window_start, 1e-9)
         event = self.last
         self.worker.progressed.emit(TrainingProgress(
@@ -127,21 +135,22 @@ class _Relay(Callback):
             event.batch, event.batches_per_epoch, self.epochs, rate, event.learning_rate,
         ))
         self.pending = []
-        self.last_emit = now
         if now - self.window_start > 1.0:  # a sliding one-second window for samples/s
             self.window_start, self.window_samples = now, 0
 
     def on_epoch_end(self, event: EpochEnd) -> None:
-        self.flush()
-        report = EpochReport(event.epoch, dict(event.logs), event.seconds)
+        steps = self.trainer.history.steps if self.trainer is not None else 0
+        report = EpochReport(event.epoch, steps, dict(event.logs), event.seconds)
         now = time.perf_counter()
         last_epoch = event.epoch + 1 == event.epochs
         # Tiny epochs (a few ms) would spend most of their time on the confusion matrix: compute
         # it at most CONFUSION_HZ times a second, and always after the last epoch.
         if last_epoch or now - self.last_confusion >= 1.0 / CONFUSION_HZ:
-            self.worker.add_confusion(report)
+            self.worker.add_confusion(report, self.trainer.last_predictions if self.trainer else None)
             self.last_confusion = time.perf_counter()
-        self.worker.epoch_ended.emit(report)
+        self.reports.append(report)
+        if last_epoch or now - self.last_emit >= 1.0 / EMIT_HZ:
+            self.flush(now)
         if self.monitor is not None and (last_epoch or now >= self.next_snapshot):
             self.snapshot()
 
@@ -155,7 +164,7 @@ class TrainingWorker(QObject):
     started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
-    epoch_ended = Signal(object)  # EpochReport
+    epochs_ended = Signal(list)  # [EpochReport], bundled like the batch losses
     finished = Signal(object)  # TrainingResult (also after a stop or divergence)
 
     def __init__(self, network: Network, x: Any, y: Any, validation: tuple[Any, Any] | None,
@@ -191,17 +200,23 @@ class TrainingWorker(QObject):
             if layer is not None:
                 layer.params.update(values)
 
-    def add_confusion(self, report: EpochReport) -> None:
+    def add_confusion(self, report: EpochReport, scores: np.ndarray | None) -> None:
+        """The validation confusion matrix, from the outputs the trainer just computed for the
+        validation loss (or a fresh prediction when there are none)."""
         if self.classes is None or self.validation is None or len(self.validation[1]) == 0:
             return
         x_val, y_val = self.validation
-        scores = self.network.predict(x_val)
+        if scores is None or len(scores) != len(y_val):
+            scores = self.network.predict(x_val)
         report.confusion = confusion_matrix(y_val, scores, self.classes)
         truth = np.asarray(y_val)
         truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
         predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
             scores.reshape(-1) > 0.5).astype(np.int64)
         report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
+        model = self.network.model
+        first = next((model.layers[n] for n in model.order if "kernel" in model.layers[n].weights), None)
+        report.first_kernel = first.weights["kernel"].copy() if first is not None else None
 
     @Slot()
     def run(self) -> None:
