@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.history.setEmptyLabel("<opened>")
         self.history.setToolTip("Every edit; click one to go back to that point")
         self._add_dock("palette", "Layers", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.docks["palette"].setMinimumWidth(210)  # wide plots below must not squeeze the palette
         self._add_dock("inspector", "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_dock("history", "History", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         self.splitDockWidget(self.docks["inspector"], self.docks["history"], Qt.Orientation.Vertical)

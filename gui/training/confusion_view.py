@@ -31,6 +31,7 @@ class ConfusionView(QWidget):
         self.plot.invertY(True)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
+        self.plot.disableAutoRange()
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.texts: list[pg.TextItem] = []
@@ -51,8 +52,8 @@ class ConfusionView(QWidget):
         self.image_side.setLayout(images)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.plot, 1)
-        layout.addWidget(self.image_side, 1)
+        layout.addWidget(self.plot, 3)
+        layout.addWidget(self.image_side, 2)
         self.image_side.hide()
 
     def set_validation(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
@@ -80,6 +81,7 @@ class ConfusionView(QWidget):
         for n, text in enumerate(self.texts):
             i, j = divmod(n, k)
             text.setText(str(int(m[i, j])), color="#0f172a" if share[i, j] > 0.6 else "#f8fafc")
+        self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
         accuracy = np.trace(m) / max(m.sum(), 1)
         self.plot.setTitle(f"Confusion matrix (validation, accuracy {accuracy:.1%})")
         if self.image_side.isVisible():
