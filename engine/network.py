@@ -85,7 +85,13 @@ class Network:
     # ------------------------------------------------------------- inference
     def _inputs(self, x: Any) -> list[np.ndarray]:
         if self.scaler is not None:
-            x = self.scaler.transform(np.asarray(x))
+            if isinstance(x, dict):  # {input id: array}; a standardizer belongs to a single input
+                if len(x) != 1:
+                    raise DataError(f"the network's standardizer applies to one input, got {len(x)} inputs")
+                ((key, value),) = x.items()
+                x = {key: self.scaler.transform(np.asarray(value))}
+            else:
+                x = self.scaler.transform(np.asarray(x))
         return self.model.prepare_inputs(x)
 
     def _targets(self, y: Any) -> np.ndarray:

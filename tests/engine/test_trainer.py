@@ -149,3 +149,12 @@ def test_bad_targets_are_named():
     x, _ = xor_data()
     with pytest.raises(engine.DataError):
         small_network().fit(x, np.full(len(x), 3.0))
+
+
+def test_predict_with_a_standardizer_accepts_a_dict_of_inputs():
+    from engine.data.dataset import Standardizer
+
+    net = small_network()
+    x, _ = xor_data(n=20)
+    net.scaler = Standardizer.fit(x)
+    np.testing.assert_array_equal(net.predict({"in": x}), net.predict(x))
