@@ -97,15 +97,13 @@ def run_gui(case: str) -> dict:
     probe.timeout.connect(tick)
     times: dict[str, float] = {}
     window.session.run_started.connect(lambda _info: times.setdefault("start", time.perf_counter()))
-    window.session.finished.connect(lambda _r: times.setdefault("end", time.perf_counter()))
+    window.session.finished.connect(lambda _r: (times.setdefault("end", time.perf_counter()), app.quit()))
     window.session.progressed.connect(lambda _p: progress_times.append(time.perf_counter()))
     probe.start()
     problem = window.session.start()
     if problem:
         raise SystemExit(problem)
-    while "end" not in times:
-        app.processEvents()
-        time.sleep(0.001)
+    app.exec()  # the real event loop, as in the app (it releases the GIL while waiting)
     probe.stop()
     seconds = times["end"] - times["start"]
     window.maybe_save = lambda: True
