@@ -79,6 +79,7 @@ def run_gui(case: str) -> dict:
     window.document.set_training({**network.spec.training, "epochs": epochs})
     window.document.set_data(network.spec.data)
     network.fit(train.x[:256], train.y[:256], epochs=1)  # the same JIT warm-up as headless
+    window.maybe_save = lambda: True  # app.quit() closes the window; the trained result is not kept
     panel = window.training_panel
     panel.redraw_hidden_tabs = True
     window.docks["training"].raise_()
@@ -106,7 +107,6 @@ def run_gui(case: str) -> dict:
     app.exec()  # the real event loop, as in the app (it releases the GIL while waiting)
     probe.stop()
     seconds = times["end"] - times["start"]
-    window.maybe_save = lambda: True
     window.close()
     QApplication.processEvents()
     # Latency while training: ticks between the first and the last batch report (not the

@@ -16,6 +16,8 @@ TRAIN_PEN = pg.mkPen("#3b82f6", width=2)
 VAL_PEN = pg.mkPen("#f97316", width=2)
 BATCH_PEN = pg.mkPen((59, 130, 246, 90), width=1)
 SMOOTHING = 0.9  # exponential moving average of the batch losses
+SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
+MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
 
 
 class CurvesView(QWidget):
@@ -32,9 +34,6 @@ class CurvesView(QWidget):
         self.loss_plot = pg.PlotWidget(title="Loss")
         self.loss_plot.setLabel("bottom", "step (batches)")
         self.loss_plot.addLegend(offset=(-10, 10))
-        # Tens of thousands of batch points: draw only what is in view, thinned to the pixels.
-        self.loss_plot.setDownsampling(auto=True, mode="peak")
-        self.loss_plot.setClipToView(True)
         self.batch_curve = self.loss_plot.plot([], [], pen=BATCH_PEN, name="train (batch, smoothed)")
         self.train_curve = self.loss_plot.plot([], [], pen=TRAIN_PEN, name="train (epoch)")
         self.val_curve = self.loss_plot.plot([], [], pen=VAL_PEN, name="validation")
@@ -45,7 +44,10 @@ class CurvesView(QWidget):
         self.metric_val = self.metric_plot.plot([], [], pen=VAL_PEN, name="validation")
         self.log_scale = QCheckBox("Log-scale loss")
         self.log_scale.setToolTip("Show the loss on a logarithmic axis (small changes late in training stay visible)")
-        self.log_scale.toggled.connect(lambda on: self.loss_plot.setLogMode(y=on))
+        self.log_scale.toggled.connect(self._set_log_scale)
+        self.loss_range = StableRange(self.loss_plot)
+        self.metric_range = StableRange(self.metric_plot)
+        self._metric_title = ""
 
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot, 3)
@@ -54,6 +56,13 @@ class CurvesView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(plots)
         layout.addWidget(self.log_scale)
+
+    def _set_log_scale(self, on: bool) -> None:
+        self.loss_plot.setLogMode(y=on)
+        self.loss_range.log = on
+        self.loss_range.reset()
+        self.dirty = True
+        self.redraw()
 
     @property
     def metric_name(self) -> str | None:
@@ -83,14 +92,26 @@ class CurvesView(QWidget):
         self.dirty = True
 
     def _smooth(self, losses) -> None:
-        """Exponential moving average, extended as batches arrive (non-finite values skipped)."""
-        acc = self.smoothed[-1] if self.smoothed else None
-        for value in losses:
-            value = float(value)
-            if np.isfinite(value):
-                acc = value if acc is None else SMOOTHING * acc + (1 - SMOOTHING) * value
-            self.smoothed.append(acc if acc is not None else float("nan"))
-
+        """Exponential moving average, extended as batches arrive; vectorised per block, since a
+        bundle holds hundreds of losses. (A non-finite loss, which ends training anyway, counts
+        as the average at the start of its block.)"""
+        values = np.asarray(losses, dtype=np.float64)
+        acc = self.smoothed[-1] if self.smoothed and np.isfinite(self.smoothed[-1]) else None
+        for start in range(0, len(values), SMOOTH_BLOCK):
+            block = values[start:start + SMOOTH_BLOCK]
+            finite = np.isfinite(block)
+            if acc is None:
+                if not finite.any():
+                    self.smoothed.extend([float("nan")] * len(block))
+                    continue
+                acc = float(block[finite][0])
+            # s_i = a^(i+1) acc + (1-a) sum_{j<=i} a^(i-j) v_j
+            block = np.where(finite, block, acc)
+            powers = SMOOTHING ** np.arange(1, len(block) + 1)
+            sums = np.cumsum(block / powers)
+            out = powers * (acc + (1 - SMOOTHING) * sums)
+            self.smoothed.extend(out.tolist())
+            acc = float(out[-1])
     def add_epoch(self, logs: dict[str, float], step: int) -> None:
         for key, value in logs.items():
             self.epoch_logs.setdefault(key, []).append(float(value))
@@ -106,20 +127,31 @@ class CurvesView(QWidget):
         if not self.dirty:
             return
         self.dirty = False
+        drawn = []
         if self.smoothed:
-            self.batch_curve.setData(self.batch_steps, self.smoothed)
+            drawn.append(_thinned(self.batch_steps, self.smoothed))
+            self.batch_curve.setData(*drawn[-1])
         count = len(self.epoch_logs.get("loss", []))
         steps = self.epoch_steps[-count:] if count else []
-        self.train_curve.setData(steps, self.epoch_logs.get("loss", []))
+        drawn.append(_thinned(steps, self.epoch_logs.get("loss", [])))
+        self.train_curve.setData(*drawn[-1])
         val = self.epoch_logs.get("val_loss", [])
-        self.val_curve.setData(steps[-len(val):] if val else [], val)
+        drawn.append(_thinned(steps[-len(val):] if val else [], val))
+        self.val_curve.setData(*drawn[-1])
+        self.loss_range.follow(drawn)
         metric = self.metric_name
         if metric:
-            self.metric_plot.setTitle(metric.replace("_", " "))
+            title = metric.replace("_", " ")
+            if title != self._metric_title:  # a new title re-lays out the plot: only when it changes
+                self._metric_title = title
+                self.metric_plot.setTitle(title)
             train = self.epoch_logs.get(metric, [])
-            self.metric_train.setData(np.arange(1, len(train) + 1), train)
             val = self.epoch_logs.get(f"val_{metric}", [])
-            self.metric_val.setData(np.arange(len(train) - len(val) + 1, len(train) + 1), val)
+            drawn = [_thinned(np.arange(1, len(train) + 1), train),
+                     _thinned(np.arange(len(train) - len(val) + 1, len(train) + 1), val)]
+            self.metric_train.setData(*drawn[0])
+            self.metric_val.setData(*drawn[1])
+            self.metric_range.follow(drawn)
         for step, text in self.marks[self._drawn_marks:]:
             line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen("#a855f7", style=pg.QtCore.Qt.PenStyle.DashLine),
                                    label=text, labelOpts={"position": 0.85, "color": "#a855f7"})
@@ -133,3 +165,50 @@ class CurvesView(QWidget):
                 for i in range(len(self.epoch_logs.get("loss", [])))]
         return ["epoch", *keys], rows
 
+
+def _thinned(xs, ys) -> tuple[np.ndarray, np.ndarray]:
+    """At most MAX_DRAWN_POINTS evenly spaced points of a curve, always ending at its last point.
+    (The batch curve is already smoothed and the epoch curves change slowly, so a stride loses
+    nothing visible, and the GUI thread stops spending its time in path drawing.)"""
+    if len(ys) <= MAX_DRAWN_POINTS:
+        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    index = np.linspace(0, len(ys) - 1, MAX_DRAWN_POINTS).astype(np.int64).tolist()
+    return (np.array([xs[i] for i in index], dtype=np.float64),
+            np.array([ys[i] for i in index], dtype=np.float64))
+
+
+class StableRange:
+    """Axis ranges for a live plot that change in steps (x grows by half again when the data
+    reaches the edge; y refits when the data leaves it or fills under a third of it), so most
+    frames repaint the curves without re-laying out the axes, which is what costs time."""
+
+    def __init__(self, plot: pg.PlotWidget):
+        self.plot = plot
+        self.log = False
+        plot.disableAutoRange()
+        self.reset()
+
+    def reset(self) -> None:
+        self.x_max: float | None = None
+        self.y: tuple[float, float] | None = None
+
+    def follow(self, curves: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        xs = [c[0] for c in curves if len(c[0])]
+        ys = [c[1][np.isfinite(c[1])] for c in curves if len(c[1])]
+        ys = [y[y > 0] if self.log else y for y in ys]
+        ys = [y for y in ys if len(y)]
+        if not xs or not ys:
+            return
+        x_last = max(float(x.max()) for x in xs)
+        lo = min(float(y.min()) for y in ys)
+        hi = max(float(y.max()) for y in ys)
+        if self.log:
+            lo, hi = np.log10(lo), np.log10(hi)
+        changed = False
+        if self.x_max is None or x_last > self.x_max:
+            self.x_max, changed = max(1.0, x_last * 1.5), True
+        span = max(hi - lo, 1e-9)
+        if self.y is None or lo < self.y[0] or hi > self.y[1] or (self.y[1] - self.y[0]) > 3 * span:
+            self.y, changed = (lo - 0.08 * span, hi + 0.08 * span), True
+        if changed:
+            self.plot.setRange(xRange=(0.0, self.x_max), yRange=self.y, padding=0)

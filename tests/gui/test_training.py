@@ -208,3 +208,18 @@ def test_every_tab_exports_png_and_csv(window, qtbot, tmp_path, monkeypatch):
         assert png.stat().st_size > 1000, name
         lines = csv_path.read_text().splitlines()
         assert len(lines) >= 2, name  # a header and numbers
+
+
+def test_batch_loss_smoothing_matches_the_moving_average(qtbot):
+    from gui.training.curves import SMOOTHING, CurvesView
+
+    view = CurvesView()
+    qtbot.addWidget(view)
+    values = np.random.default_rng(0).random(1000)
+    view.add_batches(0, values[:300])
+    view.add_batches(300, values[300:])
+    expected, acc = [], None
+    for value in values:
+        acc = value if acc is None else SMOOTHING * acc + (1 - SMOOTHING) * value
+        expected.append(acc)
+    np.testing.assert_allclose(view.smoothed, expected, rtol=1e-9)
