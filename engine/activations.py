@@ -10,6 +10,7 @@ GELU is the exact form x·Φ(x) with the Gaussian CDF from erfc (as PyTorch's de
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _NO_BIAS = {dtype: np.empty(0, dtype) for dtype in _KERNEL_DTYPES}
 
 
-class Activation:
+class Activation(ABC):
     """Base of every activation. Subclasses set the class attributes and the three maths methods."""
 
     name = ""
@@ -38,14 +39,17 @@ class Activation:
     def __init__(self, **params: Any):
         self.params = resolve_params(type(self), params, f"activation '{self.name}'")
 
+    @abstractmethod
     def forward(self, z: np.ndarray) -> np.ndarray:
         """a = f(z), same shape and dtype as z `(N, ...)`."""
         raise NotImplementedError
 
+    @abstractmethod
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         """d(loss)/dz `(N, ...)` from the pre-activation z, the output a = f(z) and d(loss)/da."""
         raise NotImplementedError
 
+    @abstractmethod
     def derivative(self, z: np.ndarray) -> np.ndarray:
         """Elementwise da/dz, same shape as z (for softmax the Jacobian diagonal s·(1-s))."""
         raise NotImplementedError

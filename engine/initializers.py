@@ -12,6 +12,7 @@ the float64 network's weights rounded (same seed, same draws).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from engine.registry import INITIALIZERS, ParamSpec, resolve_params
 TRUNCATED_STDDEV = 0.87962566103423978
 
 
-class Initializer:
+class Initializer(ABC):
     """Base class: `init(shape, fan_in, fan_out, rng, dtype)` returns a new C-contiguous array."""
 
     name = ""
@@ -58,6 +59,7 @@ class Initializer:
         values = self._draw(tuple(int(d) for d in shape), int(fan_in), int(fan_out), rng)
         return np.ascontiguousarray(values, dtype=dt)
 
+    @abstractmethod
     def _draw(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
               rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError

@@ -15,6 +15,7 @@ stay finite for any logit size, and give the simple gradients (softmax(z) - oneh
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ _SIGMOID = get_activation("sigmoid")
 _NO_GRAD = {dtype: np.empty((0, 0), dtype) for dtype in _KERNEL_DTYPES}
 
 
-class Loss:
+class Loss(ABC):
     """Base of every loss; see the module docstring for shapes and reductions."""
 
     name = ""
@@ -48,10 +49,12 @@ class Loss:
     def __init__(self, **params: Any):
         self.params = resolve_params(type(self), params, f"loss '{self.name}'")
 
+    @abstractmethod
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
         """Mean loss over the batch."""
         raise NotImplementedError
 
+    @abstractmethod
     def backward(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
         """d(mean loss)/d(y_pred), shape and dtype of y_pred."""
         raise NotImplementedError
@@ -170,6 +173,7 @@ def _bce_logits(z: np.ndarray, t: np.ndarray) -> np.ndarray:
 class _MeanLoss(Loss):
     """Elementwise loss averaged over every value (= Keras' mean over the last axis, then samples)."""
 
+    @abstractmethod
     def _value(self, p: np.ndarray, t: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

@@ -7,6 +7,7 @@ is the batch values averaged with the batch sizes as weights; rmse and r2 are no
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from engine.registry import LOSSES, METRICS, ParamSpec, resolve_params
 THRESHOLD = 0.5
 
 
-class Metric:
+class Metric(ABC):
     """Base of every metric: call it with a batch to get a float."""
 
     name = ""
@@ -35,6 +36,7 @@ class Metric:
         p, t = np.asarray(y_pred), np.asarray(y_true)
         return self.compute(p, t) if p.size else 0.0
 
+    @abstractmethod
     def compute(self, p: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
 

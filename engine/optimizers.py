@@ -18,6 +18,7 @@ State arrays are allocated on the first step, match each weight's shape and dtyp
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ def _epsilon(help_text: str) -> ParamSpec:
     return ParamSpec("epsilon", "float", 1e-7, help_text, minimum=1e-12, maximum=1.0)
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class. Subclasses list their per-weight state in `slots` and fill in `_constants`
     (float64 scalars for one step) and `_update` (one kernel call for one weight array).
 
@@ -143,9 +144,11 @@ class Optimizer:
             self._span = (w, g) if w is not None and g is not None else None
         return self._span
 
+    @abstractmethod
     def _constants(self, lr: float, t: int) -> tuple[float, ...]:
         raise NotImplementedError
 
+    @abstractmethod
     def _update(self, kernel: Any, i: int, w: np.ndarray, g: np.ndarray, c: tuple[Any, ...],
                 decay: bool) -> None:
         raise NotImplementedError

@@ -7,13 +7,14 @@ from where it stopped); `total_epochs` is the epoch count the current run ends a
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 from engine.errors import ConfigError
 from engine.registry import SCHEDULES, ParamSpec, resolve_params
 
 
-class Schedule:
+class Schedule(ABC):
     """Base class: `learning_rate(base_lr, epoch, total_epochs)` gives one epoch's rate."""
 
     name = ""
@@ -35,6 +36,7 @@ class Schedule:
                               f"got epoch {epoch} of {total_epochs}")
         return float(self._rate(base_lr, epoch, total_epochs))
 
+    @abstractmethod
     def _rate(self, base_lr: float, epoch: int, total_epochs: int) -> float:
         raise NotImplementedError
 

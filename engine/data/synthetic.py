@@ -12,6 +12,7 @@ TensorFlow Playground (src/dataset.ts) with these changes:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ _LABEL_NOISE = ("Playground noise (0..0.5): each label is read at the point move
                 "of up to 5/6 x noise per coordinate, so labels near the boundary flip")
 
 
-class SyntheticSet:
+class SyntheticSet(ABC):
     """Base of the registered sets: `generate(**params)` validates and builds the Dataset."""
 
     name = ""
@@ -62,6 +63,7 @@ class SyntheticSet:
         return Dataset(x=x, y=y, task=cls.task, n_classes=n_classes, name=cls.name, feature_names=names)
 
     @staticmethod
+    @abstractmethod
     def _points(rng: np.random.Generator, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
