@@ -59,17 +59,13 @@ class EpochReport:
 
 @dataclass
 class TrainingResult:
-    """What the run leaves behind, to be put back into the document's network."""
+    """How the run ended, with its final weights and per-epoch numbers."""
 
     weights: list[np.ndarray]
-    optimizer_state: dict[str, np.ndarray] | None
-    optimizer_name: str | None
     reason: str  # "finished", "stopped", "early stopping", "diverged", "failed"
     message: str = ""
     history_epochs: dict[str, list[float]] = field(default_factory=dict)
-    batch_losses: list[float] = field(default_factory=list)
-    batch_stride: int = 1
-    steps: int = 0
+    steps: int = 0  # optimizer steps of the network's whole life
 
 
 class _Relay(Callback):
@@ -237,17 +233,13 @@ class TrainingWorker(QObject):
         self.finished.emit(self._result(reason, message))
 
     def _result(self, reason: str, message: str) -> TrainingResult:
+        """The weights and numbers the GUI shows; the optimizer and full history stay on
+        `self.network`, which the session reads once the thread is done with it."""
         network = self.network
-        optimizer = network.optimizer
-        history = network.history
         return TrainingResult(
             weights=network.get_weights(),
-            optimizer_state={k: v.copy() for k, v in optimizer.state().items()} if optimizer else None,
-            optimizer_name=optimizer.name if optimizer else None,
             reason=reason,
             message=message,
-            history_epochs={k: list(v) for k, v in history.epochs.items()},
-            batch_losses=list(history.batch_losses),
-            batch_stride=history.batch_stride,
-            steps=history.steps,
+            history_epochs={k: list(v) for k, v in network.history.epochs.items()},
+            steps=network.history.steps,
         )
