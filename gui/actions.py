@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette, QPen
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from gui.examples import list_examples
-from gui.theme import THEME_MODES
+from gui.theme import THEME_MODES, icon_canvas
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
@@ -23,12 +23,7 @@ Key = QKeySequence.StandardKey
 
 def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:
     """Simple line icons for zoom in/out, fit, auto-layout and training settings."""
-    ratio = 2.0
-    pixmap = QPixmap(int(size * ratio), int(size * ratio))
-    pixmap.setDevicePixelRatio(ratio)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pixmap, painter = icon_canvas(size)
     pen = QPen(palette.color(QPalette.ColorRole.WindowText), size / 12)
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
     painter.setPen(pen)

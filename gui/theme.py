@@ -117,14 +117,21 @@ def hint_color(widget_palette: QPalette) -> str:
 
 
 # ---------------------------------------------------------------- group glyphs
-def group_icon(group: str, size: int = 32) -> QIcon:
-    """A rounded square in the group's colour with a small white glyph for the group."""
+def icon_canvas(size: int) -> tuple[QPixmap, QPainter]:
+    """A transparent, antialiased pixmap at twice the resolution (sharp on high-DPI screens) and
+    a painter on it; the caller draws in `size` units and ends the painter."""
     ratio = 2.0
     pixmap = QPixmap(int(size * ratio), int(size * ratio))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    return pixmap, painter
+
+
+def group_icon(group: str, size: int = 32) -> QIcon:
+    """A rounded square in the group's colour with a small white glyph for the group."""
+    pixmap, painter = icon_canvas(size)
     s = float(size)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(group_color(group))

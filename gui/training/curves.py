@@ -14,7 +14,7 @@ from engine.trainer import History
 
 TRAIN_PEN = pg.mkPen("#3b82f6", width=2)
 VAL_PEN = pg.mkPen("#f97316", width=2)
-BATCH_PEN = pg.mkPen((59, 130, 246, 90), width=1)
+BATCH_PEN = pg.mkPen((96, 165, 250, 170), width=1)
 SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time

@@ -163,14 +163,15 @@ class TrainingSession(QObject):
         if problem:
             return problem
         doc_net = self.document.network
-        network = Network(self.document.spec.copy())
-        network.set_weights(doc_net.get_weights())
-        network.optimizer = copy.deepcopy(doc_net.optimizer)
-        network.history = copy.deepcopy(doc_net.history)
-        network.scaler = self.dataset.scaler
-        doc_net.scaler = self.dataset.scaler
+        # The state before the run (kept for Undo) and the worker's own copy to train on.
         self._before = TrainedState(doc_net.get_weights(), copy.deepcopy(doc_net.optimizer),
                                     copy.deepcopy(doc_net.history))
+        network = Network(self.document.spec.copy())
+        network.set_weights(self._before.weights)  # copies into the new model's buffers
+        network.optimizer = copy.deepcopy(self._before.optimizer)
+        network.history = copy.deepcopy(self._before.history)
+        network.scaler = self.dataset.scaler
+        doc_net.scaler = self.dataset.scaler
         self.control = TrainingControl()
         if paused_steps:
             self.control.step(paused_steps)
@@ -264,7 +265,9 @@ class TrainingSession(QObject):
 
     def _finished(self, result: TrainingResult) -> None:
         network = self.worker.network
-        after = TrainedState(result.weights, copy.deepcopy(network.optimizer), copy.deepcopy(network.history))
+        # The worker's network is dropped after this run, so its optimizer and history are taken
+        # as they are (TrainCommand copies whatever it applies).
+        after = TrainedState(result.weights, network.optimizer, network.history)
         epochs = len(result.history_epochs.get("loss", [])) - len(self._before.history.epochs.get("loss", []))
         if result.steps > self._before.history.steps:
             text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
