@@ -42,9 +42,14 @@ class TrainingControl:
             self._condition.notify_all()
 
     def request_change(self, **changes: Any) -> None:
-        """Ask for settings to change before the next batch (e.g. learning_rate=0.01)."""
+        """Ask for settings to change before the next batch: learning_rate=0.01, or
+        regularization={node_id: {"kernel_l2": 0.001}} (merged with other nodes' pending changes)."""
         with self._condition:
-            self._changes.update(changes)
+            for key, value in changes.items():
+                pending = self._changes.get(key)
+                if isinstance(value, dict) and isinstance(pending, dict):
+                    value = {**pending, **value}
+                self._changes[key] = value
 
     def take_changes(self) -> dict[str, Any]:
         with self._condition:

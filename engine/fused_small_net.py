@@ -114,3 +114,10 @@ class SmallNetPath:
                                self.z, self.a, self.delta, preds, losses)
         optimizer.iterations += done
         return losses[:done]
+
+    def predict(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Inference outputs of rows `x` (N, inputs) into `out` (N, outputs), without the GIL."""
+        model = self.model
+        K.predict_rows(model.weight_buffer, self.layers, self.alphas, np.ascontiguousarray(x, model.dtype),
+                       self.z, self.a, out)
+        return out

@@ -250,10 +250,12 @@ class Optimizer(ABC):
         the weights' dtype and with the flush threshold `tiny` last (as `step` passes them)."""
         dtype = self._layout[0][1] if self._layout else np.dtype(np.float64)
         t = np.arange(self.iterations + 1, self.iterations + steps + 1, dtype=np.float64)
-        columns = [np.broadcast_to(np.asarray(c, np.float64), t.shape)
-                   for c in self._constants(float(learning_rate), t)]
-        columns.append(np.full(steps, _TINY[dtype]))
-        return np.stack(columns, axis=1).astype(dtype)
+        constants = self._constants(float(learning_rate), t)
+        table = np.empty((steps, len(constants) + 1), np.float64)
+        for column, value in enumerate(constants):
+            table[:, column] = value
+        table[:, -1] = _TINY[dtype]
+        return table.astype(dtype)
 
     def _refresh_flat(self) -> None:
         """Per slot, the flat state array of each weight, then (index len(weights)) the whole

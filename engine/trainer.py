@@ -45,6 +45,26 @@ class BatchEnd:
 
 
 @dataclass
+class BatchesEnd:
+    """Consecutive batches of one epoch, reported at once (the fused path runs them in one call)."""
+
+    epoch: int  # 0-based
+    first_batch: int  # 0-based within the epoch
+    batches_per_epoch: int
+    first_step: int  # optimizer steps after the first of these batches (whole life)
+    losses: list[float]
+    batch_size: int
+    samples: int  # in these batches; only the epoch's last batch can be short
+    learning_rate: float
+
+    def events(self) -> list[BatchEnd]:
+        """One BatchEnd per batch."""
+        return [BatchEnd(self.epoch, self.first_batch + i, self.batches_per_epoch, self.first_step + i,
+                         loss, min(self.batch_size, self.samples - i * self.batch_size), self.learning_rate)
+                for i, loss in enumerate(self.losses)]
+
+
+@dataclass
 class EpochEnd:
     epoch: int  # 0-based
     epochs: int
@@ -59,6 +79,12 @@ class Callback:
     def on_train_begin(self, trainer: Trainer) -> None: ...
 
     def on_batch_end(self, event: BatchEnd) -> None: ...
+
+    def on_batches_end(self, event: BatchesEnd) -> None:
+        """Batches finished since the last report; by default `on_batch_end` for each. Override
+        it instead when a call per batch would cost too much (the fused path reports hundreds)."""
+        for batch_event in event.events():
+            self.on_batch_end(batch_event)
 
     def on_epoch_end(self, event: EpochEnd) -> None: ...
 
@@ -145,6 +171,7 @@ class Trainer:
         self.dropout_rng = np.random.default_rng([seed, 2, start])
         self.fused = model.uses_fused_loss(loss.fused_activation)
         self.small_net_path = small_net_path
+        self._small_net: SmallNetPath | None = None
         self.path = ""  # "general" or "fused small net" once fit has started
         self._buffers: dict[str, np.ndarray] = {}
         self.stop_reason = ""
@@ -166,23 +193,21 @@ class Trainer:
         count = len(y)
         batches = max(1, math.ceil(count / self.batch_size))
         self.loss.validate_targets(y, self.model.output_shape, "training targets")
-        small_net = None
-        if self.small_net_path is not False:
-            small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
-                                          self.batch_size)
+        if validation is not None:
+            self.loss.validate_targets(validation[1], self.model.output_shape, "evaluation targets")
+        self._plan_path()
         for cb in callbacks:
             cb.on_train_begin(self)
         first_epoch = self.history.epoch_count
         best = (math.inf, None)
         waited = 0
-        self.path = "fused small net" if small_net is not None else "general"
         try:
             for epoch in range(first_epoch, first_epoch + self.epochs):
                 lr = self.schedule.learning_rate(self.base_learning_rate, epoch, first_epoch + self.epochs)
                 started = time.perf_counter()
                 order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
-                if small_net is not None:
-                    result = self._fused_epoch(small_net, x, y, order, epoch, batches, lr, callbacks)
+                if self._small_net is not None:
+                    result = self._fused_epoch(x, y, order, epoch, batches, lr, callbacks)
                 else:
                     result = self._general_epoch(x, y, order, epoch, batches, lr, callbacks)
                 if result is None:
@@ -191,7 +216,7 @@ class Trainer:
                 totals, lr = result
                 logs = {key: value / count for key, value in totals.items()}
                 if validation is not None:
-                    logs.update({f"val_{k}": v for k, v in self.evaluate(*validation).items()})
+                    logs.update({f"val_{k}": v for k, v in self._evaluate(*validation).items()})
                 logs["lr"] = lr
                 self.history.append_epoch(logs)
                 seconds = time.perf_counter() - started
@@ -209,12 +234,21 @@ class Trainer:
                 cb.on_train_end(self)
         return self.history
 
-    def _general_epoch(self, x, y, order, epoch, batches, lr, callbacks):
-        """One epoch, batch by batch; (metric totals, lr) or None when stopped."""
+    def _plan_path(self) -> None:
+        """Choose the fused small-net path when it applies (again after a live change)."""
+        self._small_net = None
+        if self.small_net_path is not False:
+            self._small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
+                                                self.batch_size)
+        self.path = "fused small net" if self._small_net is not None else "general"
+
+    def _general_epoch(self, x, y, order, epoch, batches, lr, callbacks, first_batch=0, totals=None):
+        """One epoch (from `first_batch` on, adding to `totals`), batch by batch; (metric totals,
+        lr) or None when stopped."""
         snapshot = self.model.get_weights()
         weights, grads, decay = self.model.trainable()
-        totals: dict[str, float] = {}
-        for batch in range(batches):
+        totals = totals if totals is not None else {}
+        for batch in range(first_batch, batches):
             if not self.control.wait_for_turn():
                 return None
             lr = self._apply_changes(lr)
@@ -230,15 +264,15 @@ class Trainer:
                 self.model.set_weights(snapshot)
                 raise TrainingError(_divergence_message(loss_value, epoch, batch, lr))
             self._accumulate(totals, loss_value, y_pred, yb)
-            self.history.append_batch(loss_value)
-            event = BatchEnd(epoch, batch, batches, self.history.steps, loss_value, len(yb), lr)
-            for cb in callbacks:
-                cb.on_batch_end(event)
+            self._report([loss_value], epoch, batch, batches, len(y), lr, callbacks)
         return totals, lr
 
-    def _fused_epoch(self, small_net, x, y, order, epoch, batches, lr, callbacks):
+    def _fused_epoch(self, x, y, order, epoch, batches, lr, callbacks):
         """One epoch on the fused small-net path, in chunks of batches per kernel call; the
-        control is honoured between chunks (one batch per chunk while paused or single-stepping)."""
+        control is honoured between chunks (one batch per chunk while paused or single-stepping).
+        A live change that the fused path cannot compute (a weight penalty) hands the rest of the
+        epoch to the general path."""
+        small_net = self._small_net
         snapshot = self.model.get_weights()
         count = len(y)
         preds = self._buffer("preds", (count, small_net.outputs), self.model.dtype)
@@ -246,12 +280,15 @@ class Trainer:
         order = np.ascontiguousarray(order, dtype=np.int64)
         xs = np.ascontiguousarray(x[0])
         chunk = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // self.batch_size))
-        losses = []
+        losses: list[float] = []
         batch = 0
         while batch < batches:
             if not self.control.wait_for_turn():
                 return None
             lr = self._apply_changes(lr)
+            if self._small_net is not small_net:
+                totals = self._fused_totals(losses, preds, y, order, batch)
+                return self._general_epoch(x, y, order, epoch, batches, lr, callbacks, batch, totals)
             size = 1 if self.control.paused else min(chunk, batches - batch)
             done = small_net.run(xs, targets, order, batch, size, self.batch_size, lr, preds)
             values = done.tolist()
@@ -262,31 +299,37 @@ class Trainer:
                 self.model.set_weights(snapshot)
                 raise TrainingError(_divergence_message(values[-1], epoch, batch + len(finite), lr))
             batch += size
+        return self._fused_totals(losses, preds, y, order, batches), lr
+
+    def _fused_totals(self, losses: list[float], preds: np.ndarray, y: np.ndarray, order: np.ndarray,
+                      batches: int) -> dict[str, float]:
+        """Loss and metric totals (sums over samples) of the epoch's first `batches` batches."""
+        done = min(batches * self.batch_size, len(y))
+        if done == 0:
+            return {}
         sizes = np.full(batches, self.batch_size, dtype=np.float64)
-        sizes[-1] = count - self.batch_size * (batches - 1)
+        sizes[-1] = done - self.batch_size * (batches - 1)
         totals = {"loss": float(np.dot(losses, sizes))}
-        y_ordered = y[order]
+        preds, y_ordered = preds[:done], y[order[:done]]
         for metric in self.metrics:
             if metric.batch_weighted:
-                totals[metric.name] = metric(preds, y_ordered) * count
+                totals[metric.name] = metric(preds, y_ordered) * done
             else:
                 totals[metric.name] = sum(
                     metric(preds[s : s + self.batch_size], y_ordered[s : s + self.batch_size])
-                    * min(self.batch_size, count - s) for s in range(0, count, self.batch_size))
-        return totals, lr
+                    * min(self.batch_size, done - s) for s in range(0, done, self.batch_size))
+        return totals
 
     def _report(self, losses, epoch, first_batch, batches, count, lr, callbacks) -> None:
-        """Record the batch losses of one chunk and tell the callbacks, as the general path does."""
+        """Record the losses of consecutive batches and tell the callbacks in one call."""
         steps = self.history.steps
         self.history.append_batches(losses)
-        if not callbacks:
+        if not callbacks or not losses:
             return
-        for i, loss_value in enumerate(losses):
-            batch = first_batch + i
-            size = min(self.batch_size, count - batch * self.batch_size)
-            event = BatchEnd(epoch, batch, batches, steps + i + 1, loss_value, size, lr)
-            for cb in callbacks:
-                cb.on_batch_end(event)
+        samples = min(count, (first_batch + len(losses)) * self.batch_size) - first_batch * self.batch_size
+        event = BatchesEnd(epoch, first_batch, batches, steps + 1, losses, self.batch_size, samples, lr)
+        for cb in callbacks:
+            cb.on_batches_end(event)
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """A scratch array kept between batches and epochs (reallocated when its shape changes)."""
@@ -341,10 +384,18 @@ class Trainer:
             totals[metric.name] = totals.get(metric.name, 0.0) + metric(y_pred, yb) * size
 
     def _apply_changes(self, lr: float) -> float:
+        """Settings changed while training runs: the learning rate, and weight penalties
+        ({node id: {"kernel_l2": ...}}), which may move training to or from the fused path."""
         changes = self.control.take_changes()
         if "learning_rate" in changes:
             self.base_learning_rate = float(changes["learning_rate"])
             lr = self.base_learning_rate
+        if changes.get("regularization"):
+            for node_id, values in changes["regularization"].items():
+                layer = self.model.layers.get(node_id)
+                if layer is not None:
+                    layer.params.update({k: float(v) for k, v in values.items() if k in layer.params})
+            self._plan_path()
         return lr
 
     def _check_early_stopping(self, logs, best, waited):
@@ -365,7 +416,15 @@ class Trainer:
         """Loss and metrics over (x, y) in inference mode, batched. The outputs stay in
         `last_predictions` (callbacks reuse the validation outputs, e.g. for a confusion matrix)."""
         self.loss.validate_targets(y, self.model.output_shape, "evaluation targets")
-        self.last_predictions = predict(self.model, x, max(self.batch_size, 256))
+        return self._evaluate(x, y)
+
+    def _evaluate(self, x: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
+        """`evaluate` of already validated targets; on the fused path without the GIL."""
+        small_net = self._small_net
+        if small_net is not None and len(x) == 1 and x[0].ndim == 2:
+            self.last_predictions = small_net.predict(x[0], np.empty((len(y), small_net.outputs), self.model.dtype))
+        else:
+            self.last_predictions = predict(self.model, x, max(self.batch_size, 256))
         return scores(self.model, self.loss, self.metrics, self.last_predictions, y)
 
 

@@ -114,6 +114,85 @@ def _output_loss(z, a, t_row, label, loss_code, code, alpha, scale, delta, pred)
     return total
 
 
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+def _forward(params, layers, alphas, z, a, zero, two):
+    """One sample's forward pass: the input is in a[:inputs]; each layer's pre-activation and
+    output go to its columns of z and a (a softmax output is left as logits in both)."""
+    src = 0
+    for layer in range(layers.shape[0]):
+        w_off, b_off, fan_in = layers[layer, 0], layers[layer, 1], layers[layer, 2]
+        fan_out, code, col = layers[layer, 3], layers[layer, 4], layers[layer, 5]
+        w = params[w_off : w_off + fan_in * fan_out].reshape((fan_in, fan_out))
+        inp = a[src : src + fan_in]
+        zl = z[col : col + fan_out]
+        al = a[col : col + fan_out]
+        for j in range(fan_out):
+            zl[j] = zero
+        for k in range(fan_in):
+            xk = inp[k]
+            for j in range(fan_out):
+                zl[j] += xk * w[k, j]
+        if b_off >= 0:
+            for j in range(fan_out):
+                zl[j] += params[b_off + j]
+        if code == TANH:
+            for j in range(fan_out):
+                al[j] = _tanh(zl[j], two)
+        elif code == RELU:
+            for j in range(fan_out):
+                v = zl[j]
+                al[j] = zero if v < zero else v
+        else:
+            for j in range(fan_out):
+                al[j] = zl[j]
+            if code > LINEAR:
+                _act_row(al, code, alphas[layer])
+        src = col
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def predict_rows(params, layers, alphas, x, z, a, out):
+    """Inference: each row of x through the network into `out` (N, outputs), a softmax output
+    as probabilities. Releases the GIL, like `train_batches`."""
+    depth = layers.shape[0]
+    inputs = x.shape[1]
+    out_units, out_code, out_col = layers[depth - 1, 3], layers[depth - 1, 4], layers[depth - 1, 5]
+    t = params.dtype.type
+    zero, two = t(0.0), t(2.0)
+    for s in range(x.shape[0]):
+        for k in range(inputs):
+            a[k] = x[s, k]
+        _forward(params, layers, alphas, z, a, zero, two)
+        row = out[s]
+        if out_code == SOFTMAX:
+            m = z[out_col]
+            for j in range(1, out_units):
+                m = max(m, z[out_col + j])
+            total = zero
+            for j in range(out_units):
+                row[j] = np.exp(z[out_col + j] - m)
+                total += row[j]
+            for j in range(out_units):
+                row[j] /= total
+        else:
+            for j in range(out_units):
+                row[j] = a[out_col + j]
+
+
+def predict_rows_ref(params, layers, alphas, x, z, a, out):
+    """NumPy twin of `predict_rows`."""
+    act = x
+    for (w_off, b_off, fan_in, fan_out, code, _), alpha in zip(layers, alphas, strict=True):
+        zl = act @ params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
+        if b_off >= 0:
+            zl = zl + params[b_off : b_off + fan_out]
+        act = _act_ref(zl, code, alpha) if code >= 0 else zl
+    if layers[-1, 4] == SOFTMAX:
+        e = np.exp(act - act.max(axis=1, keepdims=True))
+        act = e / e.sum(axis=1, keepdims=True)
+    out[...] = act
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
                   first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
@@ -146,36 +225,7 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
             s = order[p]
             for k in range(inputs):
                 a[k] = x[s, k]
-            src = 0
-            for layer in range(depth):
-                w_off, b_off, fan_in = layers[layer, 0], layers[layer, 1], layers[layer, 2]
-                fan_out, code, col = layers[layer, 3], layers[layer, 4], layers[layer, 5]
-                w = params[w_off : w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-                inp = a[src : src + fan_in]
-                zl = z[col : col + fan_out]
-                al = a[col : col + fan_out]
-                for j in range(fan_out):
-                    zl[j] = zero
-                for k in range(fan_in):
-                    xk = inp[k]
-                    for j in range(fan_out):
-                        zl[j] += xk * w[k, j]
-                if b_off >= 0:
-                    for j in range(fan_out):
-                        zl[j] += params[b_off + j]
-                if code == TANH:
-                    for j in range(fan_out):
-                        al[j] = _tanh(zl[j], two)
-                elif code == RELU:
-                    for j in range(fan_out):
-                        v = zl[j]
-                        al[j] = zero if v < zero else v
-                else:
-                    for j in range(fan_out):
-                        al[j] = zl[j]
-                    if code > LINEAR:
-                        _act_row(al, code, alphas[layer])
-                src = col
+            _forward(params, layers, alphas, z, a, zero, two)
             t_row = y_dense[min(s, y_dense.shape[0] - 1)]
             label = y_index[min(s, y_index.shape[0] - 1)]
             total += _output_loss(z[out_col : out_col + out_units], a[out_col : out_col + out_units],

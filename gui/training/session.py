@@ -234,8 +234,8 @@ class TrainingSession(QObject):
             self.edit_marked.emit(self.steps_seen, f"lr {value:g}")
 
     def set_regularization(self, node_id: str, values: dict[str, float]) -> None:
-        if self.worker is not None and self.state != IDLE:
-            self.worker.request_regularization(node_id, values)
+        if self.control is not None and self.state != IDLE:
+            self.control.request_change(regularization={node_id: dict(values)})
             text = ", ".join(f"{k} {v:g}" for k, v in values.items())
             self.edit_marked.emit(self.steps_seen, f"{node_id}: {text}")
 

@@ -20,7 +20,7 @@ from engine.control import TrainingControl
 from engine.errors import NetCanvasError
 from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix
 from engine.network import Network
-from engine.trainer import BatchEnd, Callback, EpochEnd, Trainer
+from engine.trainer import BatchesEnd, Callback, EpochEnd, Trainer
 
 EMIT_HZ = 30.0
 SNAPSHOT_HZ = 5.0
@@ -69,8 +69,7 @@ class TrainingResult:
 
 
 class _Relay(Callback):
-    """Runs on the training thread: bundles batch numbers, takes health snapshots, applies live
-    regularisation changes."""
+    """Runs on the training thread: bundles batch numbers and takes health snapshots."""
 
     def __init__(self, worker: TrainingWorker, epochs: int):
         self.worker = worker
@@ -80,7 +79,7 @@ class _Relay(Callback):
         self.last_emit = 0.0
         self.window_samples = 0
         self.window_start = time.perf_counter()
-        self.last: BatchEnd | None = None
+        self.last: BatchesEnd | None = None
         self.epoch_base = 0
         self.monitor: TrainingMonitor | None = None
         self.next_snapshot = 0.0
@@ -95,18 +94,17 @@ class _Relay(Callback):
             self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x)
             self.snapshot()
 
-    def on_batch_end(self, event: BatchEnd) -> None:
+    def on_batches_end(self, event: BatchesEnd) -> None:
         if not self.pending:
-            self.first_step = event.step
-        self.pending.append(event.loss)
-        self.window_samples += event.size
+            self.first_step = event.first_step
+        self.pending.extend(event.losses)
+        self.window_samples += event.samples
         self.last = event
         now = time.perf_counter()
         if now - self.last_emit >= 1.0 / EMIT_HZ:
             self.flush(now)
         if self.monitor is not None and now >= self.next_snapshot:
             self.snapshot()
-        self.worker.apply_regularization(self.trainer)
 
     def snapshot(self) -> None:
         started = time.perf_counter()
@@ -128,7 +126,8 @@ class _Relay(Callback):
         event = self.last
         self.worker.progressed.emit(TrainingProgress(
             self.first_step, np.asarray(self.pending, dtype=np.float64), event.epoch - self.epoch_base,
-            event.batch, event.batches_per_epoch, self.epochs, rate, event.learning_rate,
+            event.first_batch + len(event.losses) - 1, event.batches_per_epoch, self.epochs, rate,
+            event.learning_rate,
         ))
         self.pending = []
         if now - self.window_start > 1.0:  # a sliding one-second window for samples/s
@@ -171,7 +170,6 @@ class TrainingWorker(QObject):
         self.control = control
         self.classes = classes
         self.probe_x = self._probe(x)
-        self._regularization: dict[str, dict[str, float]] = {}
 
     def _probe(self, x: Any) -> np.ndarray | None:
         """A fixed sample of the training inputs as the model sees them (scaled)."""
@@ -182,19 +180,6 @@ class TrainingWorker(QObject):
         if self.network.scaler is not None:
             sample = self.network.scaler.transform(sample)
         return self.network.model.prepare_inputs(sample)[0]
-
-    def request_regularization(self, node_id: str, values: dict[str, float]) -> None:
-        """Thread-safe (a dict assignment): applied by the training thread before its next batch."""
-        self._regularization = {**self._regularization, node_id: dict(values)}
-
-    def apply_regularization(self, trainer: Trainer | None) -> None:
-        changes, self._regularization = self._regularization, {}
-        if not changes or trainer is None:
-            return
-        for node_id, values in changes.items():
-            layer = trainer.model.layers.get(node_id)
-            if layer is not None:
-                layer.params.update(values)
 
     def add_confusion(self, report: EpochReport, scores: np.ndarray | None) -> None:
         """The validation confusion matrix, from the outputs the trainer just computed for the

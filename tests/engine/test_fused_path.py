@@ -175,6 +175,59 @@ def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
     assert counted == [0, 1]
 
 
+class PenaltyAt(Callback):
+    """Asks for a weight penalty on node h1 once `step` batches have run."""
+
+    def __init__(self, control: TrainingControl, step: int):
+        self.control, self.step = control, step
+
+    def on_batch_end(self, event):
+        if event.step == self.step:
+            self.control.request_change(regularization={"h1": {"kernel_l2": 0.05}})
+
+
+@pytest.mark.parametrize("step", [0, 7, 18])  # before training, mid-epoch, at an epoch's end
+def test_a_live_weight_penalty_moves_training_to_the_general_path_from_the_next_batch(step, monkeypatch):
+    """The fused kernel has no penalties: a live L2 change hands the rest of the epoch to the
+    general path, and the numbers equal a general-path run given the same change."""
+    x, y = data("binary_crossentropy", 1, count=105)  # 84 to train: 9 batches an epoch, the last of 4
+    runs = []
+    for flag in (None, False):
+        net = small_net({"type": "adam"}, "binary_crossentropy", "sigmoid", 1)
+        control = TrainingControl()
+        control.step(10_000)  # one batch per kernel call, so the change lands on the next batch
+        if step == 0:
+            control.request_change(regularization={"h1": {"kernel_l2": 0.05}})
+        history, events, path = fit(net, x, y, flag, monkeypatch, epochs=3, control=control,
+                                    callbacks=[PenaltyAt(control, step)], validation_split=0.2)
+        runs.append((net, history, events, path))
+    (fused, h_fused, e_fused, p_fused), (general, h_general, e_general, _) = runs
+    assert p_fused == "general" and fused.model.layers["h1"].params["kernel_l2"] == 0.05
+    assert [e[:3] for e in e_fused] == [e[:3] for e in e_general] and len(e_fused) == 3 * 9
+    np.testing.assert_allclose([e[3] for e in e_fused], [e[3] for e in e_general], rtol=1e-6)
+    for key in h_general:
+        np.testing.assert_allclose(h_fused[key], h_general[key], rtol=1e-6)
+    for a, b in zip(fused.get_weights(), general.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("output", [("softmax", 3), ("sigmoid", 1), ("elu", 2), ("tanh", 2)])
+def test_predict_rows_matches_its_twin_and_the_general_forward(output, dtype):
+    act, outputs = output
+    loss = {"softmax": "sparse_categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(act, "mse")
+    net = small_net({"type": "adam"}, loss, act, outputs, dtype=np.dtype(dtype).name, act="relu")
+    path = SmallNetPath.plan(net.model, get_loss(loss), get_optimizer("adam"), None, 8)
+    x = np.random.default_rng(4).normal(size=(37, 2)).astype(dtype)
+    fused, twin = np.empty((37, outputs), dtype), np.empty((37, outputs), dtype)
+    KS.predict_rows(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, fused)
+    KS.predict_rows_ref(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, twin)
+    general = net.model.forward([x], training=False)
+    tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
+    np.testing.assert_allclose(fused, twin, **tol)
+    np.testing.assert_allclose(fused, general, **tol)
+
+
 def test_append_batches_equals_appending_one_by_one():
     rng = np.random.default_rng(1)
     one, bulk = History(), History()
