@@ -115,6 +115,28 @@ class SmallNetPath:
         optimizer.iterations += done
         return losses[:done]
 
+    def run_epochs(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], orders: np.ndarray,
+                   batch_size: int, learning_rates: np.ndarray, x_val: np.ndarray, preds: np.ndarray,
+                   losses: np.ndarray, val_preds: np.ndarray, epoch_start: np.ndarray) -> int:
+        """Whole epochs in one kernel call (`K.train_epochs`): orders (E, N), learning_rates (E,),
+        preds (E, N, outputs), losses (E, batches), val_preds (E, Nv, outputs); returns the
+        batches done (all unless a loss was not finite)."""
+        model, optimizer = self.model, self.optimizer
+        slabs = optimizer.slabs(model.trainable()[0])
+        batches = losses.shape[1]
+        consts = optimizer.constants_table(np.repeat(learning_rates, batches), len(orders) * batches)
+        if self.opt_code == K.ADAM:
+            slot1, slot2 = slabs["m"], slabs["v"]
+        else:
+            slot1 = slabs.get("momentum", model.grad_buffer[:0])
+            slot2 = slot1[:0]
+        done = K.train_epochs(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
+                              self.alphas, x, targets[0], targets[1], orders, batch_size, self.loss_code,
+                              self.opt_code, self.nesterov, consts, self.z, self.a, self.delta, preds,
+                              losses, np.ascontiguousarray(x_val, model.dtype), val_preds, epoch_start)
+        optimizer.iterations += done
+        return done
+
     def predict(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Inference outputs of rows `x` (N, inputs) into `out` (N, outputs), without the GIL."""
         model = self.model

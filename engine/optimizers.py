@@ -245,12 +245,14 @@ class Optimizer(ABC):
             return None
         return self._slabs
 
-    def constants_table(self, learning_rate: float, steps: int) -> np.ndarray:
+    def constants_table(self, learning_rate: float | np.ndarray, steps: int) -> np.ndarray:
         """The constants of the next `steps` updates, one row each, from float64 rounded once to
-        the weights' dtype and with the flush threshold `tiny` last (as `step` passes them)."""
+        the weights' dtype and with the flush threshold `tiny` last (as `step` passes them).
+        `learning_rate`: one for all steps, or one per step."""
         dtype = self._layout[0][1] if self._layout else np.dtype(np.float64)
         t = np.arange(self.iterations + 1, self.iterations + steps + 1, dtype=np.float64)
-        constants = self._constants(float(learning_rate), t)
+        constants = self._constants(np.asarray(learning_rate, np.float64) if np.ndim(learning_rate)
+                                    else float(learning_rate), t)
         table = np.empty((steps, len(constants) + 1), np.float64)
         for column, value in enumerate(constants):
             table[:, column] = value

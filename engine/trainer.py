@@ -28,6 +28,10 @@ MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are d
 # kernel call, then checks pause/stop and reports them: a stop lands within ~0.1-1 ms.
 CHUNK_BATCHES = 256
 CHUNK_SAMPLES = 2048
+# Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about this many
+# samples (~10-30 ms), per kernel call: a GUI thread that holds the GIL while it paints then
+# stalls training once per call rather than twice per epoch. Stop lands within one call.
+EPOCH_RUN_SAMPLES = 8192
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
                "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
@@ -201,9 +205,19 @@ class Trainer:
         first_epoch = self.history.epoch_count
         best = (math.inf, None)
         waited = 0
+        end = first_epoch + self.epochs
+        epoch = first_epoch
         try:
-            for epoch in range(first_epoch, first_epoch + self.epochs):
-                lr = self.schedule.learning_rate(self.base_learning_rate, epoch, first_epoch + self.epochs)
+            while epoch < end:
+                if self._epochs_per_call(end - epoch, count) > 1:
+                    done = self._fused_epochs(x, y, validation, epoch, end, batches, callbacks)
+                    if done is None:
+                        self.stop_reason = "stopped"
+                        return self.history
+                    epoch += done
+                    if done:
+                        continue
+                lr = self.schedule.learning_rate(self.base_learning_rate, epoch, end)
                 started = time.perf_counter()
                 order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
                 if self._small_net is not None:
@@ -214,14 +228,9 @@ class Trainer:
                     self.stop_reason = "stopped"
                     return self.history
                 totals, lr = result
-                logs = {key: value / count for key, value in totals.items()}
-                if validation is not None:
-                    logs.update({f"val_{k}": v for k, v in self._evaluate(*validation).items()})
-                logs["lr"] = lr
-                self.history.append_epoch(logs)
-                seconds = time.perf_counter() - started
-                for cb in callbacks:
-                    cb.on_epoch_end(EpochEnd(epoch, first_epoch + self.epochs, logs, seconds, count / seconds))
+                val = self._evaluate(*validation) if validation is not None else None
+                logs = self._end_epoch(epoch, end, totals, lr, count, val, time.perf_counter() - started, callbacks)
+                epoch += 1
                 if self.early_stopping is not None:
                     best, waited, stop = self._check_early_stopping(logs, best, waited)
                     if stop:
@@ -233,6 +242,72 @@ class Trainer:
             for cb in callbacks:
                 cb.on_train_end(self)
         return self.history
+
+    def _end_epoch(self, epoch: int, end: int, totals: dict[str, float], lr: float, count: int,
+                   val: dict[str, float] | None, seconds: float, callbacks: list[Callback]) -> dict[str, float]:
+        """Record an epoch's logs (training totals averaged, validation scores) and tell the callbacks."""
+        logs = {key: value / count for key, value in totals.items()}
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["lr"] = lr
+        self.history.append_epoch(logs)
+        seconds = max(seconds, 1e-9)
+        for cb in callbacks:
+            cb.on_epoch_end(EpochEnd(epoch, end, logs, seconds, count / seconds))
+        return logs
+
+    def _epochs_per_call(self, remaining: int, count: int) -> int:
+        """How many whole epochs the next kernel call may run: several only on the fused path,
+        while not paused and without early stopping (which must look at every epoch first)."""
+        if self._small_net is None or self.early_stopping is not None or self.control.paused:
+            return 1
+        return max(1, min(remaining, EPOCH_RUN_SAMPLES // max(count, 1)))
+
+    def _fused_epochs(self, x, y, validation, epoch, end, batches, callbacks) -> int | None:
+        """Several whole epochs in one GIL-free kernel call (`SmallNetPath.run_epochs`), then each
+        reported as the per-epoch path would. Returns the epochs done (0: the caller should go on
+        epoch by epoch, e.g. after a pause request or a live change that left the fused path);
+        None when stop was requested."""
+        if self.control.stop_requested:
+            return None
+        self._apply_changes(0.0)
+        if self.control.paused or self._small_net is None:
+            return 0
+        small_net, count = self._small_net, len(y)
+        run = self._epochs_per_call(end - epoch, count)
+        lrs = np.array([self.schedule.learning_rate(self.base_learning_rate, e, end)
+                        for e in range(epoch, epoch + run)])
+        orders = np.stack([self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
+                           for _ in range(run)]).astype(np.int64)
+        x_val = validation[0][0] if validation is not None else x[0][:0]
+        dtype = self.model.dtype
+        preds = np.empty((run, count, small_net.outputs), dtype)
+        losses = np.empty((run, batches), np.float64)
+        val_preds = np.empty((run, len(x_val), small_net.outputs), dtype)
+        epoch_start = np.empty_like(self.model.weight_buffer)
+        started = time.perf_counter()
+        done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, self.batch_size,
+                                    lrs, x_val, preds, losses, val_preds, epoch_start)
+        seconds = (time.perf_counter() - started) / run
+        diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
+        finished = (done - 1) // batches if diverged else run
+        for e in range(finished):
+            values = losses[e].tolist()
+            self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
+            totals = self._fused_totals(values, preds[e], y, orders[e], batches)
+            val = None
+            if validation is not None:
+                self.last_predictions = val_preds[e]
+                val = scores(self.model, self.loss, self.metrics, val_preds[e], validation[1])
+            self._end_epoch(epoch + e, end, totals, float(lrs[e]), count, val, seconds, callbacks)
+        if diverged:
+            failed = (done - 1) % batches
+            self._report(losses[finished, :failed].tolist(), epoch + finished, 0, batches, count,
+                         float(lrs[finished]), callbacks)
+            self.model.weight_buffer[...] = epoch_start
+            raise TrainingError(_divergence_message(float(losses[finished, failed]), epoch + finished,
+                                                    failed, float(lrs[finished])))
+        return run
 
     def _plan_path(self) -> None:
         """Choose the fused small-net path when it applies (again after a live change)."""

@@ -280,6 +280,30 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
     return batch_count
 
 
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def train_epochs(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, orders,
+                 batch_size, loss_code, opt_code, nesterov, consts, z, a, delta, preds, losses,
+                 x_val, val_preds, epoch_start):
+    """Whole epochs in one call, so a small network needs the GIL once per many epochs: for
+    each epoch e (orders (E, N)), `train_batches` over all its batches (consts rows
+    e*B..(e+1)*B-1, preds[e], losses[e] of shape (E, B)), then the validation outputs of x_val
+    (Nv, inputs; may have no rows) into val_preds[e]. epoch_start receives the weights at the
+    start of the last epoch begun (to restore them after a non-finite loss). Returns the batches
+    done in all: every one, or up to and including the first with a non-finite loss."""
+    epochs = orders.shape[0]
+    batches = losses.shape[1]
+    for e in range(epochs):
+        epoch_start[:] = params
+        done = train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, orders[e],
+                             0, batches, batch_size, loss_code, opt_code, nesterov,
+                             consts[e * batches : (e + 1) * batches], z, a, delta, preds[e], losses[e])
+        if done < batches or not np.isfinite(losses[e, done - 1]):
+            return e * batches + done
+        if x_val.shape[0] > 0:
+            predict_rows(params, layers, alphas, x_val, z, a, val_preds[e])
+    return epochs * batches
+
 def train_batches_ref(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
                       first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
                       z, a, delta, preds, losses):

@@ -14,7 +14,8 @@ from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from engine.trainer import MAX_BATCH_LOSSES, Callback, History, Trainer
+from engine.errors import TrainingError
+from engine.trainer import EPOCH_RUN_SAMPLES, MAX_BATCH_LOSSES, Callback, History, Trainer
 
 CASES = [
     ({"type": "sgd", "learning_rate": 0.05}, "mse", "linear", 1),
@@ -173,6 +174,53 @@ def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
 
     net.fit(x, y, epochs=1, control=control, callbacks=[Count()])
     assert counted == [0, 1]
+
+
+def test_a_loss_that_diverges_inside_a_multi_epoch_call_ends_as_on_the_general_path(monkeypatch):
+    """The learning rate warms up to where the loss overflows in epoch 10 of 12, inside one
+    `train_epochs` call: the same epochs are reported, the same message is raised and the same
+    weights (from the start of epoch 10) are restored as on the general path."""
+    x, y = data("mse", 1)
+    runs = []
+    for flag in (None, False):
+        spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.5},
+                                     "batch_size": 10, "epochs": 12, "seed": 3, "dtype": "float64",
+                                     "schedule": {"type": "cosine", "warmup_epochs": 10}})
+        spec.add_node("Input", {"shape": [2]}, node_id="in")
+        spec.add_node("Dense", {"units": 8, "activation": "linear"}, node_id="h")
+        spec.add_node("Dense", {"units": 1, "activation": "linear"}, node_id="out")
+        spec.connect("in", "h")
+        spec.connect("h", "out")
+        net = Network(spec)
+        with pytest.raises(TrainingError) as info, np.errstate(all="ignore"):
+            fit(net, x, 3 * y, flag, monkeypatch, epochs=12, validation_split=0.2)
+        runs.append((net, str(info.value)))
+    (fused, message), (general, general_message) = runs
+    assert message == general_message and "at epoch 10, batch 9" in message
+    assert fused.history.epochs.keys() == general.history.epochs.keys()
+    for key, values in general.history.epochs.items():
+        np.testing.assert_allclose(fused.history.epochs[key], values, rtol=1e-6)
+    assert fused.history.steps == general.history.steps == 9 * 17 + 8
+    for a, b in zip(fused.get_weights(), general.get_weights(), strict=True):
+        assert np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+
+
+def test_whole_epochs_run_per_kernel_call_only_where_every_epoch_need_not_be_seen_first():
+    net = small_net({"type": "adam"}, "mse", "linear", 1)
+    x, y = data("mse", 1, count=400)
+    calls = []
+
+    class Count(Callback):
+        def on_train_begin(self, trainer):
+            original = trainer._small_net.run_epochs
+            trainer._small_net.run_epochs = lambda *a: calls.append(len(a[2])) or original(*a)
+
+    net.fit(x, y, epochs=50, callbacks=[Count()])
+    assert calls and sum(calls) == 50 and max(calls) == min(50, EPOCH_RUN_SAMPLES // 400)
+    calls.clear()
+    net.fit(x, y, epochs=5, callbacks=[Count()], early_stopping={"patience": 2})
+    assert calls == []
 
 
 class PenaltyAt(Callback):
