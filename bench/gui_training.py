@@ -4,9 +4,10 @@ For the spiral example and the MNIST MLP (real MNIST from ../shared/data/mnist w
 random data of its shape): samples/s of `Network.fit` alone, and of training from the main window
 (offscreen) with the curves, boundary, health and results views all redrawing at 25 Hz; plus the
 GUI thread's event latency while training, probed by a 10 ms QTimer (how late each tick fires).
-Each measurement runs in a fresh process; the two kinds alternate A B A B; medians are reported.
+Each measurement runs in a fresh process; the two kinds alternate H G H ... G H, and the ratio
+is the median over GUI runs of each run's samples/s against the mean of its two neighbours.
 
-    python bench/gui_training.py [--repeats 3]
+    python bench/gui_training.py [--repeats 5] [--cases spiral mnist]
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def _measure(kind: str, case: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", nargs="*", choices=list(CASES), help="default: all")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,18 +136,24 @@ def main() -> None:
         kind, case = args.one
         print(json.dumps(run_headless(case) if kind == "headless" else run_gui(case)))
         return
-    print(f"{'case':8} {'headless samples/s':>19} {'GUI samples/s':>14} {'GUI/headless':>13} "
+    print(f"{'case':8} {'headless samples/s':>19} {'GUI samples/s':>14} {'GUI/headless (min-max)':>23} "
           f"{'p99 latency':>12} {'max latency':>12}")
     for case in (args.cases or list(CASES)):
-        headless, gui = [], []
-        for _ in range(args.repeats):  # alternated A B A B
-            headless.append(_measure("headless", case))
+        # Alternated H G H G ... H: each GUI run is compared with the headless runs just before
+        # and after it, so a machine whose speed drifts (shared hosts do) biases neither side.
+        headless = [_measure("headless", case)]
+        gui = []
+        for _ in range(args.repeats):
             gui.append(_measure("gui", case))
-        h = statistics.median(r["samples_per_second"] for r in headless)
+            headless.append(_measure("headless", case))
+        rates = [r["samples_per_second"] for r in headless]
+        ratios = [g["samples_per_second"] / ((rates[i] + rates[i + 1]) / 2) for i, g in enumerate(gui)]
+        h = statistics.median(rates)
         g = statistics.median(r["samples_per_second"] for r in gui)
         p99 = statistics.median(r["latency_p99_ms"] for r in gui)
         worst = max(r["latency_max_ms"] for r in gui)
-        print(f"{case:8} {h:19,.0f} {g:14,.0f} {g / h:12.0%} {p99:10.1f} ms {worst:9.1f} ms")
+        spread = f"{statistics.median(ratios):.0%} ({min(ratios):.0%}-{max(ratios):.0%})"
+        print(f"{case:8} {h:19,.0f} {g:14,.0f} {spread:>23} {p99:10.1f} ms {worst:9.1f} ms")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.training.plot_cache import cache_decorations
+
 GRID_COLUMNS = 6
 SAMPLE_TILES = GRID_COLUMNS * 3
 WEIGHT_TILES = GRID_COLUMNS * 2
@@ -32,6 +34,7 @@ class ConfusionView(QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.disableAutoRange()
+        cache_decorations(self.plot)
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.texts: list[pg.TextItem] = []

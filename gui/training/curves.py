@@ -11,20 +11,50 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.trainer import History
+from gui.training.plot_cache import cache_decorations
 
-TRAIN_PEN = pg.mkPen("#3b82f6", width=2)
-VAL_PEN = pg.mkPen("#f97316", width=2)
+# One-pixel pens: Qt draws them on its fast path; wider ones cost a stroker per frame.
+TRAIN_PEN = pg.mkPen("#3b82f6", width=1)
+VAL_PEN = pg.mkPen("#f97316", width=1)
 BATCH_PEN = pg.mkPen((96, 165, 250, 170), width=1)
 SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
 
 
+class GrowingArray:
+    """A float64 array that grows by appending, with amortised copies (a list of Python floats
+    would be converted to an array on every frame)."""
+
+    def __init__(self) -> None:
+        self._data = np.empty(1024)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self._size]
+
+    def extend(self, values: np.ndarray) -> None:
+        needed = self._size + len(values)
+        if needed > len(self._data):
+            grown = np.empty(max(needed, 2 * len(self._data)))
+            grown[: self._size] = self.values
+            self._data = grown
+        self._data[self._size : needed] = values
+        self._size = needed
+
+    def clear(self) -> None:
+        self._size = 0
+
+
 class CurvesView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.batch_steps: list[float] = []
-        self.smoothed: list[float] = []
+        self.batch_steps = GrowingArray()
+        self._smoothed = GrowingArray()
         self.epoch_logs: dict[str, list[float]] = {}
         self.epoch_steps: list[float] = []
         self.marks: list[tuple[int, str]] = []
@@ -33,15 +63,18 @@ class CurvesView(QWidget):
 
         self.loss_plot = pg.PlotWidget(title="Loss")
         self.loss_plot.setLabel("bottom", "step (batches)")
-        self.loss_plot.addLegend(offset=(-10, 10))
-        self.batch_curve = self.loss_plot.plot([], [], pen=BATCH_PEN, name="train (batch, smoothed)")
-        self.train_curve = self.loss_plot.plot([], [], pen=TRAIN_PEN, name="train (epoch)")
-        self.val_curve = self.loss_plot.plot([], [], pen=VAL_PEN, name="validation")
+        legend = self.loss_plot.addLegend(offset=(-10, 10))
+        self.batch_curve = _curve(self.loss_plot, legend, BATCH_PEN, "train (batch, smoothed)")
+        self.train_curve = _curve(self.loss_plot, legend, TRAIN_PEN, "train (epoch)")
+        self.val_curve = _curve(self.loss_plot, legend, VAL_PEN, "validation")
         self.metric_plot = pg.PlotWidget(title="Metric")
         self.metric_plot.setLabel("bottom", "epoch")
-        self.metric_plot.addLegend(offset=(-10, 10))
-        self.metric_train = self.metric_plot.plot([], [], pen=TRAIN_PEN, name="train")
-        self.metric_val = self.metric_plot.plot([], [], pen=VAL_PEN, name="validation")
+        legend = self.metric_plot.addLegend(offset=(-10, 10))
+        self.metric_train = _curve(self.metric_plot, legend, TRAIN_PEN, "train")
+        self.metric_val = _curve(self.metric_plot, legend, VAL_PEN, "validation")
+        cache_decorations(self.loss_plot)
+        cache_decorations(self.metric_plot)
+        self._drawn_epochs = -1
         self.log_scale = QCheckBox("Log-scale loss")
         self.log_scale.setToolTip("Show the loss on a logarithmic axis (small changes late in training stay visible)")
         self.log_scale.toggled.connect(self._set_log_scale)
@@ -58,28 +91,42 @@ class CurvesView(QWidget):
         layout.addWidget(self.log_scale)
 
     def _set_log_scale(self, on: bool) -> None:
+        """The axis shows powers of ten; the curves get log10 of the losses (bare curve items
+        do not transform their data themselves)."""
         self.loss_plot.setLogMode(y=on)
-        self.loss_range.log = on
         self.loss_range.reset()
+        self._drawn_epochs = -1
         self.dirty = True
         self.redraw()
+
+    def _loss_values(self, values: np.ndarray) -> np.ndarray:
+        if not self.log_scale.isChecked():
+            return values
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
 
     @property
     def metric_name(self) -> str | None:
         names = [k for k in self.epoch_logs if k not in ("loss", "lr") and not k.startswith("val_")]
         return names[0] if names else None
 
+    @property
+    def smoothed(self) -> np.ndarray:
+        """The smoothed batch losses, one per entry of `batch_steps`."""
+        return self._smoothed.values
+
     def load_history(self, history: History) -> None:
         """Show a network's saved history (e.g. a reopened trained file)."""
-        stride = history.batch_stride
-        self.batch_steps = [float(i * stride) for i in range(len(history.batch_losses))]
-        self.smoothed = []
+        self.batch_steps.clear()
+        self.batch_steps.extend(np.arange(len(history.batch_losses), dtype=np.float64) * history.batch_stride)
+        self._smoothed.clear()
         self._smooth(history.batch_losses)
         self.epoch_logs = {k: list(v) for k, v in history.epochs.items()}
         count = len(self.epoch_logs.get("loss", []))
         per_epoch = history.steps / count if count else 0
         self.epoch_steps = [per_epoch * (i + 1) for i in range(count)]
         self.marks, self._drawn_marks = [], 0
+        self._drawn_epochs = -1
         for item in list(self.loss_plot.items()):
             if isinstance(item, pg.InfiniteLine):
                 self.loss_plot.removeItem(item)
@@ -87,7 +134,7 @@ class CurvesView(QWidget):
         self.redraw()
 
     def add_batches(self, first_step: int, losses: np.ndarray) -> None:
-        self.batch_steps.extend(float(first_step + i) for i in range(len(losses)))
+        self.batch_steps.extend(np.arange(first_step, first_step + len(losses), dtype=np.float64))
         self._smooth(losses)
         self.dirty = True
 
@@ -96,13 +143,14 @@ class CurvesView(QWidget):
         bundle holds hundreds of losses. (A non-finite loss, which ends training anyway, counts
         as the average at the start of its block.)"""
         values = np.asarray(losses, dtype=np.float64)
-        acc = self.smoothed[-1] if self.smoothed and np.isfinite(self.smoothed[-1]) else None
+        smoothed = self._smoothed
+        acc = float(smoothed.values[-1]) if len(smoothed) and np.isfinite(smoothed.values[-1]) else None
         for start in range(0, len(values), SMOOTH_BLOCK):
             block = values[start:start + SMOOTH_BLOCK]
             finite = np.isfinite(block)
             if acc is None:
                 if not finite.any():
-                    self.smoothed.extend([float("nan")] * len(block))
+                    smoothed.extend(np.full(len(block), np.nan))
                     continue
                 acc = float(block[finite][0])
             # s_i = a^(i+1) acc + (1-a) sum_{j<=i} a^(i-j) v_j
@@ -110,8 +158,9 @@ class CurvesView(QWidget):
             powers = SMOOTHING ** np.arange(1, len(block) + 1)
             sums = np.cumsum(block / powers)
             out = powers * (acc + (1 - SMOOTHING) * sums)
-            self.smoothed.extend(out.tolist())
+            smoothed.extend(out)
             acc = float(out[-1])
+
     def add_epoch(self, logs: dict[str, float], step: int) -> None:
         for key, value in logs.items():
             self.epoch_logs.setdefault(key, []).append(float(value))
@@ -128,30 +177,42 @@ class CurvesView(QWidget):
             return
         self.dirty = False
         drawn = []
-        if self.smoothed:
-            drawn.append(_thinned(self.batch_steps, self.smoothed))
+        if len(self._smoothed):
+            steps, values = _thinned(self.batch_steps.values, self.smoothed)
+            drawn.append((steps, self._loss_values(values)))
             self.batch_curve.setData(*drawn[-1])
         count = len(self.epoch_logs.get("loss", []))
-        steps = self.epoch_steps[-count:] if count else []
-        drawn.append(_thinned(steps, self.epoch_logs.get("loss", [])))
-        self.train_curve.setData(*drawn[-1])
-        val = self.epoch_logs.get("val_loss", [])
-        drawn.append(_thinned(steps[-len(val):] if val else [], val))
-        self.val_curve.setData(*drawn[-1])
+        if count != self._drawn_epochs:  # the epoch curves change only when an epoch ends
+            self._drawn_epochs = count
+            steps = np.asarray(self.epoch_steps[-count:] if count else [], dtype=np.float64)
+            val = self.epoch_logs.get("val_loss", [])
+            for curve, values, x in ((self.train_curve, self.epoch_logs.get("loss", []), steps),
+                                     (self.val_curve, val, steps[len(steps) - len(val):])):
+                x, values = _thinned(x, np.asarray(values, dtype=np.float64))
+                curve.setData(x, self._loss_values(values))
+            self._draw_metric()
+        drawn += [(c.xData, c.yData) for c in (self.train_curve, self.val_curve) if c.xData is not None]
         self.loss_range.follow(drawn)
+        self._draw_marks()
+
+    def _draw_metric(self) -> None:
         metric = self.metric_name
-        if metric:
-            title = metric.replace("_", " ")
-            if title != self._metric_title:  # a new title re-lays out the plot: only when it changes
-                self._metric_title = title
-                self.metric_plot.setTitle(title)
-            train = self.epoch_logs.get(metric, [])
-            val = self.epoch_logs.get(f"val_{metric}", [])
-            drawn = [_thinned(np.arange(1, len(train) + 1), train),
-                     _thinned(np.arange(len(train) - len(val) + 1, len(train) + 1), val)]
-            self.metric_train.setData(*drawn[0])
-            self.metric_val.setData(*drawn[1])
-            self.metric_range.follow(drawn)
+        if not metric:
+            return
+        title = metric.replace("_", " ")
+        if title != self._metric_title:  # a new title re-lays out the plot: only when it changes
+            self._metric_title = title
+            self.metric_plot.setTitle(title)
+        train = np.asarray(self.epoch_logs.get(metric, []), dtype=np.float64)
+        val = np.asarray(self.epoch_logs.get(f"val_{metric}", []), dtype=np.float64)
+        drawn = [_thinned(np.arange(1.0, len(train) + 1), train),
+                 _thinned(np.arange(len(train) - len(val) + 1.0, len(train) + 1), val)]
+        self.metric_train.setData(*drawn[0])
+        self.metric_val.setData(*drawn[1])
+        self.metric_range.follow(drawn)
+
+    def _draw_marks(self) -> None:
+        """A dashed vertical line per setting changed during training."""
         for step, text in self.marks[self._drawn_marks:]:
             line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen("#a855f7", style=pg.QtCore.Qt.PenStyle.DashLine),
                                    label=text, labelOpts={"position": 0.85, "color": "#a855f7"})
@@ -166,15 +227,22 @@ class CurvesView(QWidget):
         return ["epoch", *keys], rows
 
 
-def _thinned(xs, ys) -> tuple[np.ndarray, np.ndarray]:
+def _curve(plot: pg.PlotWidget, legend: pg.LegendItem, pen, name: str) -> pg.PlotCurveItem:
+    """A bare curve item: far less work per setData than PlotWidget.plot's PlotDataItem."""
+    curve = pg.PlotCurveItem(pen=pen, connect="finite", skipFiniteCheck=True)
+    plot.addItem(curve)
+    legend.addItem(curve, name)
+    return curve
+
+
+def _thinned(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """At most MAX_DRAWN_POINTS evenly spaced points of a curve, always ending at its last point.
     (The batch curve is already smoothed and the epoch curves change slowly, so a stride loses
     nothing visible, and the GUI thread stops spending its time in path drawing.)"""
     if len(ys) <= MAX_DRAWN_POINTS:
-        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-    index = np.linspace(0, len(ys) - 1, MAX_DRAWN_POINTS).astype(np.int64).tolist()
-    return (np.array([xs[i] for i in index], dtype=np.float64),
-            np.array([ys[i] for i in index], dtype=np.float64))
+        return xs, ys
+    index = np.linspace(0, len(ys) - 1, MAX_DRAWN_POINTS).astype(np.int64)
+    return xs[index], ys[index]
 
 
 class StableRange:
@@ -184,7 +252,6 @@ class StableRange:
 
     def __init__(self, plot: pg.PlotWidget):
         self.plot = plot
-        self.log = False
         plot.disableAutoRange()
         self.reset()
 
@@ -195,15 +262,12 @@ class StableRange:
     def follow(self, curves: list[tuple[np.ndarray, np.ndarray]]) -> None:
         xs = [c[0] for c in curves if len(c[0])]
         ys = [c[1][np.isfinite(c[1])] for c in curves if len(c[1])]
-        ys = [y[y > 0] if self.log else y for y in ys]
         ys = [y for y in ys if len(y)]
         if not xs or not ys:
             return
         x_last = max(float(x.max()) for x in xs)
         lo = min(float(y.min()) for y in ys)
         hi = max(float(y.max()) for y in ys)
-        if self.log:
-            lo, hi = np.log10(lo), np.log10(hi)
         changed = False
         if self.x_max is None or x_last > self.x_max:
             self.x_max, changed = max(1.0, x_last * 1.5), True

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import MonitorSnapshot
+from gui.training.plot_cache import cache_decorations
 
 LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
                  "#ec4899", "#64748b", "#84cc16"]
@@ -40,6 +41,8 @@ class HealthView(QWidget):
         self.hist_plot = pg.PlotWidget(title="Activation histogram")
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
         self.hist_plot.addItem(self.hist_bars)
+        for plot in (self.grad_plot, self.fraction_plot, self.hist_plot):
+            cache_decorations(plot)
         self.layer_choice = QComboBox()
         self.layer_choice.setToolTip("The layer whose activation histogram is shown")
         self.layer_choice.currentIndexChanged.connect(lambda _: self._mark_dirty())

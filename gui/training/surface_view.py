@@ -8,12 +8,17 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import Surface
+from gui.training.plot_cache import cache_decorations
 
 CLASS_COLOURS = ["#f5923e", "#2563eb", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
                  "#ec4899", "#64748b", "#84cc16"]
 UNIT_TILES = 16
+UNIT_COLUMNS = 4
+# One light tint per class: each class colour blended halfway towards white.
+CLASS_LUT = (np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS], dtype=float) + 255.0) / 2.0
 # Playground's colours: class 0 orange, class 1 blue, undecided white; the same map for units.
 SURFACE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(245, 146, 62), (245, 245, 245), (37, 99, 235)])
+SURFACE_LUT = SURFACE_MAP.getLookupTable(nPts=256)  # computed once: a frame draws up to 17 images
 
 
 class SurfaceView(QWidget):
@@ -30,11 +35,19 @@ class SurfaceView(QWidget):
         self.plot.addItem(self.points)
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=SURFACE_MAP, width=10)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        cache_decorations(self.plot)
         self.note = QLabel("The decision boundary needs a network with one 1-D input of at least two features.")
         self.note.setWordWrap(True)
         self.units = pg.GraphicsLayoutWidget()
         self.units.setToolTip("What each hidden unit responds to over the same plane (first units of each layer)")
-        self.unit_images: list[tuple[pg.ImageItem, pg.ViewBox]] = []
+        # All unit maps in one image (tiles with transparent gaps): one item to update and paint
+        # instead of one view per unit.
+        box = self.units.addViewBox()
+        box.setAspectLocked(True)
+        box.setMouseEnabled(False, False)
+        box.invertY(True)
+        self.unit_mosaic = pg.ImageItem()
+        box.addItem(self.unit_mosaic)
         self.unit_title = QLabel("Hidden units")
         right = QVBoxLayout()
         right.addWidget(self.unit_title)
@@ -80,7 +93,7 @@ class SurfaceView(QWidget):
         values = s.values
         if s.kind == "class":  # one light tint per class, matching the points' colours
             levels = (0.0, float(len(CLASS_COLOURS)))
-            self.image.setImage(values.T + 0.5, autoLevels=False, levels=levels, lut=_class_lut())
+            self.image.setImage(values.T + 0.5, autoLevels=False, levels=levels, lut=CLASS_LUT)
             self.bar.hide()
         else:
             if s.kind == "probability":
@@ -89,7 +102,7 @@ class SurfaceView(QWidget):
                 finite = values[np.isfinite(values)]
                 levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
             self.image.setImage(values.T, autoLevels=False, levels=levels,
-                                lut=SURFACE_MAP.getLookupTable(nPts=256))
+                                lut=SURFACE_LUT)
             self.bar.setLevels(levels)
             self.bar.show()
         dx = (s.xs[-1] - s.xs[0]) / max(len(s.xs) - 1, 1)
@@ -99,29 +112,25 @@ class SurfaceView(QWidget):
 
     def _draw_units(self, s: Surface) -> None:
         maps = [(nid, m) for nid, stack in s.unit_maps.items() for m in stack][:UNIT_TILES]
-        if len(maps) != len(self.unit_images):
-            self.units.clear()
-            self.unit_images = []
-            columns = 4
-            for i in range(len(maps)):
-                box = self.units.addViewBox(row=i // columns, col=i % columns)
-                box.setAspectLocked(True)
-                box.setMouseEnabled(False, False)
-                image = pg.ImageItem()
-                box.addItem(image)
-                self.unit_images.append((image, box))
-        for (image, _), (_, unit_map) in zip(self.unit_images, maps, strict=True):
-            bound = float(np.abs(unit_map).max()) or 1.0
-            image.setImage(unit_map.T, levels=(-bound, bound), lut=SURFACE_MAP.getLookupTable(nPts=256))
+        if maps:
+            self.unit_mosaic.setImage(unit_mosaic([m for _, m in maps]).T, levels=(-1.0, 1.0), lut=SURFACE_LUT)
+        else:
+            self.unit_mosaic.clear()
         names = list(dict.fromkeys(nid for nid, _ in maps))
         self.unit_title.setText("Hidden units: " + ", ".join(names) if names else "Hidden units")
 
 
-
-def _class_lut() -> np.ndarray:
-    """(classes, 3) colours: each class colour blended halfway towards white."""
-    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS], dtype=float)
-    return (rgb + 255.0) / 2.0
+def unit_mosaic(maps: list[np.ndarray], columns: int = UNIT_COLUMNS, gap: int = 2) -> np.ndarray:
+    """The unit maps (each (rows, cols), scaled to [-1, 1] by its own largest magnitude) tiled
+    row by row, `columns` to a row, with NaN (drawn transparent) between them."""
+    rows, cols = maps[0].shape
+    grid_rows = -(-len(maps) // columns)
+    out = np.full((grid_rows * (rows + gap) - gap, min(len(maps), columns) * (cols + gap) - gap), np.nan)
+    for i, unit_map in enumerate(maps):
+        top, left = (i // columns) * (rows + gap), (i % columns) * (cols + gap)
+        bound = float(np.nanmax(np.abs(unit_map))) if np.isfinite(unit_map).any() else 0.0
+        out[top : top + rows, left : left + cols] = unit_map[::-1] / (bound or 1.0)  # y up, as in the plot
+    return out
 
 
 def surface_table(surface: Surface | None) -> tuple[list[str], list[list[float]]]:
