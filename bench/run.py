@@ -259,18 +259,26 @@ its per-batch loss, metrics and history.
 - **Fused small-net path** (`engine/fused_small_net.py`, chosen automatically by `Trainer`): a
   chain of Dense layers with elementwise activations, at most 32 units wide, with mse,
   binary cross-entropy (sigmoid output) or cross-entropy (softmax output) and SGD(+momentum) or
-  Adam, trains up to 256 batches (about 2048 samples) per Numba call, sample by sample, on the
-  model's own weight, gradient and optimizer-state buffers. Between calls the trainer checks
-  pause/stop, applies learning-rate changes and reports every batch's loss to the callbacks.
+  Adam, trains sample by sample on the model's own weight, gradient and optimizer-state buffers.
+  Where epochs are small it runs whole epochs, about 8192 samples' worth, per Numba call
+  (`train_epochs`), validation outputs included (`predict_rows`); otherwise up to 256 batches
+  (about 2048 samples) of one epoch per call, and one batch per call while paused or stepping.
+  Between calls the trainer checks pause/stop, applies live changes and reports every batch's
+  loss and every epoch's logs to the callbacks (in one `on_batches_end` call per run of batches).
   Anything else (dropout, batch norm, penalties, clipping, other losses or optimizers) uses the
-  general path. `tests/engine/test_fused_path.py` checks both paths agree within 1e-6 in float64.
+  general path; a penalty switched on while training moves the rest of the epoch there.
+  `tests/engine/test_fused_path.py` checks both paths agree within 1e-6 in float64.
 - **Threads**: every Numba kernel is serial; BLAS owns the threads (PERF-NOTES lesson 1). The
-  fused kernel releases the GIL, so a GUI thread stays responsive while it runs.
+  fused kernels release the GIL. That matters in the app: PySide6 keeps the GIL through every
+  C++ call, so while the GUI thread paints, a training thread that needs the GIL waits. Fewer,
+  longer GIL-free calls keep it training (`bench/gui_training.py`). The app also shortens
+  OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
+  does not leave a thread spinning on the core the GUI needs.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
   subnormal (PERF-NOTES lesson 6; already in `engine/_kernels/optimizers.py`).
 - **JIT**: all kernels use `cache=True`; `Network.warmup()` trains a throw-away copy of the
-  network on two samples, compiling or loading every kernel training will need. The GUI should
-  call it in a background thread when a network is opened.
+  network on two samples, compiling or loading every kernel training will need. The GUI
+  calls it in a background thread whenever a network is opened (`gui/training/session.py`).
 """
     path.write_text(text)
 
