@@ -9,12 +9,12 @@ import engine.network as network_module
 from engine._kernels import activations as KA
 from engine._kernels import small_net as KS
 from engine.control import TrainingControl
+from engine.errors import TrainingError
 from engine.fused_small_net import SmallNetPath
 from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from engine.errors import TrainingError
 from engine.trainer import EPOCH_RUN_SAMPLES, MAX_BATCH_LOSSES, Callback, History, Trainer
 
 CASES = [

@@ -9,16 +9,11 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
 from gui.canvas.view import CanvasView
-from gui.document import LAYER_MIME, NetworkDocument
+from gui.document import LAYER_MIME
 from tests.conftest import live_windows, running_threads
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
-
-
-@pytest.fixture
-def doc(qapp):
-    return NetworkDocument()
 
 
 @pytest.fixture

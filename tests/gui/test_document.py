@@ -12,11 +12,6 @@ from gui.document import NetworkDocument
 
 
 @pytest.fixture
-def doc(qapp):
-    return NetworkDocument()
-
-
-@pytest.fixture
 def chain(doc):
     """in (Input [4]) -> h (Dense 8 relu) -> out (Dense 1)."""
     doc.add_node("Input", (0, 0), {"shape": [4]})

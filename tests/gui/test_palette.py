@@ -12,16 +12,11 @@ import engine  # noqa: F401  (registers every layer type)
 from engine.registry import LAYERS
 from gui.canvas.node_item import HEIGHT, WIDTH
 from gui.canvas.view import CanvasView
-from gui.document import LAYER_MIME, NetworkDocument
+from gui.document import LAYER_MIME
 from gui.palette import PaletteWidget
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
-
-
-@pytest.fixture
-def doc(qapp):
-    return NetworkDocument()
 
 
 @pytest.fixture
