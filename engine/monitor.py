@@ -57,6 +57,12 @@ class MonitorSnapshot:
     surface: Surface | None
 
 
+def shows_surface(x: np.ndarray) -> bool:
+    """Whether data `x` (as loaded, before the model reshapes it) has a plane to draw: rows of at
+    least two plain features; images and other multi-axis samples do not."""
+    return isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] >= 2
+
+
 class TrainingMonitor:
     """Probes `model` on `probe_x` (a few hundred samples, already scaled like training data).
 
@@ -65,7 +71,9 @@ class TrainingMonitor:
     """
 
     def __init__(self, model: Model, probe_x: np.ndarray, grid_size: int = 64, unit_grid_size: int = 24,
-                 feature_pair: tuple[int, int] = (0, 1)):
+                 feature_pair: tuple[int, int] = (0, 1), surface: bool = True):
+        """`surface=False` skips the surface (the data has no plane to show, e.g. images: the
+        grid's forward passes would be most of a snapshot's cost)."""
         self.model = model
         self.probe_x = np.ascontiguousarray(probe_x, dtype=model.dtype)
         self.grid_size = grid_size
@@ -73,13 +81,14 @@ class TrainingMonitor:
         self.features = feature_pair
         self.hidden_ids = [nid for nid in model.order
                            if nid != model.output_id and _activation_name(model, nid) is not None]
+        self.surface_wanted = surface
         self.surface_grid = self._grid(grid_size) if self.has_surface else None
         self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
 
     @property
     def has_surface(self) -> bool:
         shape = self.model.input_shape()
-        return len(self.model.input_ids) == 1 and len(shape) == 1 and shape[0] >= 2
+        return self.surface_wanted and len(self.model.input_ids) == 1 and len(shape) == 1 and shape[0] >= 2
 
     def _grid(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         a, b = self.features

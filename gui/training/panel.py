@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.monitor import MonitorSnapshot
+from engine.monitor import MonitorSnapshot, shows_surface
 from gui.training.confusion_view import ConfusionView
 from gui.training.curves import CurvesView
 from gui.training.data_panel import DataPanel
@@ -102,8 +102,7 @@ class TrainingPanel(QWidget):
         scaler = session.dataset.scaler
         shown = scaler.transform(x) if scaler is not None and x.ndim == 2 else x
         self.surface.set_points(shown, y if session.dataset.task == "classification" else None)
-        unavailable = not (x.ndim == 2 and x.shape[1] >= 2)
-        self.surface.show_unavailable(unavailable)
+        self.surface.show_unavailable(not shows_surface(x))
         val = session.val_set
         self.results.set_validation(val.x if val is not None and len(val) else None,
                                     val.y if val is not None and len(val) else None)

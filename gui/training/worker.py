@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from engine.control import TrainingControl
 from engine.errors import NetCanvasError
-from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix
+from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix, shows_surface
 from engine.network import Network
 from engine.trainer import BatchesEnd, Callback, EpochEnd, Trainer
 
@@ -91,7 +91,7 @@ class _Relay(Callback):
         self.trainer = trainer
         self.epoch_base = trainer.history.epoch_count
         if self.worker.probe_x is not None:
-            self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x)
+            self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x))
             self.snapshot()
 
     def on_batches_end(self, event: BatchesEnd) -> None:
