@@ -15,7 +15,7 @@ import numpy as np
 
 from engine._kernels import losses as _loss_kernels
 from engine.control import TrainingControl
-from engine.errors import TrainingError
+from engine.errors import DataError, TrainingError
 from engine.fused_small_net import SmallNetPath
 from engine.losses import Loss
 from engine.metrics import Metric
@@ -195,6 +195,9 @@ class Trainer:
         """
         callbacks = callbacks or []
         count = len(y)
+        if count == 0:
+            raise DataError("there are no training samples: the data set (or what the validation "
+                            "split leaves of it) is empty")
         batches = max(1, math.ceil(count / self.batch_size))
         self.loss.validate_targets(y, self.model.output_shape, "training targets")
         if validation is not None:

@@ -158,3 +158,9 @@ def test_predict_with_a_standardizer_accepts_a_dict_of_inputs():
     x, _ = xor_data(n=20)
     net.scaler = Standardizer.fit(x)
     np.testing.assert_array_equal(net.predict({"in": x}), net.predict(x))
+
+
+def test_empty_training_data_is_named_not_reported_as_divergence():
+    net = small_network()
+    with pytest.raises(engine.DataError, match="no training samples"):
+        net.fit(np.zeros((0, 2), np.float32), np.zeros((0, 1), np.float32))
