@@ -10,6 +10,7 @@ Usable on its own from a script or notebook; never imports Qt.
 """
 
 from engine import activations, data, initializers, layers, losses, metrics, optimizers, schedules
+from engine.callbacks import BatchEnd, BatchesEnd, Callback, EpochEnd, History
 from engine.errors import (
     ConfigError,
     DataError,
@@ -23,10 +24,9 @@ from engine.graph import NetworkSpec, Node, Problem
 from engine.io import load, save
 from engine.network import Network
 from engine.registry import REGISTRIES
-from engine.trainer import BatchEnd, Callback, EpochEnd, History
 
 __all__ = [
-    "BatchEnd", "Callback", "ConfigError", "DataError", "EpochEnd", "GraphError", "History",
+    "BatchEnd", "BatchesEnd", "Callback", "ConfigError", "DataError", "EpochEnd", "GraphError", "History",
     "Network", "NetworkFileError", "NetworkSpec", "NetCanvasError", "Node", "Problem",
     "REGISTRIES", "RegistryError", "TrainingError", "activations", "data", "initializers",
     "layers", "load", "losses", "metrics", "optimizers", "save", "schedules",

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from engine.callbacks import History
 from engine.data import Standardizer
 from engine.errors import NetCanvasError, NetworkFileError
 from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from engine.trainer import History
 
 FORMAT_NAME = "netcanvas"
 FORMAT_VERSION = 1

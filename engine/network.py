@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.callbacks import Callback, History
 from engine.control import TrainingControl
 from engine.data import Standardizer
 from engine.errors import ConfigError, DataError
@@ -19,7 +20,7 @@ from engine.model import Model
 from engine.optimizers import Optimizer, get_optimizer
 from engine.schedules import get_schedule
 from engine.summary import summary_table
-from engine.trainer import Callback, History, Trainer, evaluate, predict
+from engine.trainer import Trainer, evaluate, predict
 from engine.training_config import TrainingConfig
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from engine.trainer import History
+from engine.callbacks import History
 from gui.training.plot_cache import cache_decorations
 
 # One-pixel pens: Qt draws them on its fast path; wider ones cost a stroker per frame.

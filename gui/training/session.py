@@ -18,11 +18,11 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from PySide6.QtGui import QUndoCommand
 
+from engine.callbacks import History
 from engine.control import TrainingControl
 from engine.data import Dataset, load_data
 from engine.errors import NetCanvasError
 from engine.network import Network
-from engine.trainer import History
 from gui.document import NetworkDocument
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, TrainingWorker
 

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
+from engine.callbacks import BatchesEnd, Callback, EpochEnd
 from engine.control import TrainingControl
 from engine.errors import NetCanvasError
 from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix, shows_surface
 from engine.network import Network
-from engine.trainer import BatchesEnd, Callback, EpochEnd, Trainer
+from engine.trainer import Trainer
 
 EMIT_HZ = 30.0
 SNAPSHOT_HZ = 5.0

@@ -8,6 +8,7 @@ import pytest
 import engine.network as network_module
 from engine._kernels import activations as KA
 from engine._kernels import small_net as KS
+from engine.callbacks import MAX_BATCH_LOSSES, Callback, History
 from engine.control import TrainingControl
 from engine.errors import TrainingError
 from engine.fused_small_net import SmallNetPath
@@ -15,7 +16,7 @@ from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from engine.trainer import EPOCH_RUN_SAMPLES, MAX_BATCH_LOSSES, Callback, History, Trainer
+from engine.trainer import EPOCH_RUN_SAMPLES, Trainer
 
 CASES = [
     ({"type": "sgd", "learning_rate": 0.05}, "mse", "linear", 1),

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import engine
+from engine.callbacks import Callback
 from engine.control import TrainingControl
 from engine.graph import NetworkSpec
 from engine.network import Network
-from engine.trainer import Callback
 
 
 def small_network(**training) -> Network:

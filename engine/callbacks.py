@@ -1,0 +1,111 @@
+"""What a training run reports: an event per batch (or run of batches) and per epoch, the
+Callback interface that receives them on the training thread, and the History it records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.trainer import Trainer
+
+MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are decimated
+
+
+@dataclass
+class BatchEnd:
+    epoch: int  # 0-based
+    batch: int  # 0-based within the epoch
+    batches_per_epoch: int
+    step: int  # optimizer steps so far, over the whole life of the network
+    loss: float
+    size: int  # samples in this batch
+    learning_rate: float
+
+
+@dataclass
+class BatchesEnd:
+    """Consecutive batches of one epoch, reported at once (the fused path runs them in one call)."""
+
+    epoch: int  # 0-based
+    first_batch: int  # 0-based within the epoch
+    batches_per_epoch: int
+    first_step: int  # optimizer steps after the first of these batches (whole life)
+    losses: list[float]
+    batch_size: int
+    samples: int  # in these batches; only the epoch's last batch can be short
+    learning_rate: float
+
+    def events(self) -> list[BatchEnd]:
+        """One BatchEnd per batch."""
+        return [BatchEnd(self.epoch, self.first_batch + i, self.batches_per_epoch, self.first_step + i,
+                         loss, min(self.batch_size, self.samples - i * self.batch_size), self.learning_rate)
+                for i, loss in enumerate(self.losses)]
+
+
+@dataclass
+class EpochEnd:
+    epoch: int  # 0-based
+    epochs: int
+    logs: dict[str, float]  # Keras keys: loss, accuracy, val_loss, val_accuracy, ...
+    seconds: float
+    samples_per_second: float
+
+
+class Callback:
+    """Override what you need. Called on the training thread."""
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_batch_end(self, event: BatchEnd) -> None: ...
+
+    def on_batches_end(self, event: BatchesEnd) -> None:
+        """Batches finished since the last report; by default `on_batch_end` for each. Override
+        it instead when a call per batch would cost too much (the fused path reports hundreds)."""
+        for batch_event in event.events():
+            self.on_batch_end(batch_event)
+
+    def on_epoch_end(self, event: EpochEnd) -> None: ...
+
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+@dataclass
+class History:
+    """Per-epoch numbers under Keras keys, plus decimated per-batch losses for plots."""
+
+    epochs: dict[str, list[float]] = field(default_factory=dict)
+    batch_losses: list[float] = field(default_factory=list)
+    batch_stride: int = 1  # batch_losses[i] is the loss of optimizer step i * batch_stride
+    steps: int = 0
+
+    def append_epoch(self, logs: dict[str, float]) -> None:
+        for key, value in logs.items():
+            self.epochs.setdefault(key, []).append(float(value))
+
+    def append_batches(self, losses: list[float]) -> None:
+        """`append_batch` for each value in turn, without a Python call per value."""
+        n, k = len(losses), (-self.steps) % self.batch_stride
+        while k < n:
+            room = MAX_BATCH_LOSSES - len(self.batch_losses)
+            taken = losses[k :: self.batch_stride][:room]
+            self.batch_losses.extend(taken)
+            last = k + (len(taken) - 1) * self.batch_stride
+            k = last + self.batch_stride
+            if len(self.batch_losses) >= MAX_BATCH_LOSSES:
+                self.batch_losses = self.batch_losses[::2]
+                self.batch_stride *= 2
+                k = last + 1 + (-(self.steps + last + 1)) % self.batch_stride
+        self.steps += n
+
+    def append_batch(self, loss: float) -> None:
+        if self.steps % self.batch_stride == 0:
+            self.batch_losses.append(loss)
+            if len(self.batch_losses) >= MAX_BATCH_LOSSES:
+                self.batch_losses = self.batch_losses[::2]
+                self.batch_stride *= 2
+        self.steps += 1
+
+    @property
+    def epoch_count(self) -> int:
+        return len(self.epochs.get("loss", []))
