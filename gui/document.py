@@ -244,11 +244,11 @@ class NetworkDocument(QObject):
         self.undo_stack.clear()
         self.shape_report = self.spec.infer_shapes()
         new_path = Path(path) if path is not None else None
+        moved, self.path = new_path != self.path, new_path  # before the reset: data paths are relative to it
         self.document_reset.emit()
         self.shapes_changed.emit()
         self.selection_changed.emit([])
-        if new_path != self.path:
-            self.path = new_path
+        if moved:
             self.path_changed.emit(new_path)
         self.modified_changed.emit(False)
 

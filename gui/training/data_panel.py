@@ -144,6 +144,7 @@ class DataPanel(QWidget):
         layout.addLayout(split_row)
         layout.addWidget(self.preview, 1)
         session.data_changed.connect(self.refresh)
+        session.preload_failed.connect(self._preload_failed)
         self.document.settings_changed.connect(self._settings_changed)
         self.document.document_reset.connect(self._settings_changed)
         self._settings_changed()
@@ -163,11 +164,17 @@ class DataPanel(QWidget):
         self.apply_config(data)
 
     def reload(self, quiet: bool = False) -> None:
-        problem = self.session.load_data(force=not quiet)
-        if problem and not quiet:
+        """Read the data again (the Reload button: now, with a message on failure) or, quietly
+        after a change of file or settings, in the background."""
+        if quiet:
+            self.session.preload_data()
+            return
+        problem = self.session.load_data(force=True)
+        if problem:
             QMessageBox.warning(self, "Data", problem)
-        elif problem:
-            self.summary.setText(f"<b>Data not loaded:</b> {problem}")
+
+    def _preload_failed(self, problem: str) -> None:
+        self.summary.setText(f"<b>Data not loaded:</b> {problem}")
 
     def apply_config(self, config: dict) -> bool:
         """Switch to `config`; if it cannot be loaded, say why and keep the previous data."""

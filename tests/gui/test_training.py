@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+import engine
 from engine.graph import NetworkSpec
 from engine.network import Network
 from gui.main_window import MainWindow
@@ -223,3 +225,38 @@ def test_batch_loss_smoothing_matches_the_moving_average(qtbot):
         acc = value if acc is None else SMOOTHING * acc + (1 - SMOOTHING) * value
         expected.append(acc)
     np.testing.assert_allclose(view.smoothed, expected, rtol=1e-9)
+
+
+
+def _network_with_data(folder: Path, data_file: str) -> Path:
+    """The xor network saved in `folder`, its data an .npz named by a path relative to it."""
+    network = engine.load(EXAMPLES / "xor.json")
+    network.spec.data = {"source": "npz", "path": data_file, "val_split": 0.25}
+    path = folder / "net.json"
+    engine.save(network, path)
+    return path
+
+
+def test_opening_a_file_reads_its_data_in_the_background(window, qtbot, tmp_path, monkeypatch):
+    """The data section is read off the GUI thread, relative to the file's own folder, so
+    neither opening nor the first Train freezes the window; a bad file is named quietly."""
+    import gui.training.session as session_module
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "points.npz", x=rng.normal(size=(200, 2)).astype(np.float32),
+             y=(rng.random(200) > 0.5).astype(np.int64))
+    readers = []
+    read = session_module._load_and_split
+    monkeypatch.setattr(session_module, "_load_and_split",
+                        lambda *a: (readers.append(threading.current_thread().name), read(*a))[1])
+    assert window.load_path(_network_with_data(tmp_path, "points.npz"))
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert readers == ["NetCanvas data preload"]
+    assert len(window.session.train_set) == 150 and len(window.session.val_set) == 50
+
+    other = tmp_path / "other"
+    other.mkdir()
+    assert window.load_path(_network_with_data(other, "missing.npz"))
+    summary = window.training_panel.data_panel.summary
+    qtbot.waitUntil(lambda: "missing.npz" in summary.text(), timeout=10000)
+    assert "Data not loaded" in summary.text() and readers[-1] == "NetCanvas data preload"
