@@ -29,7 +29,7 @@ class HealthView(QWidget):
         self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
                                   "mean that layer barely learns: a vanishing gradient.")
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
-        self.fraction_plot = pg.PlotWidget(title="Dead ReLU / saturated units")
+        self.fraction_plot = pg.PlotWidget(title="Dead / saturated")
         self.fraction_plot.setYRange(0, 1)
         self.fraction_plot.setToolTip("Blue: fraction of ReLU units that output 0 for every probe sample "
                                       "(dead). Orange: fraction of sigmoid/tanh outputs in the flat tails "
@@ -38,7 +38,7 @@ class HealthView(QWidget):
         self.sat_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f97316")
         self.fraction_plot.addItem(self.dead_bars)
         self.fraction_plot.addItem(self.sat_bars)
-        self.hist_plot = pg.PlotWidget(title="Activation histogram")
+        self.hist_plot = pg.PlotWidget(title="Activations")
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
         self.hist_plot.addItem(self.hist_bars)
         for plot in (self.grad_plot, self.fraction_plot, self.hist_plot):
@@ -75,7 +75,9 @@ class HealthView(QWidget):
             if layer.gradient_norm is not None:
                 series = self.grad_norms.setdefault(layer.node_id, [])
                 series.extend([np.nan] * (len(self.times) - 1 - len(series)))
-                series.append(max(layer.gradient_norm, 1e-12))
+                # 0 means no step yet (a run's first snapshot): a gap, not a point at a made-up
+                # floor that would stretch the log axis over ten decades
+                series.append(layer.gradient_norm if layer.gradient_norm > 0 else np.nan)
         ids = [layer.node_id for layer in snapshot.layers]
         if [self.layer_choice.itemText(i) for i in range(self.layer_choice.count())] != ids:
             current = self.layer_choice.currentText()
@@ -111,7 +113,7 @@ class HealthView(QWidget):
                 centres = (layer.bin_edges[:-1] + layer.bin_edges[1:]) / 2
                 width = float(layer.bin_edges[1] - layer.bin_edges[0])
                 self.hist_bars.setOpts(x=centres, height=layer.histogram, width=width)
-                self.hist_plot.setTitle(f"Activations of {chosen} (mean {layer.mean_activation:.3g})")
+                self.hist_plot.setLabel("bottom", f"value (mean {layer.mean_activation:.3g})")
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)
