@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 
 import engine.network as network_module
 from engine._kernels import activations as KA
@@ -275,6 +276,19 @@ def test_predict_rows_matches_its_twin_and_the_general_forward(output, dtype):
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
     np.testing.assert_allclose(fused, twin, **tol)
     np.testing.assert_allclose(fused, general, **tol)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 2e-14), (np.float32, 5e-7)])
+def test_the_fused_tanh_matches_numpy_from_tiny_to_saturated_values(dtype, rtol):
+    """Both of its forms (series below 1/16, exp above), the switch point, signs and zero."""
+    magnitudes = np.concatenate([np.logspace(-30, 1.5, 4001), [0.0625, np.nextafter(0.0625, 0), 0.0, 20.0, 400.0]])
+    v = np.concatenate([magnitudes, -magnitudes]).astype(dtype)
+
+    @njit
+    def fused(values, two):
+        return np.array([KS._tanh(x, two) for x in values])
+
+    np.testing.assert_allclose(fused(v, dtype(2.0)), np.tanh(v.astype(np.float64)), rtol=rtol, atol=0)
 
 
 def test_append_batches_equals_appending_one_by_one():
