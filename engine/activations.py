@@ -248,6 +248,11 @@ class Softmax(Activation):
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         z = _as_float(z)
+        if z.dtype in _KERNEL_DTYPES and z.ndim >= 1 and z.shape[-1] > 0:
+            rows = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
+            out = np.empty_like(rows)
+            _k.softmax_rows(rows, out)
+            return out.reshape(z.shape)
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         e /= e.sum(axis=-1, keepdims=True)
         return e

@@ -46,16 +46,22 @@ def _same_shape(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     return t if t.shape == p.shape else t.reshape(p.shape)
 
 
+def _fraction_true(hits: np.ndarray) -> float:
+    """Share of True values; count_nonzero is ~4x faster than mean on a bool array, which matters
+    once per training batch."""
+    return np.count_nonzero(hits) / hits.size
+
+
 def _binary(p: np.ndarray, t: np.ndarray) -> float:
-    return float(np.mean((p > THRESHOLD) == (_same_shape(p, t) > THRESHOLD)))
+    return _fraction_true((p > THRESHOLD) == (_same_shape(p, t) > THRESHOLD))
 
 
 def _categorical(p: np.ndarray, t: np.ndarray) -> float:
-    return float(np.mean(np.argmax(p, axis=-1) == np.argmax(_same_shape(p, t), axis=-1)))
+    return _fraction_true(np.argmax(p, axis=-1) == np.argmax(_same_shape(p, t), axis=-1))
 
 
 def _sparse(p: np.ndarray, t: np.ndarray) -> float:
-    return float(np.mean(np.argmax(p, axis=-1) == t.reshape(p.shape[:-1])))
+    return _fraction_true(np.argmax(p, axis=-1) == t.reshape(p.shape[:-1]))
 
 
 @METRICS.register
@@ -112,7 +118,7 @@ class HingeAccuracy(Metric):
         t = _same_shape(p, t)
         if np.all((t == 0) | (t == 1)):
             t = 2.0 * t - 1.0
-        return float(np.mean((p > 0) == (t > 0)))
+        return _fraction_true((p > 0) == (t > 0))
 
 
 @METRICS.register

@@ -129,6 +129,27 @@ def test_state_round_trip_continues_bit_identically(name, params, dtype):
     assert all(np.array_equal(after_a[k], after_b[k]) for k in after_a)
 
 
+def test_state_loaded_between_steps_on_the_same_arrays_takes_effect():
+    """A training loop passes the same arrays every step (their checks are skipped then); a
+    state loaded in between must still be the one the next step uses."""
+    opt = get_optimizer("adam")
+    weights = _weights(np.float64)
+    grads = [np.ones_like(w) for w in weights]
+    opt.step(weights, grads, 0.01)
+    after_one, state = [w.copy() for w in weights], opt.state()
+    opt.step(weights, grads, 0.01)
+    after_two = [w.copy() for w in weights]
+    opt.step(weights, grads, 0.01)
+    for w, saved in zip(weights, after_one, strict=True):
+        w[...] = saved
+    opt.load_state(state, weights)  # back to after step 1: the next step is step 2 again
+    opt.step(weights, grads, 0.01)
+    assert all(np.array_equal(w, e) for w, e in zip(weights, after_two, strict=True))
+    opt.load_state({"iterations": np.array(0)}, weights)  # a fresh start rebuilds the state
+    opt.step(weights, grads, 0.01)
+    assert opt.iterations == 1 and np.all(opt.state()["m.0"] == pytest.approx(0.1))
+
+
 @pytest.mark.parametrize(("name", "params"), STATEFUL, ids=STATEFUL_IDS)
 def test_load_state_rejects_mismatches(name, params):
     opt = get_optimizer(name, **params)
