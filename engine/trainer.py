@@ -15,6 +15,7 @@ import numpy as np
 from engine._kernels import losses as _loss_kernels
 from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
+from engine.dense_chain import DenseChainStep
 from engine.errors import DataError, TrainingError
 from engine.fused_small_net import SmallNetPath
 from engine.losses import Loss
@@ -76,6 +77,8 @@ class Trainer:
         self.fused = model.uses_fused_loss(loss.fused_activation)
         self.small_net_path = small_net_path
         self._small_net: SmallNetPath | None = None
+        self._dense_chain: DenseChainStep | None = None  # the general path's lean step, if it applies
+        self._data: tuple[list[np.ndarray], np.ndarray] = ([], np.empty(0))  # this fit's x, y (for planning)
         self.path = ""  # "general" or "fused small net" once fit has started
         self._buffers: dict[str, np.ndarray] = {}
         self.stop_reason = ""
@@ -102,6 +105,7 @@ class Trainer:
         self.loss.validate_targets(y, self.model.output_shape, "training targets")
         if validation is not None:
             self.loss.validate_targets(validation[1], self.model.output_shape, "evaluation targets")
+        self._data = (x, y)
         self._plan_path()
         for cb in callbacks:
             cb.on_train_begin(self)
@@ -213,11 +217,14 @@ class Trainer:
         return run
 
     def _plan_path(self) -> None:
-        """Choose the fused small-net path when it applies (again after a live change)."""
+        """Choose the fused small-net path when it applies, else the general path with its lean
+        step for plain Dense chains where that applies (again after a live change)."""
         self._small_net = None
         if self.small_net_path is not False:
             self._small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
                                                 self.batch_size)
+        self._dense_chain = None if self._small_net is not None else DenseChainStep.plan(
+            self.model, self.loss, *self._data)
         self.path = "fused small net" if self._small_net is not None else "general"
 
     def _general_epoch(self, x, y, order, epoch, batches, lr, callbacks, first_batch=0, totals=None):
@@ -327,6 +334,19 @@ class Trainer:
         return xb, yb
 
     def _train_step(self, xb, yb, weights, grads, decay, lr) -> tuple[float, np.ndarray]:
+        if self._dense_chain is not None:  # (a chain it takes has no weight penalties)
+            loss_value, output = self._dense_chain.step(xb[0], yb)
+            loss_value = float(loss_value)
+        else:
+            loss_value, output = self._forward_backward(xb, yb)
+            loss_value = float(loss_value) + self.model.regularization_loss()
+        if self.clip_norm is not None:
+            clip_by_global_norm(grads, self.clip_norm)
+        self.optimizer.step(weights, grads, lr, decay)
+        return loss_value, output
+
+    def _forward_backward(self, xb, yb) -> tuple[float, np.ndarray]:
+        """Loss and outputs of the batch, layer by layer; fills every layer's gradients."""
         output = self.model.forward(xb, training=True, rng=self.dropout_rng)
         if self.fused:
             z = self.model.output_layer.pre_activation  # type: ignore[attr-defined]
@@ -335,10 +355,6 @@ class Trainer:
         else:
             loss_value = self.loss.forward(output, yb)
             self.model.backward(self.loss.backward(output, yb))
-        loss_value = float(loss_value) + self.model.regularization_loss()
-        if self.clip_norm is not None:
-            clip_by_global_norm(grads, self.clip_norm)
-        self.optimizer.step(weights, grads, lr, decay)
         return loss_value, output
 
     def _loss_from_logits(self, z: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:

@@ -11,6 +11,7 @@ from engine._kernels import activations as KA
 from engine._kernels import small_net as KS
 from engine.callbacks import MAX_BATCH_LOSSES, Callback, History
 from engine.control import TrainingControl
+from engine.dense_chain import DenseChainStep
 from engine.errors import TrainingError
 from engine.fused_small_net import SmallNetPath
 from engine.graph import NetworkSpec
@@ -418,18 +419,24 @@ class MonitorProbe(Callback):
         assert all(np.all(np.isfinite(g)) for g in model.trainable()[1])
 
 
+@pytest.mark.parametrize("lean", [True, False])
 @pytest.mark.parametrize("probe_rows", [10, 7])
-def test_probe_forward_backward_between_batches_leaves_training_unchanged(probe_rows, monkeypatch):
+def test_probe_forward_backward_between_batches_leaves_training_unchanged(probe_rows, lean, monkeypatch):
     """The monitor contract: Model.forward/backward on a probe batch between batches (reused
-    workspaces included) changes nothing in training; outputs and grads stay per-node arrays."""
+    workspaces included) changes nothing in training, with the general path's lean Dense-chain
+    step or layer by layer; outputs and grads stay per-node arrays."""
     x, y = data("sparse_categorical_crossentropy", 3)
     probe = np.random.default_rng(5).normal(size=(probe_rows, 2))
     results = []
     for with_probe in (False, True):
+        if not lean:
+            monkeypatch.setattr(DenseChainStep, "plan", classmethod(lambda cls, *args: None))
         net = small_net({"type": "adam"}, "sparse_categorical_crossentropy", "softmax", 3, act="relu")
         callbacks = [MonitorProbe(net.model, probe)] if with_probe else []
         _, _, path = fit(net, x, y, False, monkeypatch, epochs=2, callbacks=callbacks)
-        assert path == "general" and net.model.outputs["h0"].shape[1] == 8
+        assert path == "general"
+        if with_probe or not lean:
+            assert net.model.outputs["h0"].shape[1] == 8
         results.append(net.get_weights())
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)

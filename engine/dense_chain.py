@@ -1,0 +1,119 @@
+"""The general path's training step for a plain chain of Dense layers, with its Python pared down.
+
+A classifier such as the MNIST MLP spends each step in its matrix products, but the per-layer
+bookkeeping around them (graph dictionaries, workspace lookups, dtype and contiguity checks) ran
+every batch, and on these machines every Python call made right after a big kernel pays for
+cache misses as well: inside the training loop that bookkeeping cost ~10% of a step. `DenseChainStep`
+checks everything once, when training starts, and then runs exactly the calls `Dense.forward`,
+`Dense.backward` and the fused softmax cross-entropy would run, on arrays it keeps, so the numbers
+are bit for bit those of the layer-by-layer path (tests/engine/test_trainer.py checks it).
+
+It applies to Input -> Dense -> ... -> Dense with float32/float64 weights, elementwise hidden
+activations, no weight penalties, and a softmax output trained with (sparse) categorical
+cross-entropy, on C-contiguous 2-D inputs of the model's dtype and targets the loss kernel
+takes as they are. Anything else keeps the layer-by-layer path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine._kernels import activations as _k
+from engine._kernels import losses as _loss_kernels
+from engine.layers.core import Dense
+from engine.losses import Loss
+from engine.model import Model
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
+               "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
+_UFUNCS = {_k.TANH: np.tanh}  # as Dense.forward: NumPy's SIMD tanh beats a scalar loop
+
+
+class DenseChainStep:
+    """Forward, fused loss and backward of one batch; gradients land in the layers' `grads`."""
+
+    def __init__(self, model: Model, dense: list[Dense], loss_kernel):
+        self.model = model
+        self.layers = dense
+        self.loss_kernel = loss_kernel
+        self.dtype = model.dtype
+        no_bias = np.empty(0, model.dtype)
+        self.kernels = [layer.weights["kernel"] for layer in dense]
+        self.biases = [layer.weights.get("bias", no_bias) for layer in dense]
+        self.kernel_grads = [layer.grads["kernel"] for layer in dense]
+        self.bias_grads = [layer.grads.get("bias") for layer in dense]
+        self.codes = [layer.activation.kernel_code for layer in dense]
+        self.alphas = [model.dtype.type(getattr(layer.activation, "alpha", 0.0)) for layer in dense]
+        self._arrays: dict[int, tuple[list[np.ndarray], ...]] = {}
+
+    @classmethod
+    def plan(cls, model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> DenseChainStep | None:
+        """The lean step for this model, loss and prepared training data, or None."""
+        kernel = _CE_KERNELS.get(loss.name)
+        if kernel is None or model.dtype not in _KERNEL_DTYPES or len(model.input_ids) != 1 or len(x) != 1:
+            return None
+        if x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
+            return None
+        if not model.uses_fused_loss(loss.fused_activation) or not y.flags.c_contiguous:
+            return None
+        if (y.dtype, y.ndim) != ((np.dtype(np.int64), 1) if loss.target == "index" else (model.dtype, 2)):
+            return None
+        dense = [model.layers[nid] for nid in model.order[1:]]
+        chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
+        if not chain or not dense or not all(type(layer) is Dense for layer in dense):
+            return None
+        if len(model.input_shape()) != 1 or any(
+                layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
+            return None
+        if any(layer.activation.kernel_code is None for layer in dense[:-1]):
+            return None
+        return cls(model, dense, kernel)
+
+    def _buffers(self, rows: int) -> tuple[list[np.ndarray], ...]:
+        """Per layer: pre-activation, output, d/d(pre-activation), d/d(input), kept per batch size."""
+        arrays = self._arrays.get(rows)
+        if arrays is None:
+            units = [k.shape[1] for k in self.kernels]
+            fan_in = [k.shape[0] for k in self.kernels]
+            arrays = self._arrays[rows] = (
+                [np.empty((rows, u), self.dtype) for u in units],
+                [np.empty((rows, u), self.dtype) for u in units],
+                [np.empty((rows, u), self.dtype) for u in units],
+                [np.empty((rows, f), self.dtype) for f in fan_in],
+            )
+        return arrays
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """(mean loss, output probabilities) of the batch `x` (rows, inputs) C-contiguous in the
+        model's dtype; fills every layer's gradients. The outputs stay valid until the next step
+        with as many rows."""
+        z, a, grad_z, grad_x = self._buffers(len(x))
+        kernels, biases, codes, alphas = self.kernels, self.biases, self.codes, self.alphas
+        last = len(kernels) - 1
+        inputs = x
+        for i in range(last):
+            np.matmul(inputs, kernels[i], out=z[i])
+            ufunc = _UFUNCS.get(codes[i])
+            if ufunc is not None:
+                if biases[i].size:
+                    np.add(z[i], biases[i], out=z[i])
+                ufunc(z[i], out=a[i])
+            else:
+                _k.add_bias_act(z[i], biases[i], a[i], codes[i], alphas[i])
+            inputs = a[i]
+        logits = z[last]
+        np.matmul(inputs, kernels[last], out=logits)
+        if biases[last].size:
+            logits += biases[last]
+        _k.softmax_rows(logits, a[last])
+        loss = self.loss_kernel(logits, y, grad_z[last])
+        for i in range(last, -1, -1):
+            below = x if i == 0 else a[i - 1]
+            np.matmul(below.T, grad_z[i], out=self.kernel_grads[i])
+            if self.bias_grads[i] is not None:
+                _k.column_sums(grad_z[i], self.bias_grads[i])
+            if i:
+                np.matmul(grad_z[i], kernels[i].T, out=grad_x[i])
+                _k.bias_act_backward(z[i - 1], a[i - 1], grad_x[i], grad_z[i - 1], codes[i - 1], alphas[i - 1])
+        return loss, a[last]
