@@ -30,8 +30,9 @@ _OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_C
 class SmallNetPath:
     """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
 
-    def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense]):
+    def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int):
         self.model = model
+        self.batch_size = batch_size  # the scratch arrays hold this many rows
         self.loss_code = loss_code
         self.optimizer = optimizer
         self.opt_code = K.ADAM if isinstance(optimizer, Adam) else K.SGD
@@ -52,8 +53,9 @@ class SmallNetPath:
         self.layers = np.array(rows, dtype=np.int64)
         self.alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in dense], dtype)
         widest = int(self.layers[:, 3].max())
-        self.z, self.a = np.zeros(column, dtype), np.zeros(column, dtype)
-        self.delta = np.zeros((2, max(widest, int(self.layers[:, 2].max()))), dtype)
+        rows = max(batch_size, 1)  # scratch: a row per sample of a batch
+        self.z, self.a = np.zeros((rows, column), dtype), np.zeros((rows, column), dtype)
+        self.delta = np.zeros((2, rows, max(widest, int(self.layers[:, 2].max()))), dtype)
         self.outputs = int(self.layers[-1, 3])
         self._no_dense = np.zeros((1, self.outputs), dtype)
         self._no_index = np.zeros(1, np.int64)
@@ -85,7 +87,7 @@ class SmallNetPath:
         output = dense[-1].activation.name
         if (wanted is not None and output != wanted) or (wanted is None and codes[-1] is None):
             return None
-        return cls(model, loss_code, optimizer, dense)
+        return cls(model, loss_code, optimizer, dense, batch_size)
 
     def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
@@ -94,8 +96,7 @@ class SmallNetPath:
         return np.ascontiguousarray(y.reshape(len(y), self.outputs), dtype=self.model.dtype), self._no_index
 
     def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
-            first_batch: int, batches: int, batch_size: int, learning_rate: float,
-            preds: np.ndarray) -> np.ndarray:
+            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
         """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
         return their losses (float64; fewer when one was not finite, that one last). `preds`
         (N, outputs) receives each sample's output before its step, at its position in order."""
@@ -110,13 +111,13 @@ class SmallNetPath:
         losses = np.empty(batches, np.float64)
         done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
                                self.alphas, x, targets[0], targets[1], order, first_batch, batches,
-                               batch_size, self.loss_code, self.opt_code, self.nesterov, consts,
+                               self.batch_size, self.loss_code, self.opt_code, self.nesterov, consts,
                                self.z, self.a, self.delta, preds, losses)
         optimizer.iterations += done
         return losses[:done]
 
     def run_epochs(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], orders: np.ndarray,
-                   batch_size: int, learning_rates: np.ndarray, x_val: np.ndarray, preds: np.ndarray,
+                   learning_rates: np.ndarray, x_val: np.ndarray, preds: np.ndarray,
                    losses: np.ndarray, val_preds: np.ndarray, epoch_start: np.ndarray) -> int:
         """Whole epochs in one kernel call (`K.train_epochs`): orders (E, N), learning_rates (E,),
         preds (E, N, outputs), losses (E, batches), val_preds (E, Nv, outputs); returns the
@@ -131,7 +132,7 @@ class SmallNetPath:
             slot1 = slabs.get("momentum", model.grad_buffer[:0])
             slot2 = slot1[:0]
         done = K.train_epochs(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
-                              self.alphas, x, targets[0], targets[1], orders, batch_size, self.loss_code,
+                              self.alphas, x, targets[0], targets[1], orders, self.batch_size, self.loss_code,
                               self.opt_code, self.nesterov, consts, self.z, self.a, self.delta, preds,
                               losses, np.ascontiguousarray(x_val, model.dtype), val_preds, epoch_start)
         optimizer.iterations += done

@@ -193,8 +193,8 @@ class Trainer:
         val_preds = np.empty((run, len(x_val), small_net.outputs), dtype)
         epoch_start = np.empty_like(self.model.weight_buffer)
         started = time.perf_counter()
-        done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, self.batch_size,
-                                    lrs, x_val, preds, losses, val_preds, epoch_start)
+        done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, lrs, x_val,
+                                    preds, losses, val_preds, epoch_start)
         seconds = (time.perf_counter() - started) / run
         diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
         finished = (done - 1) // batches if diverged else run
@@ -275,7 +275,7 @@ class Trainer:
                 totals = self._fused_totals(losses, preds, y, order, batch)
                 return self._general_epoch(x, y, order, epoch, batches, lr, callbacks, batch, totals)
             size = 1 if self.control.paused else min(chunk, batches - batch)
-            done = small_net.run(xs, targets, order, batch, size, self.batch_size, lr, preds)
+            done = small_net.run(xs, targets, order, batch, size, lr, preds)
             values = done.tolist()
             finite = values if math.isfinite(values[-1]) else values[:-1]
             self._report(finite, epoch, batch, batches, count, lr, callbacks)
