@@ -255,11 +255,19 @@ its per-batch loss, metrics and history.
   are gathered into reused buffers (`np.take(..., mode="clip", out=)`: the default mode copies
   twice). All weights live in one flat buffer and all gradients in another (layers keep views),
   and the optimizer keeps each state slot as one flat slab, so Adam/SGD/RMSprop/Adagrad update
-  the whole model in one kernel call.
+  the whole model in one kernel call (its argument checks run once, not every step).
+- **Lean step for Dense-chain classifiers** (`engine/dense_chain.py`, general path): for
+  Input -> Dense ... -> Dense softmax with (sparse) categorical cross-entropy and no penalties,
+  the per-layer bookkeeping (graph dicts, workspace lookups, dtype checks) is done once when
+  training starts; each step then makes exactly the kernel and matmul calls of the
+  layer-by-layer step (bit for bit the same numbers, tested), ~10% of an MNIST step less.
+  Softmax is one Numba pass per row; accuracy counts hits with `count_nonzero`.
 - **Fused small-net path** (`engine/fused_small_net.py`, chosen automatically by `Trainer`): a
   chain of Dense layers with elementwise activations, at most 32 units wide, with mse,
   binary cross-entropy (sigmoid output) or cross-entropy (softmax output) and SGD(+momentum) or
-  Adam, trains sample by sample on the model's own weight, gradient and optimizer-state buffers.
+  Adam, trains each batch layer by layer over its rows (the rows' independent work overlaps in
+  the CPU) on the model's own weight, gradient and optimizer-state buffers. Its tanh selects
+  between a Taylor series and an exp form instead of calling glibc's branchy tanh/expm1.
   Where epochs are small it runs whole epochs, about 8192 samples' worth, per Numba call
   (`train_epochs`), validation outputs included (`predict_rows`); otherwise up to 256 batches
   (about 2048 samples) of one epoch per call, and one batch per call while paused or stepping.

@@ -20,22 +20,20 @@ import numpy as np
 
 from engine._kernels import activations as _k
 from engine._kernels import losses as _loss_kernels
-from engine.layers.core import Dense
+from engine.layers.core import UFUNC_ACTIVATIONS, Dense
 from engine.losses import Loss
 from engine.model import Model
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
-               "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
-_UFUNCS = {_k.TANH: np.tanh}  # as Dense.forward: NumPy's SIMD tanh beats a scalar loop
+SOFTMAX_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
+                      "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
+"""Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
 
 
 class DenseChainStep:
     """Forward, fused loss and backward of one batch; gradients land in the layers' `grads`."""
 
     def __init__(self, model: Model, dense: list[Dense], loss_kernel):
-        self.model = model
-        self.layers = dense
         self.loss_kernel = loss_kernel
         self.dtype = model.dtype
         no_bias = np.empty(0, model.dtype)
@@ -50,7 +48,7 @@ class DenseChainStep:
     @classmethod
     def plan(cls, model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> DenseChainStep | None:
         """The lean step for this model, loss and prepared training data, or None."""
-        kernel = _CE_KERNELS.get(loss.name)
+        kernel = SOFTMAX_CE_KERNELS.get(loss.name)
         if kernel is None or model.dtype not in _KERNEL_DTYPES or len(model.input_ids) != 1 or len(x) != 1:
             return None
         if x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
@@ -80,8 +78,8 @@ class DenseChainStep:
                 [np.empty((rows, u), self.dtype) for u in units],
                 [np.empty((rows, u), self.dtype) for u in units],
                 [np.empty((rows, u), self.dtype) for u in units],
-                [np.empty((rows, f), self.dtype) for f in fan_in],
-            )
+                [np.empty((rows, f) if i else (0, 0), self.dtype) for i, f in enumerate(fan_in)],
+            )  # (the first layer needs no input gradient)
         return arrays
 
     def step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -94,7 +92,7 @@ class DenseChainStep:
         inputs = x
         for i in range(last):
             np.matmul(inputs, kernels[i], out=z[i])
-            ufunc = _UFUNCS.get(codes[i])
+            ufunc = UFUNC_ACTIVATIONS.get(codes[i])
             if ufunc is not None:
                 if biases[i].size:
                     np.add(z[i], biases[i], out=z[i])

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from engine._kernels import losses as _loss_kernels
 from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
-from engine.dense_chain import DenseChainStep
+from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
 from engine.errors import DataError, TrainingError
 from engine.fused_small_net import SmallNetPath
 from engine.losses import Loss
@@ -33,8 +32,6 @@ CHUNK_SAMPLES = 2048
 # stalls training once per call rather than twice per epoch. Stop lands within one call.
 EPOCH_RUN_SAMPLES = 8192
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
-               "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
 
 
 class Trainer:
@@ -360,7 +357,7 @@ class Trainer:
     def _loss_from_logits(self, z: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         """Fused loss and its gradient w.r.t. the logits; softmax cross-entropy runs its kernel
         once for both, into a reused array (targets were validated when fit started)."""
-        kernel = _CE_KERNELS.get(self.loss.name)
+        kernel = SOFTMAX_CE_KERNELS.get(self.loss.name)
         ok = kernel is not None and z.ndim == 2 and z.dtype in _KERNEL_DTYPES and z.flags.c_contiguous
         if ok and self.loss.target == "index":
             ok = yb.ndim == 1 and yb.dtype == np.int64 and yb.flags.c_contiguous

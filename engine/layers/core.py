@@ -17,7 +17,7 @@ from engine.registry import LAYERS, ParamSpec
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _NO_BIAS = {dtype: np.empty(0, dtype) for dtype in _KERNEL_DTYPES}
 # Activations NumPy computes faster than a scalar Numba loop (its SIMD tanh: 5x in float32).
-_UFUNCS = {_k.TANH: np.tanh}
+UFUNC_ACTIVATIONS = {_k.TANH: np.tanh}
 _MAX_WORKSPACES = 6  # batch sizes whose arrays a Dense layer keeps at once
 
 _ACTIVATION = ParamSpec(
@@ -142,7 +142,7 @@ class Dense(ActivatedLayer):
         z = self.pre_activation = self._workspace(x.shape[0], "z")
         np.matmul(x, kernel, out=z)
         bias = self.weights.get("bias", _NO_BIAS.get(self.dtype))
-        ufunc = _UFUNCS.get(self.activation.kernel_code)
+        ufunc = UFUNC_ACTIVATIONS.get(self.activation.kernel_code)
         if ufunc is not None:
             if "bias" in self.weights:
                 np.add(z, bias, out=z)
