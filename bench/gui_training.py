@@ -66,7 +66,7 @@ def run_headless(case: str) -> dict:
 def run_gui(case: str) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from gui.app import create_app
     from gui.main_window import MainWindow
@@ -102,10 +102,12 @@ def run_gui(case: str) -> dict:
     window.session.finished.connect(lambda _r: (times.setdefault("end", time.perf_counter()), app.quit()))
     window.session.progressed.connect(lambda _p: progress_times.append(time.perf_counter()))
     probe.start()
-    problem = window.session.start()
-    if problem:
-        raise SystemExit(problem)
-    app.exec()  # the real event loop, as in the app (it releases the GIL while waiting)
+    refused: list[str] = []
+    QMessageBox.warning = lambda _parent, title, text, *a, **k: (refused.append(f"{title}: {text}"), app.quit())
+    window.training_controls.start()  # as the Train button does (waits for a background data read)
+    app.exec()
+    if refused:
+        raise SystemExit(refused[0])  # the real event loop, as in the app (it releases the GIL while waiting)
     probe.stop()
     seconds = times["end"] - times["start"]
     window.close()

@@ -77,6 +77,7 @@ class TrainingSession(QObject):
     data_changed = Signal()  # self.dataset replaced
     edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
     preload_failed = Signal(str)  # why the data section could not be read in the background
+    preload_finished = Signal()  # a background read ended (whether or not its data was kept)
     _preloaded = Signal(object)  # (data key, dataset, train set, validation set) from a loader thread
     _preload_error = Signal(str, str)  # (data key, message) from a loader thread
 
@@ -159,20 +160,26 @@ class TrainingSession(QObject):
         with contextlib.suppress(RuntimeError):  # the session was deleted meanwhile
             signal.emit(*result)
 
+    def data_pending(self) -> bool:
+        """True while a background thread reads the data the document asks for."""
+        key = self._data_request()[1]
+        return self._preloading == key and not (key == self._data_key and self.dataset is not None)
+
     def _take_preloaded(self, loaded: tuple) -> None:
         """On the GUI thread: keep preloaded data if the data section is still the one it was read for."""
         key = loaded[0]
         if key == self._preloading:
             self._preloading = None
-        if key != self._data_request()[1] or (key == self._data_key and self.dataset is not None):
-            return
-        self._install_data(*loaded)
+        if key == self._data_request()[1] and not (key == self._data_key and self.dataset is not None):
+            self._install_data(*loaded)
+        self.preload_finished.emit()
 
     def _preload_problem(self, key: str, message: str) -> None:
         if key == self._preloading:
             self._preloading = None
         if key == self._data_request()[1]:
             self.preload_failed.emit(message)
+        self.preload_finished.emit()
 
     def fit_problems(self) -> list[FitProblem]:
         """Where the data does not fit the network's Input or output, with the fix to offer."""

@@ -39,12 +39,18 @@ def _warnings(monkeypatch) -> list[str]:
     return shown
 
 
+def _open(win, qtbot, example: str) -> None:
+    """Open an example and wait until its data is read (Train pressed earlier waits for it)."""
+    assert win.load_path(EXAMPLES / example)
+    qtbot.waitUntil(lambda: not win.session.data_pending(), timeout=10000)
+
+
 def _steps(win) -> int:
     return win.session.worker.network.history.steps
 
 
 def test_xor_trains_from_the_window_to_97_percent(window, qtbot):
-    assert window.load_path(EXAMPLES / "xor.json")
+    _open(window, qtbot, "xor.json")
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
     history = window.document.network.history.epochs
@@ -54,7 +60,7 @@ def test_xor_trains_from_the_window_to_97_percent(window, qtbot):
 
 
 def test_step_pause_resume_change_the_step_count_exactly(window, qtbot):
-    assert window.load_path(EXAMPLES / "spiral.json")
+    _open(window, qtbot, "spiral.json")
     controls = window.training_controls
     controls.step.trigger()  # from idle: a paused run that does one batch
     qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
@@ -83,7 +89,7 @@ def test_step_pause_resume_change_the_step_count_exactly(window, qtbot):
 
 
 def test_stop_mid_epoch_returns_within_half_a_second(window, qtbot):
-    assert window.load_path(EXAMPLES / "spiral.json")
+    _open(window, qtbot, "spiral.json")
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.steps_seen > 40, timeout=20000)
     started = time.perf_counter()
@@ -97,7 +103,7 @@ def test_closing_while_training_stops_the_thread(qtbot, monkeypatch):
     win = MainWindow()
     qtbot.addWidget(win)
     win.show()
-    assert win.load_path(EXAMPLES / "spiral.json")
+    _open(win, qtbot, "spiral.json")
     win.training_controls.train.trigger()
     qtbot.waitUntil(lambda: win.session.steps_seen > 5, timeout=20000)
     thread = win.session.thread
@@ -122,6 +128,7 @@ def _exploding_network() -> Network:
 
 def test_nan_run_restores_finite_weights_and_explains(window, qtbot):
     window.document.load_network(_exploding_network())
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=20000)
     panel = window.training_panel
@@ -131,7 +138,7 @@ def test_nan_run_restores_finite_weights_and_explains(window, qtbot):
 
 
 def test_csv_with_text_in_a_number_column_keeps_the_previous_data(window, qtbot, tmp_path, monkeypatch):
-    assert window.load_path(EXAMPLES / "xor.json")
+    _open(window, qtbot, "xor.json")
     assert window.session.load_data() is None
     before_data, before_spec = window.session.dataset, dict(window.document.spec.data)
     bad = tmp_path / "bad.csv"
@@ -145,7 +152,7 @@ def test_csv_with_text_in_a_number_column_keeps_the_previous_data(window, qtbot,
 
 
 def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
-    assert window.load_path(EXAMPLES / "xor.json")
+    _open(window, qtbot, "xor.json")
     window.document.set_training({**window.document.spec.training, "epochs": 5})
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
@@ -163,7 +170,7 @@ def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
 
 
 def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
-    assert window.load_path(EXAMPLES / "spiral.json")
+    _open(window, qtbot, "spiral.json")
     window.document.set_data({"source": "spiral_multiclass", "n": 300, "classes": 3, "seed": 0})
     assert window.session.load_data() is None
     problems = window.session.fit_problems()
@@ -178,7 +185,7 @@ def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
 
 
 def test_learning_rate_changed_while_training_is_applied_and_marked(window, qtbot):
-    assert window.load_path(EXAMPLES / "spiral.json")
+    _open(window, qtbot, "spiral.json")
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.steps_seen > 20, timeout=20000)
     training = window.document.spec.training
@@ -194,7 +201,7 @@ def test_learning_rate_changed_while_training_is_applied_and_marked(window, qtbo
 def test_every_tab_exports_png_and_csv(window, qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    assert window.load_path(EXAMPLES / "xor.json")
+    _open(window, qtbot, "xor.json")
     window.document.set_training({**window.document.spec.training, "epochs": 3})
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
@@ -260,3 +267,39 @@ def test_opening_a_file_reads_its_data_in_the_background(window, qtbot, tmp_path
     summary = window.training_panel.data_panel.summary
     qtbot.waitUntil(lambda: "missing.npz" in summary.text(), timeout=10000)
     assert "Data not loaded" in summary.text() and readers[-1] == "NetCanvas data preload"
+
+
+def test_train_pressed_while_the_data_is_read_waits_for_it_instead_of_reading_again(window, qtbot, monkeypatch):
+    """Pressing Train right after opening a file used to read the data a second time on the GUI
+    thread (MNIST: the window froze ~1.3 s); now the run starts when the background read ends."""
+    import gui.training.session as session_module
+
+    gate = threading.Event()
+    readers = []
+    read = session_module._load_and_split
+
+    def slow_read(*args):
+        readers.append(threading.current_thread().name)
+        gate.wait(10)
+        return read(*args)
+
+    monkeypatch.setattr(session_module, "_load_and_split", slow_read)
+    assert window.load_path(EXAMPLES / "xor.json")
+    window.training_controls.train.trigger()
+    assert window.session.state == IDLE and "Reading the data" in window.statusBar().currentMessage()
+    qtbot.wait(100)
+    assert window.session.state == IDLE  # still waiting, and the window kept handling events
+    gate.set()
+    qtbot.waitUntil(lambda: window.session.state != IDLE, timeout=10000)
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
+    assert readers == ["NetCanvas data preload"]  # read once, never on the GUI thread
+    assert window.document.network.history.steps > 0
+
+    gate.clear()  # a Train waiting for one file's data does not start the next file
+    assert window.load_path(EXAMPLES / "spiral.json")
+    window.training_controls.train.trigger()
+    assert window.load_path(EXAMPLES / "xor.json")
+    gate.set()
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
+    qtbot.wait(200)
+    assert window.session.state == IDLE and window.document.network.history.steps == 0
