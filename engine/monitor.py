@@ -55,6 +55,7 @@ class Surface:
 class MonitorSnapshot:
     layers: list[LayerHealth]
     surface: Surface | None
+    step: int = 0  # optimizer steps done when it was taken (the caller's count)
 
 
 def shows_surface(x: np.ndarray) -> bool:
@@ -103,13 +104,14 @@ class TrainingMonitor:
         points[:, b] = gy.ravel()
         return xs, ys, points
 
-    def snapshot(self, with_surface: bool = True) -> MonitorSnapshot:
-        """Numbers for every layer, and the surface if the network has one. Call between batches."""
+    def snapshot(self, with_surface: bool = True, step: int = 0) -> MonitorSnapshot:
+        """Numbers for every layer, and the surface if the network has one, stamped with `step`
+        (the steps trained so far). Call between batches."""
         model = self.model
         model.forward([self.probe_x], training=False)
         layers = [self._layer_health(nid) for nid in model.order if nid not in model.input_ids]
         surface = self._surface() if with_surface and self.has_surface else None
-        return MonitorSnapshot(layers, surface)
+        return MonitorSnapshot(layers, surface, step)
 
     def _layer_health(self, nid: str) -> LayerHealth:
         model = self.model

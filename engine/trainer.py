@@ -76,6 +76,7 @@ class Trainer:
         self._small_net: SmallNetPath | None = None
         self._dense_chain: DenseChainStep | None = None  # the general path's lean step, if it applies
         self._data: tuple[list[np.ndarray], np.ndarray] = ([], np.empty(0))  # this fit's x, y (for planning)
+        self._trained_through = 0  # history step the weights are at after a multi-epoch kernel call
         self.path = ""  # "general" or "fused small net" once fit has started
         self._buffers: dict[str, np.ndarray] = {}
         self.stop_reason = ""
@@ -147,6 +148,13 @@ class Trainer:
                 cb.on_train_end(self)
         return self.history
 
+    @property
+    def model_step(self) -> int:
+        """The step (over the network's life, as `history.steps`) the weights are at. Callbacks
+        of a multi-epoch kernel call hear about its batches after all of them ran, so while they
+        do, the weights are ahead of the history."""
+        return max(self.history.steps, self._trained_through)
+
     def _end_epoch(self, epoch: int, end: int, totals: dict[str, float], lr: float, count: int,
                    val: dict[str, float] | None, seconds: float, callbacks: list[Callback]) -> dict[str, float]:
         """Record an epoch's logs (training totals averaged, validation scores) and tell the callbacks."""
@@ -192,6 +200,7 @@ class Trainer:
         started = time.perf_counter()
         done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, lrs, x_val,
                                     preds, losses, val_preds, epoch_start)
+        self._trained_through = self.history.steps + done
         seconds = (time.perf_counter() - started) / run
         diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
         finished = (done - 1) // batches if diverged else run

@@ -18,13 +18,13 @@ LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6
 class HealthView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.times: list[int] = []  # snapshot index
+        self.times: list[int] = []  # training step of each snapshot
         self.grad_norms: dict[str, list[float]] = {}
         self.latest: MonitorSnapshot | None = None
         self.dirty = False
         self.grad_plot = pg.PlotWidget(title="Gradient norm per layer (log)")
         self.grad_plot.setLogMode(y=True)
-        self.grad_plot.setLabel("bottom", "snapshot")
+        self.grad_plot.setLabel("bottom", "step (batches)")
         self.grad_plot.addLegend(offset=(-10, 10))
         self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
                                   "mean that layer barely learns: a vanishing gradient.")
@@ -69,8 +69,14 @@ class HealthView(QWidget):
         self.grad_curves = {}
 
     def add_snapshot(self, snapshot: MonitorSnapshot) -> None:
+        if self.times and snapshot.step < self.times[-1]:  # the history restarted (weights reset)
+            self.clear()
+        elif self.times and snapshot.step == self.times[-1]:  # the same weights seen again
+            self.times.pop()
+            for series in self.grad_norms.values():
+                del series[len(self.times):]
         self.latest = snapshot
-        self.times.append(len(self.times))
+        self.times.append(snapshot.step)
         for layer in snapshot.layers:
             if layer.gradient_norm is not None:
                 series = self.grad_norms.setdefault(layer.node_id, [])
@@ -99,7 +105,7 @@ class HealthView(QWidget):
                 curve = self.grad_plot.plot([], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
                                             name=nid)
                 self.grad_curves[nid] = curve
-            curve.setData(np.arange(len(series)), np.asarray(series), connect="finite")
+            curve.setData(np.asarray(self.times[: len(series)], dtype=float), np.asarray(series), connect="finite")
         layers = self.latest.layers
         xs = np.arange(len(layers), dtype=float)
         dead = [layer.dead_fraction or 0.0 for layer in layers]
@@ -117,6 +123,6 @@ class HealthView(QWidget):
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)
-        rows = [[t] + [self.grad_norms[k][t] if t < len(self.grad_norms[k]) else float("nan") for k in keys]
-                for t in self.times]
-        return ["snapshot", *[f"grad_norm_{k}" for k in keys]], rows
+        rows = [[step] + [self.grad_norms[k][i] if i < len(self.grad_norms[k]) else float("nan") for k in keys]
+                for i, step in enumerate(self.times)]
+        return ["step", *[f"grad_norm_{k}" for k in keys]], rows

@@ -27,6 +27,11 @@ EMIT_HZ = 30.0
 SNAPSHOT_HZ = 5.0
 CONFUSION_HZ = 2.0
 SNAPSHOT_BUDGET = 0.04  # at most this fraction of training time goes to health snapshots
+# A run too short for SNAPSHOT_HZ to show a trend (the spiral example trains in well under a
+# second) still gets a snapshot every 1/SNAPSHOT_POINTS of its steps, without the decision
+# surface (half the cost), while these take at most SHORT_RUN_BUDGET of the training time.
+SNAPSHOT_POINTS = 40
+SHORT_RUN_BUDGET = 0.2
 PROBE_SAMPLES = 256
 MISCLASSIFIED_SHOWN = 24
 
@@ -84,6 +89,10 @@ class _Relay(Callback):
         self.epoch_base = 0
         self.monitor: TrainingMonitor | None = None
         self.next_snapshot = 0.0
+        self.snapshot_step = -1  # the model step of the last snapshot
+        self.surface_step = -1  # ... and of the last one with the decision surface
+        self.snapshot_seconds = 0.0  # time the snapshots after the first took
+        self.train_started = time.perf_counter()
         self.trainer: Trainer | None = None
         self.last_confusion = 0.0
         self.reports: list[EpochReport] = []
@@ -91,9 +100,11 @@ class _Relay(Callback):
     def on_train_begin(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.epoch_base = trainer.history.epoch_count
+        self.train_started = time.perf_counter()
         if self.worker.probe_x is not None:
             self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x))
             self.snapshot()
+            self.snapshot_seconds = 0.0  # (the first one also warms caches: not in the budget)
 
     def on_batches_end(self, event: BatchesEnd) -> None:
         if not self.pending:
@@ -104,14 +115,34 @@ class _Relay(Callback):
         now = time.perf_counter()
         if now - self.last_emit >= 1.0 / EMIT_HZ:
             self.flush(now)
-        if self.monitor is not None and now >= self.next_snapshot:
-            self.snapshot()
+        if self.monitor is not None:
+            if now >= self.next_snapshot:
+                self.snapshot()
+            elif self._short_run_due(event, now):
+                self.snapshot(with_surface=False)
 
-    def snapshot(self) -> None:
+    def _short_run_due(self, event: BatchesEnd, now: float) -> bool:
+        """A snapshot every 1/SNAPSHOT_POINTS of the run's steps, within SHORT_RUN_BUDGET."""
+        spacing = self.epochs * event.batches_per_epoch / SNAPSHOT_POINTS
+        return (self._model_step() - self.snapshot_step >= spacing
+                and self.snapshot_seconds <= SHORT_RUN_BUDGET * (now - self.train_started))
+
+    def _model_step(self) -> int:
+        return self.trainer.model_step if self.trainer is not None else 0
+
+    def snapshot(self, with_surface: bool = True) -> None:
+        """Take and send a snapshot, unless the weights are where the last one saw them."""
+        step = self._model_step()
+        if step == self.snapshot_step and (step == self.surface_step or not with_surface):
+            return
         started = time.perf_counter()
-        snapshot: MonitorSnapshot = self.monitor.snapshot()
+        snapshot: MonitorSnapshot = self.monitor.snapshot(with_surface=with_surface, step=step)
         spent = time.perf_counter() - started
-        self.next_snapshot = started + max(1.0 / SNAPSHOT_HZ, spent / SNAPSHOT_BUDGET)
+        self.snapshot_seconds += spent
+        self.snapshot_step = step
+        if with_surface:
+            self.surface_step = step
+            self.next_snapshot = started + max(1.0 / SNAPSHOT_HZ, spent / SNAPSHOT_BUDGET)
         self.worker.snapshot_taken.emit(snapshot)
 
     def flush(self, now: float | None = None) -> None:

@@ -303,3 +303,25 @@ def test_train_pressed_while_the_data_is_read_waits_for_it_instead_of_reading_ag
     qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
     qtbot.wait(200)
     assert window.session.state == IDLE and window.document.network.history.steps == 0
+
+
+def test_a_run_of_well_under_a_second_still_draws_a_gradient_norm_trend(window, qtbot):
+    """The spiral example trains in a fraction of a second: the 5 Hz snapshot rate alone gave it
+    2-3 health points. Snapshots also come every 1/40 of the run's steps (within a time budget),
+    stamped with their step, so the gradient-norm plot shares the loss curve's x axis."""
+    _open(window, qtbot, "spiral.json")
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
+    health = window.training_panel.health
+    steps = window.document.network.history.steps
+    assert len(health.times) >= 8 and health.times == sorted(set(health.times))
+    assert health.times[0] == 0 and health.times[-1] == steps
+    header, rows = health.table()
+    assert header[0] == "step" and [row[0] for row in rows] == health.times
+    window.training_controls.reset.trigger()  # a fresh history: the next run's plot starts over
+    window.training_controls.step.trigger()
+    qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: health.times and health.times[-1] <= 1, timeout=10000)
+    assert health.times == sorted(health.times) and health.times[-1] <= 1
+    window.training_controls.stop.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
