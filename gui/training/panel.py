@@ -5,6 +5,7 @@ canvas's live styling (edge weight magnitude and sign, each node's mean activati
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,9 @@ from gui.training.surface_view import SurfaceView
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult
 
 REDRAW_HZ = 20
+# The health plots and the canvas's weight colours redraw at most this often while training
+# (a short run sends snapshots faster; each is kept, they are drawn together).
+SNAPSHOT_VIEWS_HZ = 5
 LARGE_LAYER = 4096  # kernels with more entries than this keep the canvas's plain edges
 
 
@@ -53,6 +57,9 @@ class TrainingPanel(QWidget):
         ):
             index = self.tabs.addTab(widget, title)
             self.tabs.setTabToolTip(index, tip)
+        # Hidden tabs are not redrawn while training: bring one up to date when it is shown
+        # (after a run the timer has stopped, so it would keep its old picture).
+        self.tabs.currentChanged.connect(lambda _index: self.redraw(everything=True))
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("QLabel { background: #fee2e2; color: #7f1d1d; padding: 6px; border-radius: 4px; }")
@@ -77,6 +84,7 @@ class TrainingPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(int(1000 / REDRAW_HZ))
         self.timer.timeout.connect(self.redraw)
+        self._snapshot_views_drawn = 0.0  # time.monotonic() of the last health / canvas redraw
         self._latest_snapshot: MonitorSnapshot | None = None
         session.run_started.connect(self._run_started)
         session.progressed.connect(self._progressed)
@@ -138,7 +146,7 @@ class TrainingPanel(QWidget):
             self.results.update_epoch(last.confusion, last.misclassified, last.first_kernel)
 
     def _finished(self, result: TrainingResult) -> None:
-        self.redraw()
+        self.redraw(everything=True)
         self.timer.stop()
         if self.canvas is not None:
             for node_id in self.session.document.spec.nodes:
@@ -151,13 +159,19 @@ class TrainingPanel(QWidget):
         self.error.show()
 
     # ---------------------------------------------------------------- output
-    def redraw(self) -> None:
+    def redraw(self, everything: bool = False) -> None:
+        """Redraw what changed; the health plots and canvas colours at most SNAPSHOT_VIEWS_HZ
+        times a second unless `everything`."""
         self.curves.redraw()
+        now = time.monotonic()
+        snapshot_views = everything or now - self._snapshot_views_drawn >= 1.0 / SNAPSHOT_VIEWS_HZ
         current = self.tabs.currentWidget()
         for view in (self.surface, self.health, self.results):
-            if view is current or self.redraw_hidden_tabs:
+            if (view is current or self.redraw_hidden_tabs) and (view is not self.health or snapshot_views):
                 view.redraw()
-        self._style_canvas()
+        if snapshot_views:
+            self._snapshot_views_drawn = now
+            self._style_canvas()
 
     def _style_canvas(self) -> None:
         snapshot, self._latest_snapshot = self._latest_snapshot, None

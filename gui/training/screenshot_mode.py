@@ -56,7 +56,7 @@ def run_screenshot_mode(app: QApplication, argv: list[str]) -> int:
 
     def shoot() -> None:
         session.pause()
-        panel.redraw()
+        panel.redraw(everything=True)
         window.view.fit_to_view()
         app.processEvents()
         if not window.grab().save(args.screenshot):

@@ -30,7 +30,8 @@ SNAPSHOT_BUDGET = 0.04  # at most this fraction of training time goes to health 
 # A run too short for SNAPSHOT_HZ to show a trend (the spiral example trains in well under a
 # second) still gets a snapshot every 1/SNAPSHOT_POINTS of its steps, without the decision
 # surface (half the cost), while these take at most SHORT_RUN_BUDGET of the training time.
-SNAPSHOT_POINTS = 40
+# Runs long enough for SNAPSHOT_POINTS at SNAPSHOT_HZ do without.
+SNAPSHOT_POINTS = 20
 SHORT_RUN_BUDGET = 0.2
 PROBE_SAMPLES = 256
 MISCLASSIFIED_SHOWN = 24
@@ -93,6 +94,7 @@ class _Relay(Callback):
         self.surface_step = -1  # ... and of the last one with the decision surface
         self.snapshot_seconds = 0.0  # time the snapshots after the first took
         self.train_started = time.perf_counter()
+        self.run_start_step = 0  # the model step this run started from
         self.trainer: Trainer | None = None
         self.last_confusion = 0.0
         self.reports: list[EpochReport] = []
@@ -101,6 +103,7 @@ class _Relay(Callback):
         self.trainer = trainer
         self.epoch_base = trainer.history.epoch_count
         self.train_started = time.perf_counter()
+        self.run_start_step = trainer.model_step
         if self.worker.probe_x is not None:
             self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x))
             self.snapshot()
@@ -122,10 +125,14 @@ class _Relay(Callback):
                 self.snapshot(with_surface=False)
 
     def _short_run_due(self, event: BatchesEnd, now: float) -> bool:
-        """A snapshot every 1/SNAPSHOT_POINTS of the run's steps, within SHORT_RUN_BUDGET."""
-        spacing = self.epochs * event.batches_per_epoch / SNAPSHOT_POINTS
-        return (self._model_step() - self.snapshot_step >= spacing
-                and self.snapshot_seconds <= SHORT_RUN_BUDGET * (now - self.train_started))
+        """A snapshot every 1/SNAPSHOT_POINTS of the run's steps, within SHORT_RUN_BUDGET, while
+        the run looks too short for SNAPSHOT_POINTS snapshots at SNAPSHOT_HZ."""
+        total = self.epochs * event.batches_per_epoch
+        step, elapsed = self._model_step(), now - self.train_started
+        projected_seconds = elapsed * total / max(step - self.run_start_step, 1)
+        return (projected_seconds * SNAPSHOT_HZ < SNAPSHOT_POINTS
+                and step - self.snapshot_step >= total / SNAPSHOT_POINTS
+                and self.snapshot_seconds <= SHORT_RUN_BUDGET * elapsed)
 
     def _model_step(self) -> int:
         return self.trainer.model_step if self.trainer is not None else 0

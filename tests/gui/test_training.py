@@ -208,7 +208,7 @@ def test_every_tab_exports_png_and_csv(window, qtbot, tmp_path, monkeypatch):
     panel = window.training_panel
     for index, name in enumerate(("curves", "boundary", "health", "results")):
         panel.tabs.setCurrentIndex(index)
-        panel.redraw()
+        panel.redraw(everything=True)
         png, csv_path = tmp_path / f"{name}.png", tmp_path / f"{name}.csv"
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, p=png, **k: (str(p), ""))
         panel.export_png()
@@ -318,6 +318,11 @@ def test_a_run_of_well_under_a_second_still_draws_a_gradient_norm_trend(window, 
     assert health.times[0] == 0 and health.times[-1] == steps
     header, rows = health.table()
     assert header[0] == "step" and [row[0] for row in rows] == health.times
+    # the run was watched on the Curves tab: Health, shown afterwards, draws what was gathered
+    assert window.training_panel.tabs.currentWidget() is window.training_panel.curves
+    assert not health.grad_curves
+    window.training_panel.tabs.setCurrentWidget(health)
+    assert [len(curve.getData()[0]) for curve in health.grad_curves.values()] == [len(health.times)] * 3
     window.training_controls.reset.trigger()  # a fresh history: the next run's plot starts over
     window.training_controls.step.trigger()
     qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
