@@ -25,7 +25,7 @@ class HealthView(QWidget):
         self.grad_plot = pg.PlotWidget(title="Gradient norm per layer (log)")
         self.grad_plot.setLogMode(y=True)
         self.grad_plot.setLabel("bottom", "step (batches)")
-        self.grad_plot.addLegend(offset=(-10, 10))
+        self.grad_legend = self.grad_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
                                   "mean that layer barely learns: a vanishing gradient.")
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
@@ -105,6 +105,8 @@ class HealthView(QWidget):
                 curve = self.grad_plot.plot([], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
                                             name=nid)
                 self.grad_curves[nid] = curve
+                if len(self.grad_curves) == 5:  # a deep net: two columns keep the legend off most lines
+                    self.grad_legend.setColumnCount(2)
             curve.setData(np.asarray(self.times[: len(series)], dtype=float), np.asarray(series), connect="finite")
         layers = self.latest.layers
         xs = np.arange(len(layers), dtype=float)
@@ -112,7 +114,12 @@ class HealthView(QWidget):
         sat = [layer.saturated_fraction or 0.0 for layer in layers]
         self.dead_bars.setOpts(x=xs - 0.2, height=dead)
         self.sat_bars.setOpts(x=xs + 0.2, height=sat)
-        self.fraction_plot.getAxis("bottom").setTicks([[(i, layer.node_id) for i, layer in enumerate(layers)]])
+        if len(layers) <= 4:
+            ticks, axis_label = [(i, layer.node_id) for i, layer in enumerate(layers)], ""
+        else:  # names would run into each other: number the layers instead
+            ticks, axis_label = [(i, str(i + 1)) for i in range(len(layers))], "layer (1 = first)"
+        self.fraction_plot.getAxis("bottom").setTicks([ticks])
+        self.fraction_plot.setLabel("bottom", axis_label)
         chosen = self.layer_choice.currentText()
         for layer in layers:
             if layer.node_id == chosen:
