@@ -127,69 +127,76 @@ def _output_loss(z, a, t_row, label, loss_code, code, alpha, scale, delta, pred)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, inline="always")
-def _forward(params, layers, alphas, z, a, zero, two):
-    """One sample's forward pass: the input is in a[:inputs]; each layer's pre-activation and
-    output go to its columns of z and a (a softmax output is left as logits in both)."""
+def _forward_rows(params, layers, alphas, z, a, rows, zero, two):
+    """Forward pass of rows 0..rows-1, layer by layer with the rows inside: each row's input is in
+    a[r, :inputs]; each layer's pre-activation and output go to its columns of z and a (a
+    softmax output is left as logits in both)."""
     src = 0
     for layer in range(layers.shape[0]):
         w_off, b_off, fan_in = layers[layer, 0], layers[layer, 1], layers[layer, 2]
         fan_out, code, col = layers[layer, 3], layers[layer, 4], layers[layer, 5]
         w = params[w_off : w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-        inp = a[src : src + fan_in]
-        zl = z[col : col + fan_out]
-        al = a[col : col + fan_out]
-        for j in range(fan_out):
-            zl[j] = zero
-        for k in range(fan_in):
-            xk = inp[k]
-            for j in range(fan_out):
-                zl[j] += xk * w[k, j]
-        if b_off >= 0:
-            for j in range(fan_out):
-                zl[j] += params[b_off + j]
-        if code == TANH:
-            for j in range(fan_out):
-                al[j] = _tanh(zl[j], two)
-        elif code == RELU:
-            for j in range(fan_out):
-                v = zl[j]
-                al[j] = zero if v < zero else v
-        else:
-            for j in range(fan_out):
-                al[j] = zl[j]
-            if code > LINEAR:
-                _act_row(al, code, alphas[layer])
+        for r in range(rows):
+            inp = a[r, src : src + fan_in]
+            zl = z[r, col : col + fan_out]
+            al = a[r, col : col + fan_out]
+            if b_off >= 0:
+                for j in range(fan_out):
+                    zl[j] = params[b_off + j]
+            else:
+                for j in range(fan_out):
+                    zl[j] = zero
+            for k in range(fan_in):
+                xk = inp[k]
+                for j in range(fan_out):
+                    zl[j] += xk * w[k, j]
+            if code == TANH:
+                for j in range(fan_out):
+                    al[j] = _tanh(zl[j], two)
+            elif code == RELU:
+                for j in range(fan_out):
+                    v = zl[j]
+                    al[j] = zero if v < zero else v
+            else:
+                for j in range(fan_out):
+                    al[j] = zl[j]
+                if code > LINEAR:
+                    _act_row(al, code, alphas[layer])
         src = col
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def predict_rows(params, layers, alphas, x, z, a, out):
     """Inference: each row of x through the network into `out` (N, outputs), a softmax output
-    as probabilities, using row 0 of the scratch z and a. Releases the GIL, like `train_batches`."""
+    as probabilities, in blocks of as many rows as the scratch z and a hold. Releases the GIL,
+    like `train_batches`."""
     depth = layers.shape[0]
     inputs = x.shape[1]
     out_units, out_code, out_col = layers[depth - 1, 3], layers[depth - 1, 4], layers[depth - 1, 5]
     t = params.dtype.type
     zero, two = t(0.0), t(2.0)
-    z, a = z[0], a[0]
-    for s in range(x.shape[0]):
-        for k in range(inputs):
-            a[k] = x[s, k]
-        _forward(params, layers, alphas, z, a, zero, two)
-        row = out[s]
-        if out_code == SOFTMAX:
-            m = z[out_col]
-            for j in range(1, out_units):
-                m = max(m, z[out_col + j])
-            total = zero
-            for j in range(out_units):
-                row[j] = np.exp(z[out_col + j] - m)
-                total += row[j]
-            for j in range(out_units):
-                row[j] /= total
-        else:
-            for j in range(out_units):
-                row[j] = a[out_col + j]
+    block = z.shape[0]
+    for start in range(0, x.shape[0], block):
+        rows = min(block, x.shape[0] - start)
+        for r in range(rows):
+            for k in range(inputs):
+                a[r, k] = x[start + r, k]
+        _forward_rows(params, layers, alphas, z, a, rows, zero, two)
+        for r in range(rows):
+            row = out[start + r]
+            if out_code == SOFTMAX:
+                m = z[r, out_col]
+                for j in range(1, out_units):
+                    m = max(m, z[r, out_col + j])
+                total = zero
+                for j in range(out_units):
+                    row[j] = np.exp(z[r, out_col + j] - m)
+                    total += row[j]
+                for j in range(out_units):
+                    row[j] /= total
+            else:
+                for j in range(out_units):
+                    row[j] = a[r, out_col + j]
 
 
 def predict_rows_ref(params, layers, alphas, x, z, a, out):
@@ -241,38 +248,7 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
             ar = a[r]
             for k in range(inputs):
                 ar[k] = x[s, k]
-        src = 0
-        for layer in range(depth):
-            w_off, b_off, fan_in = layers[layer, 0], layers[layer, 1], layers[layer, 2]
-            fan_out, code, col = layers[layer, 3], layers[layer, 4], layers[layer, 5]
-            w = params[w_off : w_off + fan_in * fan_out].reshape((fan_in, fan_out))
-            for r in range(rows):
-                inp = a[r, src : src + fan_in]
-                zl = z[r, col : col + fan_out]
-                al = a[r, col : col + fan_out]
-                if b_off >= 0:
-                    for j in range(fan_out):
-                        zl[j] = params[b_off + j]
-                else:
-                    for j in range(fan_out):
-                        zl[j] = zero
-                for k in range(fan_in):
-                    xk = inp[k]
-                    for j in range(fan_out):
-                        zl[j] += xk * w[k, j]
-                if code == TANH:
-                    for j in range(fan_out):
-                        al[j] = _tanh(zl[j], two)
-                elif code == RELU:
-                    for j in range(fan_out):
-                        v = zl[j]
-                        al[j] = zero if v < zero else v
-                else:
-                    for j in range(fan_out):
-                        al[j] = zl[j]
-                    if code > LINEAR:
-                        _act_row(al, code, alphas[layer])
-            src = col
+        _forward_rows(params, layers, alphas, z, a, rows, zero, two)
         total = 0.0
         for r in range(rows):
             s = order[start + r]

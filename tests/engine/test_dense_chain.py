@@ -11,6 +11,7 @@ from engine.callbacks import Callback
 from engine.control import TrainingControl
 from engine.graph import NetworkSpec
 from engine.network import Network
+from tests.engine.test_fused_path import PenaltyAt
 
 
 def classifier(dtype="float64", hidden="relu", use_bias=True, loss="sparse_categorical_crossentropy",
@@ -94,22 +95,13 @@ def test_the_lean_step_is_used_only_where_it_computes_the_same(change, monkeypat
     assert used is False
 
 
-class PenaltyAt(Callback):
-    def __init__(self, control: TrainingControl, step: int):
-        self.control, self.step = control, step
-
-    def on_batch_end(self, event):
-        if event.step == self.step:
-            self.control.request_change(regularization={"h2": {"kernel_l2": 0.05}})
-
-
 def test_a_live_weight_penalty_leaves_the_lean_step_from_the_next_batch(monkeypatch):
     x, y = data()
     runs = []
     for lean in (True, False):
         net = classifier()
         control = TrainingControl()
-        history, used = train(net, x, y, lean, monkeypatch, control=control, callbacks=[PenaltyAt(control, 5)])
+        history, used = train(net, x, y, lean, monkeypatch, control=control, callbacks=[PenaltyAt(control, 5, "h2")])
         assert used == lean and net.model.layers["h2"].params["kernel_l2"] == 0.05
         runs.append((net.get_weights(), net.history.batch_losses))
     for a, b in zip(runs[0][0], runs[1][0], strict=True):

@@ -227,14 +227,14 @@ def test_whole_epochs_run_per_kernel_call_only_where_every_epoch_need_not_be_see
 
 
 class PenaltyAt(Callback):
-    """Asks for a weight penalty on node h1 once `step` batches have run."""
+    """Asks for an L2 penalty of 0.05 on `node_id` once `step` batches have run."""
 
-    def __init__(self, control: TrainingControl, step: int):
-        self.control, self.step = control, step
+    def __init__(self, control: TrainingControl, step: int, node_id: str = "h1"):
+        self.control, self.step, self.node_id = control, step, node_id
 
     def on_batch_end(self, event):
         if event.step == self.step:
-            self.control.request_change(regularization={"h1": {"kernel_l2": 0.05}})
+            self.control.request_change(regularization={self.node_id: {"kernel_l2": 0.05}})
 
 
 @pytest.mark.parametrize("step", [0, 7, 18])  # before training, mid-epoch, at an epoch's end
