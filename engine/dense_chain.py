@@ -2,11 +2,11 @@
 
 A classifier such as the MNIST MLP spends each step in its matrix products, but the per-layer
 bookkeeping around them (graph dictionaries, workspace lookups, dtype and contiguity checks) ran
-every batch, and on these machines every Python call made right after a big kernel pays for
-cache misses as well: inside the training loop that bookkeeping cost ~10% of a step. `DenseChainStep`
+every batch. Measured inside the training loop it cost ~10% of a step, more than the same calls
+cost timed alone (likely cache misses after the big kernels). `DenseChainStep`
 checks everything once, when training starts, and then runs exactly the calls `Dense.forward`,
 `Dense.backward` and the fused softmax cross-entropy would run, on arrays it keeps, so the numbers
-are bit for bit those of the layer-by-layer path (tests/engine/test_trainer.py checks it).
+are bit for bit those of the layer-by-layer path (tests/engine/test_dense_chain.py checks it).
 
 It applies to Input -> Dense -> ... -> Dense with float32/float64 weights, elementwise hidden
 activations, no weight penalties, and a softmax output trained with (sparse) categorical
