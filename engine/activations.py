@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _k
 from engine.errors import ConfigError
 from engine.registry import ACTIVATIONS, ParamSpec, resolve_params
@@ -22,8 +23,7 @@ from engine.registry import ACTIVATIONS, ParamSpec, resolve_params
 ACT_CODES = _k.ACT_CODES
 """Kernel code of each elementwise activation, for layers that call the fused kernels."""
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_NO_BIAS = {dtype: np.empty(0, dtype) for dtype in _KERNEL_DTYPES}
+_NO_BIAS = {dtype: np.empty(0, dtype) for dtype in KERNEL_DTYPES}
 
 
 class Activation(ABC):
@@ -77,7 +77,7 @@ class _Elementwise(Activation):
         z = _as_float(z)
         rows = _rows(z)
         out = np.empty_like(rows)
-        kernel = _k.bias_act_forward if rows.dtype in _KERNEL_DTYPES else _k.bias_act_forward_ref
+        kernel = _k.bias_act_forward if rows.dtype in KERNEL_DTYPES else _k.bias_act_forward_ref
         kernel(rows, _NO_BIAS.get(rows.dtype, np.empty(0, rows.dtype)), out, self.kernel_code,
                rows.dtype.type(self.alpha))
         return out.reshape(z.shape)
@@ -92,7 +92,7 @@ class _Elementwise(Activation):
         rows = np.ascontiguousarray(z)
         bias = np.ascontiguousarray(bias, dtype=rows.dtype)
         out = np.empty_like(rows)
-        kernel = _k.bias_act_forward if rows.dtype in _KERNEL_DTYPES else _k.bias_act_forward_ref
+        kernel = _k.bias_act_forward if rows.dtype in KERNEL_DTYPES else _k.bias_act_forward_ref
         kernel(rows, bias, out, self.kernel_code, rows.dtype.type(self.alpha))
         return out
 
@@ -107,7 +107,7 @@ class _Elementwise(Activation):
                 f"got {z.shape}, {np.shape(a)} and {np.shape(grad_a)}"
             )
         grad_z = np.empty_like(rows)
-        kernel = _k.bias_act_backward if rows.dtype in _KERNEL_DTYPES else _k.bias_act_backward_ref
+        kernel = _k.bias_act_backward if rows.dtype in KERNEL_DTYPES else _k.bias_act_backward_ref
         kernel(rows, a_rows, g_rows, grad_z, self.kernel_code, rows.dtype.type(self.alpha))
         return grad_z.reshape(z.shape)
 
@@ -248,7 +248,7 @@ class Softmax(Activation):
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         z = _as_float(z)
-        if z.dtype in _KERNEL_DTYPES and z.ndim >= 1 and z.shape[-1] > 0:
+        if z.dtype in KERNEL_DTYPES and z.ndim >= 1 and z.shape[-1] > 0:
             rows = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
             out = np.empty_like(rows)
             _k.softmax_rows(rows, out)

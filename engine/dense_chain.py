@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _k
 from engine._kernels import losses as _loss_kernels
 from engine.layers.core import UFUNC_ACTIVATIONS, Dense
 from engine.losses import Loss
 from engine.model import Model
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 SOFTMAX_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
                       "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
 """Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
@@ -49,7 +49,7 @@ class DenseChainStep:
     def plan(cls, model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> DenseChainStep | None:
         """The lean step for this model, loss and prepared training data, or None."""
         kernel = SOFTMAX_CE_KERNELS.get(loss.name)
-        if kernel is None or model.dtype not in _KERNEL_DTYPES or len(model.input_ids) != 1 or len(x) != 1:
+        if kernel is None or model.dtype not in KERNEL_DTYPES or len(model.input_ids) != 1 or len(x) != 1:
             return None
         if x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
             return None

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
 from engine._kernels import losses as _k
 from engine.activations import get_activation
 from engine.errors import ConfigError, DataError
 from engine.registry import LOSSES, ParamSpec, resolve_params
 
 EPSILON = 1e-7
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _SIGMOID = get_activation("sigmoid")
-_NO_GRAD = {dtype: np.empty((0, 0), dtype) for dtype in _KERNEL_DTYPES}
+_NO_GRAD = {dtype: np.empty((0, 0), dtype) for dtype in KERNEL_DTYPES}
 
 
 class Loss(ABC):
@@ -379,7 +379,7 @@ class CategoricalCrossentropy(_Crossentropy):
         z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
         t2 = np.ascontiguousarray(t).reshape(z2.shape)
         grad = np.empty_like(z2) if want_grad else _NO_GRAD.get(z2.dtype, np.empty((0, 0), z2.dtype))
-        kernel = _k.softmax_ce_dense if z2.dtype in _KERNEL_DTYPES else _k.softmax_ce_dense_ref
+        kernel = _k.softmax_ce_dense if z2.dtype in KERNEL_DTYPES else _k.softmax_ce_dense_ref
         return kernel(z2, t2, grad), grad.reshape(z.shape) if want_grad else grad
 
     def forward_from_logits(self, z, y_true):
@@ -405,7 +405,7 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         z, labels = _labels(z, y_true, self.name)
         z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
         grad = np.empty_like(z2) if want_grad else _NO_GRAD.get(z2.dtype, np.empty((0, 0), z2.dtype))
-        kernel = _k.softmax_ce_index if z2.dtype in _KERNEL_DTYPES else _k.softmax_ce_index_ref
+        kernel = _k.softmax_ce_index if z2.dtype in KERNEL_DTYPES else _k.softmax_ce_index_ref
         return kernel(z2, np.ascontiguousarray(labels.reshape(-1)), grad), grad.reshape(z.shape) if want_grad else grad
 
     def forward_from_logits(self, z, y_true):

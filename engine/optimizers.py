@@ -67,8 +67,7 @@ class Optimizer(ABC):
         self._layout: list[tuple[tuple[int, ...], np.dtype]] | None = None  # None until step 1
         self._state: dict[str, list[np.ndarray]] = {}
         self._slabs: dict[str, np.ndarray] = {}
-        self._span_key: list[np.ndarray] = []
-        self._span: tuple[np.ndarray, np.ndarray] | None = None
+        self._span: tuple[np.ndarray, np.ndarray] | None = None  # flat views of the checked arrays, if consecutive
         self._flat: dict[str, list[np.ndarray]] = {}
         self._checked: list[np.ndarray] = []  # the arrays the last step validated
 
@@ -109,6 +108,8 @@ class Optimizer(ABC):
             else:
                 self._match(weights, self._layout)
             self._checked = [*weights, *grads]
+            w, g = _consecutive(weights), _consecutive(grads)
+            self._span = (w, g) if w is not None and g is not None else None
         if decay_mask is not None and len(decay_mask) != len(weights):
             raise ConfigError(f"optimizer '{self.name}': decay_mask has {len(decay_mask)} entries "
                               f"for {len(weights)} weights")
@@ -147,13 +148,7 @@ class Optimizer(ABC):
         if set(self._slabs) != set(self.active_slots()) or (
                 decay_mask is not None and self.params.get("weight_decay", 0.0) and len(set(decay_mask)) > 1):
             return None
-        key = self._span_key
-        if len(key) != len(weights) + len(grads) or not all(
-                a is b for a, b in zip(key, [*weights, *grads], strict=True)):
-            self._span_key = [*weights, *grads]
-            w, g = _consecutive(weights), _consecutive(grads)
-            self._span = (w, g) if w is not None and g is not None else None
-        return self._span
+        return self._span  # (found when the arrays were checked)
 
     @abstractmethod
     def _constants(self, lr: float, t: int) -> tuple[float, ...]:

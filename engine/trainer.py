@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
 from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
 from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
@@ -31,7 +32,6 @@ CHUNK_SAMPLES = 2048
 # samples (~10-30 ms), per kernel call: a GUI thread that holds the GIL while it paints then
 # stalls training once per call rather than twice per epoch. Stop lands within one call.
 EPOCH_RUN_SAMPLES = 8192
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Trainer:
@@ -367,7 +367,7 @@ class Trainer:
         """Fused loss and its gradient w.r.t. the logits; softmax cross-entropy runs its kernel
         once for both, into a reused array (targets were validated when fit started)."""
         kernel = SOFTMAX_CE_KERNELS.get(self.loss.name)
-        ok = kernel is not None and z.ndim == 2 and z.dtype in _KERNEL_DTYPES and z.flags.c_contiguous
+        ok = kernel is not None and z.ndim == 2 and z.dtype in KERNEL_DTYPES and z.flags.c_contiguous
         if ok and self.loss.target == "index":
             ok = yb.ndim == 1 and yb.dtype == np.int64 and yb.flags.c_contiguous
         elif ok:

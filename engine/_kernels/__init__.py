@@ -3,4 +3,8 @@
 FASTMATH keeps NaN/inf semantics (no `nnan`/`ninf`) so a diverging loss is still detected.
 """
 
+import numpy as np
+
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes the kernels are compiled for; other float dtypes use the NumPy twins."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
@@ -14,8 +15,7 @@ from engine.initializers import get_initializer
 from engine.layers.base import ActivatedLayer, Layer, Shape
 from engine.registry import LAYERS, ParamSpec
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_NO_BIAS = {dtype: np.empty(0, dtype) for dtype in _KERNEL_DTYPES}
+_NO_BIAS = {dtype: np.empty(0, dtype) for dtype in KERNEL_DTYPES}
 # Activations NumPy computes faster than a scalar Numba loop (its SIMD tanh: 5x in float32).
 UFUNC_ACTIVATIONS = {_k.TANH: np.tanh}
 _MAX_WORKSPACES = 6  # batch sizes whose arrays a Dense layer keeps at once
@@ -124,7 +124,7 @@ class Dense(ActivatedLayer):
     def _kernel_ready(self, *arrays: np.ndarray) -> bool:
         """True when the fused kernels apply: an elementwise activation and contiguous arrays of
         the layer's dtype."""
-        return self.activation.kernel_code is not None and self.dtype in _KERNEL_DTYPES and all(
+        return self.activation.kernel_code is not None and self.dtype in KERNEL_DTYPES and all(
             a.dtype == self.dtype and a.flags.c_contiguous for a in arrays)
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
@@ -178,7 +178,7 @@ class Dense(ActivatedLayer):
             self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
         contiguous = grad_z.dtype == self.dtype and grad_z.flags.c_contiguous and grad_z.ndim == 2
         if "bias" in self.grads:
-            if contiguous and self.dtype in _KERNEL_DTYPES:
+            if contiguous and self.dtype in KERNEL_DTYPES:
                 _k.column_sums(grad_z, self.grads["bias"])
             else:
                 np.sum(grad_z, axis=0, out=self.grads["bias"])
