@@ -99,6 +99,7 @@ class HealthView(QWidget):
         if not self.dirty or self.latest is None:
             return
         self.dirty = False
+        steps = np.asarray(self.times, dtype=float)
         for i, (nid, series) in enumerate(self.grad_norms.items()):
             curve = self.grad_curves.get(nid)
             if curve is None:
@@ -107,7 +108,7 @@ class HealthView(QWidget):
                 self.grad_curves[nid] = curve
                 if len(self.grad_curves) == 5:  # a deep net: two columns keep the legend off most lines
                     self.grad_legend.setColumnCount(2)
-            curve.setData(np.asarray(self.times[: len(series)], dtype=float), np.asarray(series), connect="finite")
+            curve.setData(steps[: len(series)], np.asarray(series), connect="finite")
         layers = self.latest.layers
         xs = np.arange(len(layers), dtype=float)
         dead = [layer.dead_fraction or 0.0 for layer in layers]
