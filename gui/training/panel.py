@@ -143,7 +143,8 @@ class TrainingPanel(QWidget):
         with_confusion = [r for r in reports if r.confusion is not None]
         if with_confusion:
             last = with_confusion[-1]
-            self.results.update_epoch(last.confusion, last.misclassified, last.first_kernel)
+            self.results.update_epoch(last.confusion, last.misclassified, last.first_kernel,
+                                      last.misclassified_as)
 
     def _finished(self, result: TrainingResult) -> None:
         self.redraw(everything=True)

@@ -61,6 +61,7 @@ class EpochReport:
     seconds: float
     confusion: np.ndarray | None = None  # (k, k) counts, row = true class
     misclassified: np.ndarray | None = None  # indices into the validation set
+    misclassified_as: np.ndarray | None = None  # the class predicted for each of them
     first_kernel: np.ndarray | None = None  # (inputs, units) copy, drawn as images for image data
 
 
@@ -234,6 +235,7 @@ class TrainingWorker(QObject):
         predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
             scores.reshape(-1) > 0.5).astype(np.int64)
         report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
+        report.misclassified_as = predicted[report.misclassified]
         model = self.network.model
         first = next((model.layers[n] for n in model.order if "kernel" in model.layers[n].weights), None)
         report.first_kernel = first.weights["kernel"].copy() if first is not None else None
