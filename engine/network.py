@@ -69,8 +69,10 @@ class Network:
         uses, so the first real step starts at once; returns the seconds it took.
 
         Trains a throw-away copy (same spec and training settings) for one step on two random
-        samples, then evaluates it; this network, its weights and optimizer are untouched. Safe to
-        run in a background thread when a network is opened (compiled code is shared process-wide).
+        samples, then evaluates it and runs its layer-by-layer forward pass (what the live views'
+        snapshots use: a small net trains on the fused path, which never calls it); this network,
+        its weights and optimizer are untouched. Safe to run in a background thread when a network
+        is opened (compiled code is shared process-wide).
         """
         started = time.perf_counter()
         copy = Network(self.spec.copy())
@@ -81,6 +83,7 @@ class Network:
         y = (np.zeros(2, np.int64) if loss.target == "index"
              else np.zeros((2, *model.output_shape), np.float64))
         copy.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y))
+        model.forward(model.prepare_inputs(x), training=False)
         return time.perf_counter() - started
 
     # ------------------------------------------------------------- inference
