@@ -1,75 +1,25 @@
 """Classification results per epoch: the validation confusion matrix, and for image inputs a grid
 of misclassified samples (captioned true → predicted) and the first layer's weights drawn as images.
-
-Each grid is one image (a mosaic) and every label set is one `TextGrid` item: the first version
-made 100 pg.TextItems and 30 view boxes at the first epoch's redraw, ~330 ms of GUI-thread Python
-that holds the GIL and so stalls the training thread (bench/gui_training.py)."""
+Labels and grids are drawn by one item each (gui/training/image_grid.py): with an item per label
+and per tile the first epoch's redraw took ~330 ms of GIL-holding GUI time."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic
 from gui.training.plot_cache import cache_decorations
 
 GRID_COLUMNS = 6
 SAMPLE_TILES = GRID_COLUMNS * 3
 WEIGHT_TILES = GRID_COLUMNS * 2
-TILE_GAP = 2  # pixels of the image between tiles (transparent)
 MAX_LABELLED_CLASSES = 12
 VIRIDIS = pg.colormap.get("viridis").getLookupTable(nPts=256)
-DIVERGING = pg.colormap.get("CET-D1A").getLookupTable(nPts=256)
-DARK_TEXT, LIGHT_TEXT = QColor("#0f172a"), QColor("#f8fafc")
-
-
-class TextGrid(pg.GraphicsObject):
-    """Short texts at points of a plot, all painted by this one item at a fixed screen size."""
-
-    def __init__(self, points: float, height_share: float = 1.0, centered: bool = True,
-                 backdrop: QColor | None = None):
-        """Each label belongs to a cell (see set_labels) and is drawn only where it fits the
-        cell's width and `height_share` of its height on screen: a label that would hide what it
-        labels is left out (tooltips say what the view shows)."""
-        super().__init__()
-        self.font = QFont()
-        self.font.setPointSizeF(points)
-        self.cell = QRectF()
-        self.height_share = height_share
-        self.centered = centered
-        self.backdrop = backdrop
-        self.labels: list[tuple[float, float, str, QColor]] = []
-        self.area = QRectF()
-
-    def set_labels(self, labels: list[tuple[float, float, str, QColor]], area: QRectF,
-                   cell: tuple[float, float]) -> None:
-        """(x, y, text, colour) in the plot's coordinates; `area` encloses them (for repaints);
-        each labels a cell of `cell` (width, height) plot units."""
-        self.prepareGeometryChange()
-        self.labels, self.area, self.cell = labels, area, QRectF(0, 0, *cell)
-        self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
-        return self.area
-
-    def paint(self, painter: QPainter, *_args) -> None:
-        to_screen = painter.transform()
-        painter.resetTransform()
-        painter.setFont(self.font)
-        metrics = painter.fontMetrics()
-        cell = to_screen.mapRect(self.cell)
-        for x, y, text, colour in self.labels:
-            at = to_screen.map(QPointF(x, y))
-            box = QRectF(metrics.boundingRect(text)).adjusted(-2, 0, 2, 0)
-            if box.width() > cell.width() or box.height() > self.height_share * cell.height():
-                continue
-            box.moveCenter(at) if self.centered else box.moveTopLeft(at)
-            if self.backdrop is not None:
-                painter.fillRect(box, self.backdrop)
-            painter.setPen(colour)
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+DARK_TEXT = QColor("#0f172a")
 
 
 class ConfusionView(QWidget):
@@ -95,10 +45,13 @@ class ConfusionView(QWidget):
         self.plot.addItem(self.image)
         self.counts = TextGrid(9)
         self.plot.addItem(self.counts)
-        self.samples, self.sample_image, self.captions = _mosaic_view(
-            "Validation samples the network gets wrong, captioned true → predicted")
-        self.weights, self.weight_image, _ = _mosaic_view(
-            "The first layer's weights per unit, drawn in the input's image shape (red +, blue -)")
+        self.samples = pg.GraphicsLayoutWidget()
+        self.samples.setToolTip("Validation samples the network gets wrong, captioned true → predicted")
+        self.sample_image, self.captions = mosaic_view(self.samples.addViewBox())
+        self.weights = pg.GraphicsLayoutWidget()
+        self.weights.setToolTip("The first layer's weights per unit, drawn in the input's image shape "
+                                "(red +, blue -)")
+        self.weight_image, _ = mosaic_view(self.weights.addViewBox())
         self.sample_label = QLabel("Misclassified samples")
         self.weight_label = QLabel("First-layer weights")
         images = QVBoxLayout()
@@ -117,7 +70,7 @@ class ConfusionView(QWidget):
     def set_validation(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
         """Validation data as shown to the user (raw values); images if 2-D per sample or 784 wide."""
         self.val_x = x
-        self.val_classes = None if y is None else _class_indices(np.asarray(y))
+        self.val_classes = None if y is None else class_indices(np.asarray(y))
         self.image_side.setVisible(x is not None and image_shape(x.shape[1:]) is not None)
 
     def update_epoch(self, matrix: np.ndarray | None, misclassified: np.ndarray | None,
@@ -160,18 +113,13 @@ class ConfusionView(QWidget):
         if self.misclassified is None or shape is None:
             return
         shown = self.misclassified[:SAMPLE_TILES]
-        tiles = [_grey(self.val_x[i].reshape(shape)) for i in shown]
         self.sample_label.setText(f"Misclassified samples (first {len(shown)})" if len(shown)
                                   else "Misclassified samples: none")
-        _show_mosaic(self.sample_image, tiles, shape)
-        labels = []
+        texts = None
         if self.val_classes is not None and self.misclassified_as is not None:
-            height, width = shape
-            for n, (index, predicted) in enumerate(zip(shown, self.misclassified_as, strict=False)):
-                row, column = divmod(n, GRID_COLUMNS)
-                labels.append((column * (width + TILE_GAP), row * (height + TILE_GAP),
-                               f"{self.val_classes[index]}→{predicted}", LIGHT_TEXT))
-        self.captions.set_labels(labels, self.sample_image.boundingRect(), (shape[1], shape[0]))
+            texts = [f"{self.val_classes[i]}→{p}" for i, p in zip(shown, self.misclassified_as, strict=False)]
+        show_mosaic(self.sample_image, [grey(self.val_x[i].reshape(shape)) for i in shown], shape, GRID_COLUMNS,
+                    self.captions, texts)
 
     def _draw_weights(self) -> None:
         shape = image_shape(self.val_x.shape[1:]) if self.val_x is not None else None
@@ -179,7 +127,8 @@ class ConfusionView(QWidget):
         if kernel is None or shape is None or kernel.shape[0] != int(np.prod(shape)):
             return
         units = min(kernel.shape[1], WEIGHT_TILES)
-        _show_mosaic(self.weight_image, [_diverging(kernel[:, unit].reshape(shape)) for unit in range(units)], shape)
+        show_mosaic(self.weight_image, [diverging(kernel[:, unit].reshape(shape)) for unit in range(units)], shape,
+                    GRID_COLUMNS)
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         if self.matrix is None:
@@ -202,51 +151,6 @@ def image_shape(feature_shape: tuple[int, ...]) -> tuple[int, int] | None:
     return None
 
 
-def _class_indices(y: np.ndarray) -> np.ndarray:
+def class_indices(y: np.ndarray) -> np.ndarray:
     """Class index per sample from class indices or one-hot rows."""
     return y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1).astype(np.int64)
-
-
-def _mosaic_view(tooltip: str) -> tuple[pg.GraphicsLayoutWidget, pg.ImageItem, TextGrid]:
-    """A view showing one mosaic image (row 0 at the top, square pixels), with a caption layer."""
-    view = pg.GraphicsLayoutWidget()
-    view.setToolTip(tooltip)
-    box = view.addViewBox()
-    box.setMouseEnabled(False, False)
-    box.invertY(True)
-    box.setAspectLocked(True)
-    image = pg.ImageItem(axisOrder="row-major")
-    box.addItem(image)
-    captions = TextGrid(7, height_share=0.34, centered=False, backdrop=QColor(15, 23, 42, 170))
-    box.addItem(captions)
-    return view, image, captions
-
-
-def _grey(tile: np.ndarray) -> np.ndarray:
-    """RGB of a greyscale tile stretched to its own min..max (as autoLevels did per tile)."""
-    low, high = float(tile.min()), float(tile.max())
-    level = np.round(255 * (tile - low) / ((high - low) or 1.0)).astype(np.uint8)
-    return np.repeat(level[..., None], 3, axis=2)
-
-
-def _diverging(tile: np.ndarray) -> np.ndarray:
-    """RGB of a weight tile on the diverging colour map, symmetric about 0 per tile."""
-    bound = float(np.abs(tile).max()) or 1.0
-    return DIVERGING[np.round(127.5 * (tile / bound + 1)).astype(np.intp)]
-
-
-def _show_mosaic(image: pg.ImageItem, tiles: list[np.ndarray], shape: tuple[int, int]) -> None:
-    """Lay RGB tiles out GRID_COLUMNS wide with transparent gaps, as one RGBA image."""
-    if not tiles:
-        image.clear()
-        return
-    height, width = shape
-    rows = -(-len(tiles) // GRID_COLUMNS)
-    columns = min(len(tiles), GRID_COLUMNS)
-    out = np.zeros((rows * (height + TILE_GAP) - TILE_GAP, columns * (width + TILE_GAP) - TILE_GAP, 4), np.uint8)
-    for n, tile in enumerate(tiles):
-        row, column = divmod(n, GRID_COLUMNS)
-        top, left = row * (height + TILE_GAP), column * (width + TILE_GAP)
-        out[top:top + height, left:left + width, :3] = tile
-        out[top:top + height, left:left + width, 3] = 255
-    image.setImage(out, levels=(0, 255))

@@ -36,9 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NetCanvasError
-from gui.training.confusion_view import image_shape
+from gui.training.confusion_view import class_indices, image_shape
+from gui.training.image_grid import grey, mosaic_view, show_mosaic
 from gui.training.session import TrainingSession
-from gui.training.surface_view import CLASS_COLOURS
+from gui.training.surface_view import class_brushes
 
 PREVIEW_ROWS = 20
 THUMBNAILS = 12
@@ -229,16 +230,15 @@ class DataPanel(QWidget):
         if data.x.ndim == 2 and data.x.shape[1] in (1, 2):
             plot = self.preview.addPlot()
             if data.x.shape[1] == 2:
-                colours = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in data.y] \
+                colours = class_brushes(class_indices(np.asarray(data.y))) \
                     if data.task == "classification" else pg.mkBrush("#3b82f6")
                 plot.addItem(pg.ScatterPlotItem(data.x[:, 0], data.x[:, 1], size=5, brush=colours))
             else:
                 plot.addItem(pg.ScatterPlotItem(data.x[:, 0], np.asarray(data.y).reshape(len(data.y), -1)[:, 0],
                                                 size=4, brush=pg.mkBrush("#3b82f6")))
         elif (shape := image_shape(tuple(data.x.shape[1:]))) is not None:
-            for i in range(min(THUMBNAILS, len(data))):
-                box = self.preview.addViewBox(row=0, col=i)
-                box.invertY(True)
-                box.setAspectLocked(True)
-                box.setMouseEnabled(False, False)
-                box.addItem(pg.ImageItem(data.x[i].reshape(shape).T))
+            image, captions = mosaic_view(self.preview.addViewBox())
+            shown = range(min(THUMBNAILS, len(data)))
+            texts = [str(c) for c in class_indices(np.asarray(data.y)[:len(shown)])] \
+                if data.task == "classification" else None
+            show_mosaic(image, [grey(data.x[i].reshape(shape)) for i in shown], shape, THUMBNAILS, captions, texts)

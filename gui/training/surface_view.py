@@ -12,6 +12,7 @@ from gui.training.plot_cache import cache_decorations
 
 CLASS_COLOURS = ["#f5923e", "#2563eb", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
                  "#ec4899", "#64748b", "#84cc16"]
+_CLASS_BRUSHES = [pg.mkBrush(colour) for colour in CLASS_COLOURS]
 UNIT_TILES = 16
 UNIT_COLUMNS = 4
 # One light tint per class: each class colour blended halfway towards white.
@@ -19,6 +20,12 @@ CLASS_LUT = (np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_C
 # Playground's colours: class 0 orange, class 1 blue, undecided white; the same map for units.
 SURFACE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(245, 146, 62), (245, 245, 245), (37, 99, 235)])
 SURFACE_LUT = SURFACE_MAP.getLookupTable(nPts=256)  # computed once: a frame draws up to 17 images
+
+
+def class_brushes(classes: np.ndarray) -> list:
+    """A brush per point by class, the same brush object for a class: pyqtgraph renders a scatter
+    symbol per distinct brush, so a new brush per point cost ~80 ms for 600 points (GUI thread)."""
+    return [_CLASS_BRUSHES[int(c) % len(_CLASS_BRUSHES)] for c in classes]
 
 
 class SurfaceView(QWidget):
@@ -68,7 +75,7 @@ class SurfaceView(QWidget):
             return
         a, b = features
         if y is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-            brushes = [pg.mkBrush(CLASS_COLOURS[int(c) % len(CLASS_COLOURS)]) for c in y]
+            brushes = class_brushes(y)
         else:
             brushes = pg.mkBrush("#0f172a")
         self.points.setData(x[:, a], x[:, b], brush=brushes)

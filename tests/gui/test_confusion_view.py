@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from gui.training.confusion_view import GRID_COLUMNS, SAMPLE_TILES, TILE_GAP, ConfusionView
+from gui.training.confusion_view import GRID_COLUMNS, SAMPLE_TILES, ConfusionView
+from gui.training.image_grid import TILE_GAP
 
 
 @pytest.fixture
