@@ -204,15 +204,15 @@ class Trainer:
         seconds = (time.perf_counter() - started) / run
         diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
         finished = (done - 1) // batches if diverged else run
+        val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
+            if validation is not None else [None] * finished
         for e in range(finished):
             values = losses[e].tolist()
             self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
             totals = self._fused_totals(values, preds[e], y, orders[e], batches)
-            val = None
             if validation is not None:
                 self.last_predictions = val_preds[e]
-                val = scores(self.model, self.loss, self.metrics, val_preds[e], validation[1])
-            self._end_epoch(epoch + e, end, totals, float(lrs[e]), count, val, seconds, callbacks)
+            self._end_epoch(epoch + e, end, totals, float(lrs[e]), count, val_logs[e], seconds, callbacks)
         if diverged:
             failed = (done - 1) % batches
             self._report(losses[finished, :failed].tolist(), epoch + finished, 0, batches, count,
@@ -450,6 +450,16 @@ def scores(model: Model, loss: Loss, metrics: list[Metric], y_pred: np.ndarray, 
     for metric in metrics:
         logs[metric.name] = float(metric(y_pred, y))
     return logs
+
+
+def scores_each(model: Model, loss: Loss, metrics: list[Metric], y_preds: np.ndarray,
+                y: np.ndarray) -> list[dict[str, float]]:
+    """`scores` of each y_preds[i] (one validation pass per epoch) against the same targets."""
+    penalty = model.regularization_loss()
+    losses = loss.forward_each(y_preds, y)
+    columns = [(metric.name, [float(metric(p, y)) for p in y_preds]) for metric in metrics]
+    return [{"loss": float(value) + penalty, **{name: values[i] for name, values in columns}}
+            for i, value in enumerate(losses)]
 
 
 def _divergence_message(loss: float, epoch: int, batch: int, lr: float) -> str:

@@ -150,6 +150,20 @@ def test_float32_stays_float32(name):
         assert math.isclose(loss.forward_from_logits(p32, t32), loss.forward_from_logits(p, t), rel_tol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_each_equals_forward_per_stacked_output(name, dtype):
+    """The fused path scores each epoch's validation outputs with one forward_each call."""
+    loss = get_loss(name)
+    outputs = np.stack([sample(name, seed)[0] for seed in range(5)]).astype(dtype)
+    _, t = sample(name)
+    t = t if loss.target == "index" else t.astype(dtype)
+    each = loss.forward_each(outputs, t)
+    assert each.dtype == np.float64 and each.shape == (5,)
+    np.testing.assert_array_equal(each, [loss.forward(p, t) for p in outputs])
+    assert loss.forward_each(outputs[:0], t).shape == (0,)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_valid_targets_pass_and_non_fused_losses_refuse_logits(name):
     loss = get_loss(name)
