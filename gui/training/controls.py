@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 
@@ -23,6 +24,12 @@ class TrainingControls:
         self.document = session.document
         self._last_lr = self.document.network.training.learning_rate
         self._last_status = 0.0
+        # Progress arriving faster than STATUS_HZ is shown when the interval ends, so the bar
+        # never stays on an early batch when a fast run pauses or stops just after it.
+        self._latest: TrainingProgress | None = None
+        self._status_timer = QTimer(window)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.timeout.connect(self._show_latest)
 
         def make(text: str, slot, shortcut: str, tip: str) -> QAction:
             action = QAction(text, window)
@@ -67,6 +74,7 @@ class TrainingControls:
         session.preload_finished.connect(self._data_settled)
         self.document.document_reset.connect(self._forget_waiting_action)
         session.state_changed.connect(self._state_changed)
+        session.run_started.connect(self._run_started)
         session.progressed.connect(self._progressed)
         session.finished.connect(self._finished)
         self.document.settings_changed.connect(self._settings_changed)
@@ -143,6 +151,11 @@ class TrainingControls:
         self.window.statusBar().showMessage("Weights reset to fresh initial values", 4000)
 
     # ----------------------------------------------------------- live edits
+    def _run_started(self, _info: dict) -> None:
+        # A run starts at the document's learning rate; only changes after this are live edits
+        # (opening a file changes it without a settings signal).
+        self._last_lr = self.document.network.training.learning_rate
+
     def _settings_changed(self) -> None:
         lr = self.document.network.training.learning_rate
         if self.session.state != IDLE and lr != self._last_lr:
@@ -171,13 +184,24 @@ class TrainingControls:
         self.progress.setVisible(not idle)
         self.epoch_progress.setVisible(not idle)
         if idle:
+            self._status_timer.stop()
+            self._latest = None
             self.rate.clear()
 
     def _progressed(self, p: TrainingProgress) -> None:
-        now = time.monotonic()
-        if now - self._last_status < 1.0 / STATUS_HZ:  # the status bar needs no 30 Hz relayout
+        self._latest = p
+        wait = self._last_status + 1.0 / STATUS_HZ - time.monotonic()
+        if wait > 0:  # the status bar needs no 30 Hz relayout
+            if not self._status_timer.isActive():
+                self._status_timer.start(int(1000 * wait) + 1)
             return
-        self._last_status = now
+        self._show_latest()
+
+    def _show_latest(self) -> None:
+        p, self._latest = self._latest, None
+        if p is None:
+            return
+        self._last_status = time.monotonic()
         self.progress.setRange(0, p.epochs * p.batches_per_epoch)
         self.progress.setValue(p.epoch * p.batches_per_epoch + p.batch + 1)
         self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs}")

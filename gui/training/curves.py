@@ -115,8 +115,17 @@ class CurvesView(QWidget):
         """The smoothed batch losses, one per entry of `batch_steps`."""
         return self._smoothed.values
 
+    def plan_run(self, first_step: int, steps: int, first_epoch: int, epochs: int) -> None:
+        """Keep the x axes still during a run: they span from 0 to the run's last step (loss)
+        and epoch (metric)."""
+        self.loss_range.plan_x(first_step + steps)
+        self.metric_range.plan_x(first_epoch + epochs)
+
     def load_history(self, history: History) -> None:
         """Show a network's saved history (e.g. a reopened trained file)."""
+        for stable in (self.loss_range, self.metric_range):
+            stable.plan_x(0)
+            stable.reset()
         self.batch_steps.clear()
         self.batch_steps.extend(np.arange(len(history.batch_losses), dtype=np.float64) * history.batch_stride)
         self._smoothed.clear()
@@ -246,18 +255,29 @@ def _thinned(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class StableRange:
-    """Axis ranges for a live plot that change in steps (x grows by half again when the data
-    reaches the edge; y refits when the data leaves it or fills under a third of it), so most
-    frames repaint the curves without re-laying out the axes, which is what costs time."""
+    """Axis ranges for a live plot that change in steps, so most frames repaint the curves
+    without re-laying out and repainting the axes (~4 ms of GUI thread each, which also slows a
+    training thread sharing the machine). x spans the planned run when one is known (the curve
+    fills a steady plot, like MATLAB's training progress), else grows by half again when the
+    data reaches the edge; y refits when the data leaves it or fills under a third of it."""
 
     def __init__(self, plot: pg.PlotWidget):
         self.plot = plot
         plot.disableAutoRange()
+        self.planned_x = 0.0
         self.reset()
 
     def reset(self) -> None:
+        """Refit both axes at the next `follow` (the planned x end stays)."""
         self.x_max: float | None = None
         self.y: tuple[float, float] | None = None
+
+    def plan_x(self, x_end: float) -> None:
+        """Show x up to `x_end` (where the run that starts ends) from now on; 0: no plan."""
+        self.planned_x = float(x_end)
+        if x_end > 0 and (self.x_max is None or x_end > self.x_max):
+            self.x_max = float(x_end)
+            self.plot.setXRange(0.0, self.x_max, padding=0)
 
     def follow(self, curves: list[tuple[np.ndarray, np.ndarray]]) -> None:
         xs = [c[0] for c in curves if len(c[0])]
@@ -270,7 +290,7 @@ class StableRange:
         hi = max(float(y.max()) for y in ys)
         changed = False
         if self.x_max is None or x_last > self.x_max:
-            self.x_max, changed = max(1.0, x_last * 1.5), True
+            self.x_max, changed = max(1.0, x_last * 1.5 if x_last > self.planned_x else self.planned_x), True
         span = max(hi - lo, 1e-9)
         if self.y is None or lo < self.y[0] or hi > self.y[1] or (self.y[1] - self.y[0]) > 3 * span:
             self.y, changed = (lo - 0.08 * span, hi + 0.08 * span), True

@@ -117,6 +117,8 @@ class TrainingPanel(QWidget):
 
     def _run_started(self, info: dict) -> None:
         self.error.hide()
+        self.curves.plan_run(info["first_step"], info["epochs"] * info["batches_per_epoch"],
+                             info["first_epoch"], info["epochs"])
         self.timer.start()
         self.run_started_shown()
 

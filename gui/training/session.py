@@ -68,7 +68,7 @@ class TrainCommand(QUndoCommand):
 
 class TrainingSession(QObject):
     state_changed = Signal(str)  # IDLE, RUNNING or PAUSED
-    run_started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
+    run_started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch"}
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport] since the last bundle
@@ -320,7 +320,7 @@ class TrainingSession(QObject):
         self.state_changed.emit(state)
 
     def _progressed(self, progress: TrainingProgress) -> None:
-        self.steps_seen = progress.first_step + len(progress.losses)
+        self.steps_seen = progress.first_step + len(progress.losses) - 1  # (first_step counts its batch)
         self.progressed.emit(progress)
 
     def _finished(self, result: TrainingResult) -> None:

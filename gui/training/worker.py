@@ -117,6 +117,11 @@ class _Relay(Callback):
         self.window_samples += event.samples
         self.last = event
         now = time.perf_counter()
+        if self.worker.control.paused:  # the trainer waits after this: show where it stopped
+            self.flush(now)
+            if self.monitor is not None:
+                self.snapshot()
+            return
         if now - self.last_emit >= 1.0 / EMIT_HZ:
             self.flush(now)
         if self.monitor is not None:
@@ -196,7 +201,7 @@ class _Relay(Callback):
 
 
 class TrainingWorker(QObject):
-    started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples"}
+    started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch"}
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport], bundled like the batch losses
@@ -245,7 +250,8 @@ class TrainingWorker(QObject):
         network = self.network
         config = network.training
         batches = max(1, -(-len(self.y) // config.batch_size))
-        self.started.emit({"epochs": config.epochs, "batches_per_epoch": batches, "samples": len(self.y)})
+        self.started.emit({"epochs": config.epochs, "batches_per_epoch": batches, "samples": len(self.y),
+                           "first_step": network.history.steps, "first_epoch": network.history.epoch_count})
         relay = _Relay(self, config.epochs)
         reason, message = "finished", ""
         try:

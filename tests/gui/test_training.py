@@ -356,3 +356,27 @@ def test_image_data_preview_is_one_mosaic_captioned_by_class(window, qtbot, tmp_
     image, captions = box.addedItems
     assert image.image.shape == (28, THUMBNAILS * (28 + TILE_GAP) - TILE_GAP, 4)
     assert [text for *_, text, _ in captions.labels] == [str(c) for c in y[:THUMBNAILS]]
+
+
+def test_a_run_at_the_opened_files_learning_rate_marks_no_edit(window, qtbot):
+    """Opening a file sets a learning rate without a settings signal; taking the trained
+    weights back at the end of the run does emit one. That must not read as a live edit."""
+    _open(window, qtbot, "spiral.json")
+    assert window.document.network.training.learning_rate != Network(NetworkSpec()).training.learning_rate
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
+    assert window.training_panel.curves.marks == []
+
+
+def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
+    """Progress faster than the status bar's rate is shown when the interval ends."""
+    _open(window, qtbot, "spiral.json")
+    window.session.start()
+    qtbot.waitUntil(lambda: window.session.steps_seen > 100, timeout=20000)
+    window.session.pause()
+    qtbot.waitUntil(lambda: window.session.state == PAUSED, timeout=5000)
+    controls = window.training_controls
+    qtbot.waitUntil(lambda: not controls._status_timer.isActive(), timeout=2000)
+    assert controls.progress.value() == _steps(window) == window.session.steps_seen  # a fresh network
+    window.session.stop()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
