@@ -380,3 +380,15 @@ def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     assert controls.progress.value() == _steps(window) == window.session.steps_seen  # a fresh network
     window.session.stop()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
+
+
+def test_the_gui_objects_are_left_out_of_garbage_collection_only_while_training(window, qtbot):
+    import gc
+
+    _open(window, qtbot, "spiral.json")
+    assert gc.get_freeze_count() == 0
+    window.session.start()
+    assert gc.get_freeze_count() > 1000  # the window's objects: no full collection scans them mid-run
+    window.session.stop()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
+    assert gc.get_freeze_count() == 0
