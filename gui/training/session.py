@@ -309,12 +309,14 @@ class TrainingSession(QObject):
             self.document.network.reset_weights()
             self.document.settings_changed.emit()
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Stop a run and wait for its thread (window closing)."""
+    def shutdown(self) -> None:
+        """Stop a run and wait for its thread (window closing). The wait has no time limit: a
+        stop takes effect between batches, but a first-time JIT compile (a fresh install, ~10 s)
+        cannot be interrupted, and a QThread destroyed while running aborts the process."""
         if self.thread is not None and self.thread.isRunning():
             self.stop()
             self.thread.quit()
-            self.thread.wait(timeout_ms)
+            self.thread.wait()
             # Deliver the worker's queued "finished" now, so the trained weights reach the
             # document before the window asks whether to save it.
             QCoreApplication.sendPostedEvents(None, QEvent.Type.MetaCall)

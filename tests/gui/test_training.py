@@ -114,6 +114,29 @@ def test_closing_while_training_stops_the_thread(qtbot, monkeypatch):
     assert not thread.isRunning()
 
 
+
+def test_closing_waits_for_a_thread_that_cannot_stop_yet(qtbot, monkeypatch):
+    """A first-time JIT compile ignores stop for ~10 s. Closing must wait for it: a QThread
+    destroyed while running aborts the app (it did, after a 5 s limit)."""
+    compiling = threading.Event()
+
+    def uninterruptible_fit(self, *args, **kwargs):
+        compiling.set()
+        time.sleep(5.5)
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    _open(win, qtbot, "xor.json")
+    monkeypatch.setattr(Network, "fit", uninterruptible_fit)
+    win.training_controls.train.trigger()
+    qtbot.waitUntil(compiling.is_set, timeout=10000)
+    thread = win.session.thread
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    win.document.undo_stack.setClean()
+    assert win.close()
+    assert not thread.isRunning()
+
 def _exploding_network() -> Network:
     spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 1e6},
                                  "batch_size": 16, "epochs": 50, "seed": 0},
