@@ -446,10 +446,7 @@ def evaluate(model: Model, loss: Loss, metrics: list[Metric], x: list[np.ndarray
 
 def scores(model: Model, loss: Loss, metrics: list[Metric], y_pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Loss (with the regularization penalty) and metrics of outputs `y_pred` against `y`."""
-    logs = {"loss": float(loss.forward(y_pred, y)) + model.regularization_loss()}
-    for metric in metrics:
-        logs[metric.name] = float(metric(y_pred, y))
-    return logs
+    return scores_each(model, loss, metrics, np.asarray(y_pred)[None], y)[0]
 
 
 def scores_each(model: Model, loss: Loss, metrics: list[Metric], y_preds: np.ndarray,
