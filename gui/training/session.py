@@ -255,7 +255,7 @@ class TrainingSession(QObject):
         self.thread.finished.connect(self._thread_done)
         self._set_state(PAUSED if paused_steps else RUNNING)
         # Python's full collections scan every tracked object, and the window holds hundreds of
-        # thousands (Qt wrappers, plot items): one took ~110 ms of GIL on the GUI thread mid-run.
+        # thousands (Qt wrappers, plot items): one took ~110 ms of GIL on the GUI thread at a run's start.
         # Frozen objects are skipped until the run ends; what the run allocates is still collected.
         gc.freeze()
         self.thread.start()
