@@ -108,7 +108,10 @@ class _Relay(Callback):
         if self.worker.probe_x is not None:
             self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x))
             self.snapshot()
-            self.snapshot_seconds = 0.0  # (the first one also warms caches: not in the budget)
+            # The first one also loads kernels and warms caches (up to ~1 s when Train is pressed
+            # right after opening): it counts neither in the budget nor towards the next one's time.
+            self.snapshot_seconds = 0.0
+            self.next_snapshot = time.perf_counter() + 1.0 / SNAPSHOT_HZ
 
     def on_batches_end(self, event: BatchesEnd) -> None:
         if not self.pending:

@@ -415,3 +415,30 @@ def test_the_gui_objects_are_left_out_of_garbage_collection_only_while_training(
     window.session.stop()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
     assert gc.get_freeze_count() == 0
+
+
+def test_a_slow_first_snapshot_does_not_hold_back_the_next_ones(window, qtbot, monkeypatch):
+    """The first snapshot also loads kernels (slow when Train is pressed right after opening);
+    the live views must still refresh at SNAPSHOT_HZ after it, not after its budget share."""
+    from engine.monitor import TrainingMonitor
+
+    snapshot = TrainingMonitor.snapshot
+    calls = []
+
+    def first_one_slow(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.6)
+        return snapshot(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingMonitor, "snapshot", first_one_slow)
+    _open(window, qtbot, "spiral.json")
+    window.document.set_training({**window.document.spec.training, "epochs": 100000})
+    surfaces: list[float] = []
+    window.session.snapshot_taken.connect(
+        lambda s: surfaces.append(time.perf_counter()) if s.surface is not None else None)
+    window.session.start()
+    qtbot.waitUntil(lambda: len(surfaces) >= 1, timeout=20000)
+    qtbot.waitUntil(lambda: len(surfaces) >= 3, timeout=3000)  # two more within ~0.4 s at 5 Hz
+    window.session.stop()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
