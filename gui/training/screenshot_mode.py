@@ -12,6 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 TABS = ("Curves", "Boundary", "Health", "Results", "Data")
+PAUSE_SETTLE_MS = 300
 
 
 def wants_screenshot(argv: list[str]) -> bool:
@@ -55,7 +56,6 @@ def run_screenshot_mode(app: QApplication, argv: list[str]) -> int:
         return 1
 
     def shoot() -> None:
-        session.pause()
         panel.redraw(everything=True)
         window.view.fit_to_view()
         app.processEvents()
@@ -66,7 +66,13 @@ def run_screenshot_mode(app: QApplication, argv: list[str]) -> int:
         window.close()
         app.quit()
 
-    QTimer.singleShot(int(args.train_for * 1000), shoot)
+    def pause_then_shoot() -> None:
+        # The training thread finishes its kernel call, then sends the losses and snapshot of
+        # where it stopped: give them time to arrive, so the shot matches the status bar.
+        session.pause()
+        QTimer.singleShot(PAUSE_SETTLE_MS, shoot)
+
+    QTimer.singleShot(int(args.train_for * 1000), pause_then_shoot)
     app.exec()
     for message in failures:
         print(f"error: {message}", file=sys.stderr)
