@@ -48,13 +48,8 @@ class NetCanvas:
 
     @property
     def path(self) -> str:
-        from engine.fused_small_net import SmallNetPath
-        from engine.losses import get_loss
-
-        t = self.network.training
-        plan = SmallNetPath.plan(self.network.model, get_loss(t.loss.type), self.network._optimizer(t),
-                                 t.clip_norm, t.batch_size)
-        return "fused small-net" if plan is not None else "general"
+        """The engine path the last epoch trained on (Trainer.path)."""
+        return self.network.last_path
 
 
 class PlainNumpy:

@@ -30,6 +30,28 @@ SOFTMAX_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_c
 """Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
 
 
+def dense_chain_layers(model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> list[Dense] | None:
+    """The Dense layers of a model this module's step applies to (see the module docstring),
+    for this loss and prepared training data; None when it does not apply."""
+    if loss.name not in SOFTMAX_CE_KERNELS or model.dtype not in KERNEL_DTYPES or len(model.input_ids) != 1:
+        return None
+    if len(x) != 1 or x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
+        return None
+    if not model.uses_fused_loss(loss.fused_activation) or not y.flags.c_contiguous:
+        return None
+    if (y.dtype, y.ndim) != ((np.dtype(np.int64), 1) if loss.target == "index" else (model.dtype, 2)):
+        return None
+    dense = [model.layers[nid] for nid in model.order[1:]]
+    chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
+    if not chain or not dense or not all(type(layer) is Dense for layer in dense):
+        return None
+    if len(model.input_shape()) != 1 or any(layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
+        return None
+    if any(layer.activation.kernel_code is None for layer in dense[:-1]):
+        return None
+    return dense
+
+
 class DenseChainStep:
     """Forward, fused loss and backward of one batch; gradients land in the layers' `grads`."""
 
@@ -48,25 +70,8 @@ class DenseChainStep:
     @classmethod
     def plan(cls, model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> DenseChainStep | None:
         """The lean step for this model, loss and prepared training data, or None."""
-        kernel = SOFTMAX_CE_KERNELS.get(loss.name)
-        if kernel is None or model.dtype not in KERNEL_DTYPES or len(model.input_ids) != 1 or len(x) != 1:
-            return None
-        if x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
-            return None
-        if not model.uses_fused_loss(loss.fused_activation) or not y.flags.c_contiguous:
-            return None
-        if (y.dtype, y.ndim) != ((np.dtype(np.int64), 1) if loss.target == "index" else (model.dtype, 2)):
-            return None
-        dense = [model.layers[nid] for nid in model.order[1:]]
-        chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
-        if not chain or not dense or not all(type(layer) is Dense for layer in dense):
-            return None
-        if len(model.input_shape()) != 1 or any(
-                layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
-            return None
-        if any(layer.activation.kernel_code is None for layer in dense[:-1]):
-            return None
-        return cls(model, dense, kernel)
+        dense = dense_chain_layers(model, loss, x, y)
+        return None if dense is None else cls(model, dense, SOFTMAX_CE_KERNELS[loss.name])
 
     def _buffers(self, rows: int) -> tuple[list[np.ndarray], ...]:
         """Per layer: pre-activation, output, d/d(pre-activation), d/d(input), kept per batch size."""

@@ -27,6 +27,33 @@ _LOSSES = {"mse": K.MSE, "binary_crossentropy": K.BCE_LOGITS,
 _OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_CE: "softmax"}
 
 
+def fused_optimizer(optimizer: Optimizer) -> bool:
+    """Whether the fused kernels implement this optimizer: SGD (any momentum), Adam without AMSGrad."""
+    return type(optimizer) in (SGD, Adam) and not optimizer.params.get("amsgrad")
+
+
+def optimizer_code(optimizer: Optimizer) -> int:
+    """The kernels' code of a `fused_optimizer`."""
+    return K.ADAM if isinstance(optimizer, Adam) else K.SGD
+
+
+def optimizer_slots(model: Model, optimizer: Optimizer) -> tuple[np.ndarray, np.ndarray]:
+    """The optimizer's state slabs the kernels update: Adam (m, v); SGD (momentum or empty, empty)."""
+    slabs = optimizer.slabs(model.trainable()[0])
+    if optimizer_code(optimizer) == K.ADAM:
+        return slabs["m"], slabs["v"]
+    momentum = slabs.get("momentum", model.grad_buffer[:0])
+    return momentum, momentum[:0]
+
+
+def kernel_targets(y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(dense targets (N, outputs), class ids (N,)) as the kernels take them, the one the loss
+    does not use a one-row stand-in."""
+    if sparse:
+        return np.zeros((1, outputs), dtype), np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
+    return np.ascontiguousarray(y.reshape(len(y), outputs), dtype=dtype), np.zeros(1, np.int64)
+
+
 class SmallNetPath:
     """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
 
@@ -35,7 +62,7 @@ class SmallNetPath:
         self.batch_size = batch_size  # the scratch arrays hold this many rows
         self.loss_code = loss_code
         self.optimizer = optimizer
-        self.opt_code = K.ADAM if isinstance(optimizer, Adam) else K.SGD
+        self.opt_code = optimizer_code(optimizer)
         self.nesterov = bool(optimizer.params.get("nesterov", False))
         dtype = model.dtype
         offsets = {}
@@ -57,8 +84,6 @@ class SmallNetPath:
         self.z, self.a = np.zeros((rows, column), dtype), np.zeros((rows, column), dtype)
         self.delta = np.zeros((2, rows, max(widest, int(self.layers[:, 2].max()))), dtype)
         self.outputs = int(self.layers[-1, 3])
-        self._no_dense = np.zeros((1, self.outputs), dtype)
-        self._no_index = np.zeros(1, np.int64)
 
     @classmethod
     def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None,
@@ -67,7 +92,7 @@ class SmallNetPath:
         if clip_norm is not None or len(model.input_ids) != 1 or model.dtype.kind != "f":
             return None
         loss_code = _LOSSES.get(loss.name)
-        if loss_code is None or type(optimizer) not in (SGD, Adam) or optimizer.params.get("amsgrad"):
+        if loss_code is None or not fused_optimizer(optimizer):
             return None
         dense = [model.layers[nid] for nid in model.order[1:]]
         chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
@@ -91,9 +116,7 @@ class SmallNetPath:
 
     def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
-        if self.loss_code == K.SPARSE_CE:
-            return self._no_dense, np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
-        return np.ascontiguousarray(y.reshape(len(y), self.outputs), dtype=self.model.dtype), self._no_index
+        return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
 
     def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
             first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
@@ -101,13 +124,8 @@ class SmallNetPath:
         return their losses (float64; fewer when one was not finite, that one last). `preds`
         (N, outputs) receives each sample's output before its step, at its position in order."""
         model, optimizer = self.model, self.optimizer
-        slabs = optimizer.slabs(model.trainable()[0])
+        slot1, slot2 = optimizer_slots(model, optimizer)
         consts = optimizer.constants_table(learning_rate, batches)
-        if self.opt_code == K.ADAM:
-            slot1, slot2 = slabs["m"], slabs["v"]
-        else:
-            slot1 = slabs.get("momentum", model.grad_buffer[:0])
-            slot2 = slot1[:0]
         losses = np.empty(batches, np.float64)
         done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
                                self.alphas, x, targets[0], targets[1], order, first_batch, batches,
@@ -123,14 +141,9 @@ class SmallNetPath:
         preds (E, N, outputs), losses (E, batches), val_preds (E, Nv, outputs); returns the
         batches done (all unless a loss was not finite)."""
         model, optimizer = self.model, self.optimizer
-        slabs = optimizer.slabs(model.trainable()[0])
+        slot1, slot2 = optimizer_slots(model, optimizer)
         batches = losses.shape[1]
         consts = optimizer.constants_table(np.repeat(learning_rates, batches), len(orders) * batches)
-        if self.opt_code == K.ADAM:
-            slot1, slot2 = slabs["m"], slabs["v"]
-        else:
-            slot1 = slabs.get("momentum", model.grad_buffer[:0])
-            slot2 = slot1[:0]
         done = K.train_epochs(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
                               self.alphas, x, targets[0], targets[1], orders, self.batch_size, self.loss_code,
                               self.opt_code, self.nesterov, consts, self.z, self.a, self.delta, preds,

@@ -187,6 +187,7 @@ class Network:
         )
         trainer.fit(inputs, targets, validation, callbacks)
         self.last_stop_reason = trainer.stop_reason
+        self.last_path = trainer.path
 
     def _optimizer(self, config: TrainingConfig) -> Optimizer:
         """Reuse the optimizer (and its moments) unless its type or settings changed."""

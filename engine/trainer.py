@@ -17,6 +17,7 @@ from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
 from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
 from engine.errors import DataError, TrainingError
+from engine.fused_blas_chain import BlasChainPath
 from engine.fused_small_net import SmallNetPath
 from engine.losses import Loss
 from engine.metrics import Metric
@@ -26,6 +27,7 @@ from engine.schedules import Schedule
 
 # The fused small-net path runs at most this many batches (and about this many samples) per
 # kernel call, then checks pause/stop and reports them: a stop lands within ~0.1-1 ms.
+# (The BLAS-chain path sizes its calls by work: `BlasChainPath.batches_per_call`.)
 CHUNK_BATCHES = 256
 CHUNK_SAMPLES = 2048
 # Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about this many
@@ -51,9 +53,10 @@ class Trainer:
         early_stopping: dict[str, Any] | None = None,
         history: History | None = None,
         control: TrainingControl | None = None,
-        small_net_path: bool | None = None,
+        fused_paths: bool | None = None,
     ):
-        """`small_net_path`: None picks the fused small-net path when it applies, False never."""
+        """`fused_paths`: None picks a fused path (small-net, else BLAS-chain) when one applies,
+        False never."""
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
@@ -72,8 +75,9 @@ class Trainer:
         self.shuffle_rng = np.random.default_rng([seed, 1, start])
         self.dropout_rng = np.random.default_rng([seed, 2, start])
         self.fused = model.uses_fused_loss(loss.fused_activation)
-        self.small_net_path = small_net_path
+        self.fused_paths = fused_paths
         self._small_net: SmallNetPath | None = None
+        self._blas_chain: BlasChainPath | None = None
         self._dense_chain: DenseChainStep | None = None  # the general path's lean step, if it applies
         self._data: tuple[list[np.ndarray], np.ndarray] = ([], np.empty(0))  # this fit's x, y (for planning)
         self._trained_through = 0  # history step the weights are at after a multi-epoch kernel call
@@ -91,8 +95,9 @@ class Trainer:
     ) -> History:
         """Train on prepared inputs `x` (list per Input, each (N, ...)) and targets `y` (N, ...).
 
-        Small dense chains run on the fused path (`engine.fused_small_net`) unless
-        `small_net_path` is False; it gives the same numbers and reports every batch the same way.
+        Small dense chains run on the fused small-net path (`engine.fused_small_net`), Dense-chain
+        classifiers on the fused BLAS-chain path (`engine.fused_blas_chain`), unless `fused_paths`
+        is False; they give the same numbers and report every batch the same way.
         """
         callbacks = callbacks or []
         count = len(y)
@@ -125,7 +130,7 @@ class Trainer:
                 lr = self.schedule.learning_rate(self.base_learning_rate, epoch, end)
                 started = time.perf_counter()
                 order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
-                if self._small_net is not None:
+                if self._chunked_path() is not None:
                     result = self._fused_epoch(x, y, order, epoch, batches, lr, callbacks)
                 else:
                     result = self._general_epoch(x, y, order, epoch, batches, lr, callbacks)
@@ -223,15 +228,24 @@ class Trainer:
         return run
 
     def _plan_path(self) -> None:
-        """Choose the fused small-net path when it applies, else the general path with its lean
-        step for plain Dense chains where that applies (again after a live change)."""
-        self._small_net = None
-        if self.small_net_path is not False:
+        """Choose the fused small-net path when it applies, else the fused BLAS-chain path, else
+        the general path with its lean step for plain Dense chains where that applies (again
+        after a live change)."""
+        self._small_net = self._blas_chain = self._dense_chain = None
+        if self.fused_paths is not False:
             self._small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
                                                 self.batch_size)
-        self._dense_chain = None if self._small_net is not None else DenseChainStep.plan(
-            self.model, self.loss, *self._data)
-        self.path = "fused small net" if self._small_net is not None else "general"
+            if self._small_net is None:
+                self._blas_chain = BlasChainPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
+                                                      self.batch_size, *self._data)
+        if self._chunked_path() is None:
+            self._dense_chain = DenseChainStep.plan(self.model, self.loss, *self._data)
+        self.path = ("fused small net" if self._small_net is not None
+                     else "fused BLAS chain" if self._blas_chain is not None else "general")
+
+    def _chunked_path(self) -> SmallNetPath | BlasChainPath | None:
+        """The fused path that runs chunks of batches per kernel call, if one was chosen."""
+        return self._small_net if self._small_net is not None else self._blas_chain
 
     def _general_epoch(self, x, y, order, epoch, batches, lr, callbacks, first_batch=0, totals=None):
         """One epoch (from `first_batch` on, adding to `totals`), batch by batch; (metric totals,
@@ -259,29 +273,32 @@ class Trainer:
         return totals, lr
 
     def _fused_epoch(self, x, y, order, epoch, batches, lr, callbacks):
-        """One epoch on the fused small-net path, in chunks of batches per kernel call; the
-        control is honoured between chunks (one batch per chunk while paused or single-stepping).
-        A live change that the fused path cannot compute (a weight penalty) hands the rest of the
-        epoch to the general path."""
-        small_net = self._small_net
+        """One epoch on a fused path, in chunks of batches per kernel call; the control is
+        honoured between chunks (one batch per chunk while paused or single-stepping). A live
+        change that the fused path cannot compute (a weight penalty) hands the rest of the epoch
+        to the general path."""
+        fused = self._chunked_path()
         snapshot = self.model.get_weights()
         count = len(y)
-        preds = self._buffer("preds", (count, small_net.outputs), self.model.dtype)
-        targets = small_net.targets(y)
+        preds = self._buffer("preds", (count, fused.outputs), self.model.dtype)
+        targets = fused.targets(y)
         order = np.ascontiguousarray(order, dtype=np.int64)
         xs = np.ascontiguousarray(x[0])
-        chunk = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // self.batch_size))
+        if self._small_net is not None:
+            chunk = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // self.batch_size))
+        else:
+            chunk = self._blas_chain.batches_per_call
         losses: list[float] = []
         batch = 0
         while batch < batches:
             if not self.control.wait_for_turn():
                 return None
             lr = self._apply_changes(lr)
-            if self._small_net is not small_net:
+            if self._chunked_path() is not fused:
                 totals = self._fused_totals(losses, preds, y, order, batch)
                 return self._general_epoch(x, y, order, epoch, batches, lr, callbacks, batch, totals)
             size = 1 if self.control.paused else min(chunk, batches - batch)
-            done = small_net.run(xs, targets, order, batch, size, lr, preds)
+            done = fused.run(xs, targets, order, batch, size, lr, preds)
             values = done.tolist()
             finite = values if math.isfinite(values[-1]) else values[:-1]
             self._report(finite, epoch, batch, batches, count, lr, callbacks)

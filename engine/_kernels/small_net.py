@@ -213,6 +213,16 @@ def predict_rows_ref(params, layers, alphas, x, z, a, out):
     out[...] = act
 
 
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def optimizer_update(params, grads, slot1, slot2, opt_code, nesterov, c):
+    """One optimizer step over the flat buffers with one row `c` of the constants table."""
+    if opt_code == SGD:
+        sgd_update(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, c[2])
+    else:
+        adam_update(params, grads, slot1, slot2, params[:0], c[0], c[1], c[2], c[3], c[4], c[5], c[6],
+                    c[7], False, c[8])
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
                   first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
@@ -234,7 +244,6 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
     out_alpha = alphas[depth - 1]
     t = params.dtype.type
     zero, one, two = t(0.0), t(1.0), t(2.0)
-    empty = params[:0]
     per_value = loss_code == MSE or loss_code == BCE_LOGITS  # noqa: PLR1714 (Numba: no `in`)
     for bi in range(batch_count):
         start = (first_batch + bi) * batch_size
@@ -296,12 +305,7 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
             cur = 1 - cur
         loss = total / (rows * out_units) if per_value else total / rows
         losses[bi] = loss
-        c = consts[bi]
-        if opt_code == SGD:
-            sgd_update(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, c[2])
-        else:
-            adam_update(params, grads, slot1, slot2, empty, c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-                        c[7], False, c[8])
+        optimizer_update(params, grads, slot1, slot2, opt_code, nesterov, consts[bi])
         if not np.isfinite(loss):
             return bi + 1
     return batch_count

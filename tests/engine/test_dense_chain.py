@@ -9,6 +9,7 @@ import pytest
 import engine.dense_chain
 from engine.callbacks import Callback
 from engine.control import TrainingControl
+from engine.fused_blas_chain import BlasChainPath
 from engine.graph import NetworkSpec
 from engine.network import Network
 from tests.engine.test_fused_path import PenaltyAt
@@ -44,6 +45,9 @@ class SeesPlan(Callback):
 
 
 def train(net, x, y, lean: bool, monkeypatch, callbacks=(), **kwargs):
+    """Train on the general path (the fused BLAS-chain path would take these classifiers),
+    with the lean step or, `lean` False, layer by layer."""
+    monkeypatch.setattr(BlasChainPath, "plan", classmethod(lambda cls, *a: None))
     if not lean:
         monkeypatch.setattr(engine.dense_chain.DenseChainStep, "plan", classmethod(lambda cls, *a: None))
     seen = SeesPlan()

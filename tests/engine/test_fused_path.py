@@ -84,7 +84,7 @@ def fit(net: Network, x, y, small_net_path, monkeypatch, epochs=4, **kwargs):
 
     class Chosen(Trainer):
         def __init__(self, *args, **kw):
-            kw["small_net_path"] = small_net_path
+            kw["fused_paths"] = small_net_path
             super().__init__(*args, **kw)
 
     monkeypatch.setattr(network_module, "Trainer", Chosen)

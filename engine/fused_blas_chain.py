@@ -1,0 +1,101 @@
+"""The fused BLAS-chain path: many training steps of a Dense-chain classifier per Numba call.
+
+For the networks `DenseChainStep` takes (Input -> Dense ... -> Dense softmax, (sparse)
+categorical cross-entropy, no weight penalties), when the optimizer is one the fused kernels
+implement (SGD, Adam without AMSGrad), there is no gradient clipping, no hidden layer uses a
+NumPy ufunc activation (tanh: NumPy's SIMD tanh has no bit-equal Numba twin) and every layer is
+at least 2 wide, `engine._kernels.blas_chain.train_batches` runs chunks of an epoch's batches
+in one GIL-free call. It makes the calls of the general path's lean step and of the optimizer's
+update, BLAS included, so the weights, gradients and optimizer state are those the general path
+gives (tests/engine/test_blas_chain.py). Too small a network for BLAS to pay goes to the fused
+small-net path first (the trainer asks it first).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine._kernels import blas
+from engine._kernels import blas_chain as K
+from engine._kernels.small_net import DENSE_CE, SPARSE_CE
+from engine.dense_chain import dense_chain_layers
+from engine.fused_small_net import fused_optimizer, kernel_targets, optimizer_code, optimizer_slots
+from engine.layers.core import UFUNC_ACTIVATIONS, Dense
+from engine.losses import Loss
+from engine.model import Model
+from engine.optimizers import Optimizer
+
+CALL_MULTIPLY_ADDS = 1_500_000_000
+MAX_BATCHES_PER_CALL = 256
+"""At most about this much work (multiply-adds, ~20-40 ms here) and this many batches per kernel
+call, so pause and stop, honoured between calls, land within a fraction of a second on any
+network, and the progress views hear of small networks' batches often enough."""
+
+
+class BlasChainPath:
+    """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
+
+    def __init__(self, model: Model, loss: Loss, optimizer: Optimizer, dense: list[Dense], batch_size: int):
+        self.model = model
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.loss_code = SPARSE_CE if loss.target == "index" else DENSE_CE
+        self.opt_code = optimizer_code(optimizer)
+        self.nesterov = bool(optimizer.params.get("nesterov", False))
+        offsets, offset = {}, 0
+        for nid, key, arr in model.weight_entries():
+            offsets[(nid, key)] = offset
+            offset += arr.size
+        rows, units, inputs = [], 0, 0
+        for i, layer in enumerate(dense):
+            fan_in, fan_out = layer.input_shapes[0][0], layer.output_shape_[0]
+            code = layer.activation.kernel_code
+            rows.append((offsets[(layer.node_id, "kernel")], offsets.get((layer.node_id, "bias"), -1),
+                         fan_in, fan_out, -1 if code is None else code, units, inputs))
+            units += fan_out
+            inputs += fan_in if i else 0
+        self.layers = np.array(rows, dtype=np.int64)
+        self.alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in dense], model.dtype)
+        self.outputs = int(self.layers[-1, 3])
+        work = 3 * max(batch_size, 1) * sum(layer.weights["kernel"].size for layer in dense)
+        self.batches_per_call = max(1, min(MAX_BATCHES_PER_CALL, CALL_MULTIPLY_ADDS // work))
+        size, dtype = max(batch_size, 1), model.dtype
+        self.xb = np.empty((size, int(self.layers[0, 2])), dtype)
+        sparse = self.loss_code == SPARSE_CE
+        self.yb_dense = np.empty((1 if sparse else size, self.outputs), dtype)
+        self.yb_index = np.empty(size if sparse else 1, np.int64)
+        self.z, self.a, self.grad_z = (np.empty(size * units, dtype) for _ in range(3))
+        self.grad_x = np.empty(size * inputs, dtype)
+
+    @classmethod
+    def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None, batch_size: int,
+             x: list[np.ndarray], y: np.ndarray) -> BlasChainPath | None:
+        """This path for the training set-up and prepared data, or None when it does not apply."""
+        if not blas.AVAILABLE or clip_norm is not None or not fused_optimizer(optimizer):
+            return None
+        dense = dense_chain_layers(model, loss, x, y)
+        if dense is None or any(layer.activation.kernel_code in UFUNC_ACTIVATIONS for layer in dense[:-1]):
+            return None
+        if min(min(layer.input_shapes[0][0], layer.output_shape_[0]) for layer in dense) < 2:
+            return None  # (np.matmul uses gemv, not gemm, for a 1-wide operand)
+        return cls(model, loss, optimizer, dense, batch_size)
+
+    def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
+        return kernel_targets(y, self.loss_code == SPARSE_CE, self.outputs, self.model.dtype)
+
+    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
+            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
+        """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
+        return their losses (float64; fewer when one was not finite, that one last). `preds`
+        (N, outputs) receives each sample's output before its step, at its position in order."""
+        model, optimizer = self.model, self.optimizer
+        slot1, slot2 = optimizer_slots(model, optimizer)
+        consts = optimizer.constants_table(learning_rate, batches)
+        losses = np.empty(batches, np.float64)
+        done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers, self.alphas,
+                               x, targets[0], targets[1], order, first_batch, batches, self.batch_size,
+                               self.loss_code, self.opt_code, self.nesterov, consts, self.xb, self.yb_dense,
+                               self.yb_index, self.z, self.a, self.grad_z, self.grad_x, preds, losses)
+        optimizer.iterations += done
+        return losses[:done]
