@@ -19,7 +19,7 @@ from engine._kernels import blas
 from engine._kernels import blas_chain as K
 from engine._kernels.small_net import DENSE_CE, SPARSE_CE
 from engine.dense_chain import dense_chain_layers
-from engine.fused_small_net import fused_optimizer, kernel_targets, optimizer_code, optimizer_slots
+from engine.fused_path import FusedPath, fused_optimizer, weight_offsets
 from engine.layers.core import UFUNC_ACTIVATIONS, Dense
 from engine.losses import Loss
 from engine.model import Model
@@ -32,20 +32,13 @@ call, so pause and stop, honoured between calls, land within a fraction of a sec
 network, and the progress views hear of small networks' batches often enough."""
 
 
-class BlasChainPath:
+class BlasChainPath(FusedPath):
     """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
 
     def __init__(self, model: Model, loss: Loss, optimizer: Optimizer, dense: list[Dense], batch_size: int):
-        self.model = model
-        self.optimizer = optimizer
-        self.batch_size = batch_size
-        self.loss_code = SPARSE_CE if loss.target == "index" else DENSE_CE
-        self.opt_code = optimizer_code(optimizer)
-        self.nesterov = bool(optimizer.params.get("nesterov", False))
-        offsets, offset = {}, 0
-        for nid, key, arr in model.weight_entries():
-            offsets[(nid, key)] = offset
-            offset += arr.size
+        super().__init__(model, optimizer, SPARSE_CE if loss.target == "index" else DENSE_CE,
+                         dense[-1].output_shape_[0], batch_size)
+        offsets = weight_offsets(model)
         rows, units, inputs = [], 0, 0
         for i, layer in enumerate(dense):
             fan_in, fan_out = layer.input_shapes[0][0], layer.output_shape_[0]
@@ -56,7 +49,6 @@ class BlasChainPath:
             inputs += fan_in if i else 0
         self.layers = np.array(rows, dtype=np.int64)
         self.alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in dense], model.dtype)
-        self.outputs = int(self.layers[-1, 3])
         work = 3 * max(batch_size, 1) * sum(layer.weights["kernel"].size for layer in dense)
         self.batches_per_call = max(1, min(MAX_BATCHES_PER_CALL, CALL_MULTIPLY_ADDS // work))
         size, dtype = max(batch_size, 1), model.dtype
@@ -80,22 +72,9 @@ class BlasChainPath:
             return None  # (np.matmul uses gemv, not gemm, for a 1-wide operand)
         return cls(model, loss, optimizer, dense, batch_size)
 
-    def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
-        return kernel_targets(y, self.loss_code == SPARSE_CE, self.outputs, self.model.dtype)
-
-    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
-            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
-        """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
-        return their losses (float64; fewer when one was not finite, that one last). `preds`
-        (N, outputs) receives each sample's output before its step, at its position in order."""
-        model, optimizer = self.model, self.optimizer
-        slot1, slot2 = optimizer_slots(model, optimizer)
-        consts = optimizer.constants_table(learning_rate, batches)
-        losses = np.empty(batches, np.float64)
-        done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers, self.alphas,
+    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+        model = self.model
+        return K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers, self.alphas,
                                x, targets[0], targets[1], order, first_batch, batches, self.batch_size,
                                self.loss_code, self.opt_code, self.nesterov, consts, self.xb, self.yb_dense,
                                self.yb_index, self.z, self.a, self.grad_z, self.grad_x, preds, losses)
-        optimizer.iterations += done
-        return losses[:done]

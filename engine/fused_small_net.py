@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from engine._kernels import small_net as K
+from engine.fused_path import FusedPath, fused_optimizer, optimizer_slots, weight_offsets
 from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
-from engine.optimizers import SGD, Adam, Optimizer
+from engine.optimizers import Optimizer
 
 MAX_UNITS = 32  # widest layer the fused path takes; wider layers are faster with BLAS
 MAX_WORK = 4096  # most multiply-adds per sample (sum of fan_in * fan_out); beyond, BLAS wins
@@ -27,49 +28,13 @@ _LOSSES = {"mse": K.MSE, "binary_crossentropy": K.BCE_LOGITS,
 _OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_CE: "softmax"}
 
 
-def fused_optimizer(optimizer: Optimizer) -> bool:
-    """Whether the fused kernels implement this optimizer: SGD (any momentum), Adam without AMSGrad."""
-    return type(optimizer) in (SGD, Adam) and not optimizer.params.get("amsgrad")
-
-
-def optimizer_code(optimizer: Optimizer) -> int:
-    """The kernels' code of a `fused_optimizer`."""
-    return K.ADAM if isinstance(optimizer, Adam) else K.SGD
-
-
-def optimizer_slots(model: Model, optimizer: Optimizer) -> tuple[np.ndarray, np.ndarray]:
-    """The optimizer's state slabs the kernels update: Adam (m, v); SGD (momentum or empty, empty)."""
-    slabs = optimizer.slabs(model.trainable()[0])
-    if optimizer_code(optimizer) == K.ADAM:
-        return slabs["m"], slabs["v"]
-    momentum = slabs.get("momentum", model.grad_buffer[:0])
-    return momentum, momentum[:0]
-
-
-def kernel_targets(y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """(dense targets (N, outputs), class ids (N,)) as the kernels take them, the one the loss
-    does not use a one-row stand-in."""
-    if sparse:
-        return np.zeros((1, outputs), dtype), np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
-    return np.ascontiguousarray(y.reshape(len(y), outputs), dtype=dtype), np.zeros(1, np.int64)
-
-
-class SmallNetPath:
-    """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
+class SmallNetPath(FusedPath):
+    """Runs chunks of an epoch's batches, or whole epochs, in one kernel call; see the module docstring."""
 
     def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int):
-        self.model = model
-        self.batch_size = batch_size  # the scratch arrays hold this many rows
-        self.loss_code = loss_code
-        self.optimizer = optimizer
-        self.opt_code = optimizer_code(optimizer)
-        self.nesterov = bool(optimizer.params.get("nesterov", False))
+        super().__init__(model, optimizer, loss_code, dense[-1].output_shape_[0], batch_size)
         dtype = model.dtype
-        offsets = {}
-        offset = 0
-        for nid, key, arr in model.weight_entries():
-            offsets[(nid, key)] = offset
-            offset += arr.size
+        offsets = weight_offsets(model)
         rows, column = [], model.input_shape()[0]
         for layer in dense:
             code = layer.activation.kernel_code
@@ -83,7 +48,6 @@ class SmallNetPath:
         rows = max(batch_size, 1)  # scratch: a row per sample of a batch
         self.z, self.a = np.zeros((rows, column), dtype), np.zeros((rows, column), dtype)
         self.delta = np.zeros((2, rows, max(widest, int(self.layers[:, 2].max()))), dtype)
-        self.outputs = int(self.layers[-1, 3])
 
     @classmethod
     def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None,
@@ -114,25 +78,12 @@ class SmallNetPath:
             return None
         return cls(model, loss_code, optimizer, dense, batch_size)
 
-    def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
-        return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
-
-    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
-            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
-        """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
-        return their losses (float64; fewer when one was not finite, that one last). `preds`
-        (N, outputs) receives each sample's output before its step, at its position in order."""
-        model, optimizer = self.model, self.optimizer
-        slot1, slot2 = optimizer_slots(model, optimizer)
-        consts = optimizer.constants_table(learning_rate, batches)
-        losses = np.empty(batches, np.float64)
-        done = K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
+    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+        model = self.model
+        return K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
                                self.alphas, x, targets[0], targets[1], order, first_batch, batches,
                                self.batch_size, self.loss_code, self.opt_code, self.nesterov, consts,
                                self.z, self.a, self.delta, preds, losses)
-        optimizer.iterations += done
-        return losses[:done]
 
     def run_epochs(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], orders: np.ndarray,
                    learning_rates: np.ndarray, x_val: np.ndarray, preds: np.ndarray,

@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 
 from engine._kernels import blas
-from engine.callbacks import Callback
 from engine.control import TrainingControl
 from engine.errors import TrainingError
-from engine.fused_blas_chain import BlasChainPath
+from engine.fused_blas_chain import MAX_BATCHES_PER_CALL, BlasChainPath
 from engine.graph import NetworkSpec
 from engine.losses import Loss, get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
 from tests.engine.test_dense_chain import classifier, data
-from tests.engine.test_fused_path import PenaltyAt, fit
+from tests.engine.test_fused_path import PenaltyAt, check_stop_and_single_steps, fit
 
 pytestmark = pytest.mark.skipif(not blas.AVAILABLE, reason="NumPy's BLAS is not an ILP64 OpenBLAS found "
                                 "next to NumPy, so the fused BLAS-chain path is never chosen here")
@@ -137,36 +136,10 @@ def _loss() -> Loss:
 def test_stop_lands_between_calls_and_single_steps_run_one_batch():
     net = classifier(batch_size=1)
     x, y = data(count=3000)
-    control = TrainingControl()
-
-    class StopAfter(Callback):
-        def __init__(self):
-            self.batches = 0
-
-        def on_batch_end(self, event):
-            self.batches += 1
-            if self.batches == 3:
-                control.stop()
-
-    stopper = StopAfter()
-    net.fit(x, y, epochs=1, control=control, callbacks=[stopper])
-    per_call = BlasChainPath.plan(net.model, _loss(), net.optimizer, None, 1, [x.astype(net.model.dtype)],
-                                  y).batches_per_call
-    assert net.last_stop_reason == "stopped" and 3 <= stopper.batches <= per_call
-    assert net.optimizer.iterations == stopper.batches < len(x)
-
-    control = TrainingControl()
-    control.step(2)
-    counted = []
-
-    class Count(Callback):
-        def on_batch_end(self, event):
-            counted.append(event.batch)
-            if len(counted) == 2:
-                control.stop()
-
-    net.fit(x, y, epochs=1, control=control, callbacks=[Count()])
-    assert counted == [0, 1]
+    plan = BlasChainPath.plan(net.model, _loss(), get_optimizer("adam"), None, 1,
+                              [x.astype(net.model.dtype)], y)
+    assert plan.batches_per_call == MAX_BATCHES_PER_CALL
+    check_stop_and_single_steps(net, x, y, plan.batches_per_call)
 
 
 def test_a_diverging_loss_ends_as_on_the_general_path(monkeypatch):

@@ -150,9 +150,9 @@ def test_unsupported_set_ups_fall_back_to_the_general_path(change, monkeypatch):
     assert path == "general"
 
 
-def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
-    net = small_net({"type": "sgd"}, "mse", "linear", 1, batch_size=1)
-    x, y = data("mse", 1, count=5000)
+def check_stop_and_single_steps(net: Network, x, y, batches_per_call: int) -> None:
+    """A stop asked for after the third batch lands within the kernel call running it (at most
+    `batches_per_call` batches in); control.step(2) then runs exactly two batches."""
     control = TrainingControl()
 
     class StopAfter(Callback):
@@ -167,7 +167,7 @@ def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
     stopper = StopAfter()
     net.fit(x, y, epochs=1, control=control, callbacks=[stopper])
     assert net.last_stop_reason == "stopped"
-    assert 3 <= stopper.batches <= 256 and net.optimizer.iterations == stopper.batches
+    assert 3 <= stopper.batches <= batches_per_call < len(x) and net.optimizer.iterations == stopper.batches
 
     control = TrainingControl()
     control.step(2)
@@ -181,6 +181,11 @@ def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
 
     net.fit(x, y, epochs=1, control=control, callbacks=[Count()])
     assert counted == [0, 1]
+
+
+def test_stop_is_honoured_within_one_chunk_and_single_steps_run_one_batch():
+    net = small_net({"type": "sgd"}, "mse", "linear", 1, batch_size=1)
+    check_stop_and_single_steps(net, *data("mse", 1, count=5000), batches_per_call=256)
 
 
 def test_a_loss_that_diverges_inside_a_multi_epoch_call_ends_as_on_the_general_path(monkeypatch):

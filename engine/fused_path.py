@@ -1,0 +1,83 @@
+"""What the fused paths share: each runs chunks of an epoch's batches in one GIL-free Numba
+call on the model's own flat weight and gradient buffers and the optimizer's own state slabs, so
+weights, `layer.grads`, optimizer moments and iteration count are those general-path steps
+leave. `SmallNetPath` (engine.fused_small_net) and `BlasChainPath` (engine.fused_blas_chain)
+differ in the networks they take and in their kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine._kernels import small_net as K
+from engine.model import Model
+from engine.optimizers import SGD, Adam, Optimizer
+
+
+def fused_optimizer(optimizer: Optimizer) -> bool:
+    """Whether the fused kernels implement this optimizer: SGD (any momentum), Adam without AMSGrad."""
+    return type(optimizer) in (SGD, Adam) and not optimizer.params.get("amsgrad")
+
+
+def optimizer_code(optimizer: Optimizer) -> int:
+    """The kernels' code of a `fused_optimizer`."""
+    return K.ADAM if isinstance(optimizer, Adam) else K.SGD
+
+
+def optimizer_slots(model: Model, optimizer: Optimizer) -> tuple[np.ndarray, np.ndarray]:
+    """The optimizer's state slabs the kernels update: Adam (m, v); SGD (momentum or empty, empty)."""
+    slabs = optimizer.slabs(model.trainable()[0])
+    if optimizer_code(optimizer) == K.ADAM:
+        return slabs["m"], slabs["v"]
+    momentum = slabs.get("momentum", model.grad_buffer[:0])
+    return momentum, momentum[:0]
+
+
+def weight_offsets(model: Model) -> dict[tuple[str, str], int]:
+    """(node id, weight name) -> where that weight starts in the model's flat weight buffer."""
+    offsets, offset = {}, 0
+    for nid, key, arr in model.weight_entries():
+        offsets[(nid, key)] = offset
+        offset += arr.size
+    return offsets
+
+
+def kernel_targets(y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(dense targets (N, outputs), class ids (N,)) as the kernels take them, the one the loss
+    does not use a one-row stand-in."""
+    if sparse:
+        return np.zeros((1, outputs), dtype), np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
+    return np.ascontiguousarray(y.reshape(len(y), outputs), dtype=dtype), np.zeros(1, np.int64)
+
+
+class FusedPath:
+    """A fused path for one training set-up: `run` trains chunks of an epoch's batches."""
+
+    def __init__(self, model: Model, optimizer: Optimizer, loss_code: int, outputs: int, batch_size: int):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_code = loss_code  # engine._kernels.small_net's MSE, BCE_LOGITS, SPARSE_CE or DENSE_CE
+        self.opt_code = optimizer_code(optimizer)
+        self.nesterov = bool(optimizer.params.get("nesterov", False))
+        self.outputs = outputs
+        self.batch_size = batch_size  # the scratch arrays hold this many rows
+
+    def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
+        return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
+
+    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
+            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
+        """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
+        return their losses (float64; fewer when one was not finite, that one last). `preds`
+        (N, outputs) receives each sample's output before its step, at its position in order."""
+        slot1, slot2 = optimizer_slots(self.model, self.optimizer)
+        consts = self.optimizer.constants_table(learning_rate, batches)
+        losses = np.empty(batches, np.float64)
+        done = self._train_batches(x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses)
+        self.optimizer.iterations += done
+        return losses[:done]
+
+    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+        """The kernel call behind `run`; returns the batches done."""
+        raise NotImplementedError
