@@ -277,14 +277,17 @@ its per-batch loss, metrics and history.
   general path; a penalty switched on while training moves the rest of the epoch there.
   `tests/engine/test_fused_path.py` checks both paths agree within 1e-6 in float64.
 - **Fused BLAS-chain path** (`engine/fused_blas_chain.py`, chosen automatically for the networks
-  the lean step takes, e.g. the MNIST MLP, with SGD or Adam, no clipping and no tanh): chunks
+  the lean step takes, e.g. the MNIST MLP and the deep narrow net, with SGD or Adam and no
+  clipping): chunks
   of an epoch's batches (about 1.5 G multiply-adds, at most 256 batches) run in one GIL-free
   Numba call that makes the lean step's calls itself: the batch gather, the matrix products
   through NumPy's own OpenBLAS `cblas_?gemm` (called from Numba with `np.matmul`'s arguments,
   `engine/_kernels/blas.py`), the same bias/activation, softmax cross-entropy and gradient
   kernels, and the optimizer's update. No Python runs between the steps of a chunk. With SGD
   the numbers are bit for bit the general path's; Adam's update, compiled inside the kernel,
-  may round its last bit differently (`tests/engine/test_blas_chain.py`). Its cost: compiling
+  may round its last bit differently, and tanh is the small-net path's (NumPy's SIMD tanh
+  cannot be called from Numba), within 1e-14 in float64 (`tests/engine/test_blas_chain.py`).
+  Its cost: compiling
   the kernel takes ~9 s more the first time on a machine (then it loads from Numba's cache).
 - **Threads**: every Numba kernel is serial; BLAS owns the threads (PERF-NOTES lesson 1). The
   fused kernels release the GIL. That matters in the app: PySide6 keeps the GIL through every

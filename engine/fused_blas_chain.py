@@ -2,13 +2,15 @@
 
 For the networks `DenseChainStep` takes (Input -> Dense ... -> Dense softmax, (sparse)
 categorical cross-entropy, no weight penalties), when the optimizer is one the fused kernels
-implement (SGD, Adam without AMSGrad), there is no gradient clipping, no hidden layer uses a
-NumPy ufunc activation (tanh: NumPy's SIMD tanh has no bit-equal Numba twin) and every layer is
-at least 2 wide, `engine._kernels.blas_chain.train_batches` runs chunks of an epoch's batches
-in one GIL-free call. It makes the calls of the general path's lean step and of the optimizer's
-update, BLAS included, so the weights, gradients and optimizer state are those the general path
-gives (tests/engine/test_blas_chain.py). Too small a network for BLAS to pay goes to the fused
-small-net path first (the trainer asks it first).
+implement (SGD, Adam without AMSGrad), there is no gradient clipping and every layer is at least
+2 wide, `engine._kernels.blas_chain.train_batches` runs chunks of an epoch's batches in one
+GIL-free call. It makes the calls of the general path's lean step and of the optimizer's update,
+BLAS included, so the weights, gradients and optimizer state are those the general path gives
+(tests/engine/test_blas_chain.py): bit for bit with SGD and without tanh; within rounding where
+Adam's update, compiled inside the kernel, rounds its last bit differently, or where tanh runs
+(the fused small-net path's tanh, within 1e-14 of NumPy's in float64: NumPy's SIMD tanh cannot
+be called from Numba). Too small a network for BLAS to pay goes to the fused small-net path
+first (the trainer asks it first).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from engine._kernels import blas_chain as K
 from engine._kernels.small_net import DENSE_CE, SPARSE_CE
 from engine.dense_chain import dense_chain_layers
 from engine.fused_path import FusedPath, fused_optimizer, weight_offsets
-from engine.layers.core import UFUNC_ACTIVATIONS, Dense
+from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
@@ -66,7 +68,7 @@ class BlasChainPath(FusedPath):
         if not blas.AVAILABLE or clip_norm is not None or not fused_optimizer(optimizer):
             return None
         dense = dense_chain_layers(model, loss, x, y)
-        if dense is None or any(layer.activation.kernel_code in UFUNC_ACTIVATIONS for layer in dense[:-1]):
+        if dense is None:
             return None
         if min(min(layer.input_shapes[0][0], layer.output_shape_[0]) for layer in dense) < 2:
             return None  # (np.matmul uses gemv, not gemm, for a 1-wide operand)

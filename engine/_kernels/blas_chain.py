@@ -25,10 +25,22 @@ import numpy as np
 from numba import njit
 
 from engine._kernels import FASTMATH
-from engine._kernels.activations import add_bias_act, bias_act_backward, column_sums, softmax_rows
+from engine._kernels.activations import TANH, add_bias_act, bias_act_backward, column_sums, softmax_rows
 from engine._kernels.blas import matmul
 from engine._kernels.losses import softmax_ce_dense, softmax_ce_index
-from engine._kernels.small_net import SPARSE_CE, optimizer_update
+from engine._kernels.small_net import SPARSE_CE, fused_tanh, optimizer_update
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def bias_tanh(z, bias, out):
+    """z += bias (none when bias is empty), out = tanh(z), with the fused small-net path's tanh."""
+    two = z.dtype.type(2.0)
+    has_bias = bias.shape[0] > 0
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            v = z[i, j] + bias[j] if has_bias else z[i, j]
+            z[i, j] = v
+            out[i, j] = fused_tanh(v, two)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -62,7 +74,10 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
             zi = z[at : at + rows * fan_out].reshape((rows, fan_out))
             ai = a[at : at + rows * fan_out].reshape((rows, fan_out))
             matmul(inputs, w, zi, False, False)
-            if i < last:
+            if i < last and layers[i, 4] == TANH:
+                bias_tanh(zi, bias, ai)
+                inputs = ai
+            elif i < last:
                 add_bias_act(zi, bias, ai, layers[i, 4], alphas[i])
                 inputs = ai
             else:

@@ -50,14 +50,14 @@ SGD, ADAM = range(2)
 
 
 # tanh's Taylor coefficients after x (x - x³/3 + 2x⁵/15 - 17x⁷/315 + 62x⁹/2835) and where
-# `_tanh` switches from the series to exp: below it the next term is < 1e-14 of the value, above
+# `fused_tanh` switches from the series to exp: below it the next term is < 1e-14 of the value, above
 # it 1 - e loses at most a few ulps.
 _TANH_C3, _TANH_C5, _TANH_C7, _TANH_C9 = -1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0
 _TANH_SERIES_BELOW = 0.0625
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def _tanh(v, two):
+def fused_tanh(v, two):
     """tanh without the range branches of glibc's tanh/expm1, whose cost (14-25 ns a call here)
     rose as training spread the pre-activations: the series below |v| = 1/16, else
     (1 - e)/(1 + e) with e = exp(-2|v|), both computed and one selected. Accurate to 1e-14 in
@@ -152,7 +152,7 @@ def _forward_rows(params, layers, alphas, z, a, rows, zero, two):
                     zl[j] += xk * w[k, j]
             if code == TANH:
                 for j in range(fan_out):
-                    al[j] = _tanh(zl[j], two)
+                    al[j] = fused_tanh(zl[j], two)
             elif code == RELU:
                 for j in range(fan_out):
                     v = zl[j]
