@@ -17,6 +17,7 @@ from gui.canvas.port_item import PORT_RADIUS
 
 ARROW_LENGTH = 9.0
 ARROW_WIDTH = 8.0
+MAGNITUDE_STEPS = 50  # weight-style levels: finer width or opacity steps do not show
 BEND = 34.0  # horizontal room a skip connection takes to drop into its lane (< the gap)
 LANE_CLEARANCE = 22.0  # how far below the cards skip connections run
 POSITIVE = QColor("#2f6fde")  # weight colours while training (TensorFlow Playground style)
@@ -71,8 +72,10 @@ class EdgeItem(QGraphicsItem):
 
     def set_weight_style(self, magnitude: float | None, sign: int) -> None:
         """Colour by a weight summary while training: `magnitude` in [0, 1] sets width and
-        opacity, `sign` >= 0 is blue, < 0 orange; None goes back to the plain style."""
-        magnitude = None if magnitude is None else min(max(float(magnitude), 0.0), 1.0)
+        opacity, `sign` >= 0 is blue, < 0 orange; None goes back to the plain style. Rounded to
+        1/MAGNITUDE_STEPS, so a change the eye cannot see does not repaint."""
+        if magnitude is not None:
+            magnitude = round(min(max(float(magnitude), 0.0), 1.0) * MAGNITUDE_STEPS) / MAGNITUDE_STEPS
         if (magnitude, sign) != (self.magnitude, self.sign):
             self.magnitude, self.sign = magnitude, sign
             self.update()

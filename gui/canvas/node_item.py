@@ -22,6 +22,7 @@ HEIGHT = 100.0
 RADIUS = 9.0
 STRIP = 5.0
 PAD = 12.0
+ACTIVITY_STEPS = 150  # the activity bar is ~150 px wide at 100% zoom
 
 GROUP_COLOURS = {
     "Core": "#3b82f6",
@@ -146,8 +147,10 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def set_activity(self, value: float | None) -> None:
-        """Show a small bar for `value` in [0, 1] (e.g. mean activation while training); None hides."""
-        value = None if value is None else min(max(float(value), 0.0), 1.0)
+        """Show a small bar for `value` in [0, 1] (e.g. mean activation while training); None hides.
+        Rounded to 1/ACTIVITY_STEPS, so a change the bar cannot show does not repaint the card."""
+        if value is not None:
+            value = round(min(max(float(value), 0.0), 1.0) * ACTIVITY_STEPS) / ACTIVITY_STEPS
         if value != self.activity:
             self.activity = value
             self.update()

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import MonitorSnapshot
+from gui.training.curves import StableRange
 from gui.training.plot_cache import cache_decorations
 
 LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
@@ -29,6 +30,7 @@ class HealthView(QWidget):
         self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
                                   "mean that layer barely learns: a vanishing gradient.")
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
+        self.grad_range = StableRange(self.grad_plot)  # (in log10 units on y, as the log axis works)
         self.fraction_plot = pg.PlotWidget(title="Dead / saturated")
         self.fraction_plot.setYRange(0, 1)
         self.fraction_plot.setToolTip("Blue: fraction of ReLU units that output 0 for every probe sample "
@@ -41,6 +43,11 @@ class HealthView(QWidget):
         self.hist_plot = pg.PlotWidget(title="Activations")
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
         self.hist_plot.addItem(self.hist_bars)
+        self.hist_plot.setLabel("bottom", "value")
+        # the mean as text inside the plot: an axis label that changes re-lays out the whole plot
+        self.hist_mean = pg.TextItem(anchor=(1, 0), color="#cbd5e1")
+        self.hist_plot.addItem(self.hist_mean, ignoreBounds=True)
+        self._fraction_axis: tuple[list[tuple[int, str]], str] | None = None
         for plot in (self.grad_plot, self.fraction_plot, self.hist_plot):
             cache_decorations(plot)
         self.layer_choice = QComboBox()
@@ -67,6 +74,7 @@ class HealthView(QWidget):
         for curve in self.grad_curves.values():
             self.grad_plot.removeItem(curve)
         self.grad_curves = {}
+        self.grad_range.reset()
 
     def add_snapshot(self, snapshot: MonitorSnapshot) -> None:
         if self.times and snapshot.step < self.times[-1]:  # the history restarted (weights reset)
@@ -109,6 +117,8 @@ class HealthView(QWidget):
                 if len(self.grad_curves) == 5:  # a deep net: two columns keep the legend off most lines
                     self.grad_legend.setColumnCount(2)
             curve.setData(steps[: len(series)], np.asarray(series), connect="finite")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.grad_range.follow([(steps[: len(series)], np.log10(series)) for series in self.grad_norms.values()])
         layers = self.latest.layers
         xs = np.arange(len(layers), dtype=float)
         dead = [layer.dead_fraction or 0.0 for layer in layers]
@@ -119,15 +129,18 @@ class HealthView(QWidget):
             ticks, axis_label = [(i, layer.node_id) for i, layer in enumerate(layers)], ""
         else:  # names would run into each other: number the layers instead
             ticks, axis_label = [(i, str(i + 1)) for i in range(len(layers))], "layer (1 = first)"
-        self.fraction_plot.getAxis("bottom").setTicks([ticks])
-        self.fraction_plot.setLabel("bottom", axis_label)
+        if (ticks, axis_label) != self._fraction_axis:  # (each call re-lays out the plot)
+            self._fraction_axis = (ticks, axis_label)
+            self.fraction_plot.getAxis("bottom").setTicks([ticks])
+            self.fraction_plot.setLabel("bottom", axis_label)
         chosen = self.layer_choice.currentText()
         for layer in layers:
             if layer.node_id == chosen:
                 centres = (layer.bin_edges[:-1] + layer.bin_edges[1:]) / 2
                 width = float(layer.bin_edges[1] - layer.bin_edges[0])
                 self.hist_bars.setOpts(x=centres, height=layer.histogram, width=width)
-                self.hist_plot.setLabel("bottom", f"value (mean {layer.mean_activation:.3g})")
+                self.hist_mean.setText(f"mean {layer.mean_activation:.3g}")
+                self.hist_mean.setPos(float(layer.bin_edges[-1]), float(np.max(layer.histogram, initial=0)))
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)

@@ -8,6 +8,8 @@ from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, Q
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 
+from gui.canvas.edge_item import MAGNITUDE_STEPS
+from gui.canvas.node_item import ACTIVITY_STEPS
 from gui.canvas.view import CanvasView
 from gui.document import LAYER_MIME
 from tests.conftest import live_windows, running_threads
@@ -260,6 +262,25 @@ def test_weight_style_and_activity(view, doc):
     edge.set_weight_style(None, 1)
     node.set_activity(None)
     assert edge.magnitude is None and node.activity is None
+
+
+def test_changes_too_small_to_see_do_not_repaint_the_canvas(view, doc, monkeypatch):
+    """While training, the styles are set 5 times a second; the cards repaint only when the
+    activity bar or the edge's width/opacity would change on screen."""
+    build_chain(doc, view, "Input", "Dense")
+    edge, node = view.edge_item("n0", "n1"), view.node_item("n1")
+    repaints = []
+    monkeypatch.setattr(edge, "update", lambda *a: repaints.append("edge"))
+    monkeypatch.setattr(node, "update", lambda *a: repaints.append("node"))
+    edge.set_weight_style(0.5, 1)
+    node.set_activity(0.5)
+    edge.set_weight_style(0.5 + 0.2 / MAGNITUDE_STEPS, 1)
+    node.set_activity(0.5 + 0.2 / ACTIVITY_STEPS)
+    assert repaints == ["edge", "node"]
+    edge.set_weight_style(0.5 + 1.0 / MAGNITUDE_STEPS, 1)
+    node.set_activity(0.5 + 1.0 / ACTIVITY_STEPS)
+    edge.set_weight_style(0.5 + 1.0 / MAGNITUDE_STEPS, -1)  # the sign always shows
+    assert repaints == ["edge", "node", "edge", "node", "edge"]
 
 
 def test_leak_check_sees_windows_and_threads(qapp):
