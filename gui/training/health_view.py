@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import MonitorSnapshot
@@ -44,8 +45,12 @@ class HealthView(QWidget):
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
         self.hist_plot.addItem(self.hist_bars)
         self.hist_plot.setLabel("bottom", "value")
-        # the mean as text inside the plot: an axis label that changes re-lays out the whole plot
-        self.hist_mean = pg.TextItem(anchor=(1, 0), color="#cbd5e1")
+        # the mean as a marked line in the plot: as the axis label it re-laid out the whole plot
+        # on every redraw
+        self.hist_mean = pg.InfiniteLine(angle=90, pen=pg.mkPen("#cbd5e1", style=Qt.PenStyle.DashLine),
+                                         label="mean {value:.3g}",
+                                         labelOpts={"position": 0.95, "color": "#cbd5e1"})
+        self.hist_mean.hide()
         self.hist_plot.addItem(self.hist_mean, ignoreBounds=True)
         self._fraction_axis: tuple[list[tuple[int, str]], str] | None = None
         for plot in (self.grad_plot, self.fraction_plot, self.hist_plot):
@@ -139,8 +144,8 @@ class HealthView(QWidget):
                 centres = (layer.bin_edges[:-1] + layer.bin_edges[1:]) / 2
                 width = float(layer.bin_edges[1] - layer.bin_edges[0])
                 self.hist_bars.setOpts(x=centres, height=layer.histogram, width=width)
-                self.hist_mean.setText(f"mean {layer.mean_activation:.3g}")
-                self.hist_mean.setPos(float(layer.bin_edges[-1]), float(np.max(layer.histogram, initial=0)))
+                self.hist_mean.setValue(float(layer.mean_activation))
+                self.hist_mean.show()
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)
