@@ -7,6 +7,8 @@ differ in the networks they take and in their kernel.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from engine._kernels import small_net as K
@@ -50,7 +52,7 @@ def kernel_targets(y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype) -
     return np.ascontiguousarray(y.reshape(len(y), outputs), dtype=dtype), np.zeros(1, np.int64)
 
 
-class FusedPath:
+class FusedPath(ABC):
     """A fused path for one training set-up: `run` trains chunks of an epoch's batches."""
 
     def __init__(self, model: Model, optimizer: Optimizer, loss_code: int, outputs: int, batch_size: int):
@@ -78,6 +80,6 @@ class FusedPath:
         self.optimizer.iterations += done
         return losses[:done]
 
+    @abstractmethod
     def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
         """The kernel call behind `run`; returns the batches done."""
-        raise NotImplementedError
