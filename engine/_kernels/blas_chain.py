@@ -6,7 +6,9 @@ argument checks, and holds the GIL for all of them. `train_batches` makes the sa
 Numba: the batch gather, `np.matmul`'s own BLAS call (`engine._kernels.blas.matmul`), the
 kernels `DenseChainStep` uses (`add_bias_act`, `softmax_rows`, the softmax cross-entropy,
 `column_sums`, `bias_act_backward`) and the optimizer's update, for many batches per call,
-without the GIL.
+without the GIL. tanh layers use `bias_tanh` (the fused small-net path's tanh), since NumPy's
+SIMD tanh cannot be called from here. Its NumPy twin is the general path itself: the tests train
+both and compare (tests/engine/test_blas_chain.py).
 
 Arrays (C-contiguous, the weights' float dtype unless said):
 - params, grads (P,), slot1, slot2, consts, x, y_dense, y_index, order, preds, losses: as in
