@@ -63,6 +63,7 @@ class FusedPath(ABC):
         self.nesterov = bool(optimizer.params.get("nesterov", False))
         self.outputs = outputs
         self.batch_size = batch_size  # the scratch arrays hold this many rows
+        self.batches_per_call = 1  # most batches one `run` call should take (set by each path)
 
     def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""

@@ -21,6 +21,10 @@ from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
 
+# At most this many batches (and about this many samples) per kernel call: the trainer checks
+# pause/stop and reports between calls, so a stop lands within ~0.1-1 ms.
+CHUNK_BATCHES = 256
+CHUNK_SAMPLES = 2048
 MAX_UNITS = 32  # widest layer the fused path takes; wider layers are faster with BLAS
 MAX_WORK = 4096  # most multiply-adds per sample (sum of fan_in * fan_out); beyond, BLAS wins
 _LOSSES = {"mse": K.MSE, "binary_crossentropy": K.BCE_LOGITS,
@@ -33,6 +37,7 @@ class SmallNetPath(FusedPath):
 
     def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int):
         super().__init__(model, optimizer, loss_code, dense[-1].output_shape_[0], batch_size)
+        self.batches_per_call = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // max(batch_size, 1)))
         dtype = model.dtype
         offsets = weight_offsets(model)
         rows, column = [], model.input_shape()[0]

@@ -25,11 +25,6 @@ from engine.model import Model
 from engine.optimizers import Optimizer, clip_by_global_norm
 from engine.schedules import Schedule
 
-# The fused small-net path runs at most this many batches (and about this many samples) per
-# kernel call, then checks pause/stop and reports them: a stop lands within ~0.1-1 ms.
-# (The BLAS-chain path sizes its calls by work: `BlasChainPath.batches_per_call`.)
-CHUNK_BATCHES = 256
-CHUNK_SAMPLES = 2048
 # Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about this many
 # samples (~10-30 ms), per kernel call: a GUI thread that holds the GIL while it paints then
 # stalls training once per call rather than twice per epoch. Stop lands within one call.
@@ -284,10 +279,7 @@ class Trainer:
         targets = fused.targets(y)
         order = np.ascontiguousarray(order, dtype=np.int64)
         xs = np.ascontiguousarray(x[0])
-        if self._small_net is not None:
-            chunk = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // self.batch_size))
-        else:
-            chunk = self._blas_chain.batches_per_call
+        chunk = fused.batches_per_call
         losses: list[float] = []
         batch = 0
         while batch < batches:
