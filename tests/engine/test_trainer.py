@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -67,6 +68,19 @@ def test_history_has_keras_keys_and_callbacks_see_every_batch():
     assert len(recorder.batches) == 3 * 13
     assert [b.step for b in recorder.batches] == list(range(1, 40))
     assert recorder.epochs[-1].logs["val_accuracy"] == history["val_accuracy"][-1]
+
+
+def test_a_deep_copy_of_the_history_is_equal_and_shares_no_list():
+    net = small_network()
+    net.fit(*xor_data())
+    history = net.history
+    copied = copy.deepcopy(history)
+    assert copied == history
+    assert copied.batch_losses is not history.batch_losses
+    assert all(copied.epochs[key] is not history.epochs[key] for key in history.epochs)
+    copied.append_batches([1.0, 2.0])
+    copied.append_epoch({"loss": 0.5})
+    assert history.steps == copied.steps - 2 and len(history.epochs["loss"]) == len(copied.epochs["loss"]) - 1
 
 
 def test_pause_step_resume_stop_from_another_thread():
