@@ -40,6 +40,30 @@ class Metric(ABC):
     def compute(self, p: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
 
+    def each(self, y_preds: np.ndarray, y_trues: np.ndarray) -> np.ndarray:
+        """The metric of each batch of a stack, (k,) float64: `y_preds` (k, N, ...), `y_trues`
+        (k, N, ...) or (k, N). The fused path scores each epoch of a multi-epoch call with it."""
+        return np.array([self(p, t) for p, t in zip(y_preds, y_trues, strict=True)], dtype=np.float64)
+
+
+class HitRate(Metric):
+    """A metric that is the share of right answers: `hits` marks each; `each` then scores a
+    whole stack in one pass (equal to `compute` on each batch: the same counts and sizes)."""
+
+    @abstractmethod
+    def hits(self, p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def compute(self, p, t):
+        return _fraction_true(self.hits(p, t))
+
+    def each(self, y_preds, y_trues):
+        p, t = np.asarray(y_preds), np.asarray(y_trues)
+        if p.size == 0:
+            return np.zeros(len(p))
+        hits = self.hits(p, t).reshape(len(p), -1)
+        return np.count_nonzero(hits, axis=1) / hits.shape[1]
+
 
 def _same_shape(p: np.ndarray, t: np.ndarray) -> np.ndarray:
     """t reshaped like p (a (N,) target fits a (N, 1) prediction)."""
@@ -52,27 +76,27 @@ def _fraction_true(hits: np.ndarray) -> float:
     return np.count_nonzero(hits) / hits.size
 
 
-def _binary(p: np.ndarray, t: np.ndarray) -> float:
-    return _fraction_true((p > THRESHOLD) == (_same_shape(p, t) > THRESHOLD))
+def _binary(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return (p > THRESHOLD) == (_same_shape(p, t) > THRESHOLD)
 
 
-def _categorical(p: np.ndarray, t: np.ndarray) -> float:
-    return _fraction_true(np.argmax(p, axis=-1) == np.argmax(_same_shape(p, t), axis=-1))
+def _categorical(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.argmax(p, axis=-1) == np.argmax(_same_shape(p, t), axis=-1)
 
 
-def _sparse(p: np.ndarray, t: np.ndarray) -> float:
-    return _fraction_true(np.argmax(p, axis=-1) == t.reshape(p.shape[:-1]))
+def _sparse(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.argmax(p, axis=-1) == t.reshape(p.shape[:-1])
 
 
 @METRICS.register
-class Accuracy(Metric):
+class Accuracy(HitRate):
     """Keras' "accuracy", chosen from the shapes: one output value -> thresholded at 0.5; one class
     id per prediction vector -> argmax against the id; otherwise argmax against argmax."""
 
     name = "accuracy"
     description = "Fraction of samples classified correctly (picks the right comparison itself)"
 
-    def compute(self, p, t):
+    def hits(self, p, t):
         if p.ndim == 1 or p.shape[-1] == 1:
             return _binary(p, t)
         if t.shape != p.shape and t.size * p.shape[-1] == p.size:
@@ -81,29 +105,29 @@ class Accuracy(Metric):
 
 
 @METRICS.register
-class BinaryAccuracy(Metric):
+class BinaryAccuracy(HitRate):
     name = "binary_accuracy"
     description = "Fraction of values on the right side of 0.5 (yes/no and multi-label outputs)"
 
-    def compute(self, p, t):
+    def hits(self, p, t):
         return _binary(p, t)
 
 
 @METRICS.register
-class CategoricalAccuracy(Metric):
+class CategoricalAccuracy(HitRate):
     name = "categorical_accuracy"
     description = "Fraction of samples whose largest output matches the one-hot target's class"
 
-    def compute(self, p, t):
+    def hits(self, p, t):
         return _categorical(p, t)
 
 
 @METRICS.register
-class SparseCategoricalAccuracy(Metric):
+class SparseCategoricalAccuracy(HitRate):
     name = "sparse_categorical_accuracy"
     description = "Fraction of samples whose largest output is the target class id"
 
-    def compute(self, p, t):
+    def hits(self, p, t):
         return _sparse(p, t)
 
 

@@ -189,8 +189,11 @@ class Trainer:
         run = self._epochs_per_call(end - epoch, count)
         lrs = np.array([self.schedule.learning_rate(self.base_learning_rate, e, end)
                         for e in range(epoch, epoch + run)])
-        orders = np.stack([self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
-                           for _ in range(run)]).astype(np.int64)
+        # One call for all the epochs' orders (the same numbers as a permutation per epoch): each
+        # NumPy shuffle releases the GIL, and under a busy GUI thread each release costs a wait.
+        orders = np.tile(np.arange(count, dtype=np.int64), (run, 1))
+        if self.shuffle:
+            self.shuffle_rng.permuted(orders, axis=1, out=orders)
         x_val = validation[0][0] if validation is not None else x[0][:0]
         dtype = self.model.dtype
         preds = np.empty((run, count, small_net.outputs), dtype)
@@ -206,10 +209,11 @@ class Trainer:
         finished = (done - 1) // batches if diverged else run
         val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
             if validation is not None else [None] * finished
-        for e in range(finished):
+        all_totals = self._fused_totals_each(losses[:finished].tolist(), preds[:finished], y, orders[:finished],
+                                             batches)
+        for e, totals in enumerate(all_totals):
             values = losses[e].tolist()
             self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
-            totals = self._fused_totals(values, preds[e], y, orders[e], batches)
             if validation is not None:
                 self.last_predictions = val_preds[e]
             self._end_epoch(epoch + e, end, totals, float(lrs[e]), count, val_logs[e], seconds, callbacks)
@@ -304,21 +308,34 @@ class Trainer:
     def _fused_totals(self, losses: list[float], preds: np.ndarray, y: np.ndarray, order: np.ndarray,
                       batches: int) -> dict[str, float]:
         """Loss and metric totals (sums over samples) of the epoch's first `batches` batches."""
+        return self._fused_totals_each([losses], preds[None], y, order[None], batches)[0]
+
+    def _fused_totals_each(self, losses: list[list[float]], preds: np.ndarray, y: np.ndarray,
+                           orders: np.ndarray, batches: int) -> list[dict[str, float]]:
+        """`_fused_totals` of each epoch of a stack (preds (k, N, ...), orders (k, N)), the
+        batch-weighted metrics of all k in one pass. Under a busy GUI thread every NumPy call
+        that releases the GIL costs a wait, and these run for every epoch."""
         done = min(batches * self.batch_size, len(y))
         if done == 0:
-            return {}
-        sizes = np.full(batches, self.batch_size, dtype=np.float64)
-        sizes[-1] = done - self.batch_size * (batches - 1)
-        totals = {"loss": float(np.dot(losses, sizes))}
-        preds, y_ordered = preds[:done], y[order[:done]]
+            return [{} for _ in losses]
+        last_size = done - self.batch_size * (batches - 1)
+        all_totals = []
+        for values in losses:  # summed in order as `_accumulate` does: equal numbers
+            total = 0.0
+            for value in values[: batches - 1]:
+                total += value * self.batch_size
+            all_totals.append({"loss": total + values[batches - 1] * last_size})
+        preds, y_ordered = preds[:, :done], y[orders[:, :done]]
         for metric in self.metrics:
             if metric.batch_weighted:
-                totals[metric.name] = metric(preds, y_ordered) * done
+                column = (metric.each(preds, y_ordered) * done).tolist()
             else:
-                totals[metric.name] = sum(
-                    metric(preds[s : s + self.batch_size], y_ordered[s : s + self.batch_size])
-                    * min(self.batch_size, done - s) for s in range(0, done, self.batch_size))
-        return totals
+                column = [sum(metric(p[s : s + self.batch_size], t[s : s + self.batch_size])
+                              * min(self.batch_size, done - s) for s in range(0, done, self.batch_size))
+                          for p, t in zip(preds, y_ordered, strict=True)]
+            for totals, value in zip(all_totals, column, strict=True):
+                totals[metric.name] = value
+        return all_totals
 
     def _report(self, losses, epoch, first_batch, batches, count, lr, callbacks) -> None:
         """Record the losses of consecutive batches and tell the callbacks in one call."""
@@ -463,7 +480,8 @@ def scores_each(model: Model, loss: Loss, metrics: list[Metric], y_preds: np.nda
     """`scores` of each y_preds[i] (one validation pass per epoch) against the same targets."""
     penalty = model.regularization_loss()
     losses = loss.forward_each(y_preds, y)
-    columns = [(metric.name, [float(metric(p, y)) for p in y_preds]) for metric in metrics]
+    targets = np.broadcast_to(y, (len(y_preds), *np.shape(y)))
+    columns = [(metric.name, metric.each(y_preds, targets).tolist()) for metric in metrics]
     return [{"loss": float(value) + penalty, **{name: values[i] for name, values in columns}}
             for i, value in enumerate(losses)]
 

@@ -57,3 +57,23 @@ def test_default_metrics_follow_the_loss():
     assert default_metrics("sparse_categorical_crossentropy") == ["accuracy"]
     assert default_metrics("mse") == ["mae"]
     assert default_metrics("hinge") == ["hinge_accuracy"]
+
+
+@pytest.mark.parametrize("name", sorted(METRICS.names()))
+@pytest.mark.parametrize("shape", ["one output", "class ids", "one-hot"])
+def test_each_scores_a_stack_exactly_as_one_call_per_batch(name, shape):
+    rng = np.random.default_rng(4)
+    if shape == "one output":
+        preds, targets = rng.random((5, 37, 1)), rng.integers(0, 2, (5, 37)).astype(np.float64)
+    elif shape == "class ids":
+        preds, targets = rng.random((5, 37, 4)), rng.integers(0, 4, (5, 37))
+    else:
+        preds, targets = rng.random((5, 37, 4)), np.eye(4)[rng.integers(0, 4, (5, 37))]
+    metric = get_metric(name)
+    try:
+        expected = [metric(p, t) for p, t in zip(preds, targets, strict=True)]
+    except ValueError:  # shapes this metric does not take (e.g. one-hot rows for class ids)
+        with pytest.raises(ValueError):
+            metric.each(preds, targets)
+        return
+    assert metric.each(preds, targets).tolist() == expected
