@@ -202,6 +202,11 @@ class TrainingControls:
         if p is None:
             return
         self._last_status = time.monotonic()
+        # QProgressBar.setValue repaints at once (~1.8 ms, the GIL held: the training thread
+        # waits). With updates off, the bars are painted with the next frame, by the event loop,
+        # which runs Qt's own painting without the GIL.
+        status = self.window.statusBar()
+        status.setUpdatesEnabled(False)
         self.progress.setRange(0, p.epochs * p.batches_per_epoch)
         self.progress.setValue(p.epoch * p.batches_per_epoch + p.batch + 1)
         self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs}")
@@ -212,6 +217,7 @@ class TrainingControls:
         samples_per_batch = self.document.network.training.batch_size
         eta = left * samples_per_batch / p.samples_per_second if p.samples_per_second > 0 else 0.0
         self.rate.setText(f"{p.samples_per_second:,.0f} samples/s · ETA {_duration(eta)} · lr {p.learning_rate:.3g}")
+        status.setUpdatesEnabled(True)
 
     def _finished(self, result: TrainingResult) -> None:
         messages = {"finished": "Training finished", "stopped": "Training stopped",

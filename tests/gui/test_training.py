@@ -401,6 +401,7 @@ def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     controls = window.training_controls
     qtbot.waitUntil(lambda: not controls._status_timer.isActive(), timeout=2000)
     assert controls.progress.value() == _steps(window) == window.session.steps_seen  # a fresh network
+    assert window.statusBar().updatesEnabled()  # (off only while the bars are set)
     window.session.stop()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
 
