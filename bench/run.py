@@ -292,7 +292,12 @@ its per-batch loss, metrics and history.
 - **Threads**: every Numba kernel is serial; BLAS owns the threads (PERF-NOTES lesson 1). The
   fused kernels release the GIL. That matters in the app: PySide6 keeps the GIL through every
   C++ call, so while the GUI thread paints, a training thread that needs the GIL waits. Fewer,
-  longer GIL-free calls keep it training (`bench/gui_training.py`). The app also shortens
+  longer GIL-free calls keep it training (`bench/gui_training.py`), and between them the
+  trainer avoids NumPy calls that release the GIL (each costs a wait under a busy GUI): a
+  multi-epoch call's shuffles are one `Generator.permuted` call, its epochs' accuracies one
+  pass (`Metric.each`), its loss totals a Python sum. On the GUI side, the status bar's
+  progress bars are painted by the event loop (which runs Qt's own painting without the GIL)
+  rather than synchronously inside `QProgressBar.setValue`. The app also shortens
   OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
   does not leave a thread spinning on the core the GUI needs.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
