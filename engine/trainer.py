@@ -209,10 +209,9 @@ class Trainer:
         finished = (done - 1) // batches if diverged else run
         val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
             if validation is not None else [None] * finished
-        all_totals = self._fused_totals_each(losses[:finished].tolist(), preds[:finished], y, orders[:finished],
-                                             batches)
-        for e, totals in enumerate(all_totals):
-            values = losses[e].tolist()
+        epoch_losses = losses[:finished].tolist()
+        all_totals = self._fused_totals_each(epoch_losses, preds[:finished], y, orders[:finished], batches)
+        for e, (values, totals) in enumerate(zip(epoch_losses, all_totals, strict=True)):
             self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
             if validation is not None:
                 self.last_predictions = val_preds[e]
