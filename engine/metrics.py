@@ -59,6 +59,8 @@ class HitRate(Metric):
 
     def each(self, y_preds, y_trues):
         p, t = np.asarray(y_preds), np.asarray(y_trues)
+        if p.ndim < 3:  # batches of 1-D predictions: stacked they would read as class scores
+            return super().each(p, t)
         if p.size == 0:
             return np.zeros(len(p))
         hits = self.hits(p, t).reshape(len(p), -1)

@@ -60,11 +60,13 @@ def test_default_metrics_follow_the_loss():
 
 
 @pytest.mark.parametrize("name", sorted(METRICS.names()))
-@pytest.mark.parametrize("shape", ["one output", "class ids", "one-hot"])
+@pytest.mark.parametrize("shape", ["one output", "1-D output", "class ids", "one-hot"])
 def test_each_scores_a_stack_exactly_as_one_call_per_batch(name, shape):
     rng = np.random.default_rng(4)
     if shape == "one output":
         preds, targets = rng.random((5, 37, 1)), rng.integers(0, 2, (5, 37)).astype(np.float64)
+    elif shape == "1-D output":  # each batch's predictions (N,): binary, not N class scores
+        preds, targets = rng.random((5, 37)), rng.integers(0, 2, (5, 37)).astype(np.float64)
     elif shape == "class ids":
         preds, targets = rng.random((5, 37, 4)), rng.integers(0, 4, (5, 37))
     else:
