@@ -48,6 +48,18 @@ def test_bias_tanh_adds_the_bias_and_matches_numpys_tanh(dtype, rtol):
     assert np.array_equal(z, expected_z)
 
 
+def test_float32_tanh_is_within_four_ten_millionths_everywhere_and_keeps_nan():
+    x = np.linspace(-12, 12, 400_001, dtype=np.float32).reshape(1, -1)
+    exact = np.tanh(x.astype(np.float64))
+    out = np.empty_like(x)
+    KB.bias_tanh(x.copy(), x[0, :0], out)
+    assert np.max(np.abs(out - exact)) < 3.5e-7
+    assert np.max(np.abs(out - exact)[exact != 0] / np.abs(exact[exact != 0])) < 3.5e-7
+    special = np.array([[np.nan, np.inf, -np.inf, 0.0]], np.float32)
+    KB.bias_tanh(special.copy(), special[0, :0], out[:, :4])
+    assert np.isnan(out[0, 0]) and out[0, 1] == -out[0, 2] > 1 - 3.5e-7 and out[0, 3] == 0.0
+
+
 def run(net, x, y, fused, monkeypatch, **kwargs):
     history, events, path = fit(net, x, y, fused, monkeypatch, epochs=3, validation_split=0.2, **kwargs)
     return history, events, path, net
@@ -62,8 +74,9 @@ def run(net, x, y, fused, monkeypatch, **kwargs):
 def test_the_fused_blas_chain_gives_the_general_paths_numbers(dtype, optimizer, hidden, use_bias, dense_targets,
                                                                shuffle, monkeypatch):
     """Same calls, same BLAS: bit for bit with SGD. Adam's update, compiled inside the kernel,
-    may round its last bit differently, and tanh is the fused small-net path's (NumPy's SIMD
-    tanh has no twin inside Numba): within rounding there."""
+    may round its last bit differently, and tanh is the fused small-net path's in float64 and
+    Eigen's rational function in float32 (NumPy's SIMD tanh has no twin inside Numba): within
+    rounding there."""
     x, y = data(dense_targets=dense_targets)  # 162 to train: 11 batches of 16, the last of 2
     loss = "categorical_crossentropy" if dense_targets else "sparse_categorical_crossentropy"
     runs = []
