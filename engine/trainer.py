@@ -210,7 +210,7 @@ class Trainer:
         val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
             if validation is not None else [None] * finished
         epoch_losses = losses[:finished].tolist()
-        all_totals = self._fused_totals_each(epoch_losses, preds[:finished], y, orders[:finished], batches)
+        all_totals = self._fused_totals_each(losses[:finished], preds[:finished], y, orders[:finished], batches)
         for e, (values, totals) in enumerate(zip(epoch_losses, all_totals, strict=True)):
             self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
             if validation is not None:
@@ -307,23 +307,22 @@ class Trainer:
     def _fused_totals(self, losses: list[float], preds: np.ndarray, y: np.ndarray, order: np.ndarray,
                       batches: int) -> dict[str, float]:
         """Loss and metric totals (sums over samples) of the epoch's first `batches` batches."""
-        return self._fused_totals_each([losses], preds[None], y, order[None], batches)[0]
+        return self._fused_totals_each(np.asarray(losses, dtype=np.float64)[None], preds[None], y, order[None],
+                                       batches)[0]
 
-    def _fused_totals_each(self, losses: list[list[float]], preds: np.ndarray, y: np.ndarray,
-                           orders: np.ndarray, batches: int) -> list[dict[str, float]]:
-        """`_fused_totals` of each epoch of a stack (preds (k, N, ...), orders (k, N)), the
-        batch-weighted metrics of all k in one pass. Under a busy GUI thread every NumPy call
-        that releases the GIL costs a wait, and these run for every epoch."""
+    def _fused_totals_each(self, losses: np.ndarray, preds: np.ndarray, y: np.ndarray, orders: np.ndarray,
+                           batches: int) -> list[dict[str, float]]:
+        """`_fused_totals` of each epoch of a stack (losses (k, batches), preds (k, N, ...),
+        orders (k, N)) in a few whole-stack NumPy calls: under a busy GUI thread every call that
+        releases the GIL costs a wait, and a multi-epoch call used to make several per epoch."""
         done = min(batches * self.batch_size, len(y))
         if done == 0:
             return [{} for _ in losses]
-        last_size = done - self.batch_size * (batches - 1)
-        all_totals = []
-        for values in losses:  # summed in order as `_accumulate` does: equal numbers
-            total = 0.0
-            for value in values[: batches - 1]:
-                total += value * self.batch_size
-            all_totals.append({"loss": total + values[batches - 1] * last_size})
+        # Each row summed in batch order as `_accumulate` does (cumsum adds left to right, unlike
+        # np.sum's pairwise sum), so both paths give equal totals.
+        weighted = losses[:, :batches] * np.append(np.full(batches - 1, float(self.batch_size)),
+                                                   done - self.batch_size * (batches - 1))
+        all_totals = [{"loss": total} for total in np.cumsum(weighted, axis=1)[:, -1].tolist()]
         preds, y_ordered = preds[:, :done], y[orders[:, :done]]
         for metric in self.metrics:
             if metric.batch_weighted:
