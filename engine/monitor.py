@@ -85,6 +85,10 @@ class TrainingMonitor:
         self.surface_wanted = surface
         self.surface_grid = self._grid(grid_size) if self.has_surface else None
         self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
+        # Probe, unit grid and surface grid as one batch: one forward pass instead of three, so
+        # a snapshot makes a third of the GIL-releasing calls (each may wait for a busy GUI).
+        self._all_points = (np.concatenate([self.probe_x, self.unit_grid[2], self.surface_grid[2]])
+                            if self.has_surface else None)
 
     @property
     def has_surface(self) -> bool:
@@ -108,14 +112,17 @@ class TrainingMonitor:
         """Numbers for every layer, and the surface if the network has one, stamped with `step`
         (the steps trained so far). Call between batches."""
         model = self.model
-        model.forward([self.probe_x], training=False)
-        layers = [self._layer_health(nid) for nid in model.order if nid not in model.input_ids]
-        surface = self._surface() if with_surface and self.has_surface else None
+        with_surface = with_surface and self.has_surface
+        model.forward([self._all_points if with_surface else self.probe_x], training=False)
+        probes = len(self.probe_x)
+        layers = [self._layer_health(nid, model.outputs[nid][:probes])
+                  for nid in model.order if nid not in model.input_ids]
+        surface = self._surface(probes) if with_surface else None
         return MonitorSnapshot(layers, surface, step)
 
-    def _layer_health(self, nid: str) -> LayerHealth:
+    def _layer_health(self, nid: str, out: np.ndarray) -> LayerHealth:
+        """`nid`'s numbers from its outputs `out` on the probe batch."""
         model = self.model
-        out = model.outputs[nid]
         kind = _activation_name(model, nid)
         flat = out.reshape(len(out), -1)
         value_range = BOUNDED_RANGES.get(kind or "")
@@ -139,20 +146,21 @@ class TrainingMonitor:
             weight_scale=float(np.abs(kernel).mean()) if kernel is not None and kernel.size else None,
         )
 
-    def _surface(self) -> Surface:
+    def _surface(self, start: int) -> Surface:
+        """The surface from the outputs of the batch `snapshot` ran: the unit grid's rows from
+        `start`, then the surface grid's."""
         model = self.model
-        xs, ys, points = self.unit_grid
-        model.forward([points], training=False)
         size = self.unit_grid_size
+        unit_rows = slice(start, start + size * size)
         unit_maps = {}
         for nid in self.hidden_ids:
             out = model.outputs[nid]
             if out.ndim != 2:
                 continue
-            units = out[:, :UNIT_MAPS_PER_LAYER]
+            units = out[unit_rows, :UNIT_MAPS_PER_LAYER]
             unit_maps[nid] = units.T.reshape(-1, size, size).copy()
-        xs, ys, points = self.surface_grid
-        output = model.forward([points], training=False)
+        xs, ys, _ = self.surface_grid
+        output = model.outputs[model.output_id][unit_rows.stop:]
         size = self.grid_size
         if output.ndim == 2 and output.shape[1] == 1:
             activation = _activation_name(model, model.output_id)

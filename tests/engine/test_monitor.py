@@ -77,6 +77,22 @@ def test_the_surface_is_the_network_output_over_the_plane():
     assert set(surface.unit_maps) == {"h0", "h1"} and surface.unit_maps["h0"].shape == (8, 8, 8)
 
 
+def test_one_batched_pass_gives_what_separate_passes_give():
+    """A snapshot runs probe, unit grid and surface grid as one batch."""
+    x, y = data()
+    net = chain([8, 8], "tanh")
+    net.fit(x, y, epochs=3)
+    monitor = TrainingMonitor(net.model, x, grid_size=16, unit_grid_size=8)
+    full, probe_only = monitor.snapshot(), monitor.snapshot(with_surface=False)
+    for a, b in zip(full.layers, probe_only.layers, strict=True):
+        assert np.array_equal(a.histogram, b.histogram) and np.isclose(a.mean_activation, b.mean_activation)
+    net.model.forward([monitor.unit_grid[2]], training=False)
+    expected = net.model.outputs["h1"][:, :8].T.reshape(-1, 8, 8)
+    np.testing.assert_allclose(full.surface.unit_maps["h1"], expected, rtol=1e-12, atol=1e-15)
+    grid = net.model.forward([monitor.surface_grid[2]], training=False)[:, 0]
+    np.testing.assert_allclose(full.surface.values, grid.reshape(16, 16), rtol=1e-12, atol=1e-15)
+
+
 def test_no_surface_for_data_without_a_plane():
     images = np.zeros((10, 1, 28, 28))
     assert shows_surface(np.zeros((10, 2))) and not shows_surface(images)
