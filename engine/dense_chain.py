@@ -30,10 +30,27 @@ SOFTMAX_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_c
 """Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
 
 
+def plain_dense_chain(model: Model) -> list[Dense] | None:
+    """The Dense layers of a model that is one 1-D Input -> Dense -> ... -> Dense, without weight
+    penalties and with hidden activations the Numba kernels compute; None for any other model.
+    The lean step and both fused paths start from this."""
+    if len(model.input_ids) != 1 or len(model.input_shape()) != 1:
+        return None
+    dense = [model.layers[nid] for nid in model.order[1:]]
+    chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
+    if not chain or not dense or not all(type(layer) is Dense for layer in dense):
+        return None
+    if any(layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
+        return None
+    if any(layer.activation.kernel_code is None for layer in dense[:-1]):
+        return None
+    return dense
+
+
 def dense_chain_layers(model: Model, loss: Loss, x: list[np.ndarray], y: np.ndarray) -> list[Dense] | None:
     """The Dense layers of a model this module's step applies to (see the module docstring),
     for this loss and prepared training data; None when it does not apply."""
-    if loss.name not in SOFTMAX_CE_KERNELS or model.dtype not in KERNEL_DTYPES or len(model.input_ids) != 1:
+    if loss.name not in SOFTMAX_CE_KERNELS or model.dtype not in KERNEL_DTYPES:
         return None
     if len(x) != 1 or x[0].dtype != model.dtype or x[0].ndim != 2 or not x[0].flags.c_contiguous:
         return None
@@ -41,15 +58,7 @@ def dense_chain_layers(model: Model, loss: Loss, x: list[np.ndarray], y: np.ndar
         return None
     if (y.dtype, y.ndim) != ((np.dtype(np.int64), 1) if loss.target == "index" else (model.dtype, 2)):
         return None
-    dense = [model.layers[nid] for nid in model.order[1:]]
-    chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
-    if not chain or not dense or not all(type(layer) is Dense for layer in dense):
-        return None
-    if len(model.input_shape()) != 1 or any(layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
-        return None
-    if any(layer.activation.kernel_code is None for layer in dense[:-1]):
-        return None
-    return dense
+    return plain_dense_chain(model)
 
 
 class DenseChainStep:

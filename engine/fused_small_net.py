@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine._kernels import small_net as K
+from engine.dense_chain import plain_dense_chain
 from engine.fused_path import FusedPath, fused_optimizer, optimizer_slots, weight_offsets
 from engine.layers.core import Dense
 from engine.losses import Loss
@@ -58,28 +59,21 @@ class SmallNetPath(FusedPath):
     def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None,
              batch_size: int) -> SmallNetPath | None:
         """The fused path for this training set-up, or None when the general path must run."""
-        if clip_norm is not None or len(model.input_ids) != 1 or model.dtype.kind != "f":
+        if clip_norm is not None or model.dtype.kind != "f":
             return None
         loss_code = _LOSSES.get(loss.name)
         if loss_code is None or not fused_optimizer(optimizer):
             return None
-        dense = [model.layers[nid] for nid in model.order[1:]]
-        chain = all(model.sources[nid] == [prev] for prev, nid in zip(model.order, model.order[1:], strict=False))
-        if not chain or not dense or not all(isinstance(layer, Dense) for layer in dense):
-            return None
-        if len(model.input_shape()) != 1 or any(
-                layer.params["kernel_l1"] or layer.params["kernel_l2"] for layer in dense):
+        dense = plain_dense_chain(model)
+        if dense is None:
             return None
         units = [layer.output_shape_[0] for layer in dense]
         work = sum(layer.weights["kernel"].size for layer in dense)
         if max(units) > MAX_UNITS or work > MAX_WORK:
             return None
-        codes = [layer.activation.kernel_code for layer in dense]
-        if any(code is None for code in codes[:-1]):
-            return None
         wanted = _OUTPUT_ACTIVATION.get(loss_code)
-        output = dense[-1].activation.name
-        if (wanted is not None and output != wanted) or (wanted is None and codes[-1] is None):
+        output = dense[-1].activation
+        if (wanted is not None and output.name != wanted) or (wanted is None and output.kernel_code is None):
             return None
         return cls(model, loss_code, optimizer, dense, batch_size)
 
