@@ -297,7 +297,7 @@ its per-batch loss, metrics and history.
   longer GIL-free calls keep it training (`bench/gui_training.py`), and between them the
   trainer avoids NumPy calls that release the GIL (each costs a wait under a busy GUI): a
   multi-epoch call's shuffles are one `Generator.permuted` call, its epochs' accuracies one
-  pass (`Metric.each`), its loss totals a Python sum. On the GUI side, the status bar's
+  pass (`Metric.each`), its loss totals one `cumsum`. On the GUI side, the status bar's
   progress bars are painted by the event loop (which runs Qt's own painting without the GIL)
   rather than synchronously inside `QProgressBar.setValue`. The app also shortens
   OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul

@@ -8,8 +8,8 @@ GIL-free call. It makes the calls of the general path's lean step and of the opt
 BLAS included, so the weights, gradients and optimizer state are those the general path gives
 (tests/engine/test_blas_chain.py): bit for bit with SGD and without tanh; within rounding where
 Adam's update, compiled inside the kernel, rounds its last bit differently, or where tanh runs
-(the fused small-net path's tanh, within 1e-14 of NumPy's in float64: NumPy's SIMD tanh cannot
-be called from Numba). Too small a network for BLAS to pay goes to the fused small-net path
+(NumPy's SIMD tanh cannot be called from Numba: in float64 the fused small-net path's tanh,
+within 1e-14 of NumPy's; in float32 Eigen's rational function, within 3.5e-7). Too small a network for BLAS to pay goes to the fused small-net path
 first (the trainer asks it first).
 """
 
