@@ -69,7 +69,7 @@ class TrainCommand(QUndoCommand):
 
 class TrainingSession(QObject):
     state_changed = Signal(str)  # IDLE, RUNNING or PAUSED
-    run_started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch"}
+    run_started = Signal(dict)  # TrainingWorker.started's dict
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport] since the last bundle

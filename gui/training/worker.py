@@ -204,7 +204,9 @@ class _Relay(Callback):
 
 
 class TrainingWorker(QObject):
-    started = Signal(dict)  # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch"}
+    # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch", "started_at"}; started_at
+    # is time.perf_counter() on this thread as training begins (the GUI may hear of it much later)
+    started = Signal(dict)
     progressed = Signal(object)  # TrainingProgress
     snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport], bundled like the batch losses
@@ -254,7 +256,8 @@ class TrainingWorker(QObject):
         config = network.training
         batches = max(1, -(-len(self.y) // config.batch_size))
         self.started.emit({"epochs": config.epochs, "batches_per_epoch": batches, "samples": len(self.y),
-                           "first_step": network.history.steps, "first_epoch": network.history.epoch_count})
+                           "first_step": network.history.steps, "first_epoch": network.history.epoch_count,
+                           "started_at": time.perf_counter()})
         relay = _Relay(self, config.epochs)
         reason, message = "finished", ""
         try:

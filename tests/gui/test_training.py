@@ -406,6 +406,24 @@ def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
 
 
+def test_run_started_tells_when_the_training_thread_began(window, qtbot, monkeypatch):
+    """The GUI thread may hear of the start late (it repaints the window for the new state);
+    `started_at` is the training thread's own time, taken just before the first batch."""
+    _open(window, qtbot, "xor.json")
+    fit_entered: list[float] = []
+    fit = Network.fit
+    monkeypatch.setattr(Network, "fit", lambda self, *a, **k: (fit_entered.append(time.perf_counter()),
+                                                              fit(self, *a, **k))[1])
+    infos: list[dict] = []
+    window.session.run_started.connect(infos.append)
+    pressed = time.perf_counter()
+    window.session.start()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
+    assert len(infos) == 1 and len(fit_entered) == 1
+    assert pressed < infos[0]["started_at"] <= fit_entered[0]
+    assert fit_entered[0] - infos[0]["started_at"] < 0.05  # nothing slow in between
+
+
 def test_the_gui_objects_are_left_out_of_garbage_collection_only_while_training(window, qtbot):
     import gc
 
