@@ -25,10 +25,17 @@ from engine.model import Model
 from engine.optimizers import Optimizer, clip_by_global_norm
 from engine.schedules import Schedule
 
-# Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about this many
-# samples (~10-30 ms), per kernel call: a GUI thread that holds the GIL while it paints then
-# stalls training once per call rather than twice per epoch. Stop lands within one call.
+# Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about
+# EPOCH_RUN_SECONDS of them, per kernel call (EPOCH_RUN_SAMPLES samples' worth until the epochs'
+# speed is known): a GUI thread that holds the GIL while it paints then stalls training once per
+# call, as the call returns, rather than twice per epoch, and live views still get new numbers
+# for each frame. Beyond EPOCH_RUN_SAMPLES' worth, a call takes at most 1/EPOCH_RUN_PARTS of the
+# run's epochs, so a run of a fraction of a second still reports its course in steps that live
+# views can show. Stop, pause and live changes land within one call.
+EPOCH_RUN_SECONDS = 0.05
 EPOCH_RUN_SAMPLES = 8192
+EPOCH_RUN_PARTS = 20
+EPOCH_RUN_MAX_SAMPLES = 1 << 18  # bounds a call's buffers (orders, outputs) however fast epochs run
 
 
 class Trainer:
@@ -76,6 +83,7 @@ class Trainer:
         self._dense_chain: DenseChainStep | None = None  # the general path's lean step, if it applies
         self._data: tuple[list[np.ndarray], np.ndarray] = ([], np.empty(0))  # this fit's x, y (for planning)
         self._trained_through = 0  # history step the weights are at after a multi-epoch kernel call
+        self._epoch_seconds: float | None = None  # the last epoch's time (a multi-epoch call's mean)
         self.path = ""  # "general" or "fused small net" once fit has started
         self._buffers: dict[str, np.ndarray] = {}
         self.stop_reason = ""
@@ -134,7 +142,8 @@ class Trainer:
                     return self.history
                 totals, lr = result
                 val = self._evaluate(*validation) if validation is not None else None
-                logs = self._end_epoch(epoch, end, totals, lr, count, val, time.perf_counter() - started, callbacks)
+                self._epoch_seconds = time.perf_counter() - started
+                logs = self._end_epoch(epoch, end, totals, lr, count, val, self._epoch_seconds, callbacks)
                 epoch += 1
                 if self.early_stopping is not None:
                     best, waited, stop = self._check_early_stopping(logs, best, waited)
@@ -173,7 +182,11 @@ class Trainer:
         while not paused and without early stopping (which must look at every epoch first)."""
         if self._small_net is None or self.early_stopping is not None or self.control.paused:
             return 1
-        return max(1, min(remaining, EPOCH_RUN_SAMPLES // max(count, 1)))
+        count = max(count, 1)
+        first = EPOCH_RUN_SAMPLES // count
+        wanted = first if self._epoch_seconds is None else min(
+            int(EPOCH_RUN_SECONDS / max(self._epoch_seconds, 1e-9)), max(first, self.epochs // EPOCH_RUN_PARTS))
+        return max(1, min(remaining, wanted, EPOCH_RUN_MAX_SAMPLES // count))
 
     def _fused_epochs(self, x, y, validation, epoch, end, batches, callbacks) -> int | None:
         """Several whole epochs in one GIL-free kernel call (`SmallNetPath.run_epochs`), then each
@@ -204,7 +217,7 @@ class Trainer:
         done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, lrs, x_val,
                                     preds, losses, val_preds, epoch_start)
         self._trained_through = self.history.steps + done
-        seconds = (time.perf_counter() - started) / run
+        seconds = self._epoch_seconds = (time.perf_counter() - started) / run
         diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
         finished = (done - 1) // batches if diverged else run
         val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
