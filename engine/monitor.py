@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine._kernels.health import activation_stats
 from engine.model import Model
 
 HISTOGRAM_BINS = 24
@@ -124,24 +125,20 @@ class TrainingMonitor:
         """`nid`'s numbers from its outputs `out` on the probe batch."""
         model = self.model
         kind = _activation_name(model, nid)
-        flat = out.reshape(len(out), -1)
-        value_range = BOUNDED_RANGES.get(kind or "")
-        if value_range is None:
-            lo, hi = float(flat.min()), float(flat.max())
-            value_range = (lo, hi if hi > lo else lo + 1.0)
-        counts, edges = np.histogram(flat, bins=HISTOGRAM_BINS, range=value_range)
-        dead = float(np.mean(np.all(flat <= 0.0, axis=0))) if kind in DEAD_KINDS else None
-        saturated = None
-        if kind in SATURATING:
-            low, high = SATURATING[kind]
-            saturated = float(np.mean((flat < low) | (flat > high)))
+        flat = np.ascontiguousarray(out.reshape(len(out), -1))
+        bounds = BOUNDED_RANGES.get(kind or "")  # else the histogram spans the values
+        lo, hi = bounds or (0.0, 1.0)
+        low, high = SATURATING.get(kind or "", (-np.inf, np.inf))
+        counts, edges = np.empty(HISTOGRAM_BINS, np.int64), np.empty(HISTOGRAM_BINS + 1)
+        mean, dead, saturated = activation_stats(flat, lo, hi, bounds is None, low, high, counts, edges)
         layer = model.layers[nid]
         grads = [g for g in layer.grads.values()]
         grad_norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads))) if grads else None
         kernel = layer.weights.get("kernel")
         return LayerHealth(
-            node_id=nid, activation=kind, mean_activation=float(flat.mean()),
-            histogram=counts, bin_edges=edges, dead_fraction=dead, saturated_fraction=saturated,
+            node_id=nid, activation=kind, mean_activation=mean, histogram=counts, bin_edges=edges,
+            dead_fraction=dead if kind in DEAD_KINDS else None,
+            saturated_fraction=saturated if kind in SATURATING else None,
             gradient_norm=grad_norm,
             weight_scale=float(np.abs(kernel).mean()) if kernel is not None and kernel.size else None,
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from engine._kernels.health import activation_stats, activation_stats_ref
 from engine.graph import NetworkSpec
 from engine.monitor import HISTOGRAM_BINS, TrainingMonitor, confusion_matrix, shows_surface
 from engine.network import Network
@@ -64,6 +66,45 @@ def test_histograms_count_every_probe_value():
         units = {"h0": 8, "h1": 4, "out": 1}[health.node_id]
         assert health.histogram.shape == (HISTOGRAM_BINS,) and health.histogram.sum() == 100 * units
         assert len(health.bin_edges) == HISTOGRAM_BINS + 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["relu", "tanh", "constant", "nan", "inf", "none finite", "edges", "empty"])
+def test_activation_stats_kernel_matches_its_numpy_twin(dtype, case):
+    rng = np.random.default_rng(1)
+    flat = rng.normal(size=(64, 12)).astype(dtype)
+    find_range, lo, hi, sat = True, 0.0, 1.0, (-np.inf, np.inf)
+    if case == "relu":
+        flat = np.maximum(flat, 0)
+        flat[:, :5] = 0.0  # five dead units; others silent for some samples only
+    elif case == "tanh":
+        flat = np.tanh(3 * flat)
+        find_range, lo, hi, sat = False, -1.0, 1.0, (-0.98, 0.98)
+    elif case == "constant":
+        flat[...] = 0.25
+    elif case == "nan":
+        flat[3, 4] = np.nan
+    elif case == "inf":
+        flat[0, 0], flat[1, 1] = np.inf, -np.inf
+    elif case == "none finite":
+        flat[...] = np.nan
+    elif case == "edges":  # values on every bin edge of [-1, 1], and outside it
+        find_range, lo, hi = False, -1.0, 1.0
+        flat = np.linspace(-1.2, 1.2, 24 * 5 + 1).astype(dtype).reshape(1, -1)
+    elif case == "empty":
+        flat = flat[:0]
+    results = []
+    for function in (activation_stats, activation_stats_ref):
+        counts, edges = np.empty(HISTOGRAM_BINS, np.int64), np.empty(HISTOGRAM_BINS + 1)
+        results.append((function(flat, lo, hi, find_range, *sat, counts, edges), counts, edges))
+    (numbers, counts, edges), (ref_numbers, ref_counts, ref_edges) = results
+    np.testing.assert_allclose(numbers, ref_numbers, rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_array_equal(edges, ref_edges)
+    if case == "relu":
+        assert numbers[1] == 5 / 12
+    if case == "tanh":
+        assert 0 < numbers[2] < 1
 
 
 def test_the_surface_is_the_network_output_over_the_plane():
