@@ -144,8 +144,8 @@ class HealthView(QWidget):
                 centres = (layer.bin_edges[:-1] + layer.bin_edges[1:]) / 2
                 width = float(layer.bin_edges[1] - layer.bin_edges[0])
                 self.hist_bars.setOpts(x=centres, height=layer.histogram, width=width)
+                self.hist_mean.show()  # first: a hidden line's label ignores new values
                 self.hist_mean.setValue(float(layer.mean_activation))
-                self.hist_mean.show()
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)

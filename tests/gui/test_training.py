@@ -346,6 +346,8 @@ def test_a_run_of_well_under_a_second_still_draws_a_gradient_norm_trend(window, 
     assert not health.grad_curves
     window.training_panel.tabs.setCurrentWidget(health)
     assert [len(curve.getData()[0]) for curve in health.grad_curves.values()] == [len(health.times)] * 3
+    shown = next(h for h in health.latest.layers if h.node_id == health.layer_choice.currentText())
+    assert health.hist_mean.label.toPlainText() == f"mean {shown.mean_activation:.3g}" != "mean 0"
     window.training_controls.reset.trigger()  # a fresh history: the next run's plot starts over
     window.training_controls.step.trigger()
     qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
