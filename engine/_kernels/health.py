@@ -1,10 +1,11 @@
 """A layer's numbers for the health views in one pass over its outputs (engine/monitor.py).
 
 The NumPy twin makes ~10 calls per layer (min, max, histogram, the dead and saturated masks,
-mean), each walking the outputs and most allocating; a snapshot during training holds the GIL
-between them, and under a busy GUI thread each costs a wait. Here it is one call, without the
-GIL. The histogram follows np.histogram's rule for equal bins in float64: values in [lo, hi],
-the last bin closed, an index computed then corrected against the bin edges.
+mean), each walking the outputs and most allocating, and those that release the GIL may each
+wait for a busy GUI thread to give it back. Here it is one short call, which keeps the GIL (as
+the other short kernels do: releasing it would risk that wait again). The histogram follows
+np.histogram's rule for equal bins in float64: values in [lo, hi], the last bin closed, an
+index computed then corrected against the bin edges.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
 def activation_stats(flat, lo, hi, find_range, sat_low, sat_high, counts, edges):
     """Of outputs `flat` (N, U): fills `counts` (bins,) with the histogram over [lo, hi] and
     `edges` (bins + 1,) with its bin edges, where `find_range` replaces lo, hi by the finite
