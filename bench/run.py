@@ -268,8 +268,9 @@ its per-batch loss, metrics and history.
   Adam, trains each batch layer by layer over its rows (the rows' independent work overlaps in
   the CPU) on the model's own weight, gradient and optimizer-state buffers. Its tanh selects
   between a Taylor series and an exp form instead of calling glibc's branchy tanh/expm1.
-  Where epochs are small it runs whole epochs, about 8192 samples' worth, per Numba call
-  (`train_epochs`), validation outputs included (`predict_rows`); otherwise up to 256 batches
+  Where epochs are small it runs whole epochs per Numba call (`train_epochs`), validation
+  outputs included (`predict_rows`): about 50 ms of them at the last call's speed (8192
+  samples' worth in the first call; at most 1/20 of the run beyond that); otherwise up to 256 batches
   (about 2048 samples) of one epoch per call, and one batch per call while paused or stepping.
   Between calls the trainer checks pause/stop, applies live changes and reports every batch's
   loss and every epoch's logs to the callbacks (in one `on_batches_end` call per run of batches).
@@ -297,7 +298,9 @@ its per-batch loss, metrics and history.
   longer GIL-free calls keep it training (`bench/gui_training.py`), and between them the
   trainer avoids NumPy calls that release the GIL (each costs a wait under a busy GUI): a
   multi-epoch call's shuffles are one `Generator.permuted` call, its epochs' accuracies one
-  pass (`Metric.each`), its loss totals one `cumsum`. On the GUI side, the status bar's
+  pass (`Metric.each`), its loss totals one `cumsum`; a health snapshot's per-layer numbers
+  (histogram, mean, dead and saturated fractions) are one short kernel per layer that keeps
+  the GIL (`engine/_kernels/health.py`). On the GUI side, the status bar's
   progress bars are painted by the event loop (which runs Qt's own painting without the GIL)
   rather than synchronously inside `QProgressBar.setValue`. The app also shortens
   OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
