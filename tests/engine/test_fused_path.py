@@ -219,21 +219,26 @@ def test_a_loss_that_diverges_inside_a_multi_epoch_call_ends_as_on_the_general_p
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
 
 
+class EpochsPerCall(Callback):
+    """Records how many epochs each multi-epoch kernel call (`run_epochs`) ran."""
+
+    def __init__(self, calls: list[int]):
+        self.calls = calls
+
+    def on_train_begin(self, trainer):
+        original = trainer._small_net.run_epochs
+        trainer._small_net.run_epochs = lambda *a: self.calls.append(len(a[2])) or original(*a)
+
+
 def test_whole_epochs_run_per_kernel_call_only_where_every_epoch_need_not_be_seen_first():
     net = small_net({"type": "adam"}, "mse", "linear", 1)
     x, y = data("mse", 1, count=400)
     calls = []
-
-    class Count(Callback):
-        def on_train_begin(self, trainer):
-            original = trainer._small_net.run_epochs
-            trainer._small_net.run_epochs = lambda *a: calls.append(len(a[2])) or original(*a)
-
-    net.fit(x, y, epochs=50, callbacks=[Count()])
+    net.fit(x, y, epochs=50, callbacks=[EpochsPerCall(calls)])
     # (then sized by time; an epoch may run on its own while a first call's kernels load)
     assert len(calls) >= 2 and calls[0] == EPOCH_RUN_SAMPLES // 400 and sum(calls) <= 50
     calls.clear()
-    net.fit(x, y, epochs=5, callbacks=[Count()], early_stopping={"patience": 2})
+    net.fit(x, y, epochs=5, callbacks=[EpochsPerCall(calls)], early_stopping={"patience": 2})
     assert calls == []
 
 
@@ -258,17 +263,11 @@ def test_multi_epoch_calls_are_sized_to_last_epoch_run_seconds(monkeypatch):
     runs on its own, and calls come back once epochs are fast again."""
     net = small_net({"type": "adam"}, "mse", "linear", 1)
     x, y = data("mse", 1, count=400)
-    calls = []
-
-    class Count(Callback):
-        def on_train_begin(self, trainer):
-            original = trainer._small_net.run_epochs
-            trainer._small_net.run_epochs = lambda *a: calls.append(len(a[2])) or original(*a)
 
     def fit(epochs: int, durations) -> list[int]:
-        calls.clear()
+        calls: list[int] = []
         monkeypatch.setattr(trainer_module, "time", ClockOfDurations(durations))
-        net.fit(x, y, epochs=epochs, callbacks=[Count()])
+        net.fit(x, y, epochs=epochs, callbacks=[EpochsPerCall(calls)])
         return calls
 
     def split(epochs: int, size: int) -> list[int]:
