@@ -178,8 +178,9 @@ class Trainer:
         return logs
 
     def _epochs_per_call(self, remaining: int, count: int) -> int:
-        """How many whole epochs the next kernel call may run: several only on the fused path,
-        while not paused and without early stopping (which must look at every epoch first)."""
+        """How many whole epochs the next kernel call may run (sized as EPOCH_RUN_* say): several
+        only on the fused path, while not paused and without early stopping (which must look at
+        every epoch first)."""
         if self._small_net is None or self.early_stopping is not None or self.control.paused:
             return 1
         count = max(count, 1)
