@@ -17,6 +17,7 @@ from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.metrics import METRICS, default_metrics
 from engine.model import Model
+from engine.monitor import TrainingMonitor
 from engine.optimizers import Optimizer, get_optimizer
 from engine.schedules import get_schedule
 from engine.summary import summary_table
@@ -69,10 +70,10 @@ class Network:
         uses, so the first real step starts at once; returns the seconds it took.
 
         Trains a throw-away copy (same spec and training settings) for one step on two random
-        samples, then evaluates it and runs its layer-by-layer forward pass (what the live views'
-        snapshots use: a small net trains on the fused path, which never calls it); this network,
-        its weights and optimizer are untouched. Safe to run in a background thread when a network
-        is opened (compiled code is shared process-wide).
+        samples, then evaluates it and takes a health snapshot of it (what the live views run: the
+        layer-by-layer forward pass, which a small net training on the fused path never calls, and
+        each layer's numbers); this network, its weights and optimizer are untouched. Safe to run
+        in a background thread when a network is opened (compiled code is shared process-wide).
         """
         started = time.perf_counter()
         copy = Network(self.spec.copy())
@@ -83,7 +84,11 @@ class Network:
         y = (np.zeros(2, np.int64) if loss.target == "index"
              else np.zeros((2, *model.output_shape), np.float64))
         copy.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y))
-        model.forward(model.prepare_inputs(x), training=False)
+        inputs = model.prepare_inputs(x)
+        if len(inputs) == 1:  # the live views probe single-input networks
+            TrainingMonitor(model, inputs[0], surface=False).snapshot()
+        else:
+            model.forward(inputs, training=False)
         return time.perf_counter() - started
 
     # ------------------------------------------------------------- inference

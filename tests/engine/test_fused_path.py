@@ -474,9 +474,9 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np
 from numba.core.dispatcher import Dispatcher
 import engine
-from engine._kernels import activations, losses, optimizers, small_net
+from engine._kernels import activations, health, losses, optimizers, small_net
 from engine.monitor import TrainingMonitor
-kernels = [v for m in (activations, losses, optimizers, small_net) for v in vars(m).values()
+kernels = [v for m in (activations, health, losses, optimizers, small_net) for v in vars(m).values()
            if isinstance(v, Dispatcher)]
 net = engine.load(sys.argv[1] + "/resources/examples/spiral.json")
 net.warmup()
