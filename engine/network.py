@@ -69,8 +69,9 @@ class Network:
         """Compile, or load from Numba's on-disk cache, every kernel that training this network
         uses, so the first real step starts at once; returns the seconds it took.
 
-        Trains a throw-away copy (same spec and training settings) for one step on two random
-        samples, then evaluates it and takes a health snapshot of it (what the live views run: the
+        Trains a throw-away copy (same spec and training settings) on two random samples, for two
+        epochs and then one (the small-net path runs the first in one multi-epoch kernel call, the
+        second batch by batch), then evaluates it and takes a health snapshot of it (what the live views run: the
         layer-by-layer forward pass, which a small net training on the fused path never calls, and
         each layer's numbers); this network, its weights and optimizer are untouched. Safe to run
         in a background thread when a network is opened (compiled code is shared process-wide).
@@ -83,6 +84,7 @@ class Network:
         loss = get_loss(copy.training.loss.type, **copy.training.loss.params)
         y = (np.zeros(2, np.int64) if loss.target == "index"
              else np.zeros((2, *model.output_shape), np.float64))
+        copy.fit(x, y, epochs=2, batch_size=2, validation_data=(x, y))
         copy.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y))
         inputs = model.prepare_inputs(x)
         if len(inputs) == 1:  # the live views probe single-input networks
