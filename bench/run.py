@@ -308,7 +308,10 @@ its per-batch loss, metrics and history.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
   subnormal (PERF-NOTES lesson 6; already in `engine/_kernels/optimizers.py`).
 - **JIT**: all kernels use `cache=True`; `Network.warmup()` trains a throw-away copy of the
-  network on two samples, compiling or loading every kernel training will need. The GUI
+  network on two samples (two epochs in one go, then one: both ways the fused path calls its
+  kernels) and takes a health snapshot of it, compiling or loading every kernel training and
+  the live views will need (tests/engine/test_fused_path.py checks that a real run and a
+  snapshot after it compile nothing). The GUI
   calls it in a background thread whenever a network is opened (`gui/training/session.py`).
 """
     path.write_text(text)
