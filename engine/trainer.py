@@ -35,7 +35,7 @@ from engine.schedules import Schedule
 EPOCH_RUN_SECONDS = 0.05
 EPOCH_RUN_SAMPLES = 8192
 EPOCH_RUN_PARTS = 20
-EPOCH_RUN_MAX_SAMPLES = 1 << 18  # bounds a call's buffers (orders, outputs) however fast epochs run
+EPOCH_RUN_MAX_SAMPLES = 1 << 16  # bounds a call's buffers (orders, outputs: <= 16 MB) however fast epochs go
 
 
 class Trainer:
