@@ -71,10 +71,11 @@ class Network:
 
         Trains a throw-away copy (same spec and training settings) on two random samples, for two
         epochs and then one (the small-net path runs the first in one multi-epoch kernel call, the
-        second batch by batch), then evaluates it and takes a health snapshot of it (what the live views run: the
-        layer-by-layer forward pass, which a small net training on the fused path never calls, and
-        each layer's numbers); this network, its weights and optimizer are untouched. Safe to run
-        in a background thread when a network is opened (compiled code is shared process-wide).
+        second batch by batch), then evaluates it and takes a health snapshot of it (what the live
+        views run: the layer-by-layer forward pass, which a small net training on the fused path
+        never calls, and each layer's numbers); this network, its weights and optimizer are
+        untouched. Safe to run in a background thread when a network is opened (compiled code is
+        shared process-wide).
         """
         started = time.perf_counter()
         copy = Network(self.spec.copy())

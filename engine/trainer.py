@@ -25,13 +25,11 @@ from engine.model import Model
 from engine.optimizers import Optimizer, clip_by_global_norm
 from engine.schedules import Schedule
 
-# Where epochs are tiny (the Playground sets), the fused path runs whole epochs, about
-# EPOCH_RUN_SECONDS of them, per kernel call (EPOCH_RUN_SAMPLES samples' worth until the epochs'
-# speed is known): a GUI thread that holds the GIL while it paints then stalls training once per
-# call, as the call returns, rather than twice per epoch, and live views still get new numbers
-# for each frame. Beyond EPOCH_RUN_SAMPLES' worth, a call takes at most 1/EPOCH_RUN_PARTS of the
-# run's epochs, so a run of a fraction of a second still reports its course in steps that live
-# views can show. Stop, pause and live changes land within one call.
+# Where epochs are tiny (the Playground sets), the fused path runs whole epochs per kernel call:
+# EPOCH_RUN_SAMPLES' worth first, then EPOCH_RUN_SECONDS' worth at the measured speed (a GUI thread
+# painting with the GIL then stalls training once per call, and live views get numbers each frame),
+# but, beyond the first size, at most 1/EPOCH_RUN_PARTS of the run, so a short run still reports
+# its course in steps. Stop, pause and live changes land within one call.
 EPOCH_RUN_SECONDS = 0.05
 EPOCH_RUN_SAMPLES = 8192
 EPOCH_RUN_PARTS = 20
@@ -185,8 +183,11 @@ class Trainer:
             return 1
         count = max(count, 1)
         first = EPOCH_RUN_SAMPLES // count
-        wanted = first if self._epoch_seconds is None else min(
-            int(EPOCH_RUN_SECONDS / max(self._epoch_seconds, 1e-9)), max(first, self.epochs // EPOCH_RUN_PARTS))
+        if self._epoch_seconds is None:
+            wanted = first
+        else:
+            wanted = min(int(EPOCH_RUN_SECONDS / max(self._epoch_seconds, 1e-9)),
+                         max(first, self.epochs // EPOCH_RUN_PARTS))
         return max(1, min(remaining, wanted, EPOCH_RUN_MAX_SAMPLES // count))
 
     def _fused_epochs(self, x, y, validation, epoch, end, batches, callbacks) -> int | None:
