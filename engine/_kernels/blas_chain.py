@@ -79,6 +79,17 @@ def bias_tanh(z, bias, out):
             out[i, j] = rational_tanh32(v) if single else fused_tanh(v, two)
 
 
+@njit(cache=True, nogil=True)
+def gather_rows(src, rows, dst):
+    """dst[r] = src[rows[r]] for each r, copied element by element: Numba's row assignment
+    `dst[r] = src[k]` ran ~2x slower (an MNIST batch's 128 rows: 0.045 against 0.025 ms)."""
+    cols = src.shape[1]
+    for r in range(rows.shape[0]):
+        source, target = src[rows[r]], dst[r]
+        for j in range(cols):
+            target[j] = source[j]
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
                   first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
@@ -93,14 +104,12 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
         start = (first_batch + bi) * batch_size
         rows = min(start + batch_size, count) - start
         x_rows = xb[:rows]
-        for r in range(rows):
-            x_rows[r] = x[order[start + r]]
+        gather_rows(x, order[start : start + rows], x_rows)
         if loss_code == SPARSE_CE:
             for r in range(rows):
                 yb_index[r] = y_index[order[start + r]]
         else:
-            for r in range(rows):
-                yb_dense[r] = y_dense[order[start + r]]
+            gather_rows(y_dense, order[start : start + rows], yb_dense[:rows])
         inputs = x_rows
         for i in range(depth):
             w_off, b_off, fan_in, fan_out = layers[i, 0], layers[i, 1], layers[i, 2], layers[i, 3]
@@ -123,7 +132,8 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
                             zi[r, j] += bias[j]
                 softmax_rows(zi, ai)
                 for r in range(rows):
-                    preds[start + r] = ai[r]
+                    for j in range(fan_out):
+                        preds[start + r, j] = ai[r, j]
         at = layers[last, 5] * batch_size
         logits = z[at : at + rows * outputs].reshape((rows, outputs))
         grad_out = grad_z[at : at + rows * outputs].reshape((rows, outputs))
