@@ -14,7 +14,8 @@ Arrays (all C-contiguous, one float dtype unless said):
 - alphas (L,): each activation's alpha. x (N, inputs). y_dense (N, outputs); y_index
   (N,) int64; the one a loss does not use is a (1, outputs) / (1,) stand-in. order (N,) int64: the epoch's sample order.
 - consts (batches, K): each step's optimizer constants, already rounded to the dtype
-  (SGD: lr, momentum, tiny; Adam: the arguments of `adam_update` from b1 to lr_wd, then tiny).
+  (`Optimizer.constants_table`; SGD: lr, momentum, tiny; Adam: the arguments of `adam_update`
+  from b1 to lr_wd, a 0, then tiny: the flush threshold is always the last column).
 - z, a (batch size, inputs + sum of units), delta (2, batch size, widest layer or input):
   scratch, a row per sample of the batch; layer columns start after the inputs. preds (N, outputs): each sample's
   output before its step, at its position in `order`. losses (batches,) float64: each batch's
@@ -215,12 +216,14 @@ def predict_rows_ref(params, layers, alphas, x, z, a, out):
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def optimizer_update(params, grads, slot1, slot2, opt_code, nesterov, c):
-    """One optimizer step over the flat buffers with one row `c` of the constants table."""
+    """One optimizer step over the flat buffers with one row `c` of the constants table
+    (`Optimizer.constants_table`: the optimizer's constants, then the flush threshold last)."""
+    tiny = c[c.shape[0] - 1]
     if opt_code == SGD:
-        sgd_update(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, c[2])
+        sgd_update(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, tiny)
     else:
         adam_update(params, grads, slot1, slot2, params[:0], c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-                    c[7], False, c[8])
+                    c[7], False, tiny)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
@@ -381,9 +384,9 @@ def train_batches_ref(params, grads, slot1, slot2, layers, alphas, x, y_dense, y
         losses[bi] = value
         c = consts[bi]
         if opt_code == SGD:
-            sgd_update_ref(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, c[2])
+            sgd_update_ref(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, c[-1])
         else:
-            adam_update_ref(params, grads, slot1, slot2, params[:0], *c[:8], False, c[8])
+            adam_update_ref(params, grads, slot1, slot2, params[:0], *c[:8], False, c[-1])
         if not np.isfinite(value):
             return bi + 1
     return batch_count

@@ -548,3 +548,28 @@ def test_probe_forward_backward_between_batches_leaves_training_unchanged(probe_
         results.append(net.get_weights())
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("optimizer", [{"type": "sgd", "momentum": 0.9}, {"type": "adam"}])
+def test_fused_optimizer_steps_flush_decaying_moments_like_the_general_path(optimizer, dtype):
+    """A weight whose gradient has gone to zero (an MNIST border pixel) keeps a moment that
+    decays by beta each step. The fused kernels' update must flush it at the constants table's
+    threshold, as `Optimizer.step` does: it once read the threshold from the wrong column, and
+    Adam's loop over subnormal moments then took a third of a real-MNIST training step."""
+    opt = get_optimizer(optimizer["type"], **{k: v for k, v in optimizer.items() if k != "type"})
+    weights = np.ones(64, dtype)
+    slabs = opt.slabs([weights])
+    slots = (slabs["m"], slabs["v"]) if "m" in slabs else (slabs["momentum"], slabs["momentum"][:0])
+    table = opt.constants_table(1e-3, 500)
+    tiny = float(table[0, -1])
+    start = 20 * tiny  # 0.9**n * start drops below tiny after ~29 steps, below the subnormal
+    for slot in slots:  # limit after ~190 (float32) or ~390 (float64) without the flush
+        slot[:] = start
+    code = KS.ADAM if "m" in slabs else KS.SGD
+    grads = np.zeros(64, dtype)
+    for row in table:
+        KS.optimizer_update(weights, grads, *slots, code, False, row)
+        magnitude = np.abs(slots[0])
+        assert not np.any((magnitude > 0) & (magnitude < tiny))
+    assert not slots[0].any()
