@@ -1,9 +1,14 @@
 """Numba kernels: private, small, serial; each has a plain NumPy twin `<name>_ref` for tests.
 
 FASTMATH keeps NaN/inf semantics (no `nnan`/`ninf`) so a diverging loss is still detected.
+Importing the package first drops cached kernels compiled from older sources (cache_guard).
 """
 
 import numpy as np
+
+from engine._kernels.cache_guard import guard_package_cache
+
+guard_package_cache()
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
