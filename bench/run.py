@@ -306,13 +306,20 @@ its per-batch loss, metrics and history.
   OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
   does not leave a thread spinning on the core the GUI needs.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
-  subnormal (PERF-NOTES lesson 6; already in `engine/_kernels/optimizers.py`).
+  subnormal (PERF-NOTES lesson 6; `engine/_kernels/optimizers.py`). Until 2026-11-30 the fused
+  paths passed Adam a 0 threshold (the wrong column of the constants table): on real MNIST,
+  whose border pixels stop getting gradients, ~5% of the moments went subnormal within 3 epochs
+  and Adam's update took 0.080 against 0.047 ms on the 784-128-10 example (random data, as in
+  the table above, never showed it).
 - **JIT**: all kernels use `cache=True`; `Network.warmup()` trains a throw-away copy of the
   network on two samples (two epochs in one go, then one: both ways the fused path calls its
   kernels) and takes a health snapshot of it, compiling or loading every kernel training and
   the live views will need (tests/engine/test_fused_path.py checks that a real run and a
   snapshot after it compile nothing). The GUI
   calls it in a background thread whenever a network is opened (`gui/training/session.py`).
+  Numba checks a cached kernel only against its own file, so importing the kernels drops the
+  cache when any kernel source changed (`engine/_kernels/cache_guard.py`): a kernel with a
+  callee from another file inlined would otherwise keep the old callee.
 """
     path.write_text(text)
 
