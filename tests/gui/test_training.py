@@ -401,6 +401,10 @@ def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     window.session.pause()
     qtbot.waitUntil(lambda: window.session.state == PAUSED, timeout=5000)
     controls = window.training_controls
+    # The worker pauses when its kernel call ends (a multi-epoch call runs ~50 ms), then reports
+    # where it stopped; only then has the status bar a last progress to show.
+    qtbot.waitUntil(lambda: window.session.steps_seen == _steps(window), timeout=5000)
+    qtbot.wait(300)
     qtbot.waitUntil(lambda: not controls._status_timer.isActive(), timeout=2000)
     assert controls.progress.value() == _steps(window) == window.session.steps_seen  # a fresh network
     assert window.statusBar().updatesEnabled()  # (off only while the bars are set)
