@@ -11,6 +11,7 @@ once, as after a fresh install.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -32,11 +33,9 @@ def drop_stale_cache(source_dir: Path, cache_dir: Path) -> bool:
     matches their current sources; then store the stamp. Returns whether files were dropped."""
     digest = sources_digest(source_dir)
     stamp = cache_dir / STAMP_NAME
-    try:
+    with contextlib.suppress(OSError):  # no stamp yet (a fresh cache, or older): stale
         if stamp.read_text() == digest:
             return False
-    except OSError:
-        pass  # no stamp yet (a fresh cache, or one written before this guard): treat as stale
     modules = {path.stem for path in source_dir.glob("*.py")}
     dropped = False
     for index in cache_dir.glob("*.nbi"):
@@ -57,9 +56,7 @@ def _probe() -> None:
 def guard_package_cache() -> None:
     """`drop_stale_cache` for this package, at the directory Numba caches it in. Never fails:
     without a usable cache directory Numba does not cache either."""
-    try:
+    with contextlib.suppress(Exception):  # a cache we cannot inspect is Numba's to handle
         from numba.core.caching import FunctionCache
 
         drop_stale_cache(Path(__file__).parent, Path(FunctionCache(_probe).cache_path))
-    except Exception:  # noqa: BLE001 - a cache we cannot inspect is Numba's to handle
-        pass
