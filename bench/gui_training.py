@@ -60,6 +60,10 @@ def _random_mnist() -> Path:
 def run_case(case: str, repeats: int) -> dict:
     """One process: headless fits and training runs from the main window, alternated."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # The app's package first, as main.py does: it sets OpenBLAS's spin time, which OpenBLAS
+    # reads once, when NumPy loads (with the default, a snapshot's matmul keeps a thread spinning
+    # ~0.1 s on the core the GUI thread needs).
+    import gui  # noqa: F401, I001
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     import engine
@@ -87,15 +91,15 @@ def run_case(case: str, repeats: int) -> dict:
         reference.fit(train.x, train.y, validation_data=(val.x, val.y) if len(val) else None, epochs=epochs)
         return epochs * len(train) / (time.perf_counter() - started)
 
-    def gui() -> dict:
+    def from_window() -> dict:
         window.training_controls.reset_weights()
         return _gui_run(app, window, refused, epochs * len(train))
 
     reference.fit(train.x[:256], train.y[:256], epochs=1)  # JIT warm-up (the GUI's happens on open)
-    first_gui = gui()  # the session's first run also builds the plots' items: reported apart
+    first_gui = from_window()  # the session's first run also builds the plots' items: reported apart
     rates, runs = [headless()], []
     for _ in range(repeats):
-        runs.append(gui())
+        runs.append(from_window())
         rates.append(headless())
     window.close()
     QApplication.processEvents()
