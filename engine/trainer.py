@@ -6,13 +6,14 @@ weights and dropout each draw from their own generator seeded from `seed`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import Any
 
 import numpy as np
 
-from engine._kernels import KERNEL_DTYPES
+from engine._kernels import KERNEL_DTYPES, blas
 from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
 from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
@@ -111,49 +112,53 @@ class Trainer:
             self.loss.validate_targets(validation[1], self.model.output_shape, "evaluation targets")
         self._data = (x, y)
         self._plan_path()
-        for cb in callbacks:
-            cb.on_train_begin(self)
+        # The small-net path's kernels are single-threaded: BLAS threads would only serve the
+        # callbacks' occasional small matmuls, and spin on the other core after each one.
+        with blas.single_threaded() if self._small_net is not None else contextlib.nullcontext():
+            for cb in callbacks:
+                cb.on_train_begin(self)
+            try:
+                self.stop_reason = self._run_epochs(x, y, validation, batches, callbacks)
+            finally:
+                for cb in callbacks:
+                    cb.on_train_end(self)
+        return self.history
+
+    def _run_epochs(self, x, y, validation, batches: int, callbacks: list[Callback]) -> str:
+        """`fit`'s epochs; the stop reason."""
+        count = len(y)
         first_epoch = self.history.epoch_count
         best = (math.inf, None)
         waited = 0
         end = first_epoch + self.epochs
         epoch = first_epoch
-        try:
-            while epoch < end:
-                if self._epochs_per_call(end - epoch, count) > 1:
-                    done = self._fused_epochs(x, y, validation, epoch, end, batches, callbacks)
-                    if done is None:
-                        self.stop_reason = "stopped"
-                        return self.history
-                    epoch += done
-                    if done:
-                        continue
-                lr = self.schedule.learning_rate(self.base_learning_rate, epoch, end)
-                started = time.perf_counter()
-                order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
-                if self._chunked_path() is not None:
-                    result = self._fused_epoch(x, y, order, epoch, batches, lr, callbacks)
-                else:
-                    result = self._general_epoch(x, y, order, epoch, batches, lr, callbacks)
-                if result is None:
-                    self.stop_reason = "stopped"
-                    return self.history
-                totals, lr = result
-                val = self._evaluate(*validation) if validation is not None else None
-                self._epoch_seconds = time.perf_counter() - started
-                logs = self._end_epoch(epoch, end, totals, lr, count, val, self._epoch_seconds, callbacks)
-                epoch += 1
-                if self.early_stopping is not None:
-                    best, waited, stop = self._check_early_stopping(logs, best, waited)
-                    if stop:
-                        self.stop_reason = "early stopping"
-                        break
+        while epoch < end:
+            if self._epochs_per_call(end - epoch, count) > 1:
+                done = self._fused_epochs(x, y, validation, epoch, end, batches, callbacks)
+                if done is None:
+                    return "stopped"
+                epoch += done
+                if done:
+                    continue
+            lr = self.schedule.learning_rate(self.base_learning_rate, epoch, end)
+            started = time.perf_counter()
+            order = self.shuffle_rng.permutation(count) if self.shuffle else np.arange(count)
+            if self._chunked_path() is not None:
+                result = self._fused_epoch(x, y, order, epoch, batches, lr, callbacks)
             else:
-                self.stop_reason = "finished"
-        finally:
-            for cb in callbacks:
-                cb.on_train_end(self)
-        return self.history
+                result = self._general_epoch(x, y, order, epoch, batches, lr, callbacks)
+            if result is None:
+                return "stopped"
+            totals, lr = result
+            val = self._evaluate(*validation) if validation is not None else None
+            self._epoch_seconds = time.perf_counter() - started
+            logs = self._end_epoch(epoch, end, totals, lr, count, val, self._epoch_seconds, callbacks)
+            epoch += 1
+            if self.early_stopping is not None:
+                best, waited, stop = self._check_early_stopping(logs, best, waited)
+                if stop:
+                    return "early stopping"
+        return "finished"
 
     @property
     def model_step(self) -> int:

@@ -10,13 +10,18 @@ The symbols are registered with LLVM by name and declared as external functions,
 that use them stay in Numba's on-disk cache (a ctypes pointer would be a per-process constant).
 `AVAILABLE` is False where NumPy's BLAS is not an ILP64 OpenBLAS found this way (e.g. a build
 against Accelerate or MKL); callers then keep their NumPy code.
+
+`single_threaded()` holds that library to one thread for a while (see there why).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
+import threading
+from collections.abc import Iterator
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -26,39 +31,92 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enum values
 _NAMES = {"sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
           "dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
 _LINKED = {"sgemm": "netcanvas_cblas_sgemm", "dgemm": "netcanvas_cblas_dgemm"}
+_THREAD_NAMES = {"get": ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                         "openblas_get_num_threads"),
+                 "set": ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                         "openblas_set_num_threads")}
 
 
-def _numpy_blas_libraries() -> list[str]:
+def _numpy_blas_libraries() -> list[ctypes.CDLL]:
     """Shared libraries shipped inside NumPy's wheel (Linux: numpy.libs, macOS: numpy/.dylibs)."""
     root = os.path.dirname(np.__file__)
     found = []
     for folder in (root + ".libs", os.path.join(root, ".dylibs")):
-        found += sorted(glob.glob(os.path.join(folder, "*openblas*")))
+        for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+            try:
+                found.append(ctypes.CDLL(path))
+            except OSError:
+                continue
     return found
 
 
-def _register() -> bool:
+def _first_symbol(lib: ctypes.CDLL, candidates: tuple[str, ...]):
+    return next((getattr(lib, name) for name in candidates if getattr(lib, name, None) is not None), None)
+
+
+def _register(libraries: list[ctypes.CDLL]) -> bool:
     """Register NumPy's cblas_sgemm/dgemm under our own names; False when not found."""
-    for path in _numpy_blas_libraries():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        addresses = {}
-        for kind, candidates in _NAMES.items():
-            for name in candidates:
-                symbol = getattr(lib, name, None)
-                if symbol is not None:
-                    addresses[kind] = ctypes.cast(symbol, ctypes.c_void_p).value
-                    break
-        if len(addresses) == len(_NAMES):
-            for kind, address in addresses.items():
-                llvm.add_symbol(_LINKED[kind], address)
+    for lib in libraries:
+        symbols = {kind: _first_symbol(lib, candidates) for kind, candidates in _NAMES.items()}
+        if all(symbol is not None for symbol in symbols.values()):
+            for kind, symbol in symbols.items():
+                llvm.add_symbol(_LINKED[kind], ctypes.cast(symbol, ctypes.c_void_p).value)
             return True
     return False
 
 
-AVAILABLE = _register()
+def _thread_functions(libraries: list[ctypes.CDLL]):
+    """OpenBLAS's get/set_num_threads of NumPy's library, or None."""
+    for lib in libraries:
+        get, set_ = (_first_symbol(lib, _THREAD_NAMES[kind]) for kind in ("get", "set"))
+        if get is not None and set_ is not None:
+            get.restype, get.argtypes = ctypes.c_int, []
+            set_.restype, set_.argtypes = None, [ctypes.c_int]
+            return get, set_
+    return None
+
+
+_LIBRARIES = _numpy_blas_libraries()
+AVAILABLE = _register(_LIBRARIES)
+_THREADS = _thread_functions(_LIBRARIES)
+_threads_lock = threading.Lock()
+_single_thread_users = 0
+_threads_before = 0
+
+
+def threads() -> int | None:
+    """The threads NumPy's BLAS uses now; None where it is not an OpenBLAS found next to NumPy."""
+    return _THREADS[0]() if _THREADS is not None else None
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """NumPy's BLAS on one thread while the block runs, then as before.
+
+    For work whose own kernels are single-threaded (the fused small-net path), where the only
+    matrix products are small ones now and then (a monitor's snapshot): with two threads, each
+    such product leaves OpenBLAS's second thread spinning for milliseconds on the core a GUI
+    thread (or the caller's other work) needs. OpenBLAS's setting is process-wide, so uses from
+    several threads at once are counted and the last one out restores it. A no-op where NumPy's
+    BLAS is not an OpenBLAS found next to it.
+    """
+    global _single_thread_users, _threads_before
+    if _THREADS is None:
+        yield
+        return
+    get, set_ = _THREADS
+    with _threads_lock:
+        if _single_thread_users == 0:
+            _threads_before = get()
+            set_(1)
+        _single_thread_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _single_thread_users -= 1
+            if _single_thread_users == 0:
+                set_(_threads_before)
 
 
 def _signature(real):
