@@ -304,7 +304,10 @@ its per-batch loss, metrics and history.
   progress bars are painted by the event loop (which runs Qt's own painting without the GIL)
   rather than synchronously inside `QProgressBar.setValue`. The app also shortens
   OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
-  does not leave a thread spinning on the core the GUI needs.
+  does not leave a thread spinning on the core the GUI needs; and while the fused small-net
+  path trains, whose kernels need no BLAS, NumPy's OpenBLAS runs one thread
+  (`blas.single_threaded`): a snapshot's matmul over the decision-surface grid no longer
+  wakes a second BLAS thread that then spins ~7 ms beside the GUI thread.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
   subnormal (PERF-NOTES lesson 6; `engine/_kernels/optimizers.py`). Until 2026-11-30 the fused
   paths passed Adam a 0 threshold (the wrong column of the constants table): on real MNIST,
