@@ -186,10 +186,10 @@ class CurvesView(QWidget):
             return
         self.dirty = False
         drawn = []
-        if len(self._smoothed):
-            steps, values = _thinned(self.batch_steps.values, self.smoothed)
-            drawn.append((steps, self._loss_values(values)))
-            self.batch_curve.setData(*drawn[-1])
+        steps, values = _thinned(self.batch_steps.values, self.smoothed)
+        self.batch_curve.setData(steps, self._loss_values(values))  # empty after a reset
+        if len(values):
+            drawn.append((steps, self.batch_curve.yData))
         count = len(self.epoch_logs.get("loss", []))
         if count != self._drawn_epochs:  # the epoch curves change only when an epoch ends
             self._drawn_epochs = count
@@ -206,7 +206,9 @@ class CurvesView(QWidget):
 
     def _draw_metric(self) -> None:
         metric = self.metric_name
-        if not metric:
+        if not metric:  # no epochs (yet, or any more after a reset): nothing to show
+            self.metric_train.setData([], [])
+            self.metric_val.setData([], [])
             return
         title = metric.replace("_", " ")
         if title != self._metric_title:  # a new title re-lays out the plot: only when it changes

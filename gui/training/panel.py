@@ -95,11 +95,13 @@ class TrainingPanel(QWidget):
         session.edit_marked.connect(self.curves.mark)
         session.data_changed.connect(self._data_changed)
         session.document.document_reset.connect(self.load_document)
+        session.weights_reset.connect(self.load_document)
         self.load_document()
 
     # ---------------------------------------------------------------- inputs
     def load_document(self) -> None:
-        """Show the document network's saved history (a reopened trained file has its curves)."""
+        """Show the document network's saved history (a reopened trained file has its curves;
+        after Reset weights there is none)."""
         self.curves.load_history(self.session.document.network.history)
         self.health.clear()
         self.error.hide()

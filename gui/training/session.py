@@ -77,6 +77,7 @@ class TrainingSession(QObject):
     failed = Signal(str)  # a message for the error panel
     data_changed = Signal()  # self.dataset replaced
     edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
+    weights_reset = Signal()  # fresh weights: the network's history is gone with the old ones
     preload_failed = Signal(str)  # why the data section could not be read in the background
     preload_finished = Signal()  # a background read ended (whether or not its data was kept)
     _preloaded = Signal(object)  # (data key, dataset, train set, validation set) from a loader thread
@@ -307,6 +308,7 @@ class TrainingSession(QObject):
     def reset_weights(self) -> None:
         if self.state == IDLE:
             self.document.network.reset_weights()
+            self.weights_reset.emit()
             self.document.settings_changed.emit()
 
     def shutdown(self) -> None:

@@ -192,6 +192,33 @@ def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
     other.session.shutdown()
 
 
+def test_reset_weights_clears_the_curves_and_health_with_the_history(window, qtbot):
+    """Reset forgets the network's history; the views must not keep the old run's curves (the
+    next run's steps start at 0 again, and would be drawn on top of them)."""
+    _open(window, qtbot, "xor.json")
+    window.document.set_training({**window.document.spec.training, "epochs": 3})
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
+    panel = window.training_panel
+    assert len(panel.curves.epoch_logs["loss"]) == 3 and len(panel.curves.batch_steps) > 0
+    assert panel.health.times
+
+    window.training_controls.reset_weights()
+    assert window.document.network.history.epoch_count == 0
+    assert panel.curves.epoch_logs == {} and len(panel.curves.batch_steps) == 0
+    drawn = [panel.curves.batch_curve, panel.curves.train_curve, panel.curves.val_curve,
+             panel.curves.metric_train, panel.curves.metric_val]
+    assert [len(curve.getData()[0]) for curve in drawn] == [0] * 5  # nothing of the old run is drawn
+    assert panel.health.times == [] and panel.health.grad_curves == {}
+
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=30000)
+    history = window.document.network.history
+    assert panel.curves.epoch_logs["loss"] == history.epochs["loss"] and len(history.epochs["loss"]) == 3
+    steps = panel.curves.batch_steps.values
+    assert len(steps) == history.steps and steps[0] <= 1 and np.all(np.diff(steps) > 0)
+
+
 def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
     _open(window, qtbot, "spiral.json")
     window.document.set_data({"source": "spiral_multiclass", "n": 300, "classes": 3, "seed": 0})
@@ -351,7 +378,7 @@ def test_a_run_of_well_under_a_second_still_draws_a_gradient_norm_trend(window, 
     window.training_controls.reset.trigger()  # a fresh history: the next run's plot starts over
     window.training_controls.step.trigger()
     qtbot.waitUntil(lambda: window.session.worker is not None and _steps(window) == 1, timeout=10000)
-    qtbot.waitUntil(lambda: health.times and health.times[-1] <= 1, timeout=10000)
+    qtbot.waitUntil(lambda: bool(health.times) and health.times[-1] <= 1, timeout=10000)
     assert health.times == sorted(health.times) and health.times[-1] <= 1
     window.training_controls.stop.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
