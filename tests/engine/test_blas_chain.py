@@ -14,7 +14,7 @@ from engine.graph import NetworkSpec
 from engine.losses import Loss, get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from tests.engine.test_dense_chain import classifier, data
+from tests.engine.test_dense_chain import classifier, data, small_classifier
 from tests.engine.test_fused_path import PenaltyAt, check_stop_and_single_steps, fit
 
 pytestmark = pytest.mark.skipif(not blas.AVAILABLE, reason="NumPy's BLAS is not an ILP64 OpenBLAS found "
@@ -129,14 +129,7 @@ def test_the_fused_blas_chain_is_chosen_only_where_it_computes_the_same(change, 
 
 
 def test_small_networks_stay_on_the_fused_small_net_path(monkeypatch):
-    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 16, "seed": 3,
-                                 "optimizer": {"type": "adam"}})
-    spec.add_node("Input", {"shape": [5]}, node_id="in")
-    spec.add_node("Dense", {"units": 8, "activation": "relu"}, node_id="h")
-    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
-    spec.connect("in", "h")
-    spec.connect("h", "out")
-    assert path_of(Network(spec), *data(), monkeypatch) == "fused small net"
+    assert path_of(small_classifier(), *data(), monkeypatch) == "fused small net"
 
 
 def test_calls_are_sized_by_work_so_stop_lands_soon_on_any_network():

@@ -8,9 +8,7 @@ import pytest
 
 from engine._kernels import blas
 from engine.callbacks import Callback
-from engine.graph import NetworkSpec
-from engine.network import Network
-from tests.engine.test_dense_chain import classifier, data
+from tests.engine.test_dense_chain import classifier, data, small_classifier
 
 pytestmark = pytest.mark.skipif(
     blas.threads() is None or blas.threads() < 2,
@@ -64,18 +62,6 @@ class RecordsThreads(Callback):
         self.during.add(blas.threads())
         if self.fail:
             raise RuntimeError("a callback failed")
-
-
-def small_classifier() -> Network:
-    """5-8-3: small enough for the fused small-net path."""
-    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 16, "seed": 3,
-                                 "optimizer": {"type": "adam"}})
-    spec.add_node("Input", {"shape": [5]}, node_id="in")
-    spec.add_node("Dense", {"units": 8, "activation": "relu"}, node_id="h")
-    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
-    spec.connect("in", "h")
-    spec.connect("h", "out")
-    return Network(spec)
 
 
 def test_the_fused_small_net_path_trains_with_one_blas_thread_and_the_others_keep_theirs():

@@ -32,6 +32,18 @@ def classifier(dtype="float64", hidden="relu", use_bias=True, loss="sparse_categ
     return Network(spec)
 
 
+def small_classifier() -> Network:
+    """5-8-3 relu/softmax with Adam: small enough for the fused small-net path."""
+    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 16, "seed": 3,
+                                 "optimizer": {"type": "adam"}})
+    spec.add_node("Input", {"shape": [5]}, node_id="in")
+    spec.add_node("Dense", {"units": 8, "activation": "relu"}, node_id="h")
+    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
+    spec.connect("in", "h")
+    spec.connect("h", "out")
+    return Network(spec)
+
+
 def data(count=203, dense_targets=False):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(count, 5))
