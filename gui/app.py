@@ -1,10 +1,21 @@
-"""Start the desktop app: `run_gui([])` opens the spiral example, `run_gui([FILE])` opens FILE."""
+"""Start the desktop app: `run_gui([])` opens the spiral example, `run_gui([FILE])` opens FILE.
+
+Any exception nothing caught (in a slot, an event handler or a thread) is shown by the window's
+`show_error` and written to the user's log folder (`ErrorRouter`).
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 
+import platformdirs
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gui.examples import EXAMPLES_DIR
@@ -15,6 +26,85 @@ from gui.training.screenshot_mode import run_screenshot_mode, wants_screenshot
 DEFAULT_EXAMPLE = EXAMPLES_DIR / "spiral.json"
 SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005)
 USAGE = "usage: netcanvas [FILE]   (FILE: a .json or .ncv network)"
+ERROR_LOG_NAME = "errors.log"
+ERROR_LOG_MAX_BYTES = 1_000_000  # beyond this the log starts again (the old one kept as .1)
+
+
+class ErrorRouter(QObject):
+    """Sends every uncaught exception to the window's one error place.
+
+    Installed as `sys.excepthook` (a Python slot or event handler that raises ends there: PySide
+    prints slot errors through it) and `threading.excepthook` (plain Python threads). Each error
+    is printed to stderr as usual, appended with its traceback to the log file, and shown by
+    `show(title, message)` with a one-line message. The showing is queued to the GUI thread, so
+    it never opens a dialog inside the failing call or from a worker thread.
+    """
+
+    raised = Signal(str)  # the one-line message
+
+    def __init__(self, show: Callable[[str, str], None], log_dir: Path):
+        super().__init__()
+        self.log_path = Path(log_dir) / ERROR_LOG_NAME
+        self._show = show
+        self._showing = False
+        self._previous = (sys.excepthook, threading.excepthook)
+        self.raised.connect(self._show_message, Qt.ConnectionType.QueuedConnection)
+
+    def install(self) -> None:
+        self._previous = (sys.excepthook, threading.excepthook)
+        sys.excepthook = self.excepthook
+        threading.excepthook = self.thread_excepthook
+
+    def uninstall(self) -> None:
+        """Put back the hooks found by `install` (the window it shows errors in is closing)."""
+        sys.excepthook, threading.excepthook = self._previous
+
+    def excepthook(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        text = "".join(traceback.format_exception(kind, error, tb))
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+        self._log(text)
+        summary = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        line = f"{kind.__name__}: {summary}" if summary else kind.__name__
+        self.raised.emit(line[:300])
+
+    def thread_excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        self.excepthook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+
+    def _log(self, text: str) -> None:
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            if self.log_path.exists() and self.log_path.stat().st_size > ERROR_LOG_MAX_BYTES:
+                self.log_path.replace(self.log_path.with_name(ERROR_LOG_NAME + ".1"))
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}")
+        except OSError as exc:  # an unwritable log must not hide the error itself
+            if sys.stderr is not None:
+                sys.stderr.write(f"cannot write {self.log_path}: {exc}\n")
+
+    def _show_message(self, line: str) -> None:
+        if self._showing:  # an error while the last one is on screen: logged, not stacked
+            return
+        self._showing = True
+        try:
+            self._show("Unexpected error", f"Something went wrong inside NetCanvas: {line}\n\n"
+                                           f"The details were written to {self.log_path}")
+        finally:
+            self._showing = False
+
+
+def install_error_router(show: Callable[[str, str], None], log_dir: Path | None = None) -> ErrorRouter:
+    """Route uncaught exceptions to `show` (the main window's `show_error`); logs go to `log_dir`
+    (default: the user's log folder)."""
+    router = ErrorRouter(show, Path(log_dir) if log_dir is not None else
+                         Path(platformdirs.user_log_dir("netcanvas", appauthor=False)))
+    router.install()
+    return router
 
 
 def create_app(argv: list[str]) -> QApplication:
@@ -46,10 +136,14 @@ def run_gui(argv: list[str]) -> int:
     from gui.main_window import MainWindow
 
     window = MainWindow()
+    router = install_error_router(window.show_error)
     window.show()
     if files:
         window.load_path(Path(files[0]))
     elif DEFAULT_EXAMPLE.exists():
         window.load_path(DEFAULT_EXAMPLE)
     window.view.fit_to_view()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        router.uninstall()

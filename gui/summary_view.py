@@ -19,12 +19,22 @@ from gui.theme import monospace_font
 
 
 def node_parameters(spec: NetworkSpec, report: ShapeReport, node_id: str) -> int | None:
-    """Weights + biases (+ running statistics) of one node, or None if its inputs are unknown."""
-    node = spec.nodes[node_id]
+    """Weights + biases (+ running statistics) of one node, or None if its inputs are unknown.
+
+    Also None while `report` is older than `spec` (a view asking in the middle of an edit, e.g.
+    after a removal took a node's inputs away but before the shapes were inferred again): the
+    node is gone, or it has fewer inputs than its layer needs.
+    """
+    node = spec.nodes.get(node_id)
+    if node is None:
+        return None
+    layer = LAYERS.get(node.type)
     in_shapes = [report.shapes.get(s) for s in spec.inputs_of(node_id)]
     if report.shapes.get(node_id) is None or any(s is None for s in in_shapes):
         return None
-    shapes = LAYERS.get(node.type).weight_shapes(node.params, in_shapes)
+    if len(in_shapes) < layer.min_inputs:
+        return None
+    shapes = layer.weight_shapes(node.params, in_shapes)
     return sum(math.prod(s) for s in shapes.values())
 
 

@@ -99,6 +99,8 @@ class CanvasView(QGraphicsView):
                  if isinstance(e, EdgeItem) and not set(e.key) & set(nodes)]
         if not nodes and not edges:
             return
+        # Nothing stays selected: views following the selection never show a layer half-removed.
+        self.document.set_selection([])
         stack = self.document.undo_stack
         macro = bool(nodes) + len(edges) > 1
         if macro:
