@@ -3,7 +3,8 @@
 `history.json`, so a trained network reopens exactly as it was.
 
 Saving is atomic (temp file in the same folder, then `os.replace`): a crash mid-save leaves the
-previous file intact. Loading validates everything, migrates older format versions, never
+previous file intact. The saved file keeps the permission bits of the file it replaces; a new one
+gets the usual ones for the user's umask (0644 under umask 022). Loading validates everything, migrates older format versions, never
 unpickles (`allow_pickle=False`) and never executes anything from the file. Every problem is one
 `NetworkFileError` whose message starts with the file name.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -79,17 +81,41 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
+    """Write a temp file beside `path`, then rename it over `path`, keeping the old file's mode.
+
+    No umask is read (os.umask can only be read by setting it, for every thread of the process):
+    a new file is created with mode 0o666 and the kernel applies the umask, as for any new file.
+    A file being replaced is written 0o600 (its contents may be private) and then given the old mode.
+    """
     folder = path.parent if str(path.parent) else Path(".")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        kept_mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        kept_mode = None
+    handle, temp_name = _create_temp(folder, path.name, 0o666 if kept_mode is None else 0o600)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(payload)
             temp.flush()
             os.fsync(temp.fileno())
+        if kept_mode is not None:
+            os.chmod(temp_name, kept_mode)
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _create_temp(folder: Path, name: str, mode: int) -> tuple[int, Path]:
+    """A new, exclusively created `.NAME.XXXXXXXX.tmp` in `folder` (tempfile.mkstemp forces 0o600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _attempt in range(100):
+        temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(temp, flags, mode), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {name} in {folder}")
 
 
 # ------------------------------------------------------------------ loading
