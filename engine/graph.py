@@ -212,6 +212,10 @@ class NetworkSpec:
                 shapes[nid] = layer.output_shape(node.params, in_shapes, node.label())
             except NetCanvasError as exc:
                 problems.append(Problem(nid, str(exc)))
+                continue
+            if node.params.get("activation") == "softmax" and shapes[nid] and shapes[nid][-1] == 1:
+                # The shape stays known (later layers still get theirs); the node gets the badge.
+                problems.append(Problem(nid, f"{node.label()}: softmax over 1 unit is always 1: use sigmoid"))
         sinks = self.sink_ids()
         if len(sinks) > 1:
             problems.append(Problem(None, _sink_message(sinks)))
