@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.export_command import add_export_parser, run_export
-from engine.cli.progress import ProgressPrinter
+from engine.cli.progress import DownloadPrinter, ProgressPrinter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="random seed (default: the file's)")
     train.add_argument(
         "--data",
-        help="data source: a synthetic set name (xor, spiral, ...), mnist:DIR, "
-        "csv:PATH[:TARGET] or npz:PATH (default: the file's data section)",
+        help="data source: a synthetic set name (xor, spiral, ...), mnist or fashion_mnist "
+        "(downloaded once into the user's data cache), mnist:DIR or fashion_mnist:DIR (a folder "
+        "with the four IDX files), csv:PATH[:TARGET] or npz:PATH (default: the file's data section)",
     )
     train.add_argument("-o", "--output", help="trained network to write (.ncv; default FILE_trained.ncv)")
     train.add_argument("--metrics-json", help="write the final metrics (Keras keys) as JSON here")
@@ -78,7 +79,8 @@ def _train(args: argparse.Namespace) -> int:
     # The options change the network's own settings, so the saved file says how it was trained.
     network.training = network.training.with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
-    dataset = load_data(data_config, base_dir=base_dir, dtype=network.training.dtype)
+    dataset = load_data(data_config, base_dir=base_dir, dtype=network.training.dtype, download=True,
+                        progress=DownloadPrinter(sys.stderr, f"Downloading {data_config.get('source')}"))
     train_set, val_set = dataset.split(float(data_config.get("val_split", 0.2)),
                                        int(data_config.get("seed", 0)))
     if dataset.scaler is not None:

@@ -48,3 +48,25 @@ class ProgressPrinter(Callback):
             f"{event.samples_per_second:,.0f} samples/s  {event.seconds:.1f}s\n"
         )
         self.stream.flush()
+
+
+class DownloadPrinter:
+    """`progress(done, total)` for a data download: a byte-count bar redrawn in place on a
+    terminal (≤ 10 times a second), one line at the end on a pipe."""
+
+    def __init__(self, stream: TextIO, title: str = "Downloading"):
+        self.stream = stream
+        self.title = title
+        self.interactive = stream.isatty()
+        self.last_draw = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        finished = done >= total
+        now = time.perf_counter()
+        if not finished and (not self.interactive or now - self.last_draw < REDRAW_SECONDS):
+            return
+        self.last_draw = now
+        bar = "=" * int(done / max(total, 1) * BAR_WIDTH)
+        text = f"{self.title} [{bar:<{BAR_WIDTH}}] {done / 1e6:.1f} / {total / 1e6:.1f} MB"
+        self.stream.write(("\r" if self.interactive else "") + text + ("\n" if finished else ""))
+        self.stream.flush()

@@ -34,6 +34,9 @@ MNIST_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 MNIST_CLASSES = 10
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                   "Bag", "Ankle boot"]
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -122,26 +125,34 @@ def _images_and_labels(images_path: Path, labels_path: Path, dtype: np.dtype) ->
     return x, labels.astype(np.int64)
 
 
-def load_mnist(folder: str | Path, dtype: str = "float32") -> Dataset:
-    """MNIST from a folder with the four standard IDX files (raw or .gz).
+def load_mnist(folder: str | Path, dtype: str = "float32", name: str = "mnist") -> Dataset:
+    """MNIST (or, with `name="fashion_mnist"`, Fashion-MNIST: same files, same layout) from a
+    folder with the four standard IDX files (raw or .gz).
 
     Returns x (60000, 1, 28, 28) in [0, 1], y (60000,) int64 in 0..9, and the t10k files as
     x_val (10000, 1, 28, 28) / y_val (10000,); n_classes 10.
     """
     folder = Path(folder)
     resolved_dtype = check_dtype(dtype)
+    title = TITLES.get(name, name)
     if not folder.is_dir():
-        raise DataError(f"MNIST folder not found: {folder}")
+        raise DataError(f"{title} folder not found: {folder}")
     paths = {key: _find(folder, stem) for key, stem in MNIST_FILES.items()}
     missing = [f"{MNIST_FILES[key]}[.gz]" for key, path in paths.items() if path is None]
     if missing:
-        raise DataError(f"MNIST folder {folder} is missing {', '.join(missing)}")
+        raise DataError(f"{title} folder {folder} is missing {', '.join(missing)}")
     x, y = _images_and_labels(paths["train_images"], paths["train_labels"], resolved_dtype)
     x_val, y_val = _images_and_labels(paths["test_images"], paths["test_labels"], resolved_dtype)
     if x_val.shape[1:] != x.shape[1:]:
-        raise DataError(f"MNIST folder {folder}: test images are {x_val.shape[2:]} but training "
+        raise DataError(f"{title} folder {folder}: test images are {x_val.shape[2:]} but training "
                         f"images are {x.shape[2:]}")
+    classes = FASHION_CLASSES if name == "fashion_mnist" else [str(i) for i in range(MNIST_CLASSES)]
     return Dataset(
-        x=x, y=y, task="classification", n_classes=MNIST_CLASSES, name="mnist",
-        class_names=[str(i) for i in range(MNIST_CLASSES)], x_val=x_val, y_val=y_val,
+        x=x, y=y, task="classification", n_classes=MNIST_CLASSES, name=name,
+        class_names=list(classes), x_val=x_val, y_val=y_val,
     )
+
+
+def load_fashion_mnist(folder: str | Path, dtype: str = "float32") -> Dataset:
+    """Fashion-MNIST (Zalando's clothing images, MNIST's file layout) from a folder; see load_mnist."""
+    return load_mnist(folder, dtype=dtype, name="fashion_mnist")

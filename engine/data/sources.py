@@ -8,19 +8,24 @@ from typing import Any
 
 from engine.data.csv_source import load_csv
 from engine.data.dataset import Dataset, check_dtype, check_split
+from engine.data.download import REMOTE_SETS, Progress, ensure
 from engine.data.idx import load_mnist
 from engine.data.npz_source import load_npz
 from engine.errors import ConfigError
 from engine.registry import DATASETS
 
-FILE_SOURCES = ("mnist", "csv", "npz")
+FILE_SOURCES = ("mnist", "fashion_mnist", "csv", "npz")
+IMAGE_SOURCES = ("mnist", "fashion_mnist")  # their own test set; no path = the user's data cache
 SPLIT_KEYS = ("source", "val_split", "seed")  # handled here for every source
 FILE_KEYS = {
     "mnist": ("path",),
+    "fashion_mnist": ("path",),
     "csv": ("path", "target", "features", "task", "standardize"),
     "npz": ("path",),
 }
 DEFAULT_VAL_SPLIT = 0.2
+DATA_FORMS = ("a synthetic set name, mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, "
+              "csv:PATH[:TARGET] or npz:PATH")
 
 
 def source_names() -> list[str]:
@@ -45,15 +50,19 @@ def _path(config: dict[str, Any], base_dir: str | Path | None, source: str) -> P
     return path
 
 
-def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype: str = "float32") -> Dataset:
+def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype: str = "float32",
+              download: bool = False, progress: Progress | None = None) -> Dataset:
     """The Dataset a "data" section describes.
 
     Synthetic: {"source": "xor", "n": 500, "noise": 0.1, "seed": 0, "val_split": 0.2}: the other
     keys are the set's parameters; `seed` seeds both the generator and the split.
-    Files: {"source": "mnist" | "csv" | "npz", "path": ..., ...}; relative paths are relative to
-    `base_dir` (the network file's folder). `val_split` (default 0.2) and `seed` (default 0) are
-    the split `Dataset.split` should use; for CSV they also choose the rows the standardizer is
-    fitted on. Unknown keys raise ConfigError listing the known ones.
+    Files: {"source": "mnist" | "fashion_mnist" | "csv" | "npz", "path": ..., ...}; relative paths
+    are relative to `base_dir` (the network file's folder). MNIST and Fashion-MNIST without a
+    `path` come from the user's data cache (engine.data.download): with `download` the missing
+    files are fetched first (`progress(done, total)` in bytes), else a missing set raises
+    `NotDownloaded`. `val_split` (default 0.2) and `seed` (default 0) are the split
+    `Dataset.split` should use; for CSV they also choose the rows the standardizer is fitted on.
+    Unknown keys raise ConfigError listing the known ones.
     """
     if not isinstance(config, dict):
         raise ConfigError(f"data: expected an object with a 'source', got {config!r}")
@@ -71,9 +80,11 @@ def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype:
         dataset = entry.generate(**{k: v for k, v in config.items() if k in params})
         return dataset.astype(resolved_dtype)
     _check_keys(config, [*SPLIT_KEYS, *FILE_KEYS[source]], source)
+    if source in IMAGE_SOURCES:
+        folder = (_path(config, base_dir, source) if "path" in config
+                  else ensure(source, download_missing=download, progress=progress))
+        return load_mnist(folder, dtype=resolved_dtype.name, name=source)
     path = _path(config, base_dir, source)
-    if source == "mnist":
-        return load_mnist(path, dtype=resolved_dtype.name)
     if source == "npz":
         return load_npz(path, dtype=resolved_dtype.name)
     return load_csv(
@@ -98,27 +109,28 @@ def parse_data_argument(text: str) -> dict[str, Any]:
     """The CLI's `--data` value as a "data" section.
 
     - `NAME`: a synthetic set with its default parameters, e.g. `xor` -> {"source": "xor"};
-    - `mnist:DIR`, `npz:PATH`: everything after the first ':' is the path (it may contain ':');
+    - `mnist`, `fashion_mnist`: that set from the user's data cache (downloaded on first use);
+    - `mnist:DIR`, `fashion_mnist:DIR`, `npz:PATH`: everything after the first ':' is the path
+      (it may contain ':');
     - `csv:PATH[:TARGET]`: the text after the last ':' is the target column when it is not empty,
       contains no '/' or '\\', and the text before it is not a lone drive letter (`csv:C:x.csv`);
       if the whole of PATH:TARGET names an existing file it is all taken as the path.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError("--data: expected a synthetic set name, mnist:DIR, csv:PATH[:TARGET] or "
-                          f"npz:PATH; got {text!r}")
+        raise ConfigError(f"--data: expected {DATA_FORMS}; got {text!r}")
     text = text.strip()
     kind, colon, rest = text.partition(":")
     if not colon:
-        if text in DATASETS:
+        if text in DATASETS or text in REMOTE_SETS:
             return {"source": text}
         if text in FILE_SOURCES:
             raise ConfigError(f"--data: '{text}' needs a path: {text}:PATH")
         raise ConfigError(f"--data: unknown data set {text!r}; choose one of {', '.join(DATASETS.names())}, "
-                          "or mnist:DIR, csv:PATH[:TARGET], npz:PATH")
+                          "or mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH")
     kind = kind.lower()
     if kind not in FILE_SOURCES:
         raise ConfigError(f"--data: unknown kind {kind!r} in {text!r}; expected mnist:DIR, "
-                          "csv:PATH[:TARGET] or npz:PATH")
+                          "fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH")
     if not rest:
         raise ConfigError(f"--data: '{kind}:' needs a path after the ':'")
     if kind != "csv":

@@ -157,7 +157,7 @@ def test_load_data_files_resolve_against_base_dir(tmp_path):
     with pytest.raises(ConfigError, match="unknown key.* target for source 'npz'; known: source, val_split, seed, path"):
         load_data({"source": "npz", "path": "d.npz", "target": "y"}, base_dir=folder)
     with pytest.raises(ConfigError, match="source 'mnist' needs a 'path'"):
-        load_data({"source": "mnist"})
+        load_data({"source": "mnist", "path": ""})
     with pytest.raises(DataError, match="MNIST folder not found"):
         load_data({"source": "mnist", "path": "no_such_dir"}, base_dir=folder)
     with pytest.raises(ConfigError, match="standardize expects true or false"):
@@ -182,6 +182,9 @@ def test_load_data_with_the_example_files():
     ("xor", {"source": "xor"}),
     (" spiral_multiclass ", {"source": "spiral_multiclass"}),
     ("mnist:data/mnist", {"source": "mnist", "path": "data/mnist"}),
+    ("mnist", {"source": "mnist"}),
+    ("fashion_mnist", {"source": "fashion_mnist"}),
+    ("fashion_mnist:clothes", {"source": "fashion_mnist", "path": "clothes"}),
     ("MNIST:C:\\data\\mnist", {"source": "mnist", "path": "C:\\data\\mnist"}),
     ("npz:/tmp/a:b.npz", {"source": "npz", "path": "/tmp/a:b.npz"}),
     ("csv:data.csv", {"source": "csv", "path": "data.csv"}),
@@ -205,7 +208,7 @@ def test_parse_data_argument_prefers_an_existing_file(tmp_path):
 @pytest.mark.parametrize("text, words", [
     ("", "expected a synthetic set name"),
     ("iris", "unknown data set 'iris'; choose one of circle, xor"),
-    ("mnist", "'mnist' needs a path: mnist:PATH"),
+    ("npz", "'npz' needs a path: npz:PATH"),
     ("csv:", "needs a path"),
     ("hdf5:file.h5", "unknown kind 'hdf5'"),
 ])
