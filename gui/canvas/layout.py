@@ -83,3 +83,30 @@ def layered_positions(
             positions[node] = (column * x_gap, offset * y_gap)
     top = min((y for _, y in positions.values()), default=0.0)
     return {n: (origin[0] + x, origin[1] + y - top) for n, (x, y) in positions.items()}
+
+
+def free_position(
+    wanted: tuple[float, float],
+    occupied: Iterable[tuple[float, float]],
+    size: tuple[float, float],
+    gap: float = 16.0,
+    step: float = 24.0,
+) -> tuple[float, float]:
+    """The top-left corner nearest to `wanted` where a card of `size` keeps `gap` from every card
+    whose top-left corner is in `occupied` (all cards the same size): a new layer never covers
+    another one or its ports. Candidates lie on rings of `step` around `wanted`."""
+    width, height = size[0] + gap, size[1] + gap
+    others = list(occupied)
+
+    def free(x: float, y: float) -> bool:
+        return all(abs(x - ox) >= width or abs(y - oy) >= height for ox, oy in others)
+
+    x0, y0 = wanted
+    for ring in range(200):
+        spots = [(x0 + dx * step, y0 + dy * step) for dx in range(-ring, ring + 1) for dy in range(-ring, ring + 1)
+                 if max(abs(dx), abs(dy)) == ring]
+        spots.sort(key=lambda p: (p[0] - x0) ** 2 + (p[1] - y0) ** 2)
+        for x, y in spots:
+            if free(x, y):
+                return x, y
+    return x0, y0

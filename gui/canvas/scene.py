@@ -18,6 +18,7 @@ from gui.canvas.node_item import CanvasTheme, NodeContent, NodeItem
 from gui.document import NetworkDocument
 
 MARGIN = 800.0  # room to pan around the network
+VIEW_SLACK = 32.0  # view pixels of scene kept beyond what a view shows (rounding never centres it)
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
@@ -104,11 +105,22 @@ class CanvasScene(QGraphicsScene):
             rect = rect.united(item.sceneBoundingRect())
         return rect
 
-    def update_rect(self) -> None:
+    def update_rect(self, also: QRectF | None = None) -> None:
+        """The network plus MARGIN, and always what each view shows (and `also`): an edit that
+        grows or shrinks the network never scrolls or re-centres a view (a scene rect smaller
+        than the view is centred in it; one that no longer holds the shown part is scrolled)."""
         rect = self.content_rect()
         if rect.isNull():
             rect = QRectF(-400.0, -300.0, 800.0, 600.0)
-        self.setSceneRect(rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN))
+        rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
+        for view in self.views():
+            slack = VIEW_SLACK / max(view.transform().m11(), 1e-6)
+            rect = rect.united(view.mapToScene(view.viewport().rect()).boundingRect()
+                               .adjusted(-slack, -slack, slack, slack))
+        if also is not None:
+            rect = rect.united(also)
+        if rect != self.sceneRect():
+            self.setSceneRect(rect)
 
     # ------------------------------------------------------- document signals
     def _problems(self) -> dict[str, list[str]]:

@@ -13,15 +13,19 @@ import os
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
+    QCursor,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QFont,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPen,
     QPolygonF,
+    QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtSvg import QSvgGenerator
@@ -29,12 +33,15 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
 from engine.errors import NetCanvasError
 from gui.canvas.edge_item import EdgeItem, PreviewEdge
+from gui.canvas.layout import free_position
 from gui.canvas.node_item import HEIGHT, WIDTH, CanvasTheme, NodeItem
 from gui.canvas.port_item import ConnectHint, PortItem
 from gui.canvas.scene import CanvasScene
 from gui.document import LAYER_MIME, NetworkDocument
 
 GRID = 24.0
+MIN_TEXT_PX = 9.0  # fit_to_view never shrinks a card's text below this many pixels
+EMPTY_HINT = "Drag a layer here from the palette"
 MIN_SCALE, MAX_SCALE = 0.02, 4.0
 ZOOM_STEP = 1.25
 
@@ -60,6 +67,9 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self._press_positions: dict[str, QPointF] = {}
+        # the empty-canvas hint is drawn in view coordinates: repaint it whole when it comes or goes
+        for signal in (document.node_added, document.node_removed, document.document_reset):
+            signal.connect(lambda *_args: self.viewport().update())
 
     # ------------------------------------------------------------------ public
     def node_item(self, node_id: str) -> NodeItem | None:
@@ -80,17 +90,40 @@ class CanvasView(QGraphicsView):
     def reset_zoom(self) -> None:
         self._zoom(1.0 / self.scale_factor(), under_mouse=False)
 
+    def readable_scale(self) -> float:
+        """The smallest zoom at which every text on a card is at least MIN_TEXT_PX pixels high."""
+        dpi = self.logicalDpiY() or 96
+        sizes = [f.pixelSize() if f.pixelSize() > 0 else f.pointSizeF() * dpi / 72.0
+                 for f in self.canvas_scene.theme.fonts.values()]
+        return min(1.0, MIN_TEXT_PX / min(sizes)) if sizes else 1.0
+
     def fit_to_view(self) -> None:
-        """Show the whole network, never magnified beyond 100 %."""
+        """Show the whole network, at most at 100 % and never smaller than readable: a network
+        too long for the view shows its input end and scrolls. An empty canvas is shown at
+        100 % around the origin (no zoom kept from a previous network)."""
         rect = self.canvas_scene.content_rect()
         if rect.isNull():
-            return
-        self.fitInView(rect.adjusted(-24.0, -24.0, 24.0, 24.0), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.scale_factor() > 1.0:
             self.resetTransform()
-        elif self.scale_factor() < MIN_SCALE:
-            self._zoom(MIN_SCALE / self.scale_factor(), under_mouse=False)
-        self.centerOn(rect.center())
+            self.canvas_scene.update_rect(QRectF(-1.0, -1.0, 2.0, 2.0))
+            self.centerOn(0.0, 0.0)
+            self.canvas_scene.update_rect()
+            return
+        padded = rect.adjusted(-24.0, -24.0, 24.0, 24.0)
+        port = self.viewport().rect()
+        scale = min(port.width() / padded.width(), port.height() / padded.height(), 1.0)
+        scale = max(scale, self.readable_scale())
+        self.setTransform(QTransform.fromScale(scale, scale))
+        self.canvas_scene.update_rect()
+        shown_w, shown_h = port.width() / scale, port.height() / scale
+        x = padded.center().x() if shown_w >= padded.width() else padded.left() + shown_w / 2
+        y = padded.center().y() if shown_h >= padded.height() else padded.top() + shown_h / 2
+        self.centerOn(x, y)
+        self.canvas_scene.update_rect()
+
+    def free_spot(self, x: float, y: float) -> tuple[float, float]:
+        """The top-left corner nearest to (x, y) where a new card covers no other card."""
+        occupied = [node.pos for node in self.document.spec.nodes.values()]
+        return free_position((x, y), occupied, (WIDTH, HEIGHT))
 
     def delete_selection(self) -> None:
         """Remove the selected layers and disconnect the selected edges (one undo entry)."""
@@ -172,6 +205,20 @@ class CanvasView(QGraphicsView):
         painter.setPen(pen)
         painter.drawPoints(QPolygonF([QPointF(x, y) for y in ys for x in xs]))
 
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """On an empty canvas, say where layers come from (at a fixed size, mid-view)."""
+        if self.canvas_scene.node_items:
+            return
+        theme = self.canvas_scene.theme
+        painter.save()
+        painter.resetTransform()
+        font = QFont(theme.fonts["title"])
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        painter.setPen(theme.muted)
+        painter.drawText(QRectF(self.viewport().rect()), int(Qt.AlignmentFlag.AlignCenter), EMPTY_HINT)
+        painter.restore()
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
             self.canvas_scene.set_theme(CanvasTheme.from_palette(self.palette(), self.font()))
@@ -182,15 +229,44 @@ class CanvasView(QGraphicsView):
     def _zoom(self, factor: float, under_mouse: bool) -> None:
         target = min(max(self.scale_factor() * factor, MIN_SCALE), MAX_SCALE)
         anchor = QGraphicsView.ViewportAnchor
+        # the scene must already hold what the zoomed view will show (around the cursor or the
+        # middle, whichever Qt takes), else Qt centres the scene in the view
+        port, ratio = self.viewport().rect(), self.scale_factor() / target
+        shown = self.mapToScene(port).boundingRect()
+        for fixed in (self.viewport().mapFromGlobal(QCursor.pos()), port.center()):
+            centre = self.mapToScene(fixed)
+            slack = QPointF(64.0, 64.0) / target
+            self.canvas_scene.update_rect(QRectF(centre + (shown.topLeft() - centre) * ratio - slack,
+                                                 centre + (shown.bottomRight() - centre) * ratio + slack).united(
+                                                     self.canvas_scene.sceneRect()))
         self.setTransformationAnchor(anchor.AnchorUnderMouse if under_mouse else anchor.AnchorViewCenter)
         self.scale(target / self.scale_factor(), target / self.scale_factor())
         self.setTransformationAnchor(anchor.AnchorUnderMouse)
+        self.canvas_scene.update_rect()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep the scene point at the view's centre there (a dock or workspace change resizes
+        the canvas; a scene smaller than the new size would otherwise be re-centred)."""
+        centre = self.mapToScene(QRect(QPoint(0, 0), event.oldSize()).center()) if event.oldSize().isValid() else None
+        if centre is not None:
+            half_w = event.size().width() / self.scale_factor()
+            half_h = event.size().height() / self.scale_factor()
+            self.canvas_scene.update_rect(QRectF(centre.x() - half_w, centre.y() - half_h, 2 * half_w, 2 * half_h))
+        super().resizeEvent(event)
+        if centre is not None:
+            self.centerOn(centre)
+        self.canvas_scene.update_rect()
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
             self._zoom(1.15**steps, under_mouse=True)
         event.accept()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if not self.canvas_scene.node_items:  # the hint stays put while the grid scrolls
+            self.viewport().update()
 
     def _pan(self, pos: QPoint) -> None:
         delta = pos - self._pan_from
@@ -338,14 +414,15 @@ class CanvasView(QGraphicsView):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Add the dropped layer centred on the cursor and select it."""
+        """Add the dropped layer centred on the cursor (or beside the card already there) and
+        select it."""
         if not event.mimeData().hasFormat(LAYER_MIME):
             event.ignore()
             return
         type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
         centre = self.mapToScene(event.position().toPoint())
         try:
-            node_id = self.document.add_node(type_name, (centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2))
+            node_id = self.document.add_node(type_name, self.free_spot(centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2))
         except NetCanvasError:
             event.ignore()
             return
