@@ -96,13 +96,14 @@ class MainWindow(QMainWindow):
         self.params_label.setToolTip("Trainable and non-trainable parameters of the whole network")
         self.problems_button = QPushButton()
         self.problems_button.setFlat(True)
-        self.problems_button.setToolTip("Show the Problems panel")
-        self.problems_button.clicked.connect(lambda: self._raise_dock("problems"))
+        self.problems_button.clicked.connect(self._show_problems)
         self.statusBar().addPermanentWidget(self.params_label)
         self.statusBar().addPermanentWidget(self.problems_button)
 
         doc = self.document
-        doc.shapes_changed.connect(self._update_status)
+        # The count includes the data check, which changes with the data as well as the network.
+        for signal in (doc.shapes_changed, doc.settings_changed, doc.document_reset, self.session.data_changed):
+            signal.connect(self._update_status)
         doc.modified_changed.connect(lambda _m: self._update_title())
         doc.path_changed.connect(lambda _p: self._update_title())
         doc.selection_changed.connect(self._update_edit_actions)
@@ -158,11 +159,25 @@ class MainWindow(QMainWindow):
         self.actions_.revert.setEnabled(self.document.is_modified())
 
     def _update_status(self) -> None:
+        """Parameters, and the problems indicator: the network's problems plus the data check's
+        (no data chosen, data that does not fit), so it never says "No problems" before a run
+        that the check knows would fail."""
         spec, report = self.document.spec, self.document.shape_report
         self.params_label.setText(f"Parameters: {total_parameters(spec, report):,}")
-        count = len(report.problems)
+        messages = [p.message for p in report.problems] + [p.message for p in self.session.fit_problems()]
+        count = len(messages)
         self.problems_button.setText("✓ No problems" if not count else
                                      f"⚠ {count} problem" + ("s" if count > 1 else ""))
+        tip = "\n".join(f"• {m}" for m in messages) + "\n\nClick to see them." if messages else ""
+        self.problems_button.setToolTip(tip or "The network can be built and its data fits it")
+
+    def _show_problems(self) -> None:
+        """The Problems panel, or the Data tab when only the data check has something to say."""
+        if self.document.shape_report.problems or not self.session.fit_problems():
+            self._raise_dock("problems")
+            return
+        self._raise_dock("training")
+        self.training_panel.tabs.setCurrentWidget(self.training_panel.data_panel)
 
     def _update_edit_actions(self, *_args: object) -> None:
         has_selection = bool(self.document.selected_ids)

@@ -11,11 +11,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 
+from engine.data_fit import FitProblem
 from gui.training.session import IDLE, PAUSED, RUNNING, TrainingSession
 from gui.training.worker import TrainingProgress, TrainingResult
 
 REGULARIZATION_KEYS = ("kernel_l1", "kernel_l2")
 STATUS_HZ = 5.0
+MAX_FIXES = 4  # data-fit fixes offered in a row before training (Input, output, ...)
 
 
 class TrainingControls:
@@ -83,21 +85,38 @@ class TrainingControls:
 
     # --------------------------------------------------------------- actions
     def _ready(self) -> bool:
-        """Load the data and, if it does not fit the network, offer the fix. False to cancel."""
+        """Load the data and, while it does not fit the network, offer each fix (checked again
+        after each: an Input fix can reveal an output one). False to cancel."""
         problem = self.session.load_data()
         if problem:
             QMessageBox.warning(self.window, "Data", problem)
             return False
-        for fit in self.session.fit_problems():
-            box = QMessageBox(QMessageBox.Icon.Warning, "Data and network disagree",
-                              f"{fit.message[0].upper()}{fit.message[1:]}.", parent=self.window)
-            fix = box.addButton(fit.fix_label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
-            box.addButton(QMessageBox.StandardButton.Cancel)
-            box.exec()
-            if fix is None or box.clickedButton() is not fix:
+        for _ in range(MAX_FIXES):
+            problems = self.session.fit_problems()
+            if not problems:
+                return True
+            if not self._offer_fix(problems[0]):
                 return False
-            node_id, params = fit.fix
-            self.document.set_node_params(node_id, params)
+        return not self.session.fit_problems()
+
+    def _offer_fix(self, fit: FitProblem) -> bool:
+        """Ask whether to apply the fix of `fit`; apply it as one undo entry. False: cancelled."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Data and network disagree",
+                          f"{fit.message[0].upper()}{fit.message[1:]}.", parent=self.window)
+        fix = box.addButton(fit.fix.label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if fix is None or box.clickedButton() is not fix:
+            return False
+        stack = self.document.undo_stack
+        stack.beginMacro(fit.fix.label)  # units, activation and loss only work together: one Undo
+        try:
+            for node_id, params in fit.fix.node_params.items():
+                self.document.set_node_params(node_id, params)
+            if fit.fix.loss is not None:
+                self.document.set_training(fit.fix.training_section(self.document.spec.training))
+        finally:
+            stack.endMacro()
         return True
 
     def _report(self, problem: str | None) -> None:

@@ -19,24 +19,17 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from PySide6.QtGui import QUndoCommand
 
+from engine import data_fit
 from engine.callbacks import History
 from engine.control import TrainingControl
 from engine.data import Dataset, load_data
+from engine.data_fit import FitProblem
 from engine.errors import NetCanvasError
 from engine.network import Network
 from gui.document import NetworkDocument
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, TrainingWorker
 
 IDLE, RUNNING, PAUSED = "idle", "running", "paused"
-
-
-@dataclass
-class FitProblem:
-    """Data and network disagree; `fix` is (node id, params) that would make them agree."""
-
-    message: str
-    fix: tuple[str, dict] | None
-    fix_label: str = ""
 
 
 @dataclass
@@ -184,34 +177,14 @@ class TrainingSession(QObject):
         self.preload_finished.emit()
 
     def fit_problems(self) -> list[FitProblem]:
-        """Where the data does not fit the network's Input or output, with the fix to offer."""
-        if self.dataset is None:
+        """Where the data does not fit the network (`engine.data_fit`), each with the fix to offer:
+        "no data chosen" without a data section; nothing about data that is not read yet (the
+        check is asked again on `data_changed`)."""
+        config, key = self._data_request()
+        if config and (self.dataset is None or key != self._data_key):
             return []
-        spec, problems = self.document.spec, []
-        report = self.document.shape_report
-        inputs = spec.input_ids()
-        feature_shape = tuple(self.dataset.x.shape[1:])
-        if len(inputs) == 1:
-            shape = tuple(spec.nodes[inputs[0]].params.get("shape", ()))
-            if int(np.prod(shape)) != int(np.prod(feature_shape)):  # 28x28 into (784,) is reshaped
-                problems.append(FitProblem(
-                    f"the data has samples of shape {feature_shape} but Input '{inputs[0]}' expects {shape}",
-                    (inputs[0], {"shape": list(feature_shape)}), f"Set Input shape to {list(feature_shape)}"))
-        try:
-            out_id = spec.output_id()
-        except NetCanvasError:
-            return problems
-        out_shape = report.shapes.get(out_id) if hasattr(report, "shapes") else None
-        node = spec.nodes[out_id]
-        if self.dataset.task == "classification" and out_shape is not None and "units" in node.params:
-            classes = int(self.dataset.n_classes or 2)
-            wanted = 1 if classes == 2 and node.params.get("activation") == "sigmoid" else classes
-            if out_shape[-1] != wanted:
-                problems.append(FitProblem(
-                    f"the data has {classes} classes but the output '{out_id}' has {out_shape[-1]} unit(s)",
-                    (out_id, {"units": wanted, "activation": "softmax" if wanted > 1 else "sigmoid"}),
-                    f"Set '{out_id}' to {wanted} unit(s)"))
-        return problems
+        return data_fit.fit_problems(self.document.spec, self.document.shape_report,
+                                     self.document.network.training, self.dataset if config else None)
 
     # -------------------------------------------------------------- controls
     def start(self, paused_steps: int = 0) -> str | None:

@@ -224,7 +224,7 @@ def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
     window.document.set_data({"source": "spiral_multiclass", "n": 300, "classes": 3, "seed": 0})
     assert window.session.load_data() is None
     problems = window.session.fit_problems()
-    assert [p.fix[0] for p in problems] == ["out"]
+    assert [p.node_id for p in problems] == ["out"]
     assert "3 classes" in problems[0].message and "1 unit" in problems[0].message
     monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
     monkeypatch.setattr(QMessageBox, "clickedButton", lambda box: box.buttons()[0])
