@@ -4,6 +4,9 @@
     python main.py FILE            open FILE in the app
     python main.py summary FILE    print the layer table
     python main.py train FILE ...  train without the GUI (see --help)
+
+Installed, `netcanvas` is the app and `netcanvas-cli` the commands. The commands also take the
+name of a bundled example as FILE (`netcanvas-cli summary spiral`).
 """
 
 from __future__ import annotations

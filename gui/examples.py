@@ -1,13 +1,11 @@
-"""The bundled example networks (resources/examples/*.json) and a dialog to pick one.
+"""A dialog to pick one of the bundled example networks (found by engine.examples).
 
-Each example shows its metadata name and description and a picture: resources/examples/<stem>.png
-if present, else the network drawn by an offscreen canvas.
+Each example shows its metadata name and description and a picture: <stem>.png beside it if
+present, else the network drawn by an offscreen canvas in the current theme.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSize, Qt
@@ -25,30 +23,13 @@ from PySide6.QtWidgets import (
 
 from engine import io as engine_io
 from engine.errors import NetCanvasError
+from engine.examples import Example, examples_dir, list_examples
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
+__all__ = ["EXAMPLES_DIR", "Example", "ExamplesDialog", "list_examples", "render_preview"]
+
+EXAMPLES_DIR = examples_dir()
 PREVIEW_SIZE = QSize(460, 260)
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-@dataclass(frozen=True)
-class Example:
-    path: Path
-    name: str
-    description: str
-
-
-def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
-    """Every readable example in `folder`, sorted by name (unreadable files are skipped)."""
-    examples = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata") or {}
-        except (OSError, ValueError, AttributeError):
-            continue
-        examples.append(Example(path, str(metadata.get("name") or path.stem),
-                                str(metadata.get("description") or "")))
-    return sorted(examples, key=lambda e: e.name.lower())
 
 
 def render_preview(path: Path, size: QSize = PREVIEW_SIZE, widget: QWidget | None = None) -> QPixmap:
@@ -85,7 +66,7 @@ def render_preview(path: Path, size: QSize = PREVIEW_SIZE, widget: QWidget | Non
 class ExamplesDialog(QDialog):
     """A list of examples with a preview and description; `selected_path` after Open."""
 
-    def __init__(self, parent: QWidget | None = None, folder: Path = EXAMPLES_DIR):
+    def __init__(self, parent: QWidget | None = None, folder: Path | None = None):
         super().__init__(parent)
         self.setWindowTitle("Example networks")
         self.selected_path: Path | None = None

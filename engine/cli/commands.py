@@ -10,6 +10,9 @@ from pathlib import Path
 
 from engine.cli.export_command import add_export_parser, run_export
 from engine.cli.progress import DownloadPrinter, ProgressPrinter
+from engine.examples import output_base, resolve_network_file
+
+FILE_HELP = "a .json or .ncv network file, or the name of an example (spiral, xor, mnist_mlp, ...)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,10 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     summary = commands.add_parser("summary", help="print the layer table of a network file")
-    summary.add_argument("file", help="a .json or .ncv network file")
+    summary.add_argument("file", help=FILE_HELP)
 
     train = commands.add_parser("train", help="train a network file without the GUI")
-    train.add_argument("file", help="a .json or .ncv network file")
+    train.add_argument("file", help=FILE_HELP)
     train.add_argument("--epochs", type=int, help="number of epochs (default: the file's)")
     train.add_argument("--batch-size", type=int, help="samples per step (default: the file's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the file's)")
@@ -47,7 +50,7 @@ def run_cli(argv: list[str]) -> int:
 
     try:
         if args.command == "summary":
-            print(engine.load(args.file).summary())
+            print(engine.load(resolve_network_file(args.file)).summary())
             return 0
         if args.command == "train":
             return _train(args)
@@ -67,8 +70,8 @@ def _train(args: argparse.Namespace) -> int:
     from engine.control import TrainingControl
     from engine.data import load_data, parse_data_argument
 
-    network = engine.load(args.file)
-    source = Path(args.file)
+    source = resolve_network_file(args.file)
+    network = engine.load(source)
     data_config = dict(network.spec.data)
     if args.data:
         split = {k: data_config[k] for k in ("val_split",) if k in data_config}
@@ -99,7 +102,8 @@ def _train(args: argparse.Namespace) -> int:
     if control.stop_requested:
         print("stopped by Ctrl-C after the current batch; saving what was learned", file=sys.stderr)
     network.spec.data = data_config
-    output = Path(args.output) if args.output else source.with_name(f"{source.stem}_trained.ncv")
+    base = output_base(source)
+    output = Path(args.output) if args.output else base.with_name(f"{base.stem}_trained.ncv")
     engine.save(network, output)
     final = {key: values[-1] for key, values in network.history.epochs.items() if values}
     final.pop("lr", None)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.examples import output_base, resolve_network_file
 from engine.export import EXPORT_FORMATS, default_output, export_network, import_onnx
 
 
 def add_export_parser(commands: argparse._SubParsersAction) -> None:
     """Register the `export` subcommand on the CLI's subparsers."""
     export = commands.add_parser("export", help="export a network to ONNX, PyTorch or a NumPy script")
-    export.add_argument("file", help="a .json or .ncv network file (or an .onnx model to import)")
+    export.add_argument("file", help="a .json or .ncv network file, an example's name, or an .onnx "
+                        "model to import")
     export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
                         help="; ".join(f"{f.name}: {f.description}" for f in EXPORT_FORMATS.values()))
     export.add_argument("-o", "--output", help="file (onnx, python, netcanvas) or folder (pytorch) to "
@@ -26,9 +28,9 @@ def run_export(args: argparse.Namespace) -> int:
     """Export and print the files written; engine errors propagate to run_cli (one line, exit 1)."""
     import engine
 
-    source = Path(args.file)
+    source = resolve_network_file(args.file)
     network = import_onnx(source) if source.suffix.lower() == ".onnx" else engine.load(source)
-    output = Path(args.output) if args.output else default_output(source, args.format)
+    output = Path(args.output) if args.output else default_output(output_base(source), args.format)
     written = export_network(network, args.format, output, source_path=source)
     print(f"exported {args.format}: " + ", ".join(str(p) for p in written))
     return 0
