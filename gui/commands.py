@@ -5,21 +5,45 @@ Commands are built by the document after it has validated the edit, so `redo()` 
 changes the spec through the document's private primitives, which emit the fine-grained signals
 (`node_added`, `edge_removed`, ...); then `_edited()` re-infers the shapes and emits
 `shapes_changed`. `text()` is what Edit > History shows, e.g. "Connect in → h".
+
+The weights, optimizer state, history and scaler (a `NetworkState`) are part of the undo state: a
+structural edit keeps the state it drops and gives it back on undo, "Train" and "Reset weights"
+swap one state for another. States are shared, never copied: nothing changes a `Model`, optimizer
+or `History` once it is in a state (runs train a copy), so holding one per command costs nothing.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
+from engine.callbacks import History
 from engine.graph import Node
 
 if TYPE_CHECKING:
+    from engine.data import Standardizer
+    from engine.model import Model
+    from engine.optimizers import Optimizer
     from gui.document import NetworkDocument
 
 Pos = tuple[float, float]
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkState:
+    """What a run changes besides the spec. `model` None means fresh weights from the seed."""
+
+    model: Model | None
+    optimizer: Optimizer | None
+    history: History
+    scaler: Standardizer | None
+
+    @property
+    def trained(self) -> bool:
+        return self.history.steps > 0
 
 
 def layers_text(verb: str, nodes: list[Node]) -> str:
@@ -30,20 +54,27 @@ def layers_text(verb: str, nodes: list[Node]) -> str:
 
 
 class DocumentCommand(QUndoCommand):
-    """Base: applies `_redo`/`_undo`, then lets the document re-infer shapes and emit."""
+    """Base: applies `_redo`/`_undo`, then lets the document re-infer shapes and emit. A
+    structural command drops the weights (they no longer fit the drawing) and its undo gives back
+    the very state it dropped, trained or not."""
 
     structural = True  # changes what the model computes (so trained weights no longer fit)
 
     def __init__(self, document: NetworkDocument, text: str):
         super().__init__(text)
         self.document = document
+        self.dropped: NetworkState | None = None
 
     def redo(self) -> None:
         self._redo()
+        if self.structural:
+            self.dropped = self.document._drop_state()
         self.document._edited(self.structural)
 
     def undo(self) -> None:
         self._undo()
+        if self.dropped is not None:
+            self.document._set_state(self.dropped)
         self.document._edited(self.structural)
 
     def _redo(self) -> None:
@@ -183,3 +214,18 @@ class SetSectionCmd(DocumentCommand):
 
     def _undo(self) -> None:
         self.document._set_section(self.section, copy.deepcopy(self.old))
+
+
+class StateCmd(QUndoCommand):
+    """Swaps the network's weights, optimizer state, history and scaler: "Train" (before and after
+    a run) and "Reset weights" (before and fresh). The spec is unchanged."""
+
+    def __init__(self, document: NetworkDocument, before: NetworkState, after: NetworkState, text: str):
+        super().__init__(text)
+        self.document, self.before, self.after = document, before, after
+
+    def redo(self) -> None:
+        self.document._set_state(self.after)
+
+    def undo(self) -> None:
+        self.document._set_state(self.before)

@@ -2,8 +2,10 @@
 
 Views never change the spec: they call the methods below, each of which validates the edit,
 pushes one command (gui/commands.py) on `undo_stack` and so emits the fine-grained signals, then
-`shapes_changed` once the shapes are re-inferred. Structural edits also drop trained weights
-(`Network.reset_weights`), since the model they belong to no longer matches the drawing.
+`shapes_changed` once the shapes are re-inferred. Structural edits also drop trained weights, since
+the model they belong to no longer matches the drawing; their undo gives the trained state back.
+The weights, optimizer state, history and scaler (`NetworkState`) are undo state like the spec:
+a run ends in a "Train" entry (`record_run`), and Reset weights is an entry too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine import io as engine_io
+from engine.callbacks import History
 from engine.data import source_names
 from engine.errors import ConfigError, GraphError, NetworkFileError
 from engine.graph import NetworkSpec, Node, ShapeReport
@@ -29,10 +32,12 @@ from gui.commands import (
     ConnectCmd,
     DisconnectCmd,
     MoveNodesCmd,
+    NetworkState,
     RemoveNodesCmd,
     RenameCmd,
     SetParamsCmd,
     SetSectionCmd,
+    StateCmd,
     layers_text,
 )
 
@@ -53,6 +58,9 @@ class NetworkDocument(QObject):
     shapes_changed = Signal()  # re-inferred after every edit: read document.shape_report
     settings_changed = Signal()  # training or data section changed
     document_reset = Signal()  # whole spec replaced (new/open/revert): rebuild views
+    # the weights, optimizer state or history were replaced (a run's Train entry, Reset weights,
+    # or the undo/redo of either or of an edit that dropped trained weights): read network.history
+    weights_changed = Signal()
     modified_changed = Signal(bool)  # unsaved changes or not (follows undo_stack clean state)
     path_changed = Signal(object)  # pathlib.Path or None
     selection_changed = Signal(list)  # list[str] of selected node ids (set by the canvas)
@@ -67,6 +75,7 @@ class NetworkDocument(QObject):
         self.path: Path | None = Path(path) if path is not None else None
         self.selected_ids: list[str] = []
         self.shape_report: ShapeReport = self.spec.infer_shapes()
+        self.structure_version = 0  # counts structural edits, undos and redos (a run checks it)
 
     @property
     def spec(self) -> NetworkSpec:
@@ -203,6 +212,25 @@ class NetworkDocument(QObject):
             old = {i: self.spec.nodes[i].pos for i in new}
             self.undo_stack.push(MoveNodesCmd(self, old, new, "Auto-layout"))
 
+    def state(self) -> NetworkState:
+        """The network's current weights, optimizer state, history and scaler (shared, not copied)."""
+        network = self.network
+        # Network has no public way to hand over its model without copying every array.
+        return NetworkState(network._model, network.optimizer, network.history, network.scaler)
+
+    def record_run(self, before: NetworkState, after: NetworkState, text: str) -> None:
+        """Install a finished run's state as one undo entry (`before`: the state the run started
+        from, which Undo gives back)."""
+        self.undo_stack.push(StateCmd(self, before, after, text))
+
+    def reset_weights(self) -> None:
+        """Fresh initial weights from the seed, forgetting optimizer state and history (undoable)."""
+        current = self.state()
+        if current.model is None and current.optimizer is None and not current.trained:
+            return  # already fresh
+        fresh = NetworkState(None, None, History(), current.scaler)
+        self.undo_stack.push(StateCmd(self, current, fresh, "Reset weights"))
+
     def set_selection(self, ids: list[str]) -> None:
         ids = [i for i in dict.fromkeys(ids) if i in self.spec.nodes]
         if ids != self.selected_ids:
@@ -258,9 +286,23 @@ class NetworkDocument(QObject):
     # ---------------------------------------------- primitives used by commands
     def _edited(self, structural: bool) -> None:
         if structural:
-            self.network.reset_weights()
+            self.structure_version += 1
         self.shape_report = self.spec.infer_shapes()
         self.shapes_changed.emit()
+
+    def _set_state(self, state: NetworkState) -> None:
+        previous = self.state()
+        network = self.network
+        network._model, network.optimizer, network.history, network.scaler = (
+            state.model, state.optimizer, state.history, state.scaler)
+        if previous.trained or state.trained:  # (views show nothing of an untrained network)
+            self.weights_changed.emit()
+
+    def _drop_state(self) -> NetworkState:
+        """Fresh weights for a changed structure; the state they replace (for undo)."""
+        dropped = self.state()
+        self._set_state(NetworkState(None, None, History(), dropped.scaler))
+        return dropped
 
     def _insert_node(self, node: Node) -> None:
         self.spec.add_node(node.type, node.params, node.pos, node.id)

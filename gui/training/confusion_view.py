@@ -11,6 +11,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from gui.training.empty_hint import EmptyHint
 from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic
 from gui.training.plot_cache import cache_decorations
 
@@ -66,6 +67,24 @@ class ConfusionView(QWidget):
         layout.addWidget(self.plot, 3)
         layout.addWidget(self.image_side, 2)
         self.image_side.hide()
+        self.hint = EmptyHint("Train a classifier to see its confusion matrix", self)
+
+    def clear(self) -> None:
+        """The empty state: no matrix, samples or weights of any network (the validation data,
+        which belongs to the data section, stays)."""
+        self.matrix = self.misclassified = self.misclassified_as = self.first_kernel = None
+        self.dirty = False
+        self.image.clear()
+        self.counts.set_labels([], QRectF(0, 0, 1, 1), (1, 1))
+        self.plot.setTitle("Confusion matrix (validation)")
+        for axis in ("bottom", "left"):
+            self.plot.getAxis(axis).setTicks(None)
+        self.classes_shown = 0
+        for image in (self.sample_image, self.weight_image):
+            image.clear()
+        self.captions.set_labels([], QRectF(0, 0, 1, 1), (1, 1))
+        self.sample_label.setText("Misclassified samples")
+        self.hint.show_hint(True)
 
     def set_validation(self, x: np.ndarray | None, y: np.ndarray | None) -> None:
         """Validation data as shown to the user (raw values); images if 2-D per sample or 784 wide."""
@@ -87,6 +106,7 @@ class ConfusionView(QWidget):
         if not self.dirty or self.matrix is None:
             return
         self.dirty = False
+        self.hint.show_hint(False)
         m = self.matrix
         k = len(m)
         share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)

@@ -11,12 +11,14 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.callbacks import History
+from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 
 # One-pixel pens: Qt draws them on its fast path; wider ones cost a stroker per frame.
 TRAIN_PEN = pg.mkPen("#3b82f6", width=1)
 VAL_PEN = pg.mkPen("#f97316", width=1)
 BATCH_PEN = pg.mkPen((96, 165, 250, 170), width=1)
+PREVIOUS_PEN = pg.mkPen((148, 163, 184, 150), width=1)  # the faded previous run
 SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
@@ -72,6 +74,14 @@ class CurvesView(QWidget):
         legend = self.metric_plot.addLegend(offset=(-10, 10))
         self.metric_train = _curve(self.metric_plot, legend, TRAIN_PEN, "train")
         self.metric_val = _curve(self.metric_plot, legend, VAL_PEN, "validation")
+        # The run that Undo (or an edit) took back, faded, for reference: smoothed batch loss
+        # and the validation (else training) metric; in the legends only while there is one.
+        self.previous_loss = pg.PlotCurveItem(pen=PREVIOUS_PEN, connect="finite", skipFiniteCheck=True)
+        self.previous_metric = pg.PlotCurveItem(pen=PREVIOUS_PEN, connect="finite", skipFiniteCheck=True)
+        for plot, curve in ((self.loss_plot, self.previous_loss), (self.metric_plot, self.previous_metric)):
+            curve.setZValue(-1)
+            plot.addItem(curve)
+        self.previous: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # "loss"/"metric" -> (x, y)
         cache_decorations(self.loss_plot)
         cache_decorations(self.metric_plot)
         self._drawn_epochs = -1
@@ -89,6 +99,7 @@ class CurvesView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(plots)
         layout.addWidget(self.log_scale)
+        self.hint = EmptyHint("Train to see the loss and metric curves", self)
 
     def _set_log_scale(self, on: bool) -> None:
         """The axis shows powers of ten; the curves get log10 of the losses (bare curve items
@@ -121,8 +132,12 @@ class CurvesView(QWidget):
         self.loss_range.plan_x(first_step + steps)
         self.metric_range.plan_x(first_epoch + epochs)
 
-    def load_history(self, history: History) -> None:
-        """Show a network's saved history (e.g. a reopened trained file)."""
+    def load_history(self, history: History, keep_previous: bool = False) -> None:
+        """Show a network's saved history (e.g. a reopened trained file). With `keep_previous`,
+        curves on show that the history does not hold (Undo went back before their run) stay as
+        the faded previous run."""
+        if keep_previous and len(self.batch_steps) and float(self.batch_steps.values[-1]) >= history.steps:
+            self._keep_as_previous()
         for stable in (self.loss_range, self.metric_range):
             stable.plan_x(0)
             stable.reset()
@@ -141,6 +156,20 @@ class CurvesView(QWidget):
                 self.loss_plot.removeItem(item)
         self.dirty = True
         self.redraw()
+
+    def _keep_as_previous(self) -> None:
+        metric = self.metric_name
+        train = self.epoch_logs.get(metric, []) if metric else []
+        values = (self.epoch_logs.get(f"val_{metric}") or train) if metric else []
+        epochs = np.arange(len(train) - len(values) + 1.0, len(train) + 1.0)
+        self.previous = {"loss": _thinned(self.batch_steps.values.copy(), self.smoothed.copy()),
+                         "metric": (epochs, np.asarray(values, dtype=np.float64))}
+        self._drawn_epochs = -1
+
+    def clear_previous_run(self) -> None:
+        """Forget the faded previous run (another network was opened)."""
+        self.previous = {}
+        self.dirty = True
 
     def add_batches(self, first_step: int, losses: np.ndarray) -> None:
         self.batch_steps.extend(np.arange(first_step, first_step + len(losses), dtype=np.float64))
@@ -201,14 +230,24 @@ class CurvesView(QWidget):
                 curve.setData(x, self._loss_values(values))
             self._draw_metric()
         drawn += [(c.xData, c.yData) for c in (self.train_curve, self.val_curve) if c.xData is not None]
+        steps, values = self.previous.get("loss", (np.empty(0), np.empty(0)))
+        self.previous_loss.setData(steps, self._loss_values(values))
+        if len(values):
+            drawn.append((steps, self.previous_loss.yData))
+        _show_in_legend(self.loss_plot, self.previous_loss, bool(len(values)))
         self.loss_range.follow(drawn)
         self._draw_marks()
+        self.hint.show_hint(not drawn)
 
     def _draw_metric(self) -> None:
         metric = self.metric_name
-        if not metric:  # no epochs (yet, or any more after a reset): nothing to show
+        previous = self.previous.get("metric", (np.empty(0), np.empty(0)))
+        self.previous_metric.setData(*previous)
+        _show_in_legend(self.metric_plot, self.previous_metric, bool(len(previous[1])))
+        if not metric:  # no epochs (yet, or any more after a reset): the previous run at most
             self.metric_train.setData([], [])
             self.metric_val.setData([], [])
+            self.metric_range.follow([previous])
             return
         title = metric.replace("_", " ")
         if title != self._metric_title:  # a new title re-lays out the plot: only when it changes
@@ -220,7 +259,7 @@ class CurvesView(QWidget):
                  _thinned(np.arange(len(train) - len(val) + 1.0, len(train) + 1), val)]
         self.metric_train.setData(*drawn[0])
         self.metric_val.setData(*drawn[1])
-        self.metric_range.follow(drawn)
+        self.metric_range.follow([*drawn, previous])
 
     def _draw_marks(self) -> None:
         """A dashed vertical line per setting changed during training."""
@@ -244,6 +283,18 @@ def _curve(plot: pg.PlotWidget, legend: pg.LegendItem, pen, name: str) -> pg.Plo
     plot.addItem(curve)
     legend.addItem(curve, name)
     return curve
+
+
+def _show_in_legend(plot: pg.PlotWidget, curve: pg.PlotCurveItem, shown: bool) -> None:
+    """The faded previous run has a legend entry only while it is drawn."""
+    legend = plot.getPlotItem().legend
+    if legend is None:
+        return
+    listed = any(sample.item is curve for sample, _label in legend.items)
+    if shown and not listed:
+        legend.addItem(curve, "previous run")
+    elif listed and not shown:
+        legend.removeItem(curve)
 
 
 def _thinned(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from engine.monitor import MonitorSnapshot
 from gui.training.curves import StableRange
+from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 
 LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
@@ -69,17 +70,30 @@ class HealthView(QWidget):
         layout.addWidget(self.grad_plot, 3)
         layout.addWidget(self.fraction_plot, 2)
         layout.addLayout(right, 2)
+        self.hint = EmptyHint("Train to see gradient norms, dead and saturated units and activations", self)
 
     def _mark_dirty(self) -> None:
         self.dirty = True
         self.redraw()
 
     def clear(self) -> None:
+        """The empty state: no curves, bars, histogram or layers of any network."""
         self.times, self.grad_norms, self.latest = [], {}, None
         for curve in self.grad_curves.values():
             self.grad_plot.removeItem(curve)
         self.grad_curves = {}
         self.grad_range.reset()
+        self.dead_bars.setOpts(x=[], height=[])
+        self.sat_bars.setOpts(x=[], height=[])
+        self.hist_bars.setOpts(x=[], height=[])
+        self.hist_mean.hide()
+        self.fraction_plot.getAxis("bottom").setTicks(None)
+        self._fraction_axis = None
+        self.layer_choice.blockSignals(True)
+        self.layer_choice.clear()
+        self.layer_choice.blockSignals(False)
+        self.dirty = False
+        self.hint.show_hint(True)
 
     def add_snapshot(self, snapshot: MonitorSnapshot) -> None:
         if self.times and snapshot.step < self.times[-1]:  # the history restarted (weights reset)
@@ -112,6 +126,7 @@ class HealthView(QWidget):
         if not self.dirty or self.latest is None:
             return
         self.dirty = False
+        self.hint.show_hint(False)
         steps = np.asarray(self.times, dtype=float)
         for i, (nid, series) in enumerate(self.grad_norms.items()):
             curve = self.grad_curves.get(nid)

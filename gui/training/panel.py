@@ -1,6 +1,12 @@
 """TrainingPanel: the bottom dock's tabs (Curves, Boundary, Health, Results, Data) fed by a
 TrainingSession, redrawn by one timer at REDRAW_HZ from buffers, never per batch. Also keeps the
-canvas's live styling (edge weight magnitude and sign, each node's mean activation)."""
+canvas's live styling (edge weight magnitude and sign, each node's mean activation).
+
+Outside a run the tabs show the document's network: on `document_reset` (New, Open, Revert,
+examples, ONNX import) and `weights_changed` (Undo/Redo of Train or of an edit that dropped the
+weights, Reset weights) every view is cleared and rebuilt from it: the curves from its history,
+the boundary, health and results from one look at its weights on the loaded data if it is
+trained, else each view's empty state. When a run ends, every tab draws its final state."""
 
 from __future__ import annotations
 
@@ -9,11 +15,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QMessageBox,
     QPushButton,
     QTabWidget,
@@ -21,14 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import NetCanvasError
 from engine.monitor import MonitorSnapshot, shows_surface
 from gui.training.confusion_view import ConfusionView
 from gui.training.curves import CurvesView
 from gui.training.data_panel import DataPanel
 from gui.training.health_view import HealthView
-from gui.training.session import TrainingSession
+from gui.training.session import IDLE, TrainingSession
 from gui.training.surface_view import SurfaceView
-from gui.training.worker import EpochReport, TrainingProgress, TrainingResult
+from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, describe
 
 REDRAW_HZ = 20
 # The health plots and the canvas's weight colours redraw at most this often while training
@@ -94,28 +102,76 @@ class TrainingPanel(QWidget):
         session.failed.connect(self.show_error)
         session.edit_marked.connect(self.curves.mark)
         session.data_changed.connect(self._data_changed)
-        session.document.document_reset.connect(self.load_document)
-        session.weights_reset.connect(self.load_document)
+        session.state_changed.connect(self._state_changed)
+        session.document.document_reset.connect(self._document_reset)
+        session.document.weights_changed.connect(self._weights_changed)
         self.load_document()
 
     # ---------------------------------------------------------------- inputs
-    def load_document(self) -> None:
-        """Show the document network's saved history (a reopened trained file has its curves;
-        after Reset weights there is none)."""
-        self.curves.load_history(self.session.document.network.history)
+    def load_document(self, keep_previous: bool = False) -> None:
+        """Clear every view and show the document's network (see the module doc); with
+        `keep_previous`, the curves on show stay as a faded previous run."""
+        network = self.session.document.network
+        self.curves.load_history(network.history, keep_previous=keep_previous)
         self.health.clear()
+        self.surface.clear()
+        self.results.clear()
         self.error.hide()
+        if network.history.steps > 0 and self.session.dataset is not None and self.session.state == IDLE:
+            self._describe_network()
+        self.redraw(everything=True, all_tabs=True)
+
+    def _describe_network(self) -> None:
+        """Fill the boundary, health and results views from the document's trained network."""
+        session = self.session
+        classes = int(session.dataset.n_classes or 2) if session.dataset.task == "classification" else None
+        val = session.val_set if session.val_set is not None and len(session.val_set) else None
+        try:
+            snapshot, report = describe(session.document.network, session.train_set.x,
+                                        (val.x, val.y) if val is not None else None, classes)
+        except (NetCanvasError, ValueError):
+            return  # the data does not fit this network: Train says why; the views stay empty
+        if snapshot is not None:  # (not the canvas's live colours: those are for a run)
+            self.health.add_snapshot(snapshot)
+            self.surface.update_surface(snapshot.surface)
+        self.results.update_epoch(report.confusion, report.misclassified, report.first_kernel,
+                                  report.misclassified_as)
+
+    def _document_reset(self) -> None:
+        window = self.window()
+        if isinstance(window, QMainWindow):  # a message about the previous file ("Training finished")
+            window.statusBar().clearMessage()
+        self.timer.stop()
+        self.curves.clear_previous_run()
+        self.load_document()
+
+    def _weights_changed(self) -> None:
+        worker = self.session.worker
+        if worker is not None and self.session.document.network.model is worker.network.model:
+            return  # the run just recorded: the views already show it, live
+        self.load_document(keep_previous=True)
+
+    def _state_changed(self, state: str) -> None:
+        if state == IDLE:
+            self.timer.stop()
 
     def _data_changed(self) -> None:
         session = self.session
-        x, y = session.train_set.x, session.train_set.y
-        scaler = session.dataset.scaler
-        shown = scaler.transform(x) if scaler is not None and x.ndim == 2 else x
-        self.surface.set_points(shown, y if session.dataset.task == "classification" else None)
-        self.surface.show_unavailable(not shows_surface(x))
-        val = session.val_set
-        self.results.set_validation(val.x if val is not None and len(val) else None,
-                                    val.y if val is not None and len(val) else None)
+        if session.dataset is None:  # the document asks for other data: it is being read
+            self.surface.set_points(None, None)
+            self.surface.show_unavailable(False)
+            self.results.set_validation(None, None)
+        else:
+            x, y = session.train_set.x, session.train_set.y
+            scaler = session.dataset.scaler
+            shown = scaler.transform(x) if scaler is not None and x.ndim == 2 else x
+            self.surface.set_points(shown, y if session.dataset.task == "classification" else None)
+            self.surface.show_unavailable(not shows_surface(x))
+            val = session.val_set
+            self.results.set_validation(val.x if val is not None and len(val) else None,
+                                        val.y if val is not None and len(val) else None)
+        if session.state == IDLE:
+            self.load_document()
 
     def _run_started(self, info: dict) -> None:
         self.error.hide()
@@ -125,13 +181,16 @@ class TrainingPanel(QWidget):
         self.run_started_shown()
 
     def run_started_shown(self) -> None:
-        """Bring the Training dock forward with room for the plots."""
+        """Give the plots the room: the window switches to its Train workspace (the user's own
+        Train layout, or most of the height for this dock) and brings the dock forward."""
         dock = self.parentWidget()
         window = dock.window() if dock is not None else None
-        if hasattr(window, "resizeDocks") and hasattr(dock, "raise_"):
+        workspaces = getattr(window, "workspaces", None)
+        if workspaces is not None:
+            workspaces.switch("train")
+        if hasattr(dock, "raise_"):
+            dock.show()
             dock.raise_()
-            window.resizeDocks([dock], [max(dock.height(), int(window.height() * 0.42))],
-                               Qt.Orientation.Vertical)
 
     def _progressed(self, progress: TrainingProgress) -> None:
         self.curves.add_batches(progress.first_step, progress.losses)
@@ -151,7 +210,7 @@ class TrainingPanel(QWidget):
                                       last.misclassified_as)
 
     def _finished(self, result: TrainingResult) -> None:
-        self.redraw(everything=True)
+        self.redraw(everything=True, all_tabs=True)  # the final state, whichever tab shows
         self.timer.stop()
         if self.canvas is not None:
             for node_id in self.session.document.spec.nodes:
@@ -164,15 +223,15 @@ class TrainingPanel(QWidget):
         self.error.show()
 
     # ---------------------------------------------------------------- output
-    def redraw(self, everything: bool = False) -> None:
+    def redraw(self, everything: bool = False, all_tabs: bool = False) -> None:
         """Redraw what changed; the health plots and canvas colours at most SNAPSHOT_VIEWS_HZ
-        times a second unless `everything`."""
+        times a second unless `everything`; hidden tabs too with `all_tabs`."""
         self.curves.redraw()
         now = time.monotonic()
         snapshot_views = everything or now - self._snapshot_views_drawn >= 1.0 / SNAPSHOT_VIEWS_HZ
         current = self.tabs.currentWidget()
         for view in (self.surface, self.health, self.results):
-            if (view is current or self.redraw_hidden_tabs) and (view is not self.health or snapshot_views):
+            if (view is current or all_tabs or self.redraw_hidden_tabs) and (view is not self.health or snapshot_views):
                 view.redraw()
         if snapshot_views:
             self._snapshot_views_drawn = now

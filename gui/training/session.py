@@ -4,6 +4,12 @@ It loads the document's data, checks that it fits the network, trains a copy of 
 network in a worker thread (`TrainingWorker`), relays the worker's signals to the views, and when
 the run ends puts the weights, optimizer state and history back into the document as one undoable
 "Train" entry (so Save writes a trained file, and Undo returns to the untrained weights).
+
+The data it holds always belongs to the document's data section: when the document changes to one
+whose data section (or file folder) differs, `dataset`, `train_set` and `val_set` become None and
+`data_changed` is emitted (views show their empty state) before the new data is read in the
+background; `data_changed` is emitted again when it is in. A run still going when the document is
+replaced is stopped and its results are dropped: nothing of the previous file reaches the views.
 """
 
 from __future__ import annotations
@@ -12,52 +18,21 @@ import contextlib
 import copy
 import gc
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
-from PySide6.QtGui import QUndoCommand
 
 from engine import data_fit
-from engine.callbacks import History
 from engine.control import TrainingControl
 from engine.data import Dataset, load_data
 from engine.data_fit import FitProblem
 from engine.errors import NetCanvasError
 from engine.network import Network
+from gui.commands import NetworkState
 from gui.document import NetworkDocument
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, TrainingWorker
 
 IDLE, RUNNING, PAUSED = "idle", "running", "paused"
-
-
-@dataclass
-class TrainedState:
-    weights: list[np.ndarray]
-    optimizer: object
-    history: History
-
-
-class TrainCommand(QUndoCommand):
-    """Undo puts back the weights, optimizer and history from before the run."""
-
-    def __init__(self, document: NetworkDocument, before: TrainedState, after: TrainedState, text: str):
-        super().__init__(text)
-        self.document, self.before, self.after = document, before, after
-
-    def redo(self) -> None:
-        self._apply(self.after)
-
-    def undo(self) -> None:
-        self._apply(self.before)
-
-    def _apply(self, state: TrainedState) -> None:
-        network = self.document.network
-        network.set_weights(state.weights)
-        network.optimizer = copy.deepcopy(state.optimizer)
-        network.history = copy.deepcopy(state.history)
-        self.document.settings_changed.emit()
 
 
 class TrainingSession(QObject):
@@ -68,9 +43,8 @@ class TrainingSession(QObject):
     epochs_ended = Signal(list)  # [EpochReport] since the last bundle
     finished = Signal(object)  # TrainingResult
     failed = Signal(str)  # a message for the error panel
-    data_changed = Signal()  # self.dataset replaced
+    data_changed = Signal()  # self.dataset replaced, or forgotten (None) for a new data section
     edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
-    weights_reset = Signal()  # fresh weights: the network's history is gone with the old ones
     preload_failed = Signal(str)  # why the data section could not be read in the background
     preload_finished = Signal()  # a background read ended (whether or not its data was kept)
     _preloaded = Signal(object)  # (data key, dataset, train set, validation set) from a loader thread
@@ -88,12 +62,30 @@ class TrainingSession(QObject):
         self.worker: TrainingWorker | None = None
         self.batches_per_epoch = 1
         self.steps_seen = 0
-        self._before: TrainedState | None = None
+        self._before: NetworkState | None = None
+        self._structure = 0  # document.structure_version when the run started
+        self._discarded = False  # the document was replaced during the run: drop what it sends
         self._data_key: str | None = None
         self._preloading: str | None = None  # key of the data a loader thread is reading
         self._preloaded.connect(self._take_preloaded)
         self._preload_error.connect(self._preload_problem)
-        document.document_reset.connect(self.warm_up)
+        document.document_reset.connect(self._document_reset)
+
+    def _document_reset(self) -> None:
+        if self.state != IDLE:
+            self._discarded = True
+            self.stop()
+        self._forget_stale_data()
+        self.warm_up()
+
+    def _forget_stale_data(self) -> None:
+        """Drop the loaded data when a new document asks for other data (see the module doc). (An
+        edit of the data section keeps it until the new data is in: a file that fails to load
+        leaves the previous data in use.)"""
+        if self.dataset is not None and self._data_request()[1] != self._data_key:
+            self.dataset = self.train_set = self.val_set = None
+            self._data_key = None
+            self.data_changed.emit()
 
     def warm_up(self) -> None:
         """Load the data and compile (or load from Numba's cache) the kernels this network trains
@@ -112,7 +104,7 @@ class TrainingSession(QObject):
         if not force and key == self._data_key and self.dataset is not None:
             return None
         if not config:
-            return "the network has no data source: choose one in the Data panel"
+            return "the network has no data source: choose one in the Data tab"
         try:
             loaded = _load_and_split(config, self._data_base(), self.document.network.training.dtype)
         except (NetCanvasError, OSError) as exc:
@@ -199,14 +191,14 @@ class TrainingSession(QObject):
             return problem
         doc_net = self.document.network
         # The state before the run (kept for Undo) and the worker's own copy to train on.
-        self._before = TrainedState(doc_net.get_weights(), copy.deepcopy(doc_net.optimizer),
-                                    copy.deepcopy(doc_net.history))
         network = Network(self.document.spec.copy())
-        network.set_weights(self._before.weights)  # copies into the new model's buffers
+        network.set_weights(doc_net.get_weights())  # copies into the new model's buffers
+        self._before = self.document.state()
         network.optimizer = copy.deepcopy(self._before.optimizer)
         network.history = copy.deepcopy(self._before.history)
         network.scaler = self.dataset.scaler
-        doc_net.scaler = self.dataset.scaler
+        self._structure = self.document.structure_version
+        self._discarded = False
         self.control = TrainingControl()
         if paused_steps:
             self.control.step(paused_steps)
@@ -220,10 +212,10 @@ class TrainingSession(QObject):
         self.thread.setObjectName("NetCanvas training")
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        self.worker.started.connect(self.run_started)
+        self.worker.started.connect(self._relay(self.run_started))
         self.worker.progressed.connect(self._progressed)
-        self.worker.snapshot_taken.connect(self.snapshot_taken)
-        self.worker.epochs_ended.connect(self.epochs_ended)
+        self.worker.snapshot_taken.connect(self._relay(self.snapshot_taken))
+        self.worker.epochs_ended.connect(self._relay(self.epochs_ended))
         self.worker.finished.connect(self._finished)
         self.worker.finished.connect(self.thread.quit)
         self.thread.finished.connect(self._thread_done)
@@ -279,10 +271,9 @@ class TrainingSession(QObject):
             self.edit_marked.emit(self.steps_seen, f"{node_id}: {text}")
 
     def reset_weights(self) -> None:
+        """Fresh weights, as an undo entry (the views follow the document's `weights_changed`)."""
         if self.state == IDLE:
-            self.document.network.reset_weights()
-            self.weights_reset.emit()
-            self.document.settings_changed.emit()
+            self.document.reset_weights()
 
     def shutdown(self) -> None:
         """Stop a run and wait for its thread (window closing). The wait has no time limit: a
@@ -301,19 +292,35 @@ class TrainingSession(QObject):
         self.state = state
         self.state_changed.emit(state)
 
+    def _relay(self, signal: Signal):
+        """A slot re-emitting the worker's data on `signal`, unless the run was discarded."""
+        def relay(payload: object) -> None:
+            if not self._discarded:
+                signal.emit(payload)
+        return relay
+
     def _progressed(self, progress: TrainingProgress) -> None:
+        if self._discarded:
+            return
         self.steps_seen = progress.first_step + len(progress.losses) - 1  # (first_step counts its batch)
         self.progressed.emit(progress)
 
     def _finished(self, result: TrainingResult) -> None:
+        if self._discarded:
+            return
         network = self.worker.network
-        # The worker's network is dropped after this run, so its optimizer and history are taken
-        # as they are (TrainCommand copies whatever it applies).
-        after = TrainedState(result.weights, network.optimizer, network.history)
+        # The worker's network is dropped after this run: the document takes its model, optimizer
+        # and history as they are (no copies; nothing changes them any more).
+        after = NetworkState(network.model, network.optimizer, network.history, network.scaler)
         epochs = len(result.history_epochs.get("loss", [])) - len(self._before.history.epochs.get("loss", []))
         if result.steps > self._before.history.steps:
-            text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
-            self.document.undo_stack.push(TrainCommand(self.document, self._before, after, text))
+            if self.document.structure_version != self._structure:
+                result.reason, result.message = "failed", (
+                    "the network was edited while it trained, so the run's weights no longer fit it "
+                    "and were not kept")
+            else:
+                text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
+                self.document.record_run(self._before, after, text)
         if result.reason in ("diverged", "failed"):
             self.failed.emit(result.message)
         self.finished.emit(result)

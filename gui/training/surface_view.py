@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from engine.monitor import Surface
+from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 
 CLASS_COLOURS = ["#f5923e", "#2563eb", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
@@ -67,6 +68,16 @@ class SurfaceView(QWidget):
         layout.addLayout(left, 3)
         layout.addLayout(right, 2)
         self.note.hide()
+        self.hint = EmptyHint("Train to see the decision boundary", self)
+
+    def clear(self) -> None:
+        """The empty state: no surface and no unit maps (the data points stay)."""
+        self.surface, self.dirty = None, False
+        self.image.clear()
+        self.unit_mosaic.clear()
+        self.unit_title.setText("Hidden units")
+        self.bar.hide()
+        self.hint.show_hint(self.plot.isVisibleTo(self))
 
     def set_points(self, x: np.ndarray | None, y: np.ndarray | None, features: tuple[int, int] = (0, 1)) -> None:
         """The data drawn over the surface (scaled like the model's inputs)."""
@@ -83,6 +94,7 @@ class SurfaceView(QWidget):
     def show_unavailable(self, unavailable: bool) -> None:
         self.note.setVisible(unavailable)
         self.plot.setVisible(not unavailable)
+        self.hint.show_hint(self.surface is None and not unavailable)
 
     def update_surface(self, surface: Surface | None) -> None:
         if surface is not None:
@@ -96,11 +108,15 @@ class SurfaceView(QWidget):
         if not self.dirty or self.surface is None:
             return
         self.dirty = False
+        self.hint.show_hint(False)
         s = self.surface
         values = s.values
         if s.kind == "class":  # one light tint per class, matching the points' colours
             levels = (0.0, float(len(CLASS_COLOURS)))
             self.image.setImage(values.T + 0.5, autoLevels=False, levels=levels, lut=CLASS_LUT)
+            # again: the first setImage applies levels the colour bar set before there was an image,
+            # (0, 1), which painted class 0 teal and every other class lime
+            self.image.setLevels(levels)
             self.bar.hide()
         else:
             if s.kind == "probability":
@@ -110,6 +126,7 @@ class SurfaceView(QWidget):
                 levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
             self.image.setImage(values.T, autoLevels=False, levels=levels,
                                 lut=SURFACE_LUT)
+            self.image.setLevels(levels)
             self.bar.setLevels(levels)
             self.bar.show()
         dx = (s.xs[-1] - s.xs[0]) / max(len(s.xs) - 1, 1)

@@ -219,36 +219,12 @@ class TrainingWorker(QObject):
         self.x, self.y, self.validation = x, y, validation
         self.control = control
         self.classes = classes
-        self.probe_x = self._probe(x)
-
-    def _probe(self, x: Any) -> np.ndarray | None:
-        """A fixed sample of the training inputs as the model sees them (scaled)."""
-        if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
-            return None
-        rows = np.random.default_rng(0).permutation(len(x))[:PROBE_SAMPLES]
-        sample = x[np.sort(rows)]
-        if self.network.scaler is not None:
-            sample = self.network.scaler.transform(sample)
-        return self.network.model.prepare_inputs(sample)[0]
+        self.probe_x = probe_inputs(network, x)
 
     def add_confusion(self, report: EpochReport, scores: np.ndarray | None) -> None:
         """The validation confusion matrix, from the outputs the trainer just computed for the
         validation loss (or a fresh prediction when there are none)."""
-        if self.classes is None or self.validation is None or len(self.validation[1]) == 0:
-            return
-        x_val, y_val = self.validation
-        if scores is None or len(scores) != len(y_val):
-            scores = self.network.predict(x_val)
-        report.confusion = confusion_matrix(y_val, scores, self.classes)
-        truth = np.asarray(y_val)
-        truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
-        predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
-            scores.reshape(-1) > 0.5).astype(np.int64)
-        report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
-        report.misclassified_as = predicted[report.misclassified]
-        model = self.network.model
-        first = next((model.layers[n] for n in model.order if "kernel" in model.layers[n].weights), None)
-        report.first_kernel = first.weights["kernel"].copy() if first is not None else None
+        add_confusion(self.network, report, self.validation, self.classes, scores)
 
     @Slot()
     def run(self) -> None:
@@ -281,3 +257,51 @@ class TrainingWorker(QObject):
             history_epochs={k: list(v) for k, v in network.history.epochs.items()},
             steps=network.history.steps,
         )
+
+
+def probe_inputs(network: Network, x: Any) -> np.ndarray | None:
+    """A fixed sample of the training inputs `x` as the model sees them (scaled)."""
+    if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
+        return None
+    rows = np.random.default_rng(0).permutation(len(x))[:PROBE_SAMPLES]
+    sample = x[np.sort(rows)]
+    if network.scaler is not None:
+        sample = network.scaler.transform(sample)
+    return network.model.prepare_inputs(sample)[0]
+
+
+def add_confusion(network: Network, report: EpochReport, validation: tuple[Any, Any] | None,
+                  classes: int | None, scores: np.ndarray | None = None) -> None:
+    """Fill `report`'s confusion matrix (and misclassified samples, first kernel) from the network's
+    `scores` on the validation data, or a fresh prediction when there are none."""
+    if classes is None or validation is None or len(validation[1]) == 0:
+        return
+    x_val, y_val = validation
+    if scores is None or len(scores) != len(y_val):
+        scores = network.predict(x_val)
+    report.confusion = confusion_matrix(y_val, scores, classes)
+    truth = np.asarray(y_val)
+    truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
+    predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
+        scores.reshape(-1) > 0.5).astype(np.int64)
+    report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
+    report.misclassified_as = predicted[report.misclassified]
+    model = network.model
+    first = next((model.layers[n] for n in model.order if "kernel" in model.layers[n].weights), None)
+    report.first_kernel = first.weights["kernel"].copy() if first is not None else None
+
+
+def describe(network: Network, x: Any, validation: tuple[Any, Any] | None,
+             classes: int | None) -> tuple[MonitorSnapshot | None, EpochReport]:
+    """What the views show of a network that is not training (e.g. a trained state given back by
+    Undo): a health snapshot with the decision surface over the training inputs `x`, and a report
+    with the validation confusion matrix. The network's weights are only read."""
+    history = network.history
+    report = EpochReport(max(history.epoch_count - 1, 0), history.steps,
+                         {k: v[-1] for k, v in history.epochs.items() if v}, 0.0)
+    add_confusion(network, report, validation, classes)
+    probe = probe_inputs(network, x)
+    if probe is None:
+        return None, report
+    monitor = TrainingMonitor(network.model, probe, surface=shows_surface(x))
+    return monitor.snapshot(step=history.steps), report
