@@ -28,7 +28,7 @@ from engine.errors import NetCanvasError
 from engine.registry import LAYERS
 from gui.activation_plot import ActivationPlot
 from gui.document import NetworkDocument
-from gui.param_editors import SpecForm
+from gui.param_editors import SpecForm, guard_wheel
 from gui.summary_view import node_parameters
 from gui.theme import ERROR_COLOR, group_icon, hint_color
 from gui.training_settings import TrainingSettingsPage
@@ -172,6 +172,7 @@ class InspectorWidget(QScrollArea):
         old = self.takeWidget()
         if old is not None:
             old.deleteLater()
+        guard_wheel(page)  # the wheel scrolls the inspector, not the value under the pointer
         self.page = page
         self.setWidget(page)
         # never narrower than the page: there is no horizontal scroll bar, so it would be clipped

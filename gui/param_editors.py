@@ -4,6 +4,9 @@ A field shows its input, then the spec's help text as a visible hint (and toolti
 something the spec refuses turns the input red and replaces the hint with the reason; nothing is
 committed. A valid edit emits `committed(name, value)` once, on Enter / focus out (text fields),
 on a spin box step, a combo choice or a check box click. `set_value` never emits.
+
+Spin boxes, combo boxes and sliders take the mouse wheel only once they have the focus
+(`wheel_on_focus_only`): over an unfocused one the wheel scrolls the page they sit in.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -31,6 +36,34 @@ from gui.theme import ERROR_COLOR, hint_color
 OFF_TEXT = "(off)"
 _INT32 = (-(2**31), 2**31 - 1)
 _ERROR_STYLE = f"border: 2px solid {ERROR_COLOR}; border-radius: 3px;"
+
+
+class _WheelGuard(QObject):
+    """Passes a wheel event over an unfocused input on to its parents (the scroll area)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
+            event.ignore()  # an ignored wheel event goes to the parent widget
+            return True
+        return False
+
+
+_WHEEL_GUARD = _WheelGuard()
+WHEEL_KINDS = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+
+
+def wheel_on_focus_only(widget: QWidget) -> None:
+    """Qt's usual StrongFocus convention: a click or Tab focuses `widget`, the wheel does not,
+    and the wheel changes its value only while it has the focus."""
+    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    widget.installEventFilter(_WHEEL_GUARD)
+
+
+def guard_wheel(root: QWidget) -> None:
+    """`wheel_on_focus_only` for every spin box, combo box and slider inside `root`."""
+    for kind in WHEEL_KINDS:
+        for widget in root.findChildren(kind):
+            wheel_on_focus_only(widget)
 
 
 def humanize(name: str) -> str:
@@ -62,6 +95,8 @@ class ParamField(QWidget):
         self.error: str | None = None
         self.input = self._make_input()
         self.input.setToolTip(self.tooltip())
+        if isinstance(self.input, WHEEL_KINDS):
+            wheel_on_focus_only(self.input)
         self.hint = QLabel(spec.help)
         self.hint.setWordWrap(True)
         self.hint.setToolTip(self.tooltip())
