@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QMimeData, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QMimeData, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NetCanvasError
+from engine.examples import is_example, is_examples_folder
 from gui.actions import Actions
 from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
-from gui.examples import EXAMPLES_DIR, ExamplesDialog
+from gui.examples import ExamplesDialog
 from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
@@ -236,27 +237,39 @@ class MainWindow(QMainWindow):
         except (NetCanvasError, OSError) as exc:
             self.show_error("Cannot open the network", str(exc))
             return False
-        if not _is_example(path):
+        if not is_example(path):  # the installed examples folder is no folder of the user's
             self.settings.add_recent_file(path)
-        self.settings.set_last_directory(path)
+            self.settings.set_last_directory(path)
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
 
     def save_file(self) -> bool:
-        if self.document.path is None or _is_example(self.document.path):
+        if self.document.path is None or is_example(self.document.path):
             return self.save_file_as()
         return self._save_to(self.document.path)
 
     def save_file_as(self) -> bool:
+        """Ask where to save, proposing `.ncv` once the network has trained weights to keep."""
         current = self.document.path
-        start = str(Path(self.settings.last_directory()) / (current.name if current else "network.json"))
-        path, chosen = QFileDialog.getSaveFileName(self, "Save network as", start, SAVE_FILTERS)
+        trained = self.document.network.history.steps > 0
+        suffix = ".ncv" if trained else ".json"
+        start = str(self._save_folder() / f"{current.stem if current else 'network'}{suffix}")
+        selected = SAVE_FILTERS.split(";;")[1 if trained else 0]
+        path, chosen = QFileDialog.getSaveFileName(self, "Save network as", start, SAVE_FILTERS, selected)
         if not path:
             return False
         path = Path(path)
         if path.suffix.lower() not in (".json", ".ncv"):
             path = path.with_suffix(".ncv" if "ncv" in chosen else ".json")
         return self._save_to(path)
+
+    def _save_folder(self) -> Path:
+        """The folder the user last used, else Documents (or home): never the examples' folder."""
+        last = Path(self.settings.last_directory())  # home when no folder was used yet
+        if last != Path.home() and last.is_dir() and not is_examples_folder(last):
+            return last
+        documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return Path(documents) if documents and Path(documents).is_dir() else Path.home()
 
     def _save_to(self, path: Path) -> bool:
         try:
@@ -413,11 +426,3 @@ class MainWindow(QMainWindow):
             return
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         event.accept()
-
-
-def _is_example(path: Path) -> bool:
-    """Bundled examples are opened like files but saved elsewhere (Save asks for a name)."""
-    try:
-        return path.resolve().parent == EXAMPLES_DIR.resolve()
-    except OSError:
-        return False
