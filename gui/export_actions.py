@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWid
 
 from engine import NetCanvasError, Network
 from engine.export import EXPORT_FORMATS, export_network, import_onnx
+from engine.export.untrained import untrained_warning
 
 TITLE = "NetCanvas"
 
@@ -26,7 +27,18 @@ def _show_status(parent: QWidget, text: str) -> None:
 
 def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str | None = None) -> None:
     """Ask where to write `network` in format `fmt` ("onnx", "pytorch", "python", "netcanvas"),
-    export it, then show a status message, or the error in a message box."""
+    export it, then show a status message, or the error in a message box. A network that was
+    never trained is exported only when the user confirms it."""
+    warning = untrained_warning(network)
+    if warning:
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(
+            parent, "Export an untrained network",
+            f"{warning[0].upper()}{warning[1:]}; its predictions will be random.\n\n"
+            "Train it first (Train > Train), or export it anyway?",
+            buttons.Yes | buttons.Cancel, buttons.Cancel)
+        if answer != buttons.Yes:
+            return
     spec = EXPORT_FORMATS[fmt]
     caption = f"Export as {spec.label.rstrip('…')}"
     if spec.is_folder:

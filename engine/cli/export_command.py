@@ -7,10 +7,12 @@ FILE is a NetCanvas network (.json / .ncv) or an ONNX model (.onnx, imported fir
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from engine.examples import output_base, resolve_network_file
 from engine.export import EXPORT_FORMATS, default_output, export_network, import_onnx
+from engine.export.untrained import untrained_warning
 
 
 def add_export_parser(commands: argparse._SubParsersAction) -> None:
@@ -30,6 +32,9 @@ def run_export(args: argparse.Namespace) -> int:
 
     source = resolve_network_file(args.file)
     network = import_onnx(source) if source.suffix.lower() == ".onnx" else engine.load(source)
+    warning = untrained_warning(network)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     output = Path(args.output) if args.output else default_output(output_base(source), args.format)
     written = export_network(network, args.format, output, source_path=source)
     print(f"exported {args.format}: " + ", ".join(str(p) for p in written))

@@ -18,6 +18,13 @@ def window(qtbot):
     return w
 
 
+@pytest.fixture(autouse=True)
+def export_untrained(monkeypatch):
+    """These networks are untrained: the question asked before exporting one is answered Yes
+    (tests/gui/test_export_untrained.py tests the question itself)."""
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+
+
 @pytest.fixture
 def messages(monkeypatch):
     shown = []
