@@ -237,9 +237,11 @@ class MainWindow(QMainWindow):
         except (NetCanvasError, OSError) as exc:
             self.show_error("Cannot open the network", str(exc))
             return False
-        if not is_example(path):  # the installed examples folder is no folder of the user's
-            self.settings.add_recent_file(path)
-            self.settings.set_last_directory(path)
+        if is_example(path):  # the installed examples folder is no folder of the user's
+            self.statusBar().showMessage(f"Opened the example {path.stem}", 4000)
+            return True
+        self.settings.add_recent_file(path)
+        self.settings.set_last_directory(path)
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
 

@@ -88,6 +88,7 @@ def test_save_as_proposes_the_last_folder_used_never_the_examples(window, qtbot,
     assert save_dialog.proposed[-1][0].suffix == ".json"  # nothing trained: settings only
     assert (work / "mine.json").is_file()
     assert window.load_path(EXAMPLES_DIR / "spiral.json")  # opening an example keeps the user's folder
+    assert window.statusBar().currentMessage() == "Opened the example spiral"  # not site-packages/...
     window.actions_.save_as.trigger()  # cancelled
     assert save_dialog.proposed[-1] == (work / "spiral.json", "Network settings (*.json)")
     train_one_batch(window, qtbot)
