@@ -84,6 +84,7 @@ def _train(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     dataset = load_data(data_config, base_dir=base_dir, dtype=network.training.dtype, download=True,
                         progress=DownloadPrinter(sys.stderr, f"Downloading {data_config.get('source')}"))
+    _check_fit(network, dataset)
     train_set, val_set = dataset.split(float(data_config.get("val_split", 0.2)),
                                        int(data_config.get("seed", 0)))
     if dataset.scaler is not None:
@@ -111,3 +112,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.metrics_json:
         Path(args.metrics_json).write_text(json.dumps(final, indent=2) + "\n")
     return 0
+
+
+def _check_fit(network, dataset) -> None:
+    """DataError before training when the data does not fit the network, with the fixes the app
+    would offer (the same check as its Train button)."""
+    from engine.data_fit import fit_problems
+    from engine.errors import DataError
+
+    problems = fit_problems(network.spec, network.spec.infer_shapes(), network.training, dataset)
+    if problems:
+        raise DataError("the data does not fit the network: " + "; ".join(
+            p.message + (f" (fix: {p.fix.label[0].lower()}{p.fix.label[1:]})" if p.fix else "")
+            for p in problems))

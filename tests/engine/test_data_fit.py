@@ -145,3 +145,15 @@ def test_softmax_over_one_unit_is_a_problem_of_its_node():
     spec.add_node("Activation", {"activation": "softmax"}, node_id="act")
     spec.connect("dense_1", "act")
     assert [p.node_id for p in spec.infer_shapes().problems] == ["act"]
+
+
+def test_the_cli_train_stops_early_with_the_fix_in_words(tmp_path, capsys):
+    from engine.cli.commands import run_cli
+
+    xor = next(p for p in EXAMPLES if p.stem == "xor")
+    code = run_cli(["train", str(xor), "--data", "spiral_multiclass", "--epochs", "1",
+                    "-o", str(tmp_path / "out.ncv")])
+    assert code == 1 and not (tmp_path / "out.ncv").exists()
+    assert capsys.readouterr().err.strip() == (
+        "error: the data does not fit the network: the data has 3 classes but the output 'out' has "
+        "1 unit(s) (fix: set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy)")
