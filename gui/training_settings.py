@@ -1,56 +1,34 @@
 """The inspector page shown when nothing is selected: training and data settings.
 
 Loss, optimizer and schedule are a registry choice plus that entry's own parameters; then the
-TRAINING_SPECS loop settings, early stopping (off / on with EARLY_STOPPING_SPECS) and the data
-source (a synthetic set with its parameters, or an MNIST folder / CSV / NPZ file) with its
-validation split. Every edit replaces the section through `document.set_training` /
-`document.set_data`, so it is one undo entry.
+TRAINING_SPECS loop settings and early stopping (off / on with EARLY_STOPPING_SPECS). Every edit
+replaces the section through `document.set_training`, so it is one undo entry. The data is chosen
+in one place, the Data tab: this page only names it, with a button that opens that tab.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
-    QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.data import source_names
 from engine.errors import NetCanvasError
-from engine.registry import DATASETS, LOSSES, OPTIMIZERS, SCHEDULES, ParamSpec, Registry
+from engine.registry import LOSSES, OPTIMIZERS, SCHEDULES, Registry
 from engine.training_config import EARLY_STOPPING_SPECS, TRAINING_SPECS
 from gui.document import NetworkDocument
 from gui.param_editors import SpecForm
 from gui.theme import ERROR_COLOR, hint_color
-
-NO_DATA = "(none)"
-VAL_SPLIT = ParamSpec("val_split", "float", 0.2, "Fraction of the samples kept aside for validation",
-                      minimum=0.0, maximum=0.95)
-SPLIT_SEED = ParamSpec("seed", "int", 0, "Seed of the train/validation split", minimum=0, maximum=2**31 - 1)
-FILE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
-    "mnist": (ParamSpec("path", "str", "", "Folder holding the four MNIST IDX files"),),
-    "npz": (ParamSpec("path", "str", "", "NPZ file with arrays x and y"),),
-    "csv": (
-        ParamSpec("path", "str", "", "CSV file with a header row"),
-        ParamSpec("target", "str", None, "Column to predict (empty = the last column)", optional=True),
-        ParamSpec("task", "choice", "auto", "Classification or regression (auto = guess from the target)",
-                  choices=("auto", "classification", "regression")),
-        ParamSpec("standardize", "bool", True, "Scale the features to mean 0 and variance 1"),
-    ),
-}
-_FILE_FILTERS = {"csv": "CSV files (*.csv);;All files (*)", "npz": "NumPy archives (*.npz);;All files (*)"}
 
 
 class TypedChoiceBox(QGroupBox):
@@ -171,19 +149,14 @@ class TrainingSettingsPage(QWidget):
         layout.addWidget(early)
 
         data = QGroupBox("Data")
-        self.data_layout = QVBoxLayout(data)
-        self.source = QComboBox()
-        self.source.addItems([NO_DATA, *source_names()])
-        self.source.setToolTip("Where the training samples come from: a synthetic set or a file")
-        self.source.currentTextChanged.connect(self._source_chosen)
-        source_row = QFormLayout()
-        source_row.addRow("Source", self.source)
-        self.data_layout.addLayout(source_row)
-        self.data_about = QLabel()
-        self.data_about.setWordWrap(True)
-        self.data_layout.addWidget(self.data_about)
-        self.data_form: SpecForm | None = None
-        self.data_source: str | None = None
+        self.data_summary = QLabel()
+        self.data_summary.setWordWrap(True)
+        self.data_button = QPushButton("Choose in the Data tab")
+        self.data_button.setToolTip("The data is chosen, previewed and downloaded in the Data tab")
+        self.data_button.clicked.connect(self.open_data_tab)
+        data_row = QHBoxLayout(data)
+        data_row.addWidget(self.data_summary, 1)
+        data_row.addWidget(self.data_button)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet(f"color: {ERROR_COLOR};")
@@ -205,48 +178,16 @@ class TrainingSettingsPage(QWidget):
         self.early_check.blockSignals(False)
         self.early_form.set_values(early or {})
         self.early_form.setEnabled(early is not None)
-        self._show_data(self.document.spec.data)
+        self.data_summary.setText(data_summary(self.document.spec.data))
         self.error.hide()
 
-    def _show_data(self, data: dict[str, Any]) -> None:
-        source = data.get("source") or NO_DATA
-        if source != self.data_source:
-            self.source.blockSignals(True)
-            self.source.setCurrentText(source)
-            self.source.blockSignals(False)
-            if self.data_form is not None:
-                self.data_layout.removeWidget(self.data_form)
-                self.data_form.deleteLater()
-                self.data_form = None
-            self.data_source = source
-            self.data_about.setText(self._data_description(source))
-            if source != NO_DATA:
-                if source in DATASETS:
-                    specs = (*DATASETS.get(source).param_specs, VAL_SPLIT)
-                else:
-                    specs = (*FILE_SPECS[source], VAL_SPLIT, SPLIT_SEED)
-                self.data_form = SpecForm(specs)
-                self.data_form.committed.connect(self._data_committed)
-                if "path" in self.data_form.fields:
-                    browse = QPushButton("Browse…")
-                    browse.setToolTip("Choose the file or folder")
-                    browse.clicked.connect(self._browse)
-                    self.data_form.fields["path"].row.addWidget(browse)
-                self.data_layout.addWidget(self.data_form)
-        if self.data_form is not None:
-            self.data_form.set_values(data)
+    def open_data_tab(self) -> None:
+        """Show the window's Data tab (the page knows no window: it looks for the tab in it)."""
+        from gui.training.data_panel import DataPanel  # (the panel imports the training views)
 
-    def _data_description(self, source: str) -> str:
-        if source == NO_DATA:
-            text = "No data chosen: pick a synthetic set or a file to train on."
-        elif source in DATASETS:
-            entry = DATASETS.get(source)
-            text = f"{entry.description} ({entry.group})" if getattr(entry, "group", "") else entry.description
-        else:
-            text = {"mnist": "Handwritten digits (28×28 images) from the MNIST IDX files.",
-                    "csv": "A table: one row per sample, the target in one column.",
-                    "npz": "A NumPy archive with arrays x (samples) and y (targets)."}[source]
-        return f"<span style='color:{hint_color(self.palette())}'>{text}</span>"
+        panel = self.window().findChild(DataPanel)
+        if panel is not None:
+            panel.reveal()
 
     # ------------------------------------------------------------------ edits
     def _set_training(self, key: str, value: Any) -> None:
@@ -266,37 +207,6 @@ class TrainingSettingsPage(QWidget):
         early[name] = value
         self._set_training("early_stopping", early)
 
-    def _source_chosen(self, source: str) -> None:
-        old = self.document.spec.data
-        new: dict[str, Any] = {} if source == NO_DATA else {"source": source}
-        if new and "val_split" in old:
-            new["val_split"] = old["val_split"]
-        self._apply(lambda: self.document.set_data(new), "data")
-
-    def _data_committed(self, name: str, value: Any) -> None:
-        data = dict(self.document.spec.data)
-        if value is None or value == "":
-            data.pop(name, None)
-        else:
-            data[name] = value
-        self._apply(lambda: self.document.set_data(data), "data")
-
-    def _browse(self) -> None:
-        source = self.data_source
-        start = str(self.document.path.parent) if self.document.path else str(Path.home())
-        if source == "mnist":
-            path = QFileDialog.getExistingDirectory(self, "Folder with the MNIST files", start)
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {source} file", start,
-                                                  _FILE_FILTERS.get(source or "", "All files (*)"))
-        if not path:
-            return
-        if self.document.path is not None:
-            base = self.document.path.parent
-            if Path(path).resolve().is_relative_to(base.resolve()):
-                path = os.path.relpath(path, base)  # files next to the network move with it
-        self._data_committed("path", path)
-
     def _apply(self, edit: Any, what: str) -> None:
         try:
             edit()
@@ -305,3 +215,17 @@ class TrainingSettingsPage(QWidget):
             self.error.show()
             self.refresh()
             self.error.show()
+
+
+def data_summary(data: dict[str, Any]) -> str:
+    """One line naming the data section: 'spiral: n 500, noise 0.1 · validation 20%'."""
+    source = data.get("source")
+    if not source:
+        return "No data chosen yet."
+    details = [f"{k} {v}" for k, v in data.items() if k not in ("source", "val_split", "path", "features")]
+    if "path" in data:
+        details.insert(0, str(data["path"]))
+    text = f"<b>{source}</b>" + (f": {', '.join(details)}" if details else "")
+    if "val_split" in data and source not in ("mnist", "fashion_mnist"):
+        text += f" · validation {float(data['val_split']):.0%}"
+    return text

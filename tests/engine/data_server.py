@@ -1,7 +1,8 @@
 """A local HTTP mirror of the downloadable data sets for tests (127.0.0.1 only, no internet).
 
 It serves `<root>/<set>/<file>` like the real mirror layout; `damage` makes it send a corrupted
-copy of a file (same size, other bytes) or cut the connection half-way through one.
+copy of a file (same size, other bytes), cut the connection half-way through one, or send it
+slowly.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import http.server
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +42,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         if kind == "corrupt":
             self.wfile.write(bytes(b ^ 0xFF for b in body[:64]) + body[64:])
+        elif kind == "slow":  # ~20 chunks a second: time to press Cancel
+            for start in range(0, len(body), 64 * 1024):
+                self.wfile.write(body[start:start + 64 * 1024])
+                time.sleep(0.05)
         else:  # "cut": half the promised bytes, then the connection drops
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QComboBox, QLineEdit
 
 import engine
 from gui.document import NetworkDocument
@@ -178,16 +178,12 @@ def test_optimizer_parameters_and_early_stopping(doc, inspector, qtbot):
     assert doc.undo_stack.count() == 5
 
 
-def test_data_source_and_its_parameters(doc, inspector, qtbot):
+def test_training_page_names_the_data_but_does_not_choose_it(doc, inspector):
+    """The data is chosen in one place, the Data tab (tests/gui/test_data_tab.py): the page
+    shows one line about it and a button to that tab, no second picker."""
     page = inspector.page
-    page.source.setCurrentIndex(page.source.findText("spiral"))
-    assert doc.spec.data == {"source": "spiral"}
-    page = inspector.page
-    type_into(qtbot, page.data_form.fields["noise"].input, "0.2")
-    type_into(qtbot, page.data_form.fields["val_split"].input, "0.3")
-    assert doc.spec.data == {"source": "spiral", "noise": 0.2, "val_split": 0.3}
-    page.source.setCurrentIndex(page.source.findText("csv"))
-    assert doc.spec.data == {"source": "csv", "val_split": 0.3}
-    assert "path" in inspector.page.data_form.fields
-    doc.undo_stack.undo()
-    assert doc.spec.data["source"] == "spiral"
+    assert "No data chosen" in page.data_summary.text()
+    assert all("data" not in combo.toolTip().lower() for combo in page.findChildren(QComboBox))
+    doc.set_data({"source": "spiral", "noise": 0.2, "val_split": 0.3})
+    assert inspector.page.data_summary.text() == "<b>spiral</b>: noise 0.2 · validation 30%"
+    assert inspector.page.data_button.text() == "Choose in the Data tab"
