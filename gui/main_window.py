@@ -41,6 +41,7 @@ from gui.theme import apply_theme
 from gui.training.controls import TrainingControls
 from gui.training.panel import TrainingPanel
 from gui.training.session import TrainingSession
+from gui.workspaces import Workspaces
 
 APP_TITLE = "NetCanvas"
 FILE_FILTER = "NetCanvas networks (*.json *.ncv);;All files (*)"
@@ -82,10 +83,13 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        self.workspaces = Workspaces(self)
         self.actions_ = Actions(self)
         self.toolbar = self.actions_.build_toolbar()
         self.addToolBar(self.toolbar)
         self.recent_menu = self.actions_.build_menus()
+        self.addToolBar(self.workspaces.toolbar)
+        self.workspaces.add_to_menu(self.actions_.menus["view"])
         self.export_menu = build_model_menus(self, self.actions_.file_menu)
         self.training_controls = TrainingControls(self, self.session, self.view, self.palette_panel,
                                                   self.actions_.train_menu, self.toolbar)
@@ -131,25 +135,19 @@ class MainWindow(QMainWindow):
         self.docks[key] = dock
 
     def _restore_layout(self) -> None:
-        geometry, state = self.settings.window_state()
+        geometry, _state = self.settings.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
-        if state is None or not self.restoreState(state):
-            self.resizeDocks([self.docks["palette"], self.docks["inspector"]], [220, 360],
-                             Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["problems"], self.docks["summary"]], [270, 430],
-                             Qt.Orientation.Horizontal)
-            self.resizeDocks([self.docks["problems"]], [190], Qt.Orientation.Vertical)
-            self.docks["problems"].raise_()
+        self.workspaces.restore()
 
     def _raise_dock(self, key: str) -> None:
         self.docks[key].show()
         self.docks[key].raise_()
 
     def view_centre(self) -> tuple[float, float]:
-        """The scene point at the middle of the canvas (where double-clicked layers go)."""
+        """Where a double-clicked layer goes: centred in the canvas, or beside a card already there."""
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        return centre.x() - 92.0, centre.y() - 46.0
+        return self.view.free_spot(centre.x() - 92.0, centre.y() - 50.0)
 
     # ------------------------------------------------------------------ status
     def _update_title(self) -> None:
@@ -426,5 +424,5 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.settings.save_window_state(self.saveGeometry(), self.saveState())
+        self.settings.save_window_state(self.saveGeometry(), self.saveState(), self.workspaces.current)
         event.accept()

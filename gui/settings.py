@@ -1,4 +1,5 @@
-"""What the app remembers between runs: window geometry and dock layout, recent files, theme.
+"""What the app remembers between runs: window geometry, the dock layout of each workspace
+(Design, Train), recent files, theme.
 
 `AppSettings()` uses the application's QSettings (organization and name set in gui/app.py).
 Tests pass their own `QSettings(path, QSettings.Format.IniFormat)` so the user's real
@@ -48,18 +49,25 @@ class AppSettings:
         self.qsettings.sync()
 
     # ------------------------------------------------------------------ window
-    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
-        """(geometry, dock/toolbar state) saved by `save_window_state`, or None each."""
+    def window_state(self, workspace: str = "design") -> tuple[QByteArray | None, QByteArray | None]:
+        """(geometry, dock/toolbar state of `workspace`) as saved, or None each."""
         geometry = self.qsettings.value("window/geometry")
-        state = self.qsettings.value("window/state")
-        return (
-            geometry if isinstance(geometry, QByteArray) else None,
-            state if isinstance(state, QByteArray) else None,
-        )
+        return geometry if isinstance(geometry, QByteArray) else None, self.workspace_state(workspace)
 
-    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+    def save_window_state(self, geometry: QByteArray, state: QByteArray, workspace: str = "design") -> None:
         self.qsettings.setValue("window/geometry", geometry)
-        self.qsettings.setValue("window/state", state)
+        self.save_workspace_state(workspace, state)
+
+    def workspace_state(self, workspace: str) -> QByteArray | None:
+        """The dock layout the user last had in `workspace` ("design" or "train"), or None.
+        (Before workspaces there was one layout, "window/state": it becomes Design's.)"""
+        state = self.qsettings.value(f"window/state_{workspace}")
+        if state is None and workspace == "design":
+            state = self.qsettings.value("window/state")
+        return state if isinstance(state, QByteArray) else None
+
+    def save_workspace_state(self, workspace: str, state: QByteArray) -> None:
+        self.qsettings.setValue(f"window/state_{workspace}", state)
         self.qsettings.sync()
 
     # ------------------------------------------------------------------- theme

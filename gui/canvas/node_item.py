@@ -86,13 +86,14 @@ class CanvasTheme:
         )
         base = QFont(font) if font is not None else QFont()
         size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
-        for name, scale, weight in (("type", 0.78, QFont.Weight.DemiBold), ("title", 1.0, QFont.Weight.Bold),
-                                    ("body", 0.9, QFont.Weight.Normal), ("small", 0.8, QFont.Weight.Normal)):
+        # every text at the base size (weight and colour make the hierarchy): fitting a network
+        # zooms out only until text is 9 px high (CanvasView.readable_scale), 75 % for 12 px text
+        for name, scale, weight in (("type", 1.0, QFont.Weight.DemiBold), ("title", 1.0, QFont.Weight.Bold),
+                                    ("body", 1.0, QFont.Weight.Normal), ("small", 1.0, QFont.Weight.Normal)):
             item_font = QFont(base)
             item_font.setPointSizeF(size * scale)
             item_font.setWeight(weight)
             theme.fonts[name] = item_font
-        theme.fonts["type"].setLetterSpacing(QFont.SpacingType.PercentageSpacing, 108)
         theme.fonts["type"].setCapitalization(QFont.Capitalization.AllUppercase)
         return theme
 

@@ -108,7 +108,7 @@ class CanvasView(QGraphicsView):
             self.centerOn(0.0, 0.0)
             self.canvas_scene.update_rect()
             return
-        padded = rect.adjusted(-24.0, -24.0, 24.0, 24.0)
+        padded = rect.adjusted(-12.0, -12.0, 12.0, 12.0)
         port = self.viewport().rect()
         scale = min(port.width() / padded.width(), port.height() / padded.height(), 1.0)
         scale = max(scale, self.readable_scale())
