@@ -118,6 +118,24 @@ def test_installed_app_opens_the_spiral_and_lists_the_examples(installed, tmp_pa
     assert (opened, name.strip()) == ("spiral.json", "Spiral")
 
 
+def test_an_editable_install_reads_the_examples_through_the_package(tmp_path):
+    """`pip install -e .` (the README's way) maps netcanvas_resources onto the checkout's resources/."""
+    source = copy_project(tmp_path / "src")
+    venv = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv, cwd=tmp_path)
+    run(sys.executable, "-m", "pip", "--python", venv / BIN / "python", "install", "--no-deps",
+        *build_options(), "-e", source, cwd=tmp_path, env=clean_env())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = run(venv / BIN / "python", "-c", "import importlib.resources as r, engine.examples as e;"
+                " print(r.files('netcanvas_resources')); print(e.examples_dir())", cwd=elsewhere,
+                env=clean_env()).split()
+    assert [Path(w).resolve() for w in where] == [source.resolve() / "resources",
+                                                  source.resolve() / "resources" / "examples"]
+    out = run(venv / BIN / "netcanvas-cli", "summary", "tiny_3_5_1", cwd=elsewhere, env=clean_env())
+    assert 'Network "3-5-1 classifier"' in out and "Total params: 26" in out
+
+
 def test_every_package_of_the_source_tree_is_listed_in_pyproject():
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
