@@ -59,12 +59,14 @@ class DownloadPrinter:
         self.title = title
         self.interactive = stream.isatty()
         self.last_draw = 0.0
+        self.ended = False  # the last line is written once, however often 100% is reported
 
     def __call__(self, done: int, total: int) -> None:
         finished = done >= total
         now = time.perf_counter()
-        if not finished and (not self.interactive or now - self.last_draw < REDRAW_SECONDS):
+        if self.ended or (not finished and (not self.interactive or now - self.last_draw < REDRAW_SECONDS)):
             return
+        self.ended = finished
         self.last_draw = now
         bar = "=" * int(done / max(total, 1) * BAR_WIDTH)
         text = f"{self.title} [{bar:<{BAR_WIDTH}}] {done / 1e6:.1f} / {total / 1e6:.1f} MB"

@@ -142,7 +142,7 @@ def test_cli_train_with_data_mnist_downloads_with_a_bar(mirror, cache, tmp_path,
                                "-o", str(out)])
     err = capsys.readouterr().err
     assert status == 0, err
-    assert "Downloading mnist [========================] 11.6 / 11.6 MB" in err
+    assert err.count("Downloading mnist [========================] 11.6 / 11.6 MB\n") == 1
     assert out.is_file() and is_downloaded("mnist")
 
 
