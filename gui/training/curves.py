@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from engine.callbacks import History
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
+from gui.training.plot_style import keep_readable, outside_legend
 
 # One-pixel pens: Qt draws them on its fast path; wider ones cost a stroker per frame.
 TRAIN_PEN = pg.mkPen("#3b82f6", width=1)
@@ -65,13 +66,13 @@ class CurvesView(QWidget):
 
         self.loss_plot = pg.PlotWidget(title="Loss")
         self.loss_plot.setLabel("bottom", "step (batches)")
-        legend = self.loss_plot.addLegend(offset=(-10, 10))
+        legend = outside_legend(self.loss_plot, "below", columns=2)
         self.batch_curve = _curve(self.loss_plot, legend, BATCH_PEN, "train (batch, smoothed)")
         self.train_curve = _curve(self.loss_plot, legend, TRAIN_PEN, "train (epoch)")
         self.val_curve = _curve(self.loss_plot, legend, VAL_PEN, "validation")
         self.metric_plot = pg.PlotWidget(title="Metric")
         self.metric_plot.setLabel("bottom", "epoch")
-        legend = self.metric_plot.addLegend(offset=(-10, 10))
+        legend = outside_legend(self.metric_plot, "below", columns=3)
         self.metric_train = _curve(self.metric_plot, legend, TRAIN_PEN, "train")
         self.metric_val = _curve(self.metric_plot, legend, VAL_PEN, "validation")
         # The run that Undo (or an edit) took back, faded, for reference: smoothed batch loss
@@ -82,8 +83,9 @@ class CurvesView(QWidget):
             curve.setZValue(-1)
             plot.addItem(curve)
         self.previous: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # "loss"/"metric" -> (x, y)
-        cache_decorations(self.loss_plot)
-        cache_decorations(self.metric_plot)
+        for plot in (self.loss_plot, self.metric_plot):
+            cache_decorations(plot)
+            keep_readable(plot)
         self._drawn_epochs = -1
         self.log_scale = QCheckBox("Log-scale loss")
         self.log_scale.setToolTip("Show the loss on a logarithmic axis (small changes late in training stay visible)")
@@ -237,7 +239,7 @@ class CurvesView(QWidget):
         _show_in_legend(self.loss_plot, self.previous_loss, bool(len(values)))
         self.loss_range.follow(drawn)
         self._draw_marks()
-        self.hint.show_hint(not drawn)
+        self.hint.show_hint(not any(len(x) for x, _y in drawn))
 
     def _draw_metric(self) -> None:
         metric = self.metric_name
@@ -253,6 +255,7 @@ class CurvesView(QWidget):
         if title != self._metric_title:  # a new title re-lays out the plot: only when it changes
             self._metric_title = title
             self.metric_plot.setTitle(title)
+            keep_readable(self.metric_plot)
         train = np.asarray(self.epoch_logs.get(metric, []), dtype=np.float64)
         val = np.asarray(self.epoch_logs.get(f"val_{metric}", []), dtype=np.float64)
         drawn = [_thinned(np.arange(1.0, len(train) + 1), train),

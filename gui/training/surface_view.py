@@ -17,7 +17,7 @@ _CLASS_BRUSHES = [pg.mkBrush(colour) for colour in CLASS_COLOURS]
 UNIT_TILES = 16
 UNIT_COLUMNS = 4
 # One light tint per class: each class colour blended halfway towards white.
-CLASS_LUT = (np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS], dtype=float) + 255.0) / 2.0
+CLASS_LUT = ((np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS]) + 255) // 2).astype(np.uint8)
 # Playground's colours: class 0 orange, class 1 blue, undecided white; the same map for units.
 SURFACE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(245, 146, 62), (245, 245, 245), (37, 99, 235)])
 SURFACE_LUT = SURFACE_MAP.getLookupTable(nPts=256)  # computed once: a frame draws up to 17 images
