@@ -218,11 +218,12 @@ class TrainingSettingsPage(QWidget):
 
 
 def data_summary(data: dict[str, Any]) -> str:
-    """One line naming the data section: 'spiral: n 500, noise 0.1 · validation 20%'."""
+    """One line naming the data section: 'spiral: 500 samples, noise 0.1 · validation 20%'."""
     source = data.get("source")
     if not source:
         return "No data chosen yet."
-    details = [f"{k} {v}" for k, v in data.items() if k not in ("source", "val_split", "path", "features")]
+    details = [f"{v} samples" if k == "n" else f"{k} {v}" for k, v in data.items()
+               if k not in ("source", "val_split", "path", "features")]
     if "path" in data:
         details.insert(0, str(data["path"]))
     text = f"<b>{source}</b>" + (f": {', '.join(details)}" if details else "")

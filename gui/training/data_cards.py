@@ -24,7 +24,7 @@ THUMB_SEED = 3
 FILE_CARDS = ("mnist", "fashion_mnist", "csv", "npz")
 TITLES = {
     "circle": "Circle", "xor": "XOR", "gauss": "Gaussian", "spiral": "Spiral",
-    "spiral_multiclass": "Multi-spiral", "plane": "Plane", "gauss_surface": "Bumps", "sine": "Sine",
+    "spiral_multiclass": "Spirals", "plane": "Plane", "gauss_surface": "Bumps", "sine": "Sine",
     "mnist": "MNIST", "fashion_mnist": "Fashion", "csv": "CSV file", "npz": "NPZ file",
 }
 HEADINGS = {"spiral_multiclass": "Spiral with k classes", "mnist": "MNIST handwritten digits",

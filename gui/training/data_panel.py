@@ -47,6 +47,7 @@ from gui.training.session import TrainingSession
 from gui.training.surface_view import class_brushes
 
 THUMBNAILS = 12
+THUMBNAIL_COLUMNS = 4  # 3 rows of 4: legible in the narrow preview column
 PARAM_LABELS = {"n": "Samples", "noise": "Noise", "seed": "Seed", "classes": "Classes"}
 NO_DATA_TEXT = "<b>No data chosen.</b> Click a card on the left to choose what the network trains on."
 
@@ -372,4 +373,5 @@ class DataPanel(QWidget):
             labels = class_indices(np.asarray(data.y)[:len(shown)]) if data.task == "classification" else None
             names = data.class_names
             texts = [names[c] if names and c < len(names) else str(c) for c in labels] if labels is not None else None
-            show_mosaic(image, [grey(data.x[i].reshape(shape)) for i in shown], shape, THUMBNAILS, captions, texts)
+            show_mosaic(image, [grey(data.x[i].reshape(shape)) for i in shown], shape, THUMBNAIL_COLUMNS,
+                        captions, texts)

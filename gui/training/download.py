@@ -139,8 +139,8 @@ class DownloadBox(QWidget):
         title = remote_set(name).title
         self.show_set(self.name)
         if outcome == "cancelled":
-            self.status.setText(f"<b>Download cancelled.</b> Nothing of {title} was kept; "
-                                "Download starts again from the beginning.")
+            self.status.setText(f"<b>Download of {title} cancelled.</b> No half-downloaded file "
+                                "was kept; Download fetches the files still missing.")
         elif outcome:
             self.status.setText(f"<b>{title} could not be downloaded:</b> {outcome}")
         self.finished.emit(name, not outcome)

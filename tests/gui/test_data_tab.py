@@ -130,7 +130,7 @@ def test_download_with_progress_cancel_and_retry(window, qtbot, tmp_path, cache,
         with qtbot.waitSignal(box.finished, timeout=10000) as ended:
             QTest.mouseClick(box.cancel_button, Qt.MouseButton.LeftButton)
         assert ended.args == ["mnist", False]
-        assert "Download cancelled" in box.status.text()
+        assert "Download of MNIST cancelled" in box.status.text()
         left = sorted(p.name for p in (cache / "mnist").iterdir())
         assert TRAIN_IMAGES not in left and not [n for n in left if n.startswith("tmp")]
         assert box.start_button.isVisible()

@@ -396,7 +396,7 @@ def test_data_preview_colours_points_by_class_with_one_brush_per_class(window, q
 
 
 def test_image_data_preview_is_one_mosaic_captioned_by_class(window, qtbot, tmp_path):
-    from gui.training.data_panel import THUMBNAILS
+    from gui.training.data_panel import THUMBNAIL_COLUMNS, THUMBNAILS
     from gui.training.image_grid import TILE_GAP
 
     rng = np.random.default_rng(0)
@@ -406,7 +406,8 @@ def test_image_data_preview_is_one_mosaic_captioned_by_class(window, qtbot, tmp_
     assert window.training_panel.data_panel.apply_config({"source": "npz", "path": str(tmp_path / "digits.npz")})
     box = window.training_panel.data_panel.preview.ci.getItem(0, 0)
     image, captions = box.addedItems
-    assert image.image.shape == (28, THUMBNAILS * (28 + TILE_GAP) - TILE_GAP, 4)
+    rows = THUMBNAILS // THUMBNAIL_COLUMNS
+    assert image.image.shape == (rows * (28 + TILE_GAP) - TILE_GAP, THUMBNAIL_COLUMNS * (28 + TILE_GAP) - TILE_GAP, 4)
     assert [text for *_, text, _ in captions.labels] == [str(c) for c in y[:THUMBNAILS]]
 
 
