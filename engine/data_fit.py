@@ -75,7 +75,8 @@ def fit_problems(spec: NetworkSpec, report: ShapeReport, training: TrainingConfi
     except NetCanvasError:
         return problems
     out_shape = report.shapes.get(out_id)
-    if out_shape:
+    # A problem of the output layer itself (e.g. softmax over 1 unit) is the network's to report.
+    if out_shape and not any(p.node_id in _output_chain(spec, out_id) for p in report.problems):
         problems.extend(_output_problems(spec, out_id, out_shape, training, dataset))
     return problems
 
@@ -197,6 +198,11 @@ def _describe(params: dict[str, Any]) -> str:
     count = params["units"]
     kind = f"{params['activation']} " if "activation" in params else ""
     return f"{count} {kind}unit" + ("s" if count != 1 else "")
+
+
+def _output_chain(spec: NetworkSpec, out_id: str) -> set[str | None]:
+    """The output node and the nodes holding its units and activation."""
+    return {out_id, _nearest_with(spec, out_id, "units"), _nearest_with(spec, out_id, "activation")} - {None}
 
 
 def _nearest_with(spec: NetworkSpec, node_id: str, param: str) -> str | None:

@@ -34,8 +34,8 @@ def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str 
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
             parent, "Export an untrained network",
-            f"{warning[0].upper()}{warning[1:]}; its predictions will be random.\n\n"
-            "Train it first (Train > Train), or export it anyway?",
+            f"{warning[0].upper()}{warning[1:]}, so its predictions mean nothing yet.\n\n"
+            "Export it anyway? (To export what it learns, train it first: Train > Train.)",
             buttons.Yes | buttons.Cancel, buttons.Cancel)
         if answer != buttons.Yes:
             return

@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.params_label.setToolTip("Trainable and non-trainable parameters of the whole network")
         self.problems_button = QPushButton()
         self.problems_button.setFlat(True)
-        self.problems_button.clicked.connect(self._show_problems)
+        self.problems_button.clicked.connect(lambda: self._raise_dock("problems"))
         self.statusBar().addPermanentWidget(self.params_label)
         self.statusBar().addPermanentWidget(self.problems_button)
 
@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         doc.selection_changed.connect(self._update_edit_actions)
         doc.document_reset.connect(self._document_reset)
         self.problems.problem_activated.connect(self._show_node)
+        self.problems.data_problem_activated.connect(self._show_data_tab)
         QGuiApplication.clipboard().dataChanged.connect(self._update_edit_actions)
         self._update_title()
         self._update_status()
@@ -163,18 +164,17 @@ class MainWindow(QMainWindow):
         that the check knows would fail."""
         spec, report = self.document.spec, self.document.shape_report
         self.params_label.setText(f"Parameters: {total_parameters(spec, report):,}")
-        messages = [p.message for p in report.problems] + [p.message for p in self.session.fit_problems()]
+        data_problems = self.session.fit_problems()
+        self.problems.set_data_problems(data_problems)
+        messages = [p.message for p in report.problems] + [p.message for p in data_problems]
         count = len(messages)
         self.problems_button.setText("✓ No problems" if not count else
                                      f"⚠ {count} problem" + ("s" if count > 1 else ""))
-        tip = "\n".join(f"• {m}" for m in messages) + "\n\nClick to see them." if messages else ""
+        tip = "\n".join(f"• {m}" for m in messages) + "\n\nClick to show the Problems panel." if messages else ""
         self.problems_button.setToolTip(tip or "The network can be built and its data fits it")
 
-    def _show_problems(self) -> None:
-        """The Problems panel, or the Data tab when only the data check has something to say."""
-        if self.document.shape_report.problems or not self.session.fit_problems():
-            self._raise_dock("problems")
-            return
+    def _show_data_tab(self) -> None:
+        """Where the data is chosen (a data problem that concerns no layer was clicked)."""
         self._raise_dock("training")
         self.training_panel.tabs.setCurrentWidget(self.training_panel.data_panel)
 

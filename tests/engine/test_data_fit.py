@@ -157,3 +157,11 @@ def test_the_cli_train_stops_early_with_the_fix_in_words(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "error: the data does not fit the network: the data has 3 classes but the output 'out' has "
         "1 unit(s) (fix: set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy)")
+
+
+def test_a_problem_of_the_output_layer_itself_is_not_reported_twice():
+    spec = _chain(1, "softmax", "binary_crossentropy")
+    report = spec.infer_shapes()
+    dataset = load_data({"source": "xor", "n": 32})
+    assert len(report.problems) == 1
+    assert fit_problems(spec, report, TrainingConfig.from_dict(spec.training), dataset) == []

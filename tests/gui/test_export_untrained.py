@@ -59,7 +59,7 @@ def test_the_window_asks_before_exporting_an_untrained_network(window, qtbot, qu
 
     answers.append(QMessageBox.StandardButton.Cancel)
     entry.trigger()
-    assert len(asked) == 1 and UNTRAINED[1:] in asked[0] and "export it anyway" in asked[0]
+    assert len(asked) == 1 and UNTRAINED[1:] in asked[0] and "Export it anyway?" in asked[0]
     assert not target.exists()
 
     answers.append(QMessageBox.StandardButton.Yes)

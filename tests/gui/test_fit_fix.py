@@ -118,25 +118,48 @@ def test_cancel_leaves_the_network_as_it_was(window, qtbot, dialogs):
     assert window.document.spec.nodes["out"].params["units"] == 1
 
 
-def test_the_indicator_counts_no_data_and_data_that_does_not_fit(window, qtbot):
+def test_the_indicator_and_the_problems_panel_count_no_data_and_data_that_does_not_fit(window, qtbot):
     window.actions_.new.trigger()
     # an empty network, and no data chosen
     assert _indicator(window) == "⚠ 2 problems"
     assert "no data chosen: choose a data source in the Data tab" in window.problems_button.toolTip()
+    assert window.problems.messages()[-1] == "[data] no data chosen: choose a data source in the Data tab"
 
     assert window.load_path(EXAMPLES / "spiral.json")
     qtbot.waitUntil(lambda: _indicator(window) == "✓ No problems", timeout=10000)
+    assert window.problems.messages() == ["No problems: the network can be built and trained."]
 
     window.document.set_data({"source": "spiral_multiclass", "n": 90, "classes": 3, "seed": 0})
     qtbot.waitUntil(lambda: _indicator(window) == "⚠ 1 problem", timeout=10000)  # once the data is read
     assert "3 classes" in window.problems_button.toolTip()
-    # only the data disagrees: the indicator leads to the Data tab, where it is chosen
-    QTest.mouseClick(window.problems_button, Qt.MouseButton.LeftButton)
-    panel = window.training_panel
-    assert panel.tabs.currentWidget() is panel.data_panel and window.docks["training"].isVisible()
+    assert window.problems.messages() == ["[data] the data has 3 classes but the output 'out' has 1 unit(s)"]
 
     window.document.set_data({})
     assert _indicator(window) == "⚠ 1 problem" and "no data chosen" in window.problems_button.toolTip()
+    # the indicator opens the Problems panel; the problem there leads to the Data tab
+    window.docks["summary"].raise_()
+    QTest.mouseClick(window.problems_button, Qt.MouseButton.LeftButton)
+    problems = window.problems.list
+    assert window.docks["problems"].isVisible() and problems.isVisible()
+    QTest.mouseClick(problems.viewport(), Qt.MouseButton.LeftButton, pos=problems.visualItemRect(problems.item(0)).center())
+    panel = window.training_panel
+    assert panel.tabs.currentWidget() is panel.data_panel and window.docks["training"].isVisible()
+
     window.document.undo_stack.undo()
     window.document.undo_stack.undo()
     qtbot.waitUntil(lambda: _indicator(window) == "✓ No problems", timeout=10000)
+
+
+def test_softmax_over_one_unit_gets_a_badge_from_the_inspector(window, qtbot):
+    assert window.load_path(EXAMPLES / "xor.json")
+    window.document.set_selection(["out"])
+    combo = window.inspector.page.form.fields["activation"].input
+    combo.setFocus()
+    combo.setCurrentIndex(combo.findText("softmax"))  # what picking it from the list does
+    message = "Dense 'out': softmax over 1 unit is always 1: use sigmoid"
+    assert [(p.node_id, p.message) for p in window.document.shape_report.problems] == [("out", message)]
+    item = window.view.node_item("out")
+    assert item.content.problem == message and item.toolTip() == message
+    assert _indicator(window).startswith("⚠")
+    window.actions_.undo.trigger()
+    assert not window.view.node_item("out").content.problem

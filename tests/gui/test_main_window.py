@@ -542,8 +542,9 @@ def test_shape_error_shows_badge_problem_and_jumps_to_node(window):
     assert window.view.node_item(dense).content.problem
     assert "add a Flatten" in window.view.node_item(dense).toolTip()
     messages = window.problems.messages()
-    assert len(messages) == 1 and "expects a 1-D input, got (28, 28)" in messages[0]
-    assert "1 problem" in window.problems_button.text()
+    assert len(messages) == 2 and "expects a 1-D input, got (28, 28)" in messages[0]
+    assert messages[1] == "[data] no data chosen: choose a data source in the Data tab"  # a new file has none
+    assert "2 problems" in window.problems_button.text()
     window.view.reset_zoom()
     window.view.centerOn(0, 0)
     assert not window.view.mapToScene(window.view.viewport().rect()).boundingRect().intersects(
