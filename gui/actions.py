@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette, QPen
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainterPath, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from gui.examples import list_examples
@@ -22,7 +22,8 @@ Key = QKeySequence.StandardKey
 
 
 def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:
-    """Simple line icons for zoom in/out, fit, auto-layout and training settings."""
+    """Simple line icons for zoom in/out, fit, auto-layout, training settings and the curved
+    undo / redo arrows, in the palette's text colour (redrawn when the theme changes)."""
     pixmap, painter = icon_canvas(size)
     pen = QPen(palette.color(QPalette.ColorRole.WindowText), size / 12)
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
@@ -47,6 +48,18 @@ def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:
         for a, b in ((0, 1), (0, 2), (1, 3), (2, 3)):
             painter.drawLine(QPointF(boxes[a].right(), boxes[a].center().y()),
                              QPointF(boxes[b].left(), boxes[b].center().y()))
+    elif kind in ("undo", "redo"):
+        if kind == "redo":  # the undo arrow, mirrored
+            painter.translate(s, 0)
+            painter.scale(-1, 1)
+        hook = QPainterPath(QPointF(s * 0.3, s * 0.4))
+        hook.lineTo(QPointF(s * 0.58, s * 0.4))
+        hook.arcTo(QRectF(s * 0.4, s * 0.4, s * 0.4, s * 0.38), 90, -180)
+        hook.lineTo(QPointF(s * 0.36, s * 0.78))
+        painter.drawPath(hook)
+        painter.setBrush(palette.color(QPalette.ColorRole.WindowText))
+        painter.drawPolygon(QPolygonF([QPointF(s * 0.1, s * 0.4), QPointF(s * 0.34, s * 0.2),
+                                       QPointF(s * 0.34, s * 0.6)]))
     elif kind == "settings":
         for i, y in enumerate((0.28, 0.5, 0.72)):
             painter.drawLine(QPointF(s * 0.15, s * y), QPointF(s * 0.85, s * y))
@@ -101,10 +114,12 @@ class Actions:
         stack = w.document.undo_stack
         self.undo = stack.createUndoAction(w, "&Undo")
         self.undo.setShortcuts([QKeySequence(Key.Undo)])
-        self.undo.setIcon(std(SP.SP_ArrowBack))
+        self.undo.setIcon(drawn_icon("undo", w.palette()))
+        self.undo.setProperty("shortcut_name", "Undo")  # its text names the edit it undoes
         self.redo = stack.createRedoAction(w, "&Redo")
         self.redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
-        self.redo.setIcon(std(SP.SP_ArrowForward))
+        self.redo.setIcon(drawn_icon("redo", w.palette()))
+        self.redo.setProperty("shortcut_name", "Redo")
         for action, tip in ((self.undo, "Undo the last edit (Ctrl+Z)"),
                             (self.redo, "Redo the edit just undone (Ctrl+Y or Ctrl+Shift+Z)")):
             action.setToolTip(tip)
@@ -149,7 +164,8 @@ class Actions:
         """Redraw the drawn icons in the current palette (after a theme switch)."""
         pal = self.window.palette()
         for action, kind in ((self.zoom_in, "zoom_in"), (self.zoom_out, "zoom_out"), (self.fit, "fit"),
-                             (self.auto_layout, "layout"), (self.training_settings, "settings")):
+                             (self.auto_layout, "layout"), (self.training_settings, "settings"),
+                             (self.undo, "undo"), (self.redo, "redo")):
             action.setIcon(drawn_icon(kind, pal))
 
     def build_menus(self) -> QMenu:

@@ -406,11 +406,20 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def show_shortcuts(self) -> None:
-        rows = []
-        for action in self.actions():
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-            if keys:
-                rows.append(f"<tr><td>{action.text().replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+        """Every shortcut of the window, under the menu that holds its action, by a name that stays
+        the same whatever the state ("Undo", not "Undo Set 2 parameters of …")."""
+        rows, listed = [], set()
+        groups = [(m.title(), m.actions()) for m in self.actions_.menus.values()] + [("Other", self.actions())]
+        for title, actions in groups:
+            entries = []
+            for action in actions:
+                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+                if keys and action not in listed:
+                    listed.add(action)
+                    name = action.property("shortcut_name") or action.text()
+                    entries.append(f"<tr><td>{name.replace('&', '')}</td><td><b>{keys}</b></td></tr>")
+            if entries:
+                rows += [f"<tr><td colspan=2><br><i>{title.replace('&', '')}</i></td></tr>", *entries]
         QMessageBox.information(self, "Keyboard shortcuts", "<table cellspacing=4>" + "".join(rows) + "</table>")
 
     def show_about(self) -> None:

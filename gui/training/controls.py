@@ -1,6 +1,7 @@
-"""The window's training controls: Train / Pause-Resume / Step / Step epoch / Stop / Reset weights
-on the Train menu and toolbar, the progress bar, samples/s and ETA in the status bar, the
-data-does-not-fit question with its fix, and live learning-rate / regularisation changes."""
+"""The window's training controls: Train-Resume (F5) / Pause (F6, checked while paused) / Step /
+Step epoch / Stop / Reset weights on the Train menu and toolbar, the progress bar, samples/s and
+ETA in the status bar, the data-does-not-fit question with its fix, and live learning-rate /
+regularisation changes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from gui.training.session import IDLE, PAUSED, RUNNING, TrainingSession
 from gui.training.worker import TrainingProgress, TrainingResult
 
 REGULARIZATION_KEYS = ("kernel_l1", "kernel_l2")
+TRAIN_TIP = "Train the network on its data, from its current weights"
+RESUME_TIP = "Resume the paused training"
 STATUS_HZ = 5.0
 MAX_FIXES = 4  # data-fit fixes offered in a row before training (Input, output, ...)
 
@@ -39,10 +42,13 @@ class TrainingControls:
             action.setShortcut(QKeySequence(shortcut))
             action.setToolTip(f"{tip} ({shortcut})")
             action.setStatusTip(tip)
+            window.addAction(action)  # (the Keyboard Shortcuts window lists the window's actions)
             return action
 
-        self.train = make("&Train", self.start, "F5", "Train the network on its data, from its current weights")
+        self.train = make("&Train", self.start, "F5", TRAIN_TIP)
+        self.train.setProperty("shortcut_name", "Train / Resume")  # its text follows the state
         self.pause = make("&Pause", self.toggle_pause, "F6", "Pause training after the current batch, or resume it")
+        self.pause.setCheckable(True)  # shown pressed while paused
         self.step = make("Step one &batch", self.step_batch, "F10", "Run exactly one batch, then pause")
         self.step_epoch = make("Step one &epoch", self.step_one_epoch, "Shift+F10", "Run one whole epoch, then pause")
         self.stop = make("&Stop", session.stop, "Shift+F5", "Stop training after the current batch; keep what was learned")
@@ -103,6 +109,9 @@ class TrainingControls:
         """Ask whether to apply the fix of `fit`; apply it as one undo entry. False: cancelled."""
         box = QMessageBox(QMessageBox.Icon.Warning, "Data and network disagree",
                           f"{fit.message[0].upper()}{fit.message[1:]}.", parent=self.window)
+        if fit.fix:
+            box.setInformativeText("The fix is applied as one step (Edit > Undo takes it back), then "
+                                   "training starts. Cancel leaves the network as it is.")
         fix = box.addButton(fit.fix.label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
@@ -144,7 +153,10 @@ class TrainingControls:
         self._after_data = None  # a Train pressed for the previous file does not start this one
 
     def start(self) -> None:
-        if self.session.state == IDLE and not self._wait_for_data(self.start) and self._ready():
+        """Train (F5); while a run is paused, the same action and key resume it."""
+        if self.session.state == PAUSED:
+            self.session.resume()
+        elif self.session.state == IDLE and not self._wait_for_data(self.start) and self._ready():
             self._report(self.session.start())
 
     def toggle_pause(self) -> None:
@@ -191,10 +203,14 @@ class TrainingControls:
 
     # ---------------------------------------------------------------- status
     def _state_changed(self, state: str) -> None:
-        idle = state == IDLE
-        self.train.setEnabled(idle)
+        idle, paused = state == IDLE, state == PAUSED
+        self.train.setEnabled(idle or paused)
+        self.train.setText("&Resume" if paused else "&Train")
+        tip = RESUME_TIP if paused else TRAIN_TIP
+        self.train.setToolTip(f"{tip} (F5)")
+        self.train.setStatusTip(tip)
         self.pause.setEnabled(not idle)
-        self.pause.setText("&Resume" if state == PAUSED else "&Pause")
+        self.pause.setChecked(paused)
         self.stop.setEnabled(not idle)
         self.reset.setEnabled(idle)
         # The structure is fixed while a run uses it; settings stay editable (learning rate live).
