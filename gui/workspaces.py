@@ -90,8 +90,9 @@ class Workspaces(QObject):
         inspector beside it for settings; palette, Problems and Summary hidden (View > Panels)."""
         w = self.window
         docks = w.docks
-        for dock in docks.values():
+        for dock in docks.values():  # out of any tab group first (re-adding keeps a dock's tabs)
             dock.setFloating(False)
+            w.removeDockWidget(dock)
         w.addDockWidget(Area.LeftDockWidgetArea, docks["palette"])
         w.addDockWidget(Area.RightDockWidgetArea, docks["inspector"])
         w.addDockWidget(Area.RightDockWidgetArea, docks["history"])

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, QSizeF
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.training.empty_hint import EmptyHint
 from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic
 from gui.training.plot_cache import cache_decorations
+from gui.training.plot_style import keep_readable, scroll_when_narrow
 
 GRID_COLUMNS = 6
 SAMPLE_TILES = GRID_COLUMNS * 3
@@ -42,6 +43,7 @@ class ConfusionView(QWidget):
         self.plot.hideButtons()
         self.plot.disableAutoRange()
         cache_decorations(self.plot)
+        keep_readable(self.plot)
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.counts = TextGrid(9)
@@ -67,6 +69,7 @@ class ConfusionView(QWidget):
         layout.addWidget(self.plot, 3)
         layout.addWidget(self.image_side, 2)
         self.image_side.hide()
+        scroll_when_narrow(self)
         self.hint = EmptyHint("Train a classifier to see its confusion matrix", self)
 
     def clear(self) -> None:
@@ -116,7 +119,7 @@ class ConfusionView(QWidget):
             self.plot.getAxis("bottom").setTicks(ticks)
             self.plot.getAxis("left").setTicks(ticks)
             self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
-            self.counts.font.setPointSizeF(7.5 if k > 6 else 9)
+            self.counts.font.setPointSizeF(8 if k > 6 else 9)
             self.classes_shown = k
         labels = [] if k > MAX_LABELLED_CLASSES else [
             (j + 0.5, i + 0.5, str(int(m[i, j])), DARK_TEXT if share[i, j] > 0.6 else LIGHT_TEXT)
@@ -124,6 +127,9 @@ class ConfusionView(QWidget):
         self.counts.set_labels(labels, QRectF(0, 0, k, k), (1, 1))
         accuracy = np.trace(m) / max(m.sum(), 1)
         self.plot.setTitle(f"Confusion matrix (validation, accuracy {accuracy:.1%})")
+        # room for every count in its cell (a label that does not fit is left out)
+        sizes = [self.counts.text_size(text) for _x, _y, text, _c in labels] or [QSizeF()]
+        keep_readable(self.plot, (k * (max(s.width() for s in sizes) + 6), k * (max(s.height() for s in sizes) + 2)))
         if self.image_side.isVisible():
             self._draw_samples()
             self._draw_weights()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from engine.callbacks import History
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
-from gui.training.plot_style import keep_readable, outside_legend
+from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
 # One-pixel pens: Qt draws them on its fast path; wider ones cost a stroker per frame.
 TRAIN_PEN = pg.mkPen("#3b82f6", width=1)
@@ -101,6 +101,7 @@ class CurvesView(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(plots)
         layout.addWidget(self.log_scale)
+        scroll_when_narrow(self)
         self.hint = EmptyHint("Train to see the loss and metric curves", self)
 
     def _set_log_scale(self, on: bool) -> None:

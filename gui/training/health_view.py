@@ -13,6 +13,7 @@ from engine.monitor import MonitorSnapshot
 from gui.training.curves import StableRange
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
+from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
 LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
                  "#ec4899", "#64748b", "#84cc16"]
@@ -28,7 +29,7 @@ class HealthView(QWidget):
         self.grad_plot = pg.PlotWidget(title="Gradient norm per layer (log)")
         self.grad_plot.setLogMode(y=True)
         self.grad_plot.setLabel("bottom", "step (batches)")
-        self.grad_legend = self.grad_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.grad_legend = outside_legend(self.grad_plot, "right")
         self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
                                   "mean that layer barely learns: a vanishing gradient.")
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
@@ -56,6 +57,7 @@ class HealthView(QWidget):
         self._fraction_axis: tuple[list[tuple[int, str]], str] | None = None
         for plot in (self.grad_plot, self.fraction_plot, self.hist_plot):
             cache_decorations(plot)
+            keep_readable(plot)
         self.layer_choice = QComboBox()
         self.layer_choice.setToolTip("The layer whose activation histogram is shown")
         self.layer_choice.currentIndexChanged.connect(lambda _: self._mark_dirty())
@@ -70,6 +72,7 @@ class HealthView(QWidget):
         layout.addWidget(self.grad_plot, 3)
         layout.addWidget(self.fraction_plot, 2)
         layout.addLayout(right, 2)
+        scroll_when_narrow(self)
         self.hint = EmptyHint("Train to see gradient norms, dead and saturated units and activations", self)
 
     def _mark_dirty(self) -> None:
@@ -134,8 +137,7 @@ class HealthView(QWidget):
                 curve = self.grad_plot.plot([], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
                                             name=nid)
                 self.grad_curves[nid] = curve
-                if len(self.grad_curves) == 5:  # a deep net: two columns keep the legend off most lines
-                    self.grad_legend.setColumnCount(2)
+                keep_readable(self.grad_plot)  # the legend beside it grew
             curve.setData(steps[: len(series)], np.asarray(series), connect="finite")
         with np.errstate(divide="ignore", invalid="ignore"):
             self.grad_range.follow([(steps[: len(series)], np.log10(series)) for series in self.grad_norms.values()])
@@ -153,6 +155,7 @@ class HealthView(QWidget):
             self._fraction_axis = (ticks, axis_label)
             self.fraction_plot.getAxis("bottom").setTicks([ticks])
             self.fraction_plot.setLabel("bottom", axis_label)
+            keep_readable(self.fraction_plot)
         chosen = self.layer_choice.currentText()
         for layer in layers:
             if layer.node_id == chosen:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTransform
 
 TILE_GAP = 2  # image pixels between tiles (transparent)
 DIVERGING = pg.colormap.get("CET-D1A").getLookupTable(nPts=256)
@@ -49,18 +49,37 @@ class TextGrid(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
         return self.area
 
+    def text_size(self, text: str) -> QSizeF:
+        """The on-screen size a label takes (its box, with the side padding)."""
+        return QSizeF(QFontMetricsF(self.font).boundingRect(text).adjusted(-2, 0, 2, 0).size())
+
+    def placed(self, to_screen: QTransform) -> list[tuple[str, QRectF, QColor]]:
+        """The labels drawn under the item-to-screen transform `to_screen`, with their boxes on
+        screen: those that fit their cell (see __init__)."""
+        metrics = QFontMetricsF(self.font)
+        cell = to_screen.mapRect(self.cell)
+        shown = []
+        for x, y, text, colour in self.labels:
+            box = metrics.boundingRect(text).adjusted(-2, 0, 2, 0)
+            if box.width() > cell.width() or box.height() > self.height_share * cell.height():
+                continue
+            at = to_screen.map(QPointF(x, y))
+            box.moveCenter(at) if self.centered else box.moveTopLeft(at)
+            shown.append((text, box, colour))
+        return shown
+
+    def shown_labels(self) -> list[tuple[str, QRectF]]:
+        """The labels on screen now, with their boxes in the (first) view's coordinates."""
+        views = self.scene().views() if self.scene() is not None else []
+        if not views or not self.isVisible():
+            return []
+        return [(text, box) for text, box, _c in self.placed(self.deviceTransform(views[0].viewportTransform()))]
+
     def paint(self, painter: QPainter, *_args) -> None:
         to_screen = painter.transform()
         painter.resetTransform()
         painter.setFont(self.font)
-        metrics = painter.fontMetrics()
-        cell = to_screen.mapRect(self.cell)
-        for x, y, text, colour in self.labels:
-            at = to_screen.map(QPointF(x, y))
-            box = QRectF(metrics.boundingRect(text)).adjusted(-2, 0, 2, 0)
-            if box.width() > cell.width() or box.height() > self.height_share * cell.height():
-                continue
-            box.moveCenter(at) if self.centered else box.moveTopLeft(at)
+        for text, box, colour in self.placed(to_screen):
             if self.backdrop is not None:
                 painter.fillRect(box, self.backdrop)
             painter.setPen(colour)
@@ -74,7 +93,7 @@ def mosaic_view(box: pg.ViewBox) -> tuple[pg.ImageItem, TextGrid]:
     box.setAspectLocked(True)
     image = pg.ImageItem(axisOrder="row-major")
     box.addItem(image)
-    captions = TextGrid(7, height_share=0.34, centered=False, backdrop=CAPTION_BACKDROP)
+    captions = TextGrid(8, height_share=0.5, centered=False, backdrop=CAPTION_BACKDROP)
     box.addItem(captions)
     return image, captions
 
