@@ -112,9 +112,6 @@ class TrainingControls:
         if fit.fix:
             box.setInformativeText("The fix is applied as one step (Edit > Undo takes it back), then "
                                    "training starts. Cancel leaves the network as it is.")
-        if fit.fix:
-            box.setInformativeText("The fix is applied as one step (Edit > Undo takes it back), then "
-                                   "training starts. Cancel leaves the network as it is.")
         fix = box.addButton(fit.fix.label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
