@@ -114,7 +114,7 @@ class MainWindow(QMainWindow):
         doc.selection_changed.connect(self._update_edit_actions)
         doc.document_reset.connect(self._document_reset)
         self.problems.problem_activated.connect(self._show_node)
-        self.problems.data_problem_activated.connect(self._show_data_tab)
+        self.problems.data_problem_activated.connect(self.training_panel.data_panel.reveal)
         QGuiApplication.clipboard().dataChanged.connect(self._update_edit_actions)
         self._update_title()
         self._update_status()
@@ -172,11 +172,6 @@ class MainWindow(QMainWindow):
                                      f"⚠ {count} problem" + ("s" if count > 1 else ""))
         tip = "\n".join(f"• {m}" for m in messages) + "\n\nClick to show the Problems panel." if messages else ""
         self.problems_button.setToolTip(tip or "The network can be built and its data fits it")
-
-    def _show_data_tab(self) -> None:
-        """Where the data is chosen (a data problem that concerns no layer was clicked)."""
-        self._raise_dock("training")
-        self.training_panel.tabs.setCurrentWidget(self.training_panel.data_panel)
 
     def _update_edit_actions(self, *_args: object) -> None:
         has_selection = bool(self.document.selected_ids)
