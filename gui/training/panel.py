@@ -117,7 +117,10 @@ class TrainingPanel(QWidget):
         self.surface.clear()
         self.results.clear()
         self.error.hide()
-        if network.history.steps > 0 and self.session.dataset is not None and self.session.state == IDLE:
+        self._latest_snapshot = None
+        trained = network.history.steps > 0 and self.session.state == IDLE
+        self._style_edges(network.model.layers if trained else None)  # the canvas shows these weights
+        if trained and self.session.dataset is not None:
             self._describe_network()
         self.redraw(everything=True, all_tabs=True)
 
@@ -241,19 +244,25 @@ class TrainingPanel(QWidget):
         snapshot, self._latest_snapshot = self._latest_snapshot, None
         if snapshot is None or self.canvas is None:
             return
-        spec = self.session.document.spec
         worker = self.session.worker
         for layer in snapshot.layers:
             item = self.canvas.node_item(layer.node_id)
             if item is not None:
                 item.set_activity(layer.mean_activation)
-        if worker is None:
+        if worker is not None:
+            self._style_edges(worker.network.model.layers)
+
+    def _style_edges(self, layers: dict | None) -> None:
+        """Each edge by the weights of the layer it feeds (`layers`: a model's), or plain (None)."""
+        if self.canvas is None:
             return
-        layers = worker.network.model.layers
-        for source, target in spec.edges:
-            kernel = layers[target].weights.get("kernel") if target in layers else None
+        for source, target in self.session.document.spec.edges:
             edge = self.canvas.edge_item(source, target)
-            if edge is None or kernel is None or kernel.size > LARGE_LAYER:
+            if edge is None:
+                continue
+            kernel = layers[target].weights.get("kernel") if layers is not None and target in layers else None
+            if kernel is None or kernel.size > LARGE_LAYER:
+                edge.set_weight_style(None, 1)
                 continue
             mean = float(kernel.mean())
             edge.set_weight_style(float(np.abs(kernel).mean()), 1 if mean >= 0 else -1)

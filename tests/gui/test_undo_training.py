@@ -80,12 +80,14 @@ def test_undoing_an_edit_after_training_gives_back_the_trained_network(window, q
     assert _same(doc.network.get_weights(), untrained) and doc.network.history.steps == 0
     assert _shown_epochs(window) == [] and panel.surface.surface is None and panel.results.matrix is None
     assert not panel.surface.hint.isHidden() and not panel.results.hint.isHidden()
+    assert window.view.edge_item("in", "hidden1").magnitude is None  # the canvas's edges: plain again
     saved = _save(window, monkeypatch, tmp_path / "untrained.ncv")
     assert _same(saved.get_weights(), untrained) and saved.history.steps == 0
 
     actions.redo.trigger()  # the run returns
     assert _same(doc.network.get_weights(), trained) and _shown_epochs(window) == losses
     assert panel.surface.surface is not None and panel.surface.hint.isHidden()
+    assert window.view.edge_item("in", "hidden1").magnitude is not None
 
 
 def test_a_second_run_undone_gives_back_the_first_runs_weights_and_curves(window, qtbot, monkeypatch, tmp_path):
