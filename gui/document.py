@@ -76,6 +76,7 @@ class NetworkDocument(QObject):
         self.selected_ids: list[str] = []
         self.shape_report: ShapeReport = self.spec.infer_shapes()
         self.structure_version = 0  # counts structural edits, undos and redos (a run checks it)
+        self._seed_weights = self.network._model is None  # the weights are the seed's initial ones
 
     @property
     def spec(self) -> NetworkSpec:
@@ -216,7 +217,10 @@ class NetworkDocument(QObject):
         """The network's current weights, optimizer state, history and scaler (shared, not copied)."""
         network = self.network
         # Network has no public way to hand over its model without copying every array.
-        return NetworkState(network._model, network.optimizer, network.history, network.scaler)
+        model = network._model
+        if self._seed_weights and network.optimizer is None and network.history.steps == 0:
+            model = None  # built from the seed since: kept as None, an undo entry costs no arrays
+        return NetworkState(model, network.optimizer, network.history, network.scaler)
 
     def record_run(self, before: NetworkState, after: NetworkState, text: str) -> None:
         """Install a finished run's state as one undo entry (`before`: the state the run started
@@ -268,6 +272,7 @@ class NetworkDocument(QObject):
         """Replace the whole document (clears undo history and selection)."""
         self.network = network
         network.spec.training = network.training.to_dict()
+        self._seed_weights = network._model is None  # (a file's or an import's weights are not)
         self.selected_ids = []
         self.undo_stack.clear()
         self.shape_report = self.spec.infer_shapes()
@@ -295,6 +300,7 @@ class NetworkDocument(QObject):
         network = self.network
         network._model, network.optimizer, network.history, network.scaler = (
             state.model, state.optimizer, state.history, state.scaler)
+        self._seed_weights = state.model is None
         if previous.trained or state.trained:  # (views show nothing of an untrained network)
             self.weights_changed.emit()
 
