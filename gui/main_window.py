@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NetCanvasError
 from engine.examples import is_example, is_examples_folder
+from gui import accessibility
 from gui.actions import Actions
 from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
@@ -52,10 +53,12 @@ class MainWindow(QMainWindow):
     def __init__(self, document: NetworkDocument | None = None, settings: AppSettings | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
+        accessibility.install()  # every widget shown from now on gets a screen-reader name
         self.document = document if document is not None else NetworkDocument(parent=self)
         self.settings = settings if settings is not None else AppSettings()
         self.view = CanvasView(self.document)
         self.view.setToolTip("")
+        self.view.setAccessibleName("Network canvas")
         self.setCentralWidget(self.view)
         self.docks: dict[str, QDockWidget] = {}
         self.palette_panel = PaletteWidget(self.document, self.view_centre)
