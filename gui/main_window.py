@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QUndoView,
@@ -406,9 +407,12 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         """Every shortcut of the window, under the menu that holds its action, by a name that stays
         the same whatever the state ("Undo", not "Undo Set 2 parameters of …")."""
+        groups: dict[str, list] = {m.title(): list(m.actions()) for m in self.actions_.menus.values()}
+        for action in self.actions():  # in a submenu made elsewhere (View > Workspace), or none
+            menus = [o for o in action.associatedObjects() if isinstance(o, QMenu)]
+            groups.setdefault(menus[0].title() if menus else "Other", []).append(action)
         rows, listed = [], set()
-        groups = [(m.title(), m.actions()) for m in self.actions_.menus.values()] + [("Other", self.actions())]
-        for title, actions in groups:
+        for title, actions in groups.items():
             entries = []
             for action in actions:
                 keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
