@@ -81,7 +81,7 @@ class ConfusionView(QWidget):
         self.counts.set_labels([], QRectF(0, 0, 1, 1), (1, 1))
         self.plot.setTitle("Confusion matrix (validation)")
         for axis in ("bottom", "left"):
-            self.plot.getAxis(axis).setTicks(None)
+            self.plot.getAxis(axis).setTicks([[]])  # no classes: no numbers on the axes
         self.classes_shown = 0
         for image in (self.sample_image, self.weight_image):
             image.clear()

@@ -86,6 +86,7 @@ class HealthView(QWidget):
             self.grad_plot.removeItem(curve)
         self.grad_curves = {}
         self.grad_range.reset()
+        self.grad_plot.setRange(xRange=(0, 1), yRange=(-3, 0), padding=0)  # (log10 units) no old run's axes
         self.dead_bars.setOpts(x=[], height=[])
         self.sat_bars.setOpts(x=[], height=[])
         self.hist_bars.setOpts(x=[], height=[])

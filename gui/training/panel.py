@@ -150,7 +150,7 @@ class TrainingPanel(QWidget):
 
     def _weights_changed(self) -> None:
         worker = self.session.worker
-        if worker is not None and self.session.document.network.model is worker.network.model:
+        if worker is not None and self.session.document.state().model is worker.network.model:
             return  # the run just recorded: the views already show it, live
         self.load_document(keep_previous=True)
 

@@ -212,10 +212,12 @@ class TrainingSession(QObject):
         self.thread.setObjectName("NetCanvas training")
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
-        self.worker.started.connect(self._relay(self.run_started))
+        # (methods of this object, so that they run on the GUI thread, queued, where `_discarded`
+        # is known: a closure would run on the training thread as the worker emits)
+        self.worker.started.connect(self._started)
         self.worker.progressed.connect(self._progressed)
-        self.worker.snapshot_taken.connect(self._relay(self.snapshot_taken))
-        self.worker.epochs_ended.connect(self._relay(self.epochs_ended))
+        self.worker.snapshot_taken.connect(self._snapshot_taken)
+        self.worker.epochs_ended.connect(self._epochs_ended)
         self.worker.finished.connect(self._finished)
         self.worker.finished.connect(self.thread.quit)
         self.thread.finished.connect(self._thread_done)
@@ -292,12 +294,18 @@ class TrainingSession(QObject):
         self.state = state
         self.state_changed.emit(state)
 
-    def _relay(self, signal: Signal):
-        """A slot re-emitting the worker's data on `signal`, unless the run was discarded."""
-        def relay(payload: object) -> None:
-            if not self._discarded:
-                signal.emit(payload)
-        return relay
+    # The worker's data goes on to the views unless the run was discarded.
+    def _started(self, info: dict) -> None:
+        if not self._discarded:
+            self.run_started.emit(info)
+
+    def _snapshot_taken(self, snapshot: object) -> None:
+        if not self._discarded:
+            self.snapshot_taken.emit(snapshot)
+
+    def _epochs_ended(self, reports: list) -> None:
+        if not self._discarded:
+            self.epochs_ended.emit(reports)
 
     def _progressed(self, progress: TrainingProgress) -> None:
         if self._discarded:

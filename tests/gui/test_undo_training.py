@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 import engine
+from engine.export.onnx_export import export_onnx
 from gui.main_window import MainWindow
 from gui.settings import AppSettings
 from gui.training.session import IDLE
@@ -133,3 +134,21 @@ def test_an_edit_made_before_a_run_is_undone_with_the_runs_curves_kept_faded(win
     legend = curves.loss_plot.getPlotItem().legend
     assert "previous run" in [label.text for _sample, label in legend.items]
     assert curves.hint.isHidden()
+
+
+def test_undoing_an_edit_gives_back_imported_weights_and_seed_weights_cost_no_copies(window, qtbot, monkeypatch,
+                                                                                    tmp_path):
+    doc, actions = window.document, window.actions_
+    doc.set_selection(["hidden2"])
+    actions.delete.trigger()  # the spiral's weights are its seed's: nothing needs keeping
+    assert doc.undo_stack.command(doc.undo_stack.index() - 1).dropped.model is None
+    path = export_onnx(engine.load(EXAMPLES / "xor.json"), tmp_path / "xor.onnx")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    importer = [a for a in actions.file_menu.actions() if a.text().replace("&", "") == "Import ONNX Model…"]
+    importer[0].trigger()
+    imported = doc.network.get_weights()
+    hidden = next(n for n in doc.spec.nodes.values() if n.params.get("units", 0) > 1)
+    doc.set_node_params(hidden.id, {"units": hidden.params["units"] + 1})  # as the Inspector does
+    assert [w.shape for w in doc.network.get_weights()] != [w.shape for w in imported]
+    actions.undo.trigger()
+    assert _same(doc.network.get_weights(), imported)  # not new ones from the seed

@@ -166,3 +166,16 @@ def test_the_multiclass_boundary_paints_each_class_in_its_colour(window, qtbot):
     image = surface.image.qimage
     colours = {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())}
     assert len(colours) == 3
+
+
+def test_a_run_still_going_when_another_file_opens_leaves_nothing_behind(window, qtbot):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
+    window.document.set_training({**window.document.spec.training, "epochs": 100000})
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: len(window.training_panel.curves.batch_steps) > 0, timeout=20000)
+    window.actions_.new.trigger()  # (the question about unsaved changes is answered "Discard")
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=20000)
+    qtbot.wait(100)  # whatever the stopped run still had queued
+    assert window.document.undo_stack.count() == 0 and window.document.network.history.steps == 0
+    assert_views_show_the_document(window)
