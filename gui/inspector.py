@@ -28,7 +28,7 @@ from engine.errors import NetCanvasError
 from engine.registry import LAYERS
 from gui.activation_plot import ActivationPlot
 from gui.document import NetworkDocument
-from gui.param_editors import SpecForm, guard_wheel
+from gui.param_editors import SpecForm, install_wheel_guard
 from gui.summary_view import node_parameters
 from gui.theme import ERROR_COLOR, group_icon, hint_color
 from gui.training_settings import TrainingSettingsPage
@@ -172,7 +172,6 @@ class InspectorWidget(QScrollArea):
         old = self.takeWidget()
         if old is not None:
             old.deleteLater()
-        guard_wheel(page)  # the wheel scrolls the inspector, not the value under the pointer
         self.page = page
         self.setWidget(page)
         # never narrower than the page: there is no horizontal scroll bar, so it would be clipped
@@ -202,6 +201,7 @@ def _demo() -> int:
 
     app = QApplication.instance() or QApplication(sys.argv)
     apply_theme(app)
+    install_wheel_guard(app)
     spec = engine.NetworkSpec()
     spec.add_node("Input", {"shape": [2]}, node_id="in")
     spec.add_node("Dense", {"units": 16, "activation": "tanh"}, (220, 0), node_id="hidden")

@@ -36,6 +36,7 @@ from gui.examples import ExamplesDialog
 from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
+from gui.param_editors import install_wheel_guard
 from gui.problems import ProblemsWidget
 from gui.settings import AppSettings
 from gui.summary_view import SummaryView, total_parameters
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
                  parent: QWidget | None = None):
         super().__init__(parent)
         accessibility.install()  # every widget shown from now on gets a screen-reader name
+        install_wheel_guard()  # spin boxes, combo boxes and sliders: the wheel only once focused
         self.document = document if document is not None else NetworkDocument(parent=self)
         self.settings = settings if settings is not None else AppSettings()
         self.view = CanvasView(self.document)

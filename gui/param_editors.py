@@ -6,7 +6,8 @@ committed. A valid edit emits `committed(name, value)` once, on Enter / focus ou
 on a spin box step, a combo choice or a check box click. `set_value` never emits.
 
 Spin boxes, combo boxes and sliders take the mouse wheel only once they have the focus
-(`wheel_on_focus_only`): over an unfocused one the wheel scrolls the page they sit in.
+(`wheel_on_focus_only`, made app-wide by `install_wheel_guard`): over an unfocused one the wheel
+scrolls the page they sit in.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractSlider,
     QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -39,31 +41,42 @@ _ERROR_STYLE = f"border: 2px solid {ERROR_COLOR}; border-radius: 3px;"
 
 
 class _WheelGuard(QObject):
-    """Passes a wheel event over an unfocused input on to its parents (the scroll area)."""
+    """Gives spin boxes, combo boxes and sliders the focus-first wheel (see `wheel_on_focus_only`)
+    when they are polished, and passes a wheel event over an unfocused one on to its parents."""
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget) and not watched.hasFocus():
-            event.ignore()  # an ignored wheel event goes to the parent widget
+        kind = event.type()
+        if kind == QEvent.Type.Polish and isinstance(watched, WHEEL_KINDS):
+            wheel_on_focus_only(watched)
+        elif kind == QEvent.Type.Wheel and isinstance(watched, WHEEL_KINDS) and not watched.hasFocus():
+            event.ignore()  # an ignored wheel event goes to the parent widget (the scroll area)
             return True
         return False
 
 
-_WHEEL_GUARD = _WheelGuard()
-WHEEL_KINDS = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+WHEEL_KINDS = (QAbstractSpinBox, QComboBox, QSlider)  # (not scroll bars: they take the wheel as they are)
+_wheel_guard: list[_WheelGuard] = []  # the one filter, made when first needed
+
+
+def _guard() -> _WheelGuard:
+    if not _wheel_guard:
+        _wheel_guard.append(_WheelGuard())
+    return _wheel_guard[0]
 
 
 def wheel_on_focus_only(widget: QWidget) -> None:
     """Qt's usual StrongFocus convention: a click or Tab focuses `widget`, the wheel does not,
     and the wheel changes its value only while it has the focus."""
     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-    widget.installEventFilter(_WHEEL_GUARD)
+    widget.installEventFilter(_guard())
 
 
-def guard_wheel(root: QWidget) -> None:
-    """`wheel_on_focus_only` for every spin box, combo box and slider inside `root`."""
-    for kind in WHEEL_KINDS:
-        for widget in root.findChildren(kind):
-            wheel_on_focus_only(widget)
+def install_wheel_guard(app: QApplication | None = None) -> None:
+    """`wheel_on_focus_only` for every spin box, combo box and slider of the application, as each
+    is polished (first shown), wherever it was built (idempotent)."""
+    app = app or QApplication.instance()
+    if app is not None:
+        app.installEventFilter(_guard())
 
 
 def humanize(name: str) -> str:
@@ -95,8 +108,6 @@ class ParamField(QWidget):
         self.error: str | None = None
         self.input = self._make_input()
         self.input.setToolTip(self.tooltip())
-        if isinstance(self.input, WHEEL_KINDS):
-            wheel_on_focus_only(self.input)
         self.hint = QLabel(spec.help)
         self.hint.setWordWrap(True)
         self.hint.setToolTip(self.tooltip())

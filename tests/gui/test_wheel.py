@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QSlider, QWidget
 
 import engine  # noqa: F401  (registers every layer type)
 from gui.examples import EXAMPLES_DIR
@@ -70,19 +70,36 @@ def test_wheel_over_the_training_settings_scrolls_and_changes_nothing(window):
     assert (window.document.spec.training, stack.count(), batch.value()) == before
 
 
-def test_every_input_of_a_layer_page_passes_the_wheel_on(window, qtbot):
+def value_of(widget: QWidget) -> object:
+    return widget.currentIndex() if isinstance(widget, QComboBox) else widget.text() \
+        if isinstance(widget, QAbstractSpinBox) else widget.value()
+
+
+def test_no_input_anywhere_takes_the_wheel_unfocused(window, qtbot):
+    """Every spin box, combo box and slider of the window: a layer's editors, and each tab of the
+    Training panel (the Data tab's source settings among them)."""
     window.document.set_selection(["hidden1"])
-    page = window.inspector.page
-    inputs = [w for kind in (QAbstractSpinBox, QComboBox, QAbstractSlider) for w in page.findChildren(kind)]
-    assert inputs
+    window.docks["training"].show()
+    window.docks["training"].raise_()
+    tabs = window.training_panel.tabs
     count = window.document.undo_stack.count()
-    params = dict(window.document.spec.nodes["hidden1"].params)
-    for widget in inputs:
-        assert widget.focusPolicy() == Qt.FocusPolicy.StrongFocus
-        wheel(widget, widget.rect().center(), clicks=-3)
-        wheel(widget, widget.rect().center(), clicks=3)
+    state = (window.document.spec.to_dict(), window.document.spec.training, window.document.spec.data)
+    checked = 0
+    for index in range(tabs.count()):
+        tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+        inputs = [w for kind in (QAbstractSpinBox, QComboBox, QSlider) for w in window.findChildren(kind)
+                  if w.isVisible()]
+        for widget in inputs:
+            assert widget.focusPolicy() == Qt.FocusPolicy.StrongFocus, widget
+            before = value_of(widget)
+            wheel(widget, widget.rect().center(), clicks=-3)
+            wheel(widget, widget.rect().center(), clicks=3)
+            assert value_of(widget) == before, widget
+            checked += 1
+    assert checked >= 8
     assert window.document.undo_stack.count() == count
-    assert window.document.spec.nodes["hidden1"].params == params
+    assert (window.document.spec.to_dict(), window.document.spec.training, window.document.spec.data) == state
 
 
 def test_a_focused_spin_box_still_takes_the_wheel(window, qtbot):
