@@ -28,6 +28,7 @@ SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005)
 USAGE = "usage: netcanvas [FILE]   (FILE: a .json or .ncv network)"
 ERROR_LOG_NAME = "errors.log"
 ERROR_LOG_MAX_BYTES = 1_000_000  # beyond this the log starts again (the old one kept as .1)
+REPEAT_QUIET_SECONDS = 5.0  # the same error again this soon after its box closed is only logged
 
 
 class ErrorRouter(QObject):
@@ -47,6 +48,7 @@ class ErrorRouter(QObject):
         self.log_path = Path(log_dir) / ERROR_LOG_NAME
         self._show = show
         self._showing = False
+        self._last: tuple[str, float] = ("", 0.0)  # the last message shown, when its box closed
         self._previous = (sys.excepthook, threading.excepthook)
         self.raised.connect(self._show_message, Qt.ConnectionType.QueuedConnection)
 
@@ -88,7 +90,10 @@ class ErrorRouter(QObject):
                 sys.stderr.write(f"cannot write {self.log_path}: {exc}\n")
 
     def _show_message(self, line: str) -> None:
-        if self._showing:  # an error while the last one is on screen: logged, not stacked
+        # Logged, not shown: an error while the last one is on screen, or the same one again just
+        # after its box closed (a failing paint would otherwise reopen it forever).
+        repeated = line == self._last[0] and time.monotonic() - self._last[1] < REPEAT_QUIET_SECONDS
+        if self._showing or repeated:
             return
         self._showing = True
         try:
@@ -96,6 +101,7 @@ class ErrorRouter(QObject):
                                            f"The details were written to {self.log_path}")
         finally:
             self._showing = False
+            self._last = (line, time.monotonic())
 
 
 def install_error_router(show: Callable[[str, str], None], log_dir: Path | None = None) -> ErrorRouter:

@@ -95,6 +95,10 @@ def test_an_exception_in_a_slot_is_shown_and_logged(window, router, critical, qt
     assert log == router.log_path.parent / ERROR_LOG_NAME and str(log) in text
     assert "in broken" in log.read_text() and "second line" in log.read_text()
     assert "RuntimeError: the layout engine fell over" in capsys.readouterr().err
+    window.actions_.auto_layout.trigger()  # the same error again at once: logged, not shown again
+    qtbot.waitUntil(lambda: log.read_text().count("in broken") == 2)
+    qtbot.wait(50)
+    assert len(critical) == 1
 
 
 def test_an_exception_in_a_thread_reaches_the_window(window, router, critical, qtbot):
