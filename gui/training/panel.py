@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -56,6 +57,10 @@ class TrainingPanel(QWidget):
         self.results = ConfusionView()
         self.data_panel = DataPanel(session)
         self.tabs = QTabWidget()
+        # A narrow dock shows the tabs with scroll arrows: say what they do.
+        for name, tip in (("ScrollLeftButton", "Show the earlier tabs"), ("ScrollRightButton", "Show the later tabs")):
+            for button in self.tabs.tabBar().findChildren(QToolButton, name):
+                button.setToolTip(tip)
         for widget, title, tip in (
             (self.curves, "Curves", "Loss and metric per batch and per epoch"),
             (self.surface, "Boundary", "Decision boundary and hidden-unit responses (2-D inputs)"),
