@@ -65,6 +65,8 @@ def test_cli_export_and_its_one_line_errors(tmp_path, capsys):
     assert f"exported onnx: {out}" in capsys.readouterr().out
     assert run_cli(["export", str(out), "--format", "netcanvas", "-o", str(tmp_path / "back.ncv")]) == 0
     assert (tmp_path / "back.ncv").is_file()
+    # xor was never trained, so the imported ONNX model holds its seed's initial weights: said once
+    assert capsys.readouterr().err.count("never been trained") == 1
     assert run_cli(["export", str(tmp_path / "none.json"), "--format", "pytorch", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: none.json: no such file") and err.count("\n") == 1
