@@ -26,7 +26,7 @@ from engine.graph import NetworkSpec, Node, ShapeReport
 from engine.network import Network
 from engine.registry import LAYERS, resolve_params
 from engine.training_config import TrainingConfig
-from gui.canvas.layout import X_GAP, Y_GAP, layered_positions
+from gui.canvas.layout import CARD_SIZE, X_GAP, free_position, layered_positions
 from gui.commands import (
     AddNodesCmd,
     ConnectCmd,
@@ -95,10 +95,8 @@ class NetworkDocument(QObject):
     def add_node_after(self, type_name: str, after_id: str) -> str:
         """Add a layer to the right of `after_id`, fed by it when that connection is allowed."""
         after = self._node(after_id)
-        x, y = after.pos[0] + X_GAP, after.pos[1]
-        taken = {n.pos for n in self.spec.nodes.values()}
-        while (x, y) in taken:
-            y += Y_GAP
+        wanted = (after.pos[0] + X_GAP, after.pos[1])
+        x, y = free_position(wanted, [n.pos for n in self.spec.nodes.values()], CARD_SIZE)
         node = self._new_node(type_name, None, (x, y), self.spec.new_id(type_name))
         edges = [(after_id, node.id)] if LAYERS.get(type_name).max_inputs != 0 else []
         text = f"Add {node.label()} after '{after_id}'"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+CARD_SIZE = (184.0, 100.0)  # width and height of a layer card on the canvas
 X_GAP = 240.0  # from one layer's left edge to the next one's (card width + room for arrows)
 Y_GAP = 140.0  # from one row's top edge to the next one's
 SWEEPS = 4

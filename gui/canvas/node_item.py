@@ -15,10 +15,10 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from gui.canvas.layout import CARD_SIZE
 from gui.canvas.port_item import PortItem
 
-WIDTH = 184.0
-HEIGHT = 100.0
+WIDTH, HEIGHT = CARD_SIZE
 RADIUS = 9.0
 STRIP = 5.0
 PAD = 12.0

@@ -134,3 +134,13 @@ def test_free_position_is_the_nearest_free_spot():
     x, y = free_position((10.0, 10.0), [(0.0, 0.0)], size)
     assert abs(x) >= WIDTH + 16 or abs(y) >= HEIGHT + 16
     assert abs(x - 10) + abs(y - 10) <= HEIGHT + 16 + 24 + 10  # the nearer way out: down or up
+
+
+def test_a_layer_added_after_the_selected_one_covers_no_card(editor, doc):
+    """A palette entry double-clicked with a layer selected is added to that layer's right, where
+    the chain's next card already stands (cards 220 px apart): it goes to free space instead."""
+    view, palette = editor
+    doc.set_selection(["dense_1"])
+    added = palette.add_layer("Dropout")
+    assert added is not None and ("dense_1", added) in doc.spec.edges
+    assert_no_overlap(view)
