@@ -114,3 +114,21 @@ def test_a_focused_spin_box_still_takes_the_wheel(window, qtbot):
     assert window.document.spec.nodes["hidden1"].params["units"] == value + 1
     window.actions_.undo.trigger()
     assert window.document.spec.nodes["hidden1"].params["units"] == value
+
+
+def test_wheel_over_the_activation_plot_scrolls_the_inspector(window):
+    """A layer's page shows its activation's curve; wheeling down the page over that plot goes on
+    scrolling the page (the plot neither zooms nor keeps the wheel)."""
+    window.document.set_selection(["hidden1"])
+    inspector = window.inspector
+    plot = inspector.page.plot.plot
+    view_range = plot.getPlotItem().viewRange()
+    inspector.ensureWidgetVisible(plot)
+    QApplication.processEvents()
+    bar = inspector.verticalScrollBar()
+    start = bar.value()
+    pointer = plot.mapTo(inspector, plot.rect().center())
+    assert inspector.childAt(pointer) is plot.viewport()
+    wheel(inspector, pointer, clicks=-5)
+    assert bar.value() > start
+    assert plot.getPlotItem().viewRange() == view_range
