@@ -299,6 +299,7 @@ def _show_in_legend(plot: pg.PlotWidget, curve: pg.PlotCurveItem, shown: bool) -
         legend.addItem(curve, "previous run")
     elif listed and not shown:
         legend.removeItem(curve)
+        plot.viewport().update()  # the narrower legend leaves the old one's pixels otherwise
 
 
 def _thinned(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -325,9 +326,11 @@ class StableRange:
         self.reset()
 
     def reset(self) -> None:
-        """Refit both axes at the next `follow` (the planned x end stays)."""
+        """Refit both axes at the next `follow` (the planned x end stays); until then the axes
+        show the unit square, not the ranges of curves no longer drawn."""
         self.x_max: float | None = None
         self.y: tuple[float, float] | None = None
+        self.plot.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0)
 
     def plan_x(self, x_end: float) -> None:
         """Show x up to `x_end` (where the run that starts ends) from now on; 0: no plan."""
