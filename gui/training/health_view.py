@@ -91,6 +91,9 @@ class HealthView(QWidget):
         self.sat_bars.setOpts(x=[], height=[])
         self.hist_bars.setOpts(x=[], height=[])
         self.hist_mean.hide()
+        for plot in (self.fraction_plot, self.hist_plot):  # the unit square until new bars fit it
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            plot.enableAutoRange()
         self.fraction_plot.getAxis("bottom").setTicks(None)
         self._fraction_axis = None
         self.layer_choice.blockSignals(True)

@@ -70,7 +70,7 @@ def assert_views_show_the_document(win) -> None:
     assert len(curves.batch_steps) == len(history.batch_losses) and curves.previous == {}
     assert curves.hint.isHidden() == (history.steps > 0)
     if history.steps == 0:  # no axes left spanning the previous network's run
-        for plot in (curves.loss_plot, curves.metric_plot):
+        for plot in (curves.loss_plot, curves.metric_plot, panel.health.fraction_plot, panel.health.hist_plot):
             assert plot.getPlotItem().viewRange() == [[0.0, 1.0], [0.0, 1.0]]
     trained = history.steps > 0 and session.dataset is not None
     assert (panel.surface.surface is not None) == (trained and session.dataset.x.shape[1:] == (2,))
