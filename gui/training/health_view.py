@@ -93,7 +93,8 @@ class HealthView(QWidget):
         self.hist_mean.hide()
         for plot in (self.fraction_plot, self.hist_plot):  # the unit square until new bars fit it
             plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-            plot.enableAutoRange()
+        self.fraction_plot.enableAutoRange(axis="x")  # (fractions stay on 0..1)
+        self.hist_plot.enableAutoRange()
         self.fraction_plot.getAxis("bottom").setTicks(None)
         self._fraction_axis = None
         self.layer_choice.blockSignals(True)

@@ -69,6 +69,7 @@ def assert_views_show_the_document(win) -> None:
     assert curves.epoch_logs.get("loss", []) == history.epochs.get("loss", [])
     assert len(curves.batch_steps) == len(history.batch_losses) and curves.previous == {}
     assert curves.hint.isHidden() == (history.steps > 0)
+    assert panel.health.fraction_plot.getPlotItem().viewRange()[1] == [0.0, 1.0]  # fractions, trained or not
     if history.steps == 0:  # no axes left spanning the previous network's run
         for plot in (curves.loss_plot, curves.metric_plot, panel.health.fraction_plot, panel.health.hist_plot):
             assert plot.getPlotItem().viewRange() == [[0.0, 1.0], [0.0, 1.0]]
@@ -182,3 +183,15 @@ def test_a_run_still_going_when_another_file_opens_leaves_nothing_behind(window,
     qtbot.wait(100)  # whatever the stopped run still had queued
     assert window.document.undo_stack.count() == 0 and window.document.network.history.steps == 0
     assert_views_show_the_document(window)
+
+
+def test_dead_and_saturated_fractions_keep_their_zero_to_one_axis(window, qtbot):
+    """Vanishing gradients' sigmoid layers are neither dead nor saturated: bars of height 0 must
+    not stretch the axis to -0.5..0.5 after another network's run was cleared away."""
+    _open_and_train(window, qtbot, "spiral.json", epochs=2)
+    _open_and_train(window, qtbot, "vanishing_gradients.json", epochs=2)
+    health = window.training_panel.health
+    window.training_panel.tabs.setCurrentWidget(health)
+    qtbot.waitUntil(lambda: health.latest is not None)
+    qtbot.wait(100)  # (pyqtgraph fits an auto range when the event loop runs)
+    assert health.fraction_plot.getPlotItem().viewRange()[1] == [0.0, 1.0]
