@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from PySide6.QtCore import QSettings
 
 from gui.document import NetworkDocument
+from gui.main_window import MainWindow
+from gui.settings import AppSettings
 
 
 @pytest.fixture
 def doc(qapp) -> NetworkDocument:
     """An empty document (a test file may override it with a populated one)."""
     return NetworkDocument()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path) -> Iterator[MainWindow]:
+    """The main window at 1280x800, shown, with an empty network. Its settings live in an INI
+    file under tmp_path, so the user's real settings are never read or written; closing it never
+    asks about unsaved changes (pytest-qt closes it; they are not the point). A test file that
+    needs more (an example opened, a theme) overrides it, asking for this one by name."""
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(settings=settings)
+    qtbot.addWidget(win)
+    win.maybe_save = lambda: True
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.session.shutdown()

@@ -7,7 +7,6 @@ shown in turn, a layer selected (the inspector builds its editors), the examples
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -29,24 +28,15 @@ import engine  # noqa: F401  (registers every layer type)
 from gui.accessibility import derive_name
 from gui.examples import EXAMPLES_DIR, ExamplesDialog
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 
 NAMED = (QAbstractButton, QSlider, QComboBox, QAbstractSpinBox, QLineEdit, QAbstractItemView, QTabBar,
          QGraphicsView)  # (pyqtgraph's plots are QGraphicsViews, and so is the canvas)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.load_path(EXAMPLES_DIR / "spiral.json")
-    yield win
-    win.session.shutdown()
+def window(window):
+    assert window.load_path(EXAMPLES_DIR / "spiral.json")
+    return window
 
 
 def unnamed(root: QWidget) -> set[str]:

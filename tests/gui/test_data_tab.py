@@ -8,15 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from engine.data.download import CACHE_ENV, MIRROR_ENV
 from engine.registry import DATASETS
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.data_cards import thumbnail
 from tests.engine.data_server import mnist_mirror_root, serve
 
@@ -32,17 +30,10 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, cache):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.training_panel.data_panel.download.cancel()
-    win.training_panel.data_panel.download.wait(10)
-    win.session.shutdown()
+def window(window, cache):
+    yield window
+    window.training_panel.data_panel.download.cancel()
+    window.training_panel.data_panel.download.wait(10)
 
 
 def _open(win, qtbot, example: str):

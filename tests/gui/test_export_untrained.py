@@ -5,31 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 import engine
 from engine.cli.commands import run_cli
 from engine.export import export_network, import_onnx
 from engine.export.untrained import untrained_warning
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 UNTRAINED = "'XOR' has never been trained: the export holds its random initial weights"
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.session.shutdown()
 
 
 @pytest.fixture

@@ -7,27 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # pytest-qt closes the window; unsaved changes are not the point
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.session.shutdown()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ curved arrows that stand out from the toolbar in the light and the dark theme.""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import engine  # noqa: F401  (registers every layer type)
 from gui.examples import EXAMPLES_DIR
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.theme import apply_theme
 from gui.training.session import IDLE, PAUSED, RUNNING
 
@@ -21,20 +20,12 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # pytest-qt closes the window; unsaved training is not the point here
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.load_path(EXAMPLES_DIR / "spiral.json")
-    qtbot.waitUntil(lambda: not win.session.data_pending(), timeout=10000)
-    win.activateWindow()
-    win.view.setFocus()
-    yield win
-    win.session.shutdown()
+def window(window, qtbot):
+    assert window.load_path(EXAMPLES_DIR / "spiral.json")
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
+    window.activateWindow()
+    window.view.setFocus()
+    yield window
     apply_theme(QApplication.instance(), "light")
 
 

@@ -7,30 +7,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 import engine
 from engine.graph import NetworkSpec
 from engine.network import Network
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE, PAUSED
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # pytest-qt closes the window; unsaved training is not the point here
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.session.shutdown()
 
 
 def _warnings(monkeypatch) -> list[str]:
@@ -236,6 +223,8 @@ def test_data_that_does_not_fit_offers_the_fix(window, qtbot, monkeypatch):
 
 def test_learning_rate_changed_while_training_is_applied_and_marked(window, qtbot):
     _open(window, qtbot, "spiral.json")
+    # (the example's 200 epochs take well under a second: this run must outlast the change)
+    window.document.set_training({**window.document.spec.training, "epochs": 100_000})
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.steps_seen > 20, timeout=20000)
     training = window.document.spec.training

@@ -6,31 +6,21 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
 import engine  # noqa: F401  (registers every layer type)
 from gui.app import ERROR_LOG_NAME, install_error_router
 from gui.examples import EXAMPLES_DIR
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # pytest-qt closes the window; unsaved edits are not the point
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.load_path(EXAMPLES_DIR / "spiral.json")
-    yield win
-    win.session.shutdown()
+def window(window):
+    assert window.load_path(EXAMPLES_DIR / "spiral.json")
+    return window
 
 
 @pytest.fixture

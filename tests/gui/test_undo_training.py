@@ -7,31 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 import engine
 from engine.export.onnx_export import export_onnx
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    assert win.load_path(EXAMPLES / "spiral.json")
-    qtbot.waitUntil(lambda: not win.session.data_pending(), timeout=10000)
-    win.document.set_training({**win.document.spec.training, "epochs": 8})
-    yield win
-    win.session.shutdown()
+def window(window, qtbot):
+    assert window.load_path(EXAMPLES / "spiral.json")
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
+    window.document.set_training({**window.document.spec.training, "epochs": 8})
+    return window
 
 
 def _train(win, qtbot) -> None:

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 import engine
 from engine.export.onnx_export import export_onnx
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.summary_view import total_parameters
 from gui.training.session import IDLE
 from gui.training.surface_view import CLASS_COLOURS
@@ -23,16 +20,6 @@ from gui.training.surface_view import CLASS_COLOURS
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.session.shutdown()
 
 
 def _open_and_train(win, qtbot, example: str, epochs: int = 8) -> None:

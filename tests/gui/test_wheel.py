@@ -5,32 +5,22 @@ changes a value or pushes an undo entry on the way."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QSlider, QWidget
 
 import engine  # noqa: F401  (registers every layer type)
 from gui.examples import EXAMPLES_DIR
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 
 DOWN = -120  # one wheel click away from the user
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.load_path(EXAMPLES_DIR / "spiral.json")
-    win.document.set_selection([])  # the inspector shows the training settings
-    qtbot.waitUntil(lambda: win.inspector.verticalScrollBar().maximum() > 0)
-    yield win
-    win.session.shutdown()
+def window(window, qtbot):
+    assert window.load_path(EXAMPLES_DIR / "spiral.json")
+    window.document.set_selection([])  # the inspector shows the training settings
+    qtbot.waitUntil(lambda: window.inspector.verticalScrollBar().maximum() > 0)
+    return window
 
 
 def wheel(widget: QWidget, at: QPoint, clicks: int = 1) -> None:
