@@ -124,16 +124,20 @@ def main(argv: list[str] | None = None) -> int:
         ("full repaint, 100 % zoom", full_ms),
         ("node drag step, 100 % zoom", drag_ms),
     ]
-    print(f"canvas_200: {len(spec.nodes)} nodes, {len(spec.edges)} edges, viewport 1280x800, "
-          f"platform {app.platformName()}")
+    print(
+        f"canvas_200: {len(spec.nodes)} nodes, {len(spec.edges)} edges, viewport 1280x800, "
+        f"platform {app.platformName()}"
+    )
     print(f"{'step':<38}{'median ms':>10}{'max ms':>9}{'runs':>6}")
     for name, values in rows:
         print(f"{name:<38}{statistics.median(values):>10.2f}{max(values):>9.2f}{len(values):>6}")
     print(f"(drag: {paints} viewport paints for {len(drag_ms)} steps)")
     total = statistics.median(load_ms) + statistics.median(layout_ms)
-    print(f"open + lay out the {len(spec.nodes)}-node network: {total:.0f} ms; "
-          f"repaint {statistics.median(fit_ms):.1f} ms (whole) / {statistics.median(full_ms):.1f} ms (100 %); "
-          f"drag step {statistics.median(drag_ms):.1f} ms (60 Hz budget: 16.7 ms)")
+    print(
+        f"open + lay out the {len(spec.nodes)}-node network: {total:.0f} ms; "
+        f"repaint {statistics.median(fit_ms):.1f} ms (whole) / {statistics.median(full_ms):.1f} ms (100 %); "
+        f"drag step {statistics.median(drag_ms):.1f} ms (60 Hz budget: 16.7 ms)"
+    )
     view.close()
     return 0
 

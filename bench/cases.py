@@ -41,32 +41,89 @@ class Case:
         return x, np.repeat(y, self.sizes[-1], axis=1).astype(self.dtype)
 
 
-_MNIST = dict(sizes=(784, 256, 128, 10), hidden="relu", loss="softmax_ce", optimizer="adam", lr=1e-3,
-              batch=128, samples=128 * 40)
-_PLAYGROUND = dict(sizes=(2, 8, 8, 1), hidden="tanh", loss="mse", optimizer="sgd", lr=0.03,
-                   samples=2000, per_step=True)
+_MNIST = dict(
+    sizes=(784, 256, 128, 10),
+    hidden="relu",
+    loss="softmax_ce",
+    optimizer="adam",
+    lr=1e-3,
+    batch=128,
+    samples=128 * 40,
+)
+_PLAYGROUND = dict(
+    sizes=(2, 8, 8, 1), hidden="tanh", loss="mse", optimizer="sgd", lr=0.03, samples=2000, per_step=True
+)
 
-CASES: dict[str, Case] = {c.name: c for c in (
-    Case("mnist-f32", "MNIST MLP 784-256-128-10 relu, softmax-CE, Adam, batch 128, float32",
-         dtype="float32", implementations=("netcanvas", "numpy", "numpy-tuned", "torch", "torch-fused-adam", "matmul"),
-         **_MNIST),
-    Case("mnist-f64", "MNIST MLP 784-256-128-10, Adam, batch 128, float64", dtype="float64", **_MNIST),
-    Case("deep-narrow-f32", "Deep narrow 64-(10 x Dense 64 tanh)-10, softmax-CE, Adam, batch 64, float32",
-         sizes=(64,) + (64,) * 10 + (10,), hidden="tanh", loss="softmax_ce", optimizer="adam", lr=1e-3,
-         batch=64, dtype="float32", samples=64 * 40),
-    Case("deep-narrow-f64", "Deep narrow 10 x Dense 64 tanh, Adam, batch 64, float64",
-         sizes=(64,) + (64,) * 10 + (10,), hidden="tanh", loss="softmax_ce", optimizer="adam", lr=1e-3,
-         batch=64, dtype="float64", samples=64 * 40),
-    Case("playground-b10-f64", "Playground 2-8-8-1 tanh, MSE, SGD, batch 10, float64", batch=10,
-         dtype="float64", **_PLAYGROUND),
-    Case("playground-b1-f64", "Playground 2-8-8-1 tanh, MSE, SGD, batch 1, float64", batch=1,
-         dtype="float64", **_PLAYGROUND),
-    Case("playground-b10-f32", "Playground 2-8-8-1 tanh, MSE, SGD, batch 10, float32", batch=10,
-         dtype="float32", **_PLAYGROUND),
-    Case("wide-f32", "Wide MLP 784-1024-1024-10 relu, softmax-CE, Adam, batch 128, float32",
-         sizes=(784, 1024, 1024, 10), hidden="relu", loss="softmax_ce", optimizer="adam", lr=1e-3,
-         batch=128, dtype="float32", samples=128 * 16),
-)}
+CASES: dict[str, Case] = {
+    c.name: c
+    for c in (
+        Case(
+            "mnist-f32",
+            "MNIST MLP 784-256-128-10 relu, softmax-CE, Adam, batch 128, float32",
+            dtype="float32",
+            implementations=("netcanvas", "numpy", "numpy-tuned", "torch", "torch-fused-adam", "matmul"),
+            **_MNIST,
+        ),
+        Case("mnist-f64", "MNIST MLP 784-256-128-10, Adam, batch 128, float64", dtype="float64", **_MNIST),
+        Case(
+            "deep-narrow-f32",
+            "Deep narrow 64-(10 x Dense 64 tanh)-10, softmax-CE, Adam, batch 64, float32",
+            sizes=(64,) + (64,) * 10 + (10,),
+            hidden="tanh",
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=1e-3,
+            batch=64,
+            dtype="float32",
+            samples=64 * 40,
+        ),
+        Case(
+            "deep-narrow-f64",
+            "Deep narrow 10 x Dense 64 tanh, Adam, batch 64, float64",
+            sizes=(64,) + (64,) * 10 + (10,),
+            hidden="tanh",
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=1e-3,
+            batch=64,
+            dtype="float64",
+            samples=64 * 40,
+        ),
+        Case(
+            "playground-b10-f64",
+            "Playground 2-8-8-1 tanh, MSE, SGD, batch 10, float64",
+            batch=10,
+            dtype="float64",
+            **_PLAYGROUND,
+        ),
+        Case(
+            "playground-b1-f64",
+            "Playground 2-8-8-1 tanh, MSE, SGD, batch 1, float64",
+            batch=1,
+            dtype="float64",
+            **_PLAYGROUND,
+        ),
+        Case(
+            "playground-b10-f32",
+            "Playground 2-8-8-1 tanh, MSE, SGD, batch 10, float32",
+            batch=10,
+            dtype="float32",
+            **_PLAYGROUND,
+        ),
+        Case(
+            "wide-f32",
+            "Wide MLP 784-1024-1024-10 relu, softmax-CE, Adam, batch 128, float32",
+            sizes=(784, 1024, 1024, 10),
+            hidden="relu",
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=1e-3,
+            batch=128,
+            dtype="float32",
+            samples=128 * 16,
+        ),
+    )
+}
 
 
 def flops_per_step(case: Case) -> float:

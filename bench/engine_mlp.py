@@ -22,9 +22,15 @@ from engine.network import Network  # noqa: E402
 
 
 def mnist_mlp(batch_size: int) -> Network:
-    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy",
-                                 "optimizer": {"type": "adam", "learning_rate": 1e-3},
-                                 "batch_size": batch_size, "epochs": 1, "seed": 0})
+    spec = NetworkSpec(
+        training={
+            "loss": "sparse_categorical_crossentropy",
+            "optimizer": {"type": "adam", "learning_rate": 1e-3},
+            "batch_size": batch_size,
+            "epochs": 1,
+            "seed": 0,
+        }
+    )
     spec.add_node("Input", {"shape": [784]}, node_id="image")
     spec.add_node("Dense", {"units": 128, "activation": "relu"}, node_id="hidden")
     spec.add_node("Dense", {"units": 10, "activation": "softmax"}, node_id="digits")

@@ -84,7 +84,10 @@ def run_case(case: str, repeats: int) -> dict:
     window.training_panel.redraw_hidden_tabs = True
     window.docks["training"].raise_()
     refused: list[str] = []
-    QMessageBox.warning = lambda _parent, title, text, *a, **k: (refused.append(f"{title}: {text}"), app.quit())
+    QMessageBox.warning = lambda _parent, title, text, *a, **k: (
+        refused.append(f"{title}: {text}"),
+        app.quit(),
+    )
 
     def headless() -> float:
         reference.reset_weights()
@@ -146,10 +149,15 @@ def _gui_run(app, window, refused: list[str], samples: int) -> dict:
         raise SystemExit(refused[0])
     # Latency while training: ticks between the first and the last batch report (not the
     # one-off work of starting the thread and of taking the result back into the document).
-    delays = sorted(delay for at, delay in late if progress_times and progress_times[0] <= at <= progress_times[-1])
+    delays = sorted(
+        delay for at, delay in late if progress_times and progress_times[0] <= at <= progress_times[-1]
+    )
     p99 = delays[int(0.99 * (len(delays) - 1))] if delays else 0.0
-    return {"samples_per_second": samples / (times["end"] - times["start"]), "latency_p99_ms": 1000 * p99,
-            "latency_max_ms": 1000 * (delays[-1] if delays else 0.0)}
+    return {
+        "samples_per_second": samples / (times["end"] - times["start"]),
+        "latency_p99_ms": 1000 * p99,
+        "latency_max_ms": 1000 * (delays[-1] if delays else 0.0),
+    }
 
 
 def main() -> None:
@@ -161,11 +169,18 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_case(args.one, args.repeats)))
         return
-    print(f"{'case':8} {'headless samples/s':>19} {'GUI samples/s':>14} {'GUI/headless (min-max)':>23} "
-          f"{'first run':>10} {'p99 latency':>12} {'max latency':>12}")
-    for case in (args.cases or list(CASES)):
-        out = subprocess.run([sys.executable, __file__, "--one", case, "--repeats", str(args.repeats)],
-                             capture_output=True, text=True, cwd=ROOT, check=False)
+    print(
+        f"{'case':8} {'headless samples/s':>19} {'GUI samples/s':>14} {'GUI/headless (min-max)':>23} "
+        f"{'first run':>10} {'p99 latency':>12} {'max latency':>12}"
+    )
+    for case in args.cases or list(CASES):
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", case, "--repeats", str(args.repeats)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
         if out.returncode != 0:
             raise SystemExit(f"{case} failed:\n{out.stderr[-2000:]}")
         result = json.loads(out.stdout.strip().splitlines()[-1])

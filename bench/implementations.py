@@ -29,14 +29,23 @@ class NetCanvas:
 
         loss = "sparse_categorical_crossentropy" if case.loss == "softmax_ce" else "mse"
         output = "softmax" if case.loss == "softmax_ce" else "linear"
-        spec = NetworkSpec(training={"loss": loss, "optimizer": {"type": case.optimizer, "learning_rate": case.lr},
-                                     "batch_size": case.batch, "epochs": 1, "seed": 0, "dtype": case.dtype})
+        spec = NetworkSpec(
+            training={
+                "loss": loss,
+                "optimizer": {"type": case.optimizer, "learning_rate": case.lr},
+                "batch_size": case.batch,
+                "epochs": 1,
+                "seed": 0,
+                "dtype": case.dtype,
+            }
+        )
         spec.add_node("Input", {"shape": [case.sizes[0]]}, node_id="in")
         previous = "in"
         for i, units in enumerate(case.sizes[1:]):
             last = i == len(case.sizes) - 2
-            spec.add_node("Dense", {"units": units, "activation": output if last else case.hidden},
-                          node_id=f"d{i}")
+            spec.add_node(
+                "Dense", {"units": units, "activation": output if last else case.hidden}, node_id=f"d{i}"
+            )
             spec.connect(previous, f"d{i}")
             previous = f"d{i}"
         self.network = Network(spec)
@@ -58,8 +67,15 @@ class PlainNumpy:
     def __init__(self, case: Case, x: np.ndarray, y: np.ndarray, tuned: bool = False):
         from bench.numpy_reference import NumpyMLP
 
-        self.model = NumpyMLP(list(case.sizes), dtype=case.dtype, lr=case.lr, hidden_activation=case.hidden,
-                              loss=case.loss, optimizer=case.optimizer, tuned=tuned)
+        self.model = NumpyMLP(
+            list(case.sizes),
+            dtype=case.dtype,
+            lr=case.lr,
+            hidden_activation=case.hidden,
+            loss=case.loss,
+            optimizer=case.optimizer,
+            tuned=tuned,
+        )
         self.x, self.y, self.batch = x, y, case.batch
         self.rng = np.random.default_rng(1)
         self.steps_per_epoch = math.ceil(len(x) / case.batch)
@@ -118,7 +134,10 @@ class MatmulOnly:
     def __init__(self, case: Case, x: np.ndarray, y: np.ndarray):
         rng = np.random.default_rng(0)
         dt, b = np.dtype(case.dtype), case.batch
-        self.ws = [rng.standard_normal((i, o)).astype(dt) for i, o in zip(case.sizes[:-1], case.sizes[1:], strict=True)]
+        self.ws = [
+            rng.standard_normal((i, o)).astype(dt)
+            for i, o in zip(case.sizes[:-1], case.sizes[1:], strict=True)
+        ]
         self.acts = [np.ascontiguousarray(x[:b])] + [np.empty((b, o), dt) for o in case.sizes[1:]]
         self.grads = [np.empty((b, o), dt) for o in case.sizes[1:]]
         for g in self.grads:

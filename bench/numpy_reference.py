@@ -13,9 +13,17 @@ import numpy as np
 
 
 class NumpyMLP:
-    def __init__(self, sizes: list[int], dtype=np.float32, seed: int = 0, lr: float = 1e-3,
-                 hidden_activation: str = "relu", loss: str = "softmax_ce", optimizer: str = "adam",
-                 tuned: bool = False):
+    def __init__(
+        self,
+        sizes: list[int],
+        dtype=np.float32,
+        seed: int = 0,
+        lr: float = 1e-3,
+        hidden_activation: str = "relu",
+        loss: str = "softmax_ce",
+        optimizer: str = "adam",
+        tuned: bool = False,
+    ):
         rng = np.random.default_rng(seed)
         self.dtype = np.dtype(dtype)
         self.lr = lr
@@ -26,8 +34,10 @@ class NumpyMLP:
         self.params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             limit = np.sqrt(6.0 / (fan_in + fan_out))
-            self.params += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(dtype),
-                            np.zeros(fan_out, dtype)]
+            self.params += [
+                rng.uniform(-limit, limit, (fan_in, fan_out)).astype(dtype),
+                np.zeros(fan_out, dtype),
+            ]
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
         self.t = 0

@@ -41,8 +41,9 @@ class Worker:
 
     def __init__(self, case: str, impl: str, quick: bool, env: dict[str, str] | None = None):
         args = [sys.executable, "-m", "bench.worker", "train", case, impl] + (["--quick"] if quick else [])
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.info = self._read()
 
     def _read(self) -> dict:
@@ -63,8 +64,14 @@ class Worker:
 
 
 def _one_shot(*args: str, env: dict[str, str] | None = None) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.worker", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.worker", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -82,10 +89,17 @@ def measure_case(name: str, repeats: int, quick: bool) -> dict:
     finally:
         for worker in workers.values():
             worker.close()
-    stats = {impl: {"median": statistics.median(r), "min": min(r), "max": max(r), "runs": len(r)}
-             for impl, r in rates.items()}
-    return {"case": name, "title": case.title, "unit": case.unit, "stats": stats,
-            "path": workers["netcanvas"].info.get("path", "")}
+    stats = {
+        impl: {"median": statistics.median(r), "min": min(r), "max": max(r), "runs": len(r)}
+        for impl, r in rates.items()
+    }
+    return {
+        "case": name,
+        "title": case.title,
+        "unit": case.unit,
+        "stats": stats,
+        "path": workers["netcanvas"].info.get("path", ""),
+    }
 
 
 def first_step_latency(name: str) -> dict:
@@ -100,16 +114,28 @@ def first_step_latency(name: str) -> dict:
 def startup_time(repeats: int) -> dict:
     """Wall time of `python main.py train resources/examples/xor.json --epochs 1` (warm cache)."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "main.py", "train", "resources/examples/xor.json", "--epochs", "1",
-                   "-o", str(Path(tmp) / "xor_trained.ncv")]
+        command = [
+            sys.executable,
+            "main.py",
+            "train",
+            "resources/examples/xor.json",
+            "--epochs",
+            "1",
+            "-o",
+            str(Path(tmp) / "xor_trained.ncv"),
+        ]
         subprocess.run(command, cwd=ROOT, capture_output=True, check=True)  # warms the cache
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
             subprocess.run(command, cwd=ROOT, capture_output=True, check=True)
             times.append(time.perf_counter() - started)
-    return {"command": " ".join(["python"] + command[1:-2]), "median": statistics.median(times),
-            "min": min(times), "max": max(times)}
+    return {
+        "command": " ".join(["python"] + command[1:-2]),
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+    }
 
 
 def machine() -> dict:
@@ -128,8 +154,14 @@ def machine() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "not installed"
     blas = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads(), "os": platform.platform(),
-            "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(), "versions": versions}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads(),
+        "os": platform.platform(),
+        "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "versions": versions,
+    }
 
 
 # ------------------------------------------------------------------------------------- report
@@ -147,14 +179,32 @@ def case_rows(result: dict) -> list[list[str]]:
     numpy_rate = s.get("numpy", {}).get("median")
     torch_rate = s.get("torch", {}).get("median")
     fused = s.get("torch-fused-adam", {}).get("median")
-    return [[result["case"], result["unit"], f"{_fmt(ours)} ({_fmt(s['netcanvas']['min'])}-{_fmt(s['netcanvas']['max'])})",
-             _fmt(numpy_rate) if numpy_rate else "-", _fmt(torch_rate) if torch_rate else "-",
-             _ratio(ours, numpy_rate), _ratio(ours, torch_rate),
-             _ratio(ours, fused) if fused else "", result["path"]]]
+    return [
+        [
+            result["case"],
+            result["unit"],
+            f"{_fmt(ours)} ({_fmt(s['netcanvas']['min'])}-{_fmt(s['netcanvas']['max'])})",
+            _fmt(numpy_rate) if numpy_rate else "-",
+            _fmt(torch_rate) if torch_rate else "-",
+            _ratio(ours, numpy_rate),
+            _ratio(ours, torch_rate),
+            _ratio(ours, fused) if fused else "",
+            result["path"],
+        ]
+    ]
 
 
-HEADER = ["case", "unit", "netcanvas median (min-max)", "numpy", "torch eager", "vs numpy", "vs torch",
-          "vs torch fused Adam", "engine path"]
+HEADER = [
+    "case",
+    "unit",
+    "netcanvas median (min-max)",
+    "numpy",
+    "torch eager",
+    "vs numpy",
+    "vs torch",
+    "vs torch fused Adam",
+    "engine path",
+]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -165,11 +215,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _text_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header] + rows)
+    return "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header] + rows
+    )
 
 
-def extras_rows(results: list[dict], peak: dict, latencies: list[dict], startup: dict | None,
-                memory: list[dict]) -> list[list[str]]:
+def extras_rows(
+    results: list[dict], peak: dict, latencies: list[dict], startup: dict | None, memory: list[dict]
+) -> list[list[str]]:
     rows = []
     for result in results:
         s = result["stats"]
@@ -179,39 +232,72 @@ def extras_rows(results: list[dict], peak: dict, latencies: list[dict], startup:
         steps = s["netcanvas"]["median"] / case.batch
         matmul_steps = s["matmul"]["median"] / case.batch
         gflops = flops_per_step(case) * steps / 1e9
-        rows.append([f"{result['case']}: step time / matmul-only time",
-                     f"{matmul_steps / steps:.2f} (step {1e3 / steps:.3f} ms, matmuls {1e3 / matmul_steps:.3f} ms)"])
-        rows.append([f"{result['case']}: achieved GFLOP/s (matmul FLOPs / step time)",
-                     f"{gflops:.1f} GFLOP/s; BLAS peak {peak.get(case.dtype, 0):.1f} GFLOP/s "
-                     f"({case.dtype} GEMM 2048^3, best of 5); matmul-only "
-                     f"{flops_per_step(case) * matmul_steps / 1e9:.1f} GFLOP/s"])
+        rows.append(
+            [
+                f"{result['case']}: step time / matmul-only time",
+                f"{matmul_steps / steps:.2f} (step {1e3 / steps:.3f} ms, matmuls {1e3 / matmul_steps:.3f} ms)",
+            ]
+        )
+        rows.append(
+            [
+                f"{result['case']}: achieved GFLOP/s (matmul FLOPs / step time)",
+                f"{gflops:.1f} GFLOP/s; BLAS peak {peak.get(case.dtype, 0):.1f} GFLOP/s "
+                f"({case.dtype} GEMM 2048^3, best of 5); matmul-only "
+                f"{flops_per_step(case) * matmul_steps / 1e9:.1f} GFLOP/s",
+            ]
+        )
         for impl in ("numpy-tuned", "torch-fused-adam"):
             if impl in s:
-                rows.append([f"{result['case']}: netcanvas / {impl}",
-                             f"{_ratio(s['netcanvas']['median'], s[impl]['median'])} "
-                             f"({impl} {_fmt(s[impl]['median'])} samples/s)"])
+                rows.append(
+                    [
+                        f"{result['case']}: netcanvas / {impl}",
+                        f"{_ratio(s['netcanvas']['median'], s[impl]['median'])} "
+                        f"({impl} {_fmt(s[impl]['median'])} samples/s)",
+                    ]
+                )
     for lat in latencies:
         cold, warm = lat["cold"], lat["warm"]
-        rows.append([f"{lat['case']}: first training step without warm-up, cold Numba cache (compile)",
-                     f"{cold['first_step']:.2f} s (engine import before it: {cold['import']:.2f} s)"])
-        rows.append([f"{lat['case']}: first training step without warm-up, warm cache (cache load)",
-                     f"{warm['first_step']:.3f} s (engine import before it: {warm['import']:.2f} s)"])
-        rows.append([f"{cold['warmup_case']}: Network.warmup() cold / warm cache, then first step",
-                     f"{cold['warmup']:.2f} s / {warm['warmup']:.3f} s, then "
-                     f"{cold['step_after_warmup'] * 1e3:.1f} / {warm['step_after_warmup'] * 1e3:.1f} ms"])
+        rows.append(
+            [
+                f"{lat['case']}: first training step without warm-up, cold Numba cache (compile)",
+                f"{cold['first_step']:.2f} s (engine import before it: {cold['import']:.2f} s)",
+            ]
+        )
+        rows.append(
+            [
+                f"{lat['case']}: first training step without warm-up, warm cache (cache load)",
+                f"{warm['first_step']:.3f} s (engine import before it: {warm['import']:.2f} s)",
+            ]
+        )
+        rows.append(
+            [
+                f"{cold['warmup_case']}: Network.warmup() cold / warm cache, then first step",
+                f"{cold['warmup']:.2f} s / {warm['warmup']:.3f} s, then "
+                f"{cold['step_after_warmup'] * 1e3:.1f} / {warm['step_after_warmup'] * 1e3:.1f} ms",
+            ]
+        )
     if startup:
-        rows.append([f"start-up + 1 epoch: `{startup['command']}` (warm cache)",
-                     f"{startup['median']:.2f} s (min {startup['min']:.2f}, max {startup['max']:.2f})"])
+        rows.append(
+            [
+                f"start-up + 1 epoch: `{startup['command']}` (warm cache)",
+                f"{startup['median']:.2f} s (min {startup['min']:.2f}, max {startup['max']:.2f})",
+            ]
+        )
     for mem in memory:
-        rows.append([f"{mem['case']}: peak training memory beyond the data (tracemalloc)",
-                     f"{mem['peak'] / 2**20:.2f} MiB = {mem['peak'] / mem['budget']:.2f}x budget "
-                     f"(params {mem['params'] / 2**20:.2f} + optimizer state {mem['state'] / 2**20:.2f} + "
-                     f"one batch's activations {mem['activations'] / 2**20:.2f} MiB)"])
+        rows.append(
+            [
+                f"{mem['case']}: peak training memory beyond the data (tracemalloc)",
+                f"{mem['peak'] / 2**20:.2f} MiB = {mem['peak'] / mem['budget']:.2f}x budget "
+                f"(params {mem['params'] / 2**20:.2f} + optimizer state {mem['state'] / 2**20:.2f} + "
+                f"one batch's activations {mem['activations'] / 2**20:.2f} MiB)",
+            ]
+        )
     return rows
 
 
-def write_markdown(path: Path, info: dict, argv: list[str], repeats: int, results: list[dict],
-                   extra: list[list[str]]) -> None:
+def write_markdown(
+    path: Path, info: dict, argv: list[str], repeats: int, results: list[dict], extra: list[list[str]]
+) -> None:
     v = info["versions"]
     text = f"""# Performance
 
@@ -221,13 +307,13 @@ alternated A B C A B C ..., {repeats} repeats; numbers are medians with min-max,
 between medians of the same run. Absolute numbers move ±15-25 % between runs on shared machines;
 the ratios are what the acceptance criteria use.
 
-Command: `python -m bench{(' ' + ' '.join(argv)) if argv else ''}` (run from the repository root).
+Command: `python -m bench{(" " + " ".join(argv)) if argv else ""}` (run from the repository root).
 Quick smoke run: `python -m bench --quick`.
 
-Machine: {info['cpu']}, {info['cores']} cores, {info['os']}; BLAS {info['blas']},
-{info['threads']} threads for our BLAS and for `torch.set_num_threads`.
-Versions: Python {v['python']}, NumPy {v['numpy']}, Numba {v['numba']}, PyTorch {v['torch']}.
-Date: {time.strftime('%Y-%m-%d %H:%M %Z')}.
+Machine: {info["cpu"]}, {info["cores"]} cores, {info["os"]}; BLAS {info["blas"]},
+{info["threads"]} threads for our BLAS and for `torch.set_num_threads`.
+Versions: Python {v["python"]}, NumPy {v["numpy"]}, Numba {v["numba"]}, PyTorch {v["torch"]}.
+Date: {time.strftime("%Y-%m-%d %H:%M %Z")}.
 
 ## Training throughput
 
@@ -341,8 +427,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
     info = machine()
-    print(f"{info['cpu']} | {info['cores']} cores | {info['blas']} | threads {info['threads']} | "
-          + " ".join(f"{k} {v}" for k, v in info["versions"].items()), flush=True)
+    print(
+        f"{info['cpu']} | {info['cores']} cores | {info['blas']} | threads {info['threads']} | "
+        + " ".join(f"{k} {v}" for k, v in info["versions"].items()),
+        flush=True,
+    )
     results = []
     for name in names:
         print(f"... {name}", flush=True)

@@ -1,10 +1,10 @@
 """One benchmark process. Run by bench/run.py, never by hand:
 
-    python -m bench.worker train CASE IMPL [--quick]   warm up, calibrate, then time one block per
-                                                       "run" line read from stdin (JSON per block)
-    python -m bench.worker blas-peak                   best SGEMM / DGEMM GFLOP/s of big squares
-    python -m bench.worker first-step CASE             import, build, first step, warmup timings
-    python -m bench.worker memory CASE                 tracemalloc peak of one epoch's training
+python -m bench.worker train CASE IMPL [--quick]   warm up, calibrate, then time one block per
+                                                   "run" line read from stdin (JSON per block)
+python -m bench.worker blas-peak                   best SGEMM / DGEMM GFLOP/s of big squares
+python -m bench.worker first-step CASE             import, build, first step, warmup timings
+python -m bench.worker memory CASE                 tracemalloc peak of one epoch's training
 """
 
 from __future__ import annotations
@@ -84,8 +84,15 @@ def first_step(case: Case) -> None:
     second = NetCanvas(other, x[: other.batch], y[: other.batch])
     warm = second.network.warmup()
     after = _timed(second.epoch)
-    _emit({"import": imported, "first_step": step, "warmup": warm, "step_after_warmup": after,
-           "warmup_case": other.name})
+    _emit(
+        {
+            "import": imported,
+            "first_step": step,
+            "warmup": warm,
+            "step_after_warmup": after,
+            "warmup_case": other.name,
+        }
+    )
 
 
 def memory(case: Case) -> None:
@@ -109,8 +116,16 @@ def memory(case: Case) -> None:
     state = 2 * params if case.optimizer == "adam" else 0
     activations = case.batch * sum(case.sizes)
     budget = (params + state + activations) * itemsize
-    _emit({"peak": peak, "budget": budget, "params": params * itemsize, "state": state * itemsize,
-           "activations": activations * itemsize, "data": x.nbytes + y.nbytes})
+    _emit(
+        {
+            "peak": peak,
+            "budget": budget,
+            "params": params * itemsize,
+            "state": state * itemsize,
+            "activations": activations * itemsize,
+            "data": x.nbytes + y.nbytes,
+        }
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -78,8 +78,13 @@ class _Elementwise(Activation):
         rows = _rows(z)
         out = np.empty_like(rows)
         kernel = _k.bias_act_forward if rows.dtype in KERNEL_DTYPES else _k.bias_act_forward_ref
-        kernel(rows, _NO_BIAS.get(rows.dtype, np.empty(0, rows.dtype)), out, self.kernel_code,
-               rows.dtype.type(self.alpha))
+        kernel(
+            rows,
+            _NO_BIAS.get(rows.dtype, np.empty(0, rows.dtype)),
+            out,
+            self.kernel_code,
+            rows.dtype.type(self.alpha),
+        )
         return out.reshape(z.shape)
 
     def forward_with_bias(self, z: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -178,8 +183,9 @@ class ELU(_Elementwise):
     name = "elu"
     description = "Exponential linear unit: smooth for negative values, saturating at -α"
     formula = "f(x) = x if x > 0 else α·(e^x - 1)"
-    param_specs = (ParamSpec("alpha", "float", 1.0, "Value approached for very negative inputs",
-                             minimum=0.0),)
+    param_specs = (
+        ParamSpec("alpha", "float", 1.0, "Value approached for very negative inputs", minimum=0.0),
+    )
     kernel_code = _k.ELU
 
 

@@ -38,9 +38,18 @@ class BatchesEnd:
 
     def events(self) -> list[BatchEnd]:
         """One BatchEnd per batch."""
-        return [BatchEnd(self.epoch, self.first_batch + i, self.batches_per_epoch, self.first_step + i,
-                         loss, min(self.batch_size, self.samples - i * self.batch_size), self.learning_rate)
-                for i, loss in enumerate(self.losses)]
+        return [
+            BatchEnd(
+                self.epoch,
+                self.first_batch + i,
+                self.batches_per_epoch,
+                self.first_step + i,
+                loss,
+                min(self.batch_size, self.samples - i * self.batch_size),
+                self.learning_rate,
+            )
+            for i, loss in enumerate(self.losses)
+        ]
 
 
 @dataclass
@@ -83,8 +92,12 @@ class History:
         """Its lists hold only numbers, which are immutable, so new lists are a deep copy.
         (copy.deepcopy would visit every number: ~50 ms for a long run's history, on the GUI
         thread, where each run's undo step copies it.)"""
-        return History({key: list(values) for key, values in self.epochs.items()}, list(self.batch_losses),
-                       self.batch_stride, self.steps)
+        return History(
+            {key: list(values) for key, values in self.epochs.items()},
+            list(self.batch_losses),
+            self.batch_stride,
+            self.steps,
+        )
 
     def append_epoch(self, logs: dict[str, float]) -> None:
         for key, value in logs.items():

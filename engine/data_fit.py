@@ -59,8 +59,9 @@ class FitProblem:
     fix: FitFix | None = None
 
 
-def fit_problems(spec: NetworkSpec, report: ShapeReport, training: TrainingConfig,
-                 dataset: Dataset | None) -> list[FitProblem]:
+def fit_problems(
+    spec: NetworkSpec, report: ShapeReport, training: TrainingConfig, dataset: Dataset | None
+) -> list[FitProblem]:
     """Where `dataset` (None: no data chosen) does not fit the network, each with its fix.
 
     `report` is `spec.infer_shapes()`; where it has no output shape (the graph itself has a
@@ -93,8 +94,12 @@ def _input_problems(spec: NetworkSpec, dataset: Dataset) -> list[FitProblem]:
     inputs = spec.input_ids()
     features = tuple(int(d) for d in dataset.x.shape[1:])
     if len(inputs) > 1:
-        return [FitProblem(f"the data has one input array but the network has {len(inputs)} Input "
-                           f"layers ({', '.join(inputs)}): keep one")]
+        return [
+            FitProblem(
+                f"the data has one input array but the network has {len(inputs)} Input "
+                f"layers ({', '.join(inputs)}): keep one"
+            )
+        ]
     if not inputs:
         return []
     node = spec.nodes[inputs[0]]
@@ -104,13 +109,17 @@ def _input_problems(spec: NetworkSpec, dataset: Dataset) -> list[FitProblem]:
     # A 1-D Input stays 1-D (images are flattened into it); any other takes the samples' shape.
     wanted = [math.prod(features)] if len(shape) == 1 else list(features)
     fix = FitFix(f"Set Input '{node.id}' to shape {wanted}", {node.id: {"shape": wanted}})
-    return [FitProblem(f"the data has samples of shape {features} but Input '{node.id}' expects {shape}",
-                       node.id, fix)]
+    return [
+        FitProblem(
+            f"the data has samples of shape {features} but Input '{node.id}' expects {shape}", node.id, fix
+        )
+    ]
 
 
 # ------------------------------------------------------------------ output
-def _output_problems(spec: NetworkSpec, out_id: str, out_shape: Shape, training: TrainingConfig,
-                     dataset: Dataset) -> list[FitProblem]:
+def _output_problems(
+    spec: NetworkSpec, out_id: str, out_shape: Shape, training: TrainingConfig, dataset: Dataset
+) -> list[FitProblem]:
     loss = get_loss(training.loss.type, **training.loss.params)
     units_id = _nearest_with(spec, out_id, "units")
     activation_id = _nearest_with(spec, out_id, "activation")
@@ -123,8 +132,11 @@ def _output_problems(spec: NetworkSpec, out_id: str, out_shape: Shape, training:
         message = _classification_mismatch(classes, units, loss, activation, out_id, wanted)
     else:
         width = int(math.prod(dataset.y.shape[1:])) if dataset.y.ndim > 1 else 1
-        wanted = (width, "linear" if activation in ("softmax", "sigmoid") else activation,
-                  REGRESSION_LOSS if loss.task == "classification" else loss.name)
+        wanted = (
+            width,
+            "linear" if activation in ("softmax", "sigmoid") else activation,
+            REGRESSION_LOSS if loss.task == "classification" else loss.name,
+        )
         message = _regression_mismatch(width, units, loss, out_id)
     if message is None:
         try:
@@ -145,30 +157,40 @@ def _classifier(classes: int, units: int, loss: Loss) -> tuple[int, str, str]:
     return classes, "softmax", MULTICLASS_LOSS
 
 
-def _classification_mismatch(classes: int, units: int, loss: Loss, activation: str | None,
-                             out_id: str, wanted: tuple[int, str, str]) -> str | None:
+def _classification_mismatch(
+    classes: int, units: int, loss: Loss, activation: str | None, out_id: str, wanted: tuple[int, str, str]
+) -> str | None:
     """Why a classifier's output cannot learn `classes` classes with this loss, or None (the
     loss's own target check, run next, explains the rest)."""
     if units not in (wanted[0], classes):
         return f"the data has {classes} classes but the output '{out_id}' has {units} unit(s)"
     if loss.fused_activation and activation is not None and activation != loss.fused_activation:
-        return (f"the loss {loss.name} expects a {loss.fused_activation} output, but the output "
-                f"'{out_id}' uses {activation}")
+        return (
+            f"the loss {loss.name} expects a {loss.fused_activation} output, but the output "
+            f"'{out_id}' uses {activation}"
+        )
     return None
 
 
 def _regression_mismatch(width: int, units: int, loss: Loss, out_id: str) -> str | None:
     """Why an output or loss cannot fit `width` continuous target values, or None."""
     if loss.task == "classification":
-        return (f"the data has continuous targets (regression) but the loss {loss.name} is for "
-                "class labels")
+        return f"the data has continuous targets (regression) but the loss {loss.name} is for class labels"
     if units != width:
-        return f"the data has {width} target value(s) per sample but the output '{out_id}' has {units} unit(s)"
+        return (
+            f"the data has {width} target value(s) per sample but the output '{out_id}' has {units} unit(s)"
+        )
     return None
 
 
-def _output_fix(units_id: str | None, activation_id: str | None, wanted: tuple[int, str | None, str],
-                units: int, activation: str | None, loss_name: str) -> FitFix | None:
+def _output_fix(
+    units_id: str | None,
+    activation_id: str | None,
+    wanted: tuple[int, str | None, str],
+    units: int,
+    activation: str | None,
+    loss_name: str,
+) -> FitFix | None:
     """One fix setting units, activation and loss together; None when no layer holds what must
     change, or nothing would."""
     want_units, want_activation, want_loss = wanted

@@ -25,8 +25,10 @@ from engine.layers.core import UFUNC_ACTIVATIONS, Dense
 from engine.losses import Loss
 from engine.model import Model
 
-SOFTMAX_CE_KERNELS = {"sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
-                      "categorical_crossentropy": _loss_kernels.softmax_ce_dense}
+SOFTMAX_CE_KERNELS = {
+    "sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
+    "categorical_crossentropy": _loss_kernels.softmax_ce_dense,
+}
 """Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
 
 
@@ -127,5 +129,7 @@ class DenseChainStep:
                 _k.column_sums(grad_z[i], self.bias_grads[i])
             if i:
                 np.matmul(grad_z[i], kernels[i].T, out=grad_x[i])
-                _k.bias_act_backward(z[i - 1], a[i - 1], grad_x[i], grad_z[i - 1], codes[i - 1], alphas[i - 1])
+                _k.bias_act_backward(
+                    z[i - 1], a[i - 1], grad_x[i], grad_z[i - 1], codes[i - 1], alphas[i - 1]
+                )
         return loss, a[last]

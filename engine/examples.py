@@ -46,8 +46,9 @@ def list_examples(folder: Path | None = None) -> list[Example]:
             metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata") or {}
         except (OSError, ValueError, AttributeError):
             continue  # an unreadable file is no example; opening it by path says why
-        examples.append(Example(path, str(metadata.get("name") or path.stem),
-                                str(metadata.get("description") or "")))
+        examples.append(
+            Example(path, str(metadata.get("name") or path.stem), str(metadata.get("description") or ""))
+        )
     return sorted(examples, key=lambda e: e.name.lower())
 
 

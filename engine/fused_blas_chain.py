@@ -38,15 +38,29 @@ class BlasChainPath(FusedPath):
     """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
 
     def __init__(self, model: Model, loss: Loss, optimizer: Optimizer, dense: list[Dense], batch_size: int):
-        super().__init__(model, optimizer, SPARSE_CE if loss.target == "index" else DENSE_CE,
-                         dense[-1].output_shape_[0], batch_size)
+        super().__init__(
+            model,
+            optimizer,
+            SPARSE_CE if loss.target == "index" else DENSE_CE,
+            dense[-1].output_shape_[0],
+            batch_size,
+        )
         offsets = weight_offsets(model)
         rows, units, inputs = [], 0, 0
         for i, layer in enumerate(dense):
             fan_in, fan_out = layer.input_shapes[0][0], layer.output_shape_[0]
             code = layer.activation.kernel_code
-            rows.append((offsets[(layer.node_id, "kernel")], offsets.get((layer.node_id, "bias"), -1),
-                         fan_in, fan_out, -1 if code is None else code, units, inputs))
+            rows.append(
+                (
+                    offsets[(layer.node_id, "kernel")],
+                    offsets.get((layer.node_id, "bias"), -1),
+                    fan_in,
+                    fan_out,
+                    -1 if code is None else code,
+                    units,
+                    inputs,
+                )
+            )
             units += fan_out
             inputs += fan_in if i else 0
         self.layers = np.array(rows, dtype=np.int64)
@@ -62,8 +76,16 @@ class BlasChainPath(FusedPath):
         self.grad_x = np.empty(size * inputs, dtype)
 
     @classmethod
-    def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None, batch_size: int,
-             x: list[np.ndarray], y: np.ndarray) -> BlasChainPath | None:
+    def plan(
+        cls,
+        model: Model,
+        loss: Loss,
+        optimizer: Optimizer,
+        clip_norm: float | None,
+        batch_size: int,
+        x: list[np.ndarray],
+        y: np.ndarray,
+    ) -> BlasChainPath | None:
         """This path for the training set-up and prepared data, or None when it does not apply."""
         if not blas.AVAILABLE or clip_norm is not None or not fused_optimizer(optimizer):
             return None
@@ -74,9 +96,35 @@ class BlasChainPath(FusedPath):
             return None  # (np.matmul uses gemv, not gemm, for a 1-wide operand)
         return cls(model, loss, optimizer, dense, batch_size)
 
-    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+    def _train_batches(
+        self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses
+    ) -> int:
         model = self.model
-        return K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers, self.alphas,
-                               x, targets[0], targets[1], order, first_batch, batches, self.batch_size,
-                               self.loss_code, self.opt_code, self.nesterov, consts, self.xb, self.yb_dense,
-                               self.yb_index, self.z, self.a, self.grad_z, self.grad_x, preds, losses)
+        return K.train_batches(
+            model.weight_buffer,
+            model.grad_buffer,
+            slot1,
+            slot2,
+            self.layers,
+            self.alphas,
+            x,
+            targets[0],
+            targets[1],
+            order,
+            first_batch,
+            batches,
+            self.batch_size,
+            self.loss_code,
+            self.opt_code,
+            self.nesterov,
+            consts,
+            self.xb,
+            self.yb_dense,
+            self.yb_index,
+            self.z,
+            self.a,
+            self.grad_z,
+            self.grad_x,
+            preds,
+            losses,
+        )

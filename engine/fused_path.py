@@ -44,7 +44,9 @@ def weight_offsets(model: Model) -> dict[tuple[str, str], int]:
     return offsets
 
 
-def kernel_targets(y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def kernel_targets(
+    y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
     """(dense targets (N, outputs), class ids (N,)) as the kernels take them, the one the loss
     does not use a one-row stand-in."""
     if sparse:
@@ -69,18 +71,30 @@ class FusedPath(ABC):
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
         return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
 
-    def run(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], order: np.ndarray,
-            first_batch: int, batches: int, learning_rate: float, preds: np.ndarray) -> np.ndarray:
+    def run(
+        self,
+        x: np.ndarray,
+        targets: tuple[np.ndarray, np.ndarray],
+        order: np.ndarray,
+        first_batch: int,
+        batches: int,
+        learning_rate: float,
+        preds: np.ndarray,
+    ) -> np.ndarray:
         """Train batches first_batch .. first_batch+batches-1 of the epoch (sample `order`);
         return their losses (float64; fewer when one was not finite, that one last). `preds`
         (N, outputs) receives each sample's output before its step, at its position in order."""
         slot1, slot2 = optimizer_slots(self.model, self.optimizer)
         consts = self.optimizer.constants_table(learning_rate, batches)
         losses = np.empty(batches, np.float64)
-        done = self._train_batches(x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses)
+        done = self._train_batches(
+            x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses
+        )
         self.optimizer.iterations += done
         return losses[:done]
 
     @abstractmethod
-    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+    def _train_batches(
+        self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses
+    ) -> int:
         """The kernel call behind `run`; returns the batches done."""

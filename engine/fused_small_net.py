@@ -28,15 +28,21 @@ CHUNK_BATCHES = 256
 CHUNK_SAMPLES = 2048
 MAX_UNITS = 32  # widest layer the fused path takes; wider layers are faster with BLAS
 MAX_WORK = 4096  # most multiply-adds per sample (sum of fan_in * fan_out); beyond, BLAS wins
-_LOSSES = {"mse": K.MSE, "binary_crossentropy": K.BCE_LOGITS,
-           "sparse_categorical_crossentropy": K.SPARSE_CE, "categorical_crossentropy": K.DENSE_CE}
+_LOSSES = {
+    "mse": K.MSE,
+    "binary_crossentropy": K.BCE_LOGITS,
+    "sparse_categorical_crossentropy": K.SPARSE_CE,
+    "categorical_crossentropy": K.DENSE_CE,
+}
 _OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_CE: "softmax"}
 
 
 class SmallNetPath(FusedPath):
     """Runs chunks of an epoch's batches, or whole epochs, in one kernel call; see the module docstring."""
 
-    def __init__(self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int):
+    def __init__(
+        self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int
+    ):
         super().__init__(model, optimizer, loss_code, dense[-1].output_shape_[0], batch_size)
         self.batches_per_call = max(1, min(CHUNK_BATCHES, CHUNK_SAMPLES // max(batch_size, 1)))
         dtype = model.dtype
@@ -44,9 +50,16 @@ class SmallNetPath(FusedPath):
         rows, column = [], model.input_shape()[0]
         for layer in dense:
             code = layer.activation.kernel_code
-            rows.append((offsets[(layer.node_id, "kernel")], offsets.get((layer.node_id, "bias"), -1),
-                         layer.input_shapes[0][0], layer.output_shape_[0],
-                         K.SOFTMAX if code is None else code, column))
+            rows.append(
+                (
+                    offsets[(layer.node_id, "kernel")],
+                    offsets.get((layer.node_id, "bias"), -1),
+                    layer.input_shapes[0][0],
+                    layer.output_shape_[0],
+                    K.SOFTMAX if code is None else code,
+                    column,
+                )
+            )
             column += layer.output_shape_[0]
         self.layers = np.array(rows, dtype=np.int64)
         self.alphas = np.array([getattr(layer.activation, "alpha", 0.0) for layer in dense], dtype)
@@ -56,8 +69,9 @@ class SmallNetPath(FusedPath):
         self.delta = np.zeros((2, rows, max(widest, int(self.layers[:, 2].max()))), dtype)
 
     @classmethod
-    def plan(cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None,
-             batch_size: int) -> SmallNetPath | None:
+    def plan(
+        cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None, batch_size: int
+    ) -> SmallNetPath | None:
         """The fused path for this training set-up, or None when the general path must run."""
         if clip_norm is not None or model.dtype.kind != "f":
             return None
@@ -77,16 +91,47 @@ class SmallNetPath(FusedPath):
             return None
         return cls(model, loss_code, optimizer, dense, batch_size)
 
-    def _train_batches(self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses) -> int:
+    def _train_batches(
+        self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses
+    ) -> int:
         model = self.model
-        return K.train_batches(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
-                               self.alphas, x, targets[0], targets[1], order, first_batch, batches,
-                               self.batch_size, self.loss_code, self.opt_code, self.nesterov, consts,
-                               self.z, self.a, self.delta, preds, losses)
+        return K.train_batches(
+            model.weight_buffer,
+            model.grad_buffer,
+            slot1,
+            slot2,
+            self.layers,
+            self.alphas,
+            x,
+            targets[0],
+            targets[1],
+            order,
+            first_batch,
+            batches,
+            self.batch_size,
+            self.loss_code,
+            self.opt_code,
+            self.nesterov,
+            consts,
+            self.z,
+            self.a,
+            self.delta,
+            preds,
+            losses,
+        )
 
-    def run_epochs(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray], orders: np.ndarray,
-                   learning_rates: np.ndarray, x_val: np.ndarray, preds: np.ndarray,
-                   losses: np.ndarray, val_preds: np.ndarray, epoch_start: np.ndarray) -> int:
+    def run_epochs(
+        self,
+        x: np.ndarray,
+        targets: tuple[np.ndarray, np.ndarray],
+        orders: np.ndarray,
+        learning_rates: np.ndarray,
+        x_val: np.ndarray,
+        preds: np.ndarray,
+        losses: np.ndarray,
+        val_preds: np.ndarray,
+        epoch_start: np.ndarray,
+    ) -> int:
         """Whole epochs in one kernel call (`K.train_epochs`): orders (E, N), learning_rates (E,),
         preds (E, N, outputs), losses (E, batches), val_preds (E, Nv, outputs); returns the
         batches done (all unless a loss was not finite)."""
@@ -94,16 +139,44 @@ class SmallNetPath(FusedPath):
         slot1, slot2 = optimizer_slots(model, optimizer)
         batches = losses.shape[1]
         consts = optimizer.constants_table(np.repeat(learning_rates, batches), len(orders) * batches)
-        done = K.train_epochs(model.weight_buffer, model.grad_buffer, slot1, slot2, self.layers,
-                              self.alphas, x, targets[0], targets[1], orders, self.batch_size, self.loss_code,
-                              self.opt_code, self.nesterov, consts, self.z, self.a, self.delta, preds,
-                              losses, np.ascontiguousarray(x_val, model.dtype), val_preds, epoch_start)
+        done = K.train_epochs(
+            model.weight_buffer,
+            model.grad_buffer,
+            slot1,
+            slot2,
+            self.layers,
+            self.alphas,
+            x,
+            targets[0],
+            targets[1],
+            orders,
+            self.batch_size,
+            self.loss_code,
+            self.opt_code,
+            self.nesterov,
+            consts,
+            self.z,
+            self.a,
+            self.delta,
+            preds,
+            losses,
+            np.ascontiguousarray(x_val, model.dtype),
+            val_preds,
+            epoch_start,
+        )
         optimizer.iterations += done
         return done
 
     def predict(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Inference outputs of rows `x` (N, inputs) into `out` (N, outputs), without the GIL."""
         model = self.model
-        K.predict_rows(model.weight_buffer, self.layers, self.alphas, np.ascontiguousarray(x, model.dtype),
-                       self.z, self.a, out)
+        K.predict_rows(
+            model.weight_buffer,
+            self.layers,
+            self.alphas,
+            np.ascontiguousarray(x, model.dtype),
+            self.z,
+            self.a,
+            out,
+        )
         return out

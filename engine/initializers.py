@@ -35,8 +35,9 @@ class Initializer(ABC):
     def __init__(self, **params: Any):
         self.params = resolve_params(self, params, f"initializer '{self.name}'")
 
-    def __call__(self, shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator,
-                 dtype: Any) -> np.ndarray:
+    def __call__(
+        self, shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator, dtype: Any
+    ) -> np.ndarray:
         """An array of `shape` and exactly `dtype` (float32 or float64); deterministic for a given
         `rng` state. `fan_in`/`fan_out`: inputs and outputs per unit (Dense: the kernel's rows and
         columns)."""
@@ -60,8 +61,9 @@ class Initializer(ABC):
         return np.ascontiguousarray(values, dtype=dt)
 
     @abstractmethod
-    def _draw(self, shape: tuple[int, ...], fan_in: int, fan_out: int,
-              rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], fan_in: int, fan_out: int, rng: np.random.Generator
+    ) -> np.ndarray:
         raise NotImplementedError
 
 

@@ -65,12 +65,17 @@ def save(network: Network, path: str | os.PathLike[str]) -> None:
             state = {"__type__": np.array(network.optimizer.name), **network.optimizer.state()}
             archive.writestr(OPTIMIZER_MEMBER, _npz_bytes(state))
         history = network.history
-        archive.writestr(HISTORY_MEMBER, json.dumps({
-            "epochs": history.epochs,
-            "batch_losses": history.batch_losses,
-            "batch_stride": history.batch_stride,
-            "steps": history.steps,
-        }))
+        archive.writestr(
+            HISTORY_MEMBER,
+            json.dumps(
+                {
+                    "epochs": history.epochs,
+                    "batch_losses": history.batch_losses,
+                    "batch_stride": history.batch_stride,
+                    "steps": history.steps,
+                }
+            ),
+        )
     _write_atomic(path, buffer.getvalue())
 
 
@@ -165,10 +170,10 @@ def _parse_json(payload: bytes, name: str) -> dict[str, Any]:
 def network_from_document(doc: dict[str, Any], name: str) -> Network:
     """Validate, migrate and build a Network from a parsed JSON document."""
     if doc.get("format") != FORMAT_NAME:
-        raise NetworkFileError(f"{name}: not a NetCanvas network (\"format\" is {doc.get('format')!r})")
+        raise NetworkFileError(f'{name}: not a NetCanvas network ("format" is {doc.get("format")!r})')
     version = doc.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise NetworkFileError(f"{name}: \"format_version\" must be a positive whole number, got {version!r}")
+        raise NetworkFileError(f'{name}: "format_version" must be a positive whole number, got {version!r}')
     if version > FORMAT_VERSION:
         raise NetworkFileError(
             f"{name}: written by a newer NetCanvas (format version {version}; "
@@ -177,10 +182,10 @@ def network_from_document(doc: dict[str, Any], name: str) -> Network:
     doc = migrate(doc)
     for key in ("nodes", "edges"):
         if not isinstance(doc.get(key), list):
-            raise NetworkFileError(f"{name}: \"{key}\" must be a list")
+            raise NetworkFileError(f'{name}: "{key}" must be a list')
     for key in ("training", "data", "metadata"):
         if not isinstance(doc.get(key, {}), dict):
-            raise NetworkFileError(f"{name}: \"{key}\" must be an object")
+            raise NetworkFileError(f'{name}: "{key}" must be an object')
     spec = NetworkSpec.from_dict(doc)
     network = Network(spec)
     standardize = (doc.get("preprocessing") or {}).get("standardize")

@@ -93,8 +93,9 @@ class Loss(ABC):
             hint = ""
             if y.ndim == 1 and self.task == "classification":
                 hint = "; integer class ids need sparse_categorical_crossentropy"
-            raise DataError(f"{label} expects targets shaped like the output, {_shape(shape, True)}, "
-                            f"got {y.shape}{hint}")
+            raise DataError(
+                f"{label} expects targets shaped like the output, {_shape(shape, True)}, got {y.shape}{hint}"
+            )
         y = y.astype(np.float64)
         _first_bad(~np.isfinite(y), y, f"{label} expects finite targets")
         self._check_values(y, label)
@@ -128,8 +129,10 @@ def _check_class_ids(y: np.ndarray, shape: tuple[int, ...], label: str) -> None:
     inner, classes = shape[:-1], shape[-1]
     if y.shape[1:] not in (inner, (*inner, 1)):
         hint = "; one-hot targets need categorical_crossentropy" if y.shape[1:] == shape else ""
-        raise DataError(f"{label} expects one integer class id per sample, shape {_shape(inner, True)}, "
-                        f"got {y.shape}{hint}")
+        raise DataError(
+            f"{label} expects one integer class id per sample, shape {_shape(inner, True)}, "
+            f"got {y.shape}{hint}"
+        )
     y = y.astype(np.float64)
     bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= classes)
     _first_bad(bad, y, f"{label} expects integer class ids in [0, {classes})")
@@ -146,7 +149,9 @@ def _dense(y_pred: Any, y_true: Any, name: str) -> tuple[np.ndarray, np.ndarray]
     t = np.asarray(y_true, dtype=p.dtype)
     if t.shape != p.shape:
         if t.size != p.size or len(t) != len(p):
-            raise DataError(f"loss '{name}' expects targets shaped like the predictions {p.shape}, got {t.shape}")
+            raise DataError(
+                f"loss '{name}' expects targets shaped like the predictions {p.shape}, got {t.shape}"
+            )
         t = t.reshape(p.shape)
     return p, t
 
@@ -156,7 +161,9 @@ def _labels(y_pred: Any, y_true: Any, name: str) -> tuple[np.ndarray, np.ndarray
     p = _float(y_pred)
     t = np.asarray(y_true)
     if t.size != p.size // max(p.shape[-1], 1):
-        raise DataError(f"loss '{name}' expects one class id per sample for predictions {p.shape}, got {t.shape}")
+        raise DataError(
+            f"loss '{name}' expects one class id per sample for predictions {p.shape}, got {t.shape}"
+        )
     return p, t.reshape(p.shape[:-1]).astype(np.intp)
 
 
@@ -238,8 +245,9 @@ class Huber(_MeanLoss):
     description = "Squared error for small errors, absolute error for large ones"
     formula = "L = mean(½e² if |e| ≤ δ else δ·|e| - ½δ²), e = ŷ - y"
     when_to_use = "Regression with some outliers: smooth like mse near the target, robust like mae far away."
-    param_specs = (ParamSpec("delta", "float", 1.0, "Error size where squared turns into linear",
-                             minimum=1e-6),)
+    param_specs = (
+        ParamSpec("delta", "float", 1.0, "Error size where squared turns into linear", minimum=1e-6),
+    )
 
     def _value(self, p, t):
         d, delta = np.abs(p - t), self.params["delta"]
@@ -255,7 +263,9 @@ class LogCosh(_MeanLoss):
     name = "log_cosh"
     description = "Logarithm of the hyperbolic cosine of the error"
     formula = "L = mean(log(cosh(ŷ - y)))"
-    when_to_use = "Regression: behaves like mse for small errors and like mae for large ones, smooth everywhere."
+    when_to_use = (
+        "Regression: behaves like mse for small errors and like mae for large ones, smooth everywhere."
+    )
 
     def _value(self, p, t):
         d = np.abs(p - t)  # log cosh d = |d| + log(1 + e^(-2|d|)) - log 2, no overflow
@@ -302,8 +312,9 @@ class BinaryFocal(_MeanLoss):
     when_to_use = "Yes/no classification with rare positives: focuses training on the hard examples."
     param_specs = (
         ParamSpec("gamma", "float", 2.0, "Focusing strength (0 = plain cross-entropy)", minimum=0.0),
-        ParamSpec("alpha", "float", 0.25, "Weight of the positive class when balancing",
-                  minimum=0.0, maximum=1.0),
+        ParamSpec(
+            "alpha", "float", 0.25, "Weight of the positive class when balancing", minimum=0.0, maximum=1.0
+        ),
         ParamSpec("apply_class_balancing", "bool", False, "Weight positives by α and negatives by 1 - α"),
     )
     fused_activation = "sigmoid"
@@ -350,7 +361,9 @@ class BinaryFocal(_MeanLoss):
 
     def backward_from_logits(self, z, y_true):
         z = _float(z)
-        return (self._logit_parts(z, y_true)[1] * z.dtype.type(1.0 / max(z.size, 1))).astype(z.dtype, copy=False)
+        return (self._logit_parts(z, y_true)[1] * z.dtype.type(1.0 / max(z.size, 1))).astype(
+            z.dtype, copy=False
+        )
 
 
 class _Crossentropy(Loss):
@@ -409,7 +422,9 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     name = "sparse_categorical_crossentropy"
     description = "Categorical cross-entropy with integer class ids as targets"
     formula = "L = -mean(log ŷ[y]), y = the class id"
-    when_to_use = "Multi-class classification with a softmax output and targets given as class numbers 0..C-1."
+    when_to_use = (
+        "Multi-class classification with a softmax output and targets given as class numbers 0..C-1."
+    )
     target = "index"
 
     def _onehot(self, y_pred, y_true):
@@ -421,7 +436,9 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
         grad = np.empty_like(z2) if want_grad else _NO_GRAD.get(z2.dtype, np.empty((0, 0), z2.dtype))
         kernel = _k.softmax_ce_index if z2.dtype in KERNEL_DTYPES else _k.softmax_ce_index_ref
-        return kernel(z2, np.ascontiguousarray(labels.reshape(-1)), grad), grad.reshape(z.shape) if want_grad else grad
+        return kernel(z2, np.ascontiguousarray(labels.reshape(-1)), grad), grad.reshape(
+            z.shape
+        ) if want_grad else grad
 
     def forward_from_logits(self, z, y_true):
         return float(self._logits(z, y_true, False)[0])
@@ -469,7 +486,9 @@ class Hinge(_HingeLoss):
     name = "hinge"
     description = "Margin loss of support vector machines"
     formula = "L = mean(max(1 - y·ŷ, 0)), y ∈ {-1, 1}"
-    when_to_use = "Two-class classification with a linear or tanh output scored by its sign, targets -1/1 or 0/1."
+    when_to_use = (
+        "Two-class classification with a linear or tanh output scored by its sign, targets -1/1 or 0/1."
+    )
 
     def _value(self, p, t):
         return np.maximum(1.0 - _hinge_targets(t) * p, 0)

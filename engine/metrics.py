@@ -186,8 +186,9 @@ class R2(Metric):
         ss_res = np.sum(np.square(t2 - p2), axis=0)
         ss_tot = np.sum(np.square(t2 - t2.mean(axis=0)), axis=0)
         constant = ss_tot == 0
-        scores = np.where(constant, (ss_res == 0).astype(np.float64),
-                          1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+        scores = np.where(
+            constant, (ss_res == 0).astype(np.float64), 1.0 - ss_res / np.where(constant, 1.0, ss_tot)
+        )
         return float(np.mean(scores))
 
 

@@ -93,7 +93,8 @@ class Model:
 
     def count_params(self, trainable_only: bool = False) -> int:
         return sum(
-            arr.size for nid, key, arr in self.weight_entries()
+            arr.size
+            for nid, key, arr in self.weight_entries()
             if not trainable_only or key in self.layers[nid].trainable
         )
 
@@ -108,9 +109,7 @@ class Model:
         for (nid, key, target), value in zip(entries, arrays, strict=True):
             value = np.asarray(value)
             if value.shape != target.shape:
-                raise ConfigError(
-                    f"weight '{nid}/{key}' must have shape {target.shape}, got {value.shape}"
-                )
+                raise ConfigError(f"weight '{nid}/{key}' must have shape {target.shape}, got {value.shape}")
             if not np.issubdtype(value.dtype, np.number):
                 raise ConfigError(f"weight '{nid}/{key}' must be numeric, got {value.dtype}")
             target[...] = value

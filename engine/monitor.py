@@ -19,10 +19,19 @@ from engine.model import Model
 
 HISTOGRAM_BINS = 24
 DEAD_KINDS = ("relu",)  # units that output exactly 0 for every probe sample are dead
-SATURATING = {"sigmoid": (0.02, 0.98), "hard_sigmoid": (0.02, 0.98), "tanh": (-0.98, 0.98),
-              "softsign": (-0.95, 0.95)}
-BOUNDED_RANGES = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0),
-                  "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0)}
+SATURATING = {
+    "sigmoid": (0.02, 0.98),
+    "hard_sigmoid": (0.02, 0.98),
+    "tanh": (-0.98, 0.98),
+    "softsign": (-0.95, 0.95),
+}
+BOUNDED_RANGES = {
+    "sigmoid": (0.0, 1.0),
+    "hard_sigmoid": (0.0, 1.0),
+    "softmax": (0.0, 1.0),
+    "tanh": (-1.0, 1.0),
+    "softsign": (-1.0, 1.0),
+}
 UNIT_MAPS_PER_LAYER = 8
 
 
@@ -72,8 +81,15 @@ class TrainingMonitor:
     range of each ((min, max) per feature, in the scaled units the model sees).
     """
 
-    def __init__(self, model: Model, probe_x: np.ndarray, grid_size: int = 64, unit_grid_size: int = 24,
-                 feature_pair: tuple[int, int] = (0, 1), surface: bool = True):
+    def __init__(
+        self,
+        model: Model,
+        probe_x: np.ndarray,
+        grid_size: int = 64,
+        unit_grid_size: int = 24,
+        feature_pair: tuple[int, int] = (0, 1),
+        surface: bool = True,
+    ):
         """`surface=False` skips the surface (the data has no plane to show, e.g. images: the
         grid's forward passes would be most of a snapshot's cost)."""
         self.model = model
@@ -81,15 +97,19 @@ class TrainingMonitor:
         self.grid_size = grid_size
         self.unit_grid_size = unit_grid_size
         self.features = feature_pair
-        self.hidden_ids = [nid for nid in model.order
-                           if nid != model.output_id and _activation_name(model, nid) is not None]
+        self.hidden_ids = [
+            nid for nid in model.order if nid != model.output_id and _activation_name(model, nid) is not None
+        ]
         self.surface_wanted = surface
         self.surface_grid = self._grid(grid_size) if self.has_surface else None
         self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
         # Probe, unit grid and surface grid as one batch: one forward pass instead of three, so
         # a snapshot makes a third of the GIL-releasing calls (each may wait for a busy GUI).
-        self._all_points = (np.concatenate([self.probe_x, self.unit_grid[2], self.surface_grid[2]])
-                            if self.has_surface else None)
+        self._all_points = (
+            np.concatenate([self.probe_x, self.unit_grid[2], self.surface_grid[2]])
+            if self.has_surface
+            else None
+        )
 
     @property
     def has_surface(self) -> bool:
@@ -116,8 +136,11 @@ class TrainingMonitor:
         with_surface = with_surface and self.has_surface
         model.forward([self._all_points if with_surface else self.probe_x], training=False)
         probes = len(self.probe_x)
-        layers = [self._layer_health(nid, model.outputs[nid][:probes])
-                  for nid in model.order if nid not in model.input_ids]
+        layers = [
+            self._layer_health(nid, model.outputs[nid][:probes])
+            for nid in model.order
+            if nid not in model.input_ids
+        ]
         surface = self._surface(probes) if with_surface else None
         return MonitorSnapshot(layers, surface, step)
 
@@ -136,7 +159,11 @@ class TrainingMonitor:
         grad_norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads))) if grads else None
         kernel = layer.weights.get("kernel")
         return LayerHealth(
-            node_id=nid, activation=kind, mean_activation=mean, histogram=counts, bin_edges=edges,
+            node_id=nid,
+            activation=kind,
+            mean_activation=mean,
+            histogram=counts,
+            bin_edges=edges,
             dead_fraction=dead if kind in DEAD_KINDS else None,
             saturated_fraction=saturated if kind in SATURATING else None,
             gradient_norm=grad_norm,
@@ -157,7 +184,7 @@ class TrainingMonitor:
             units = out[unit_rows, :UNIT_MAPS_PER_LAYER]
             unit_maps[nid] = units.T.reshape(-1, size, size).copy()
         xs, ys, _ = self.surface_grid
-        output = model.outputs[model.output_id][unit_rows.stop:]
+        output = model.outputs[model.output_id][unit_rows.stop :]
         size = self.grid_size
         if output.ndim == 2 and output.shape[1] == 1:
             activation = _activation_name(model, model.output_id)

@@ -83,8 +83,11 @@ class Network:
         rng = np.random.default_rng(0)
         x = [rng.random((2, *model.input_shape(i)), dtype=np.float64) for i in range(len(model.input_ids))]
         loss = get_loss(copy.training.loss.type, **copy.training.loss.params)
-        y = (np.zeros(2, np.int64) if loss.target == "index"
-             else np.zeros((2, *model.output_shape), np.float64))
+        y = (
+            np.zeros(2, np.int64)
+            if loss.target == "index"
+            else np.zeros((2, *model.output_shape), np.float64)
+        )
         copy.fit(x, y, epochs=2, batch_size=2, validation_data=(x, y))
         copy.fit(x, y, epochs=1, batch_size=2, validation_data=(x, y))
         inputs = model.prepare_inputs(x)

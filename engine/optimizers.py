@@ -67,7 +67,9 @@ class Optimizer(ABC):
         self._layout: list[tuple[tuple[int, ...], np.dtype]] | None = None  # None until step 1
         self._state: dict[str, list[np.ndarray]] = {}
         self._slabs: dict[str, np.ndarray] = {}
-        self._span: tuple[np.ndarray, np.ndarray] | None = None  # flat views of the checked arrays, if consecutive
+        self._span: tuple[np.ndarray, np.ndarray] | None = (
+            None  # flat views of the checked arrays, if consecutive
+        )
         self._flat: dict[str, list[np.ndarray]] = {}
         self._checked: list[np.ndarray] = []  # the arrays the last step validated
 
@@ -98,8 +100,9 @@ class Optimizer(ABC):
         except (TypeError, ValueError):
             lr = math.nan
         if not (math.isfinite(lr) and lr >= 0.0):
-            raise ConfigError(f"optimizer '{self.name}': learning rate must be a finite number >= 0, "
-                              f"got {learning_rate!r}")
+            raise ConfigError(
+                f"optimizer '{self.name}': learning rate must be a finite number >= 0, got {learning_rate!r}"
+            )
         if not self._same_as_checked(weights, grads):
             _check_arrays(weights, f"optimizer '{self.name}' weights")
             _check_grads(weights, grads, self.name)
@@ -111,8 +114,10 @@ class Optimizer(ABC):
             w, g = _consecutive(weights), _consecutive(grads)
             self._span = (w, g) if w is not None and g is not None else None
         if decay_mask is not None and len(decay_mask) != len(weights):
-            raise ConfigError(f"optimizer '{self.name}': decay_mask has {len(decay_mask)} entries "
-                              f"for {len(weights)} weights")
+            raise ConfigError(
+                f"optimizer '{self.name}': decay_mask has {len(decay_mask)} entries "
+                f"for {len(weights)} weights"
+            )
         self.iterations += 1
         constants = self._constants(lr, self.iterations)
         kernel = self._kernel_ref if self.reference else self._kernel
@@ -139,14 +144,16 @@ class Optimizer(ABC):
         the checks need not run again (they cost ~10 us a step, ~1% of an MNIST step)."""
         checked = self._checked
         return len(checked) == len(weights) + len(grads) and all(
-            a is b for a, b in zip(checked, [*weights, *grads], strict=True))
+            a is b for a, b in zip(checked, [*weights, *grads], strict=True)
+        )
 
     def _whole(self, weights, grads, decay_mask) -> tuple[np.ndarray, np.ndarray] | None:
         """Flat views covering every weight and every gradient when each list is consecutive views
         of one buffer, in order (the Model's flat buffers), the state has slabs and decay is the
         same for all; the kernels are elementwise, so one call then equals one per array."""
         if set(self._slabs) != set(self.active_slots()) or (
-                decay_mask is not None and self.params.get("weight_decay", 0.0) and len(set(decay_mask)) > 1):
+            decay_mask is not None and self.params.get("weight_decay", 0.0) and len(set(decay_mask)) > 1
+        ):
             return None
         return self._span  # (found when the arrays were checked)
 
@@ -155,8 +162,9 @@ class Optimizer(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def _update(self, kernel: Any, i: int, w: np.ndarray, g: np.ndarray, c: tuple[Any, ...],
-                decay: bool) -> None:
+    def _update(
+        self, kernel: Any, i: int, w: np.ndarray, g: np.ndarray, c: tuple[Any, ...], decay: bool
+    ) -> None:
         raise NotImplementedError
 
     # ------------------------------------------------------------------- state
@@ -186,26 +194,36 @@ class Optimizer(ABC):
             if key == "iterations":
                 continue
             slot, _, index = str(key).partition(".")
-            if slot not in found or not index.isdigit() or str(int(index)) != index \
-                    or int(index) >= len(weights):
+            if (
+                slot not in found
+                or not index.isdigit()
+                or str(int(index)) != index
+                or int(index) >= len(weights)
+            ):
                 raise ConfigError(
                     f"{where}: unexpected entry {key!r}; expected 'iterations' or '<slot>.<i>' with "
-                    f"slot one of {', '.join(self.slots) or 'none'} and i below {len(weights)}")
+                    f"slot one of {', '.join(self.slots) or 'none'} and i below {len(weights)}"
+                )
             found[slot][int(index)] = value
         arrays: dict[str, list[np.ndarray]] = {}
         for slot in self.active_slots():
             entries = found[slot]
             if not entries:
                 if slot in self.required_slots and iterations > 0:
-                    raise ConfigError(f"{where}: after {iterations} steps it must hold '{slot}.0' to "
-                                      f"'{slot}.{len(weights) - 1}', found none")
+                    raise ConfigError(
+                        f"{where}: after {iterations} steps it must hold '{slot}.0' to "
+                        f"'{slot}.{len(weights) - 1}', found none"
+                    )
                 continue
             missing = [i for i in range(len(weights)) if i not in entries]
             if missing:
-                raise ConfigError(f"{where}: '{slot}.{missing[0]}' is missing ({len(entries)} of "
-                                  f"{len(weights)} '{slot}' arrays present)")
-            arrays[slot] = [_checked_copy(entries[i], w, f"{where} '{slot}.{i}'", i)
-                            for i, w in enumerate(weights)]
+                raise ConfigError(
+                    f"{where}: '{slot}.{missing[0]}' is missing ({len(entries)} of "
+                    f"{len(weights)} '{slot}' arrays present)"
+                )
+            arrays[slot] = [
+                _checked_copy(entries[i], w, f"{where} '{slot}.{i}'", i) for i, w in enumerate(weights)
+            ]
         self.iterations = iterations
         self._checked = []
         if iterations == 0 and not arrays:
@@ -226,8 +244,9 @@ class Optimizer(ABC):
         for slot in self.active_slots():
             given = arrays.get(slot)
             if len(dtypes) != 1:
-                self._state[slot] = given or [np.full(w.shape, self.initial_value(slot), dtype=w.dtype)
-                                              for w in weights]
+                self._state[slot] = given or [
+                    np.full(w.shape, self.initial_value(slot), dtype=w.dtype) for w in weights
+                ]
                 continue
             slab = np.full(sum(w.size for w in weights), self.initial_value(slot), dtype=weights[0].dtype)
             views, offset = [], 0
@@ -258,8 +277,9 @@ class Optimizer(ABC):
         `learning_rate`: one for all steps, or one per step."""
         dtype = self._layout[0][1] if self._layout else np.dtype(np.float64)
         t = np.arange(self.iterations + 1, self.iterations + steps + 1, dtype=np.float64)
-        constants = self._constants(np.asarray(learning_rate, np.float64) if np.ndim(learning_rate)
-                                    else float(learning_rate), t)
+        constants = self._constants(
+            np.asarray(learning_rate, np.float64) if np.ndim(learning_rate) else float(learning_rate), t
+        )
         table = np.empty((steps, len(constants) + 1), np.float64)
         for column, value in enumerate(constants):
             table[:, column] = value
@@ -271,8 +291,11 @@ class Optimizer(ABC):
         slab, for `_update`; zero-length stand-ins where a slot or slab is not kept."""
         layout = self._layout or []
         self._flat = {
-            slot: ([a.reshape(-1) for a in self._state[slot]] if slot in self._state
-                   else [_EMPTY[dtype] for _, dtype in layout])
+            slot: (
+                [a.reshape(-1) for a in self._state[slot]]
+                if slot in self._state
+                else [_EMPTY[dtype] for _, dtype in layout]
+            )
             + [self._slabs.get(slot, _EMPTY[layout[0][1]] if layout else _EMPTY[np.dtype(np.float64)])]
             for slot in self.slots
         }
@@ -281,13 +304,17 @@ class Optimizer(ABC):
         """Check `weights` against the state's `layout`; follow a change of precision
         (float32 <-> float64) by converting the state once."""
         if len(weights) != len(layout):
-            raise ConfigError(f"optimizer '{self.name}': its state was built for {len(layout)} "
-                              f"weights, got {len(weights)}; the network changed, start a new optimizer")
+            raise ConfigError(
+                f"optimizer '{self.name}': its state was built for {len(layout)} "
+                f"weights, got {len(weights)}; the network changed, start a new optimizer"
+            )
         converted = False
         for i, (w, (shape, dtype)) in enumerate(zip(weights, layout, strict=True)):
             if w.shape != shape:
-                raise ConfigError(f"optimizer '{self.name}': weight {i} has shape {w.shape}, its state "
-                                  f"was built for {shape}; the network changed, start a new optimizer")
+                raise ConfigError(
+                    f"optimizer '{self.name}': weight {i} has shape {w.shape}, its state "
+                    f"was built for {shape}; the network changed, start a new optimizer"
+                )
             if w.dtype != dtype:
                 for arrays in self._state.values():
                     arrays[i] = arrays[i].astype(w.dtype)
@@ -306,8 +333,11 @@ def _consecutive(arrays: list[np.ndarray]) -> np.ndarray | None:
     origin, itemsize = base.__array_interface__["data"][0], base.itemsize
     start = offset = (arrays[0].__array_interface__["data"][0] - origin) // itemsize
     for a in arrays:
-        if a.base is not base or not a.flags.c_contiguous or \
-                a.__array_interface__["data"][0] != origin + offset * itemsize:
+        if (
+            a.base is not base
+            or not a.flags.c_contiguous
+            or a.__array_interface__["data"][0] != origin + offset * itemsize
+        ):
             return None
         offset += a.size
     return base[start:offset]
@@ -330,8 +360,9 @@ def _check_grads(weights: list[np.ndarray], grads: list[np.ndarray], name: str) 
         raise ConfigError(f"optimizer '{name}': got {len(grads)} gradients for {len(weights)} weights")
     for i, (w, g) in enumerate(zip(weights, grads, strict=True)):
         if g.shape != w.shape or g.dtype != w.dtype:
-            raise ConfigError(f"optimizer '{name}': gradient {i} is {g.dtype} {g.shape}, "
-                              f"its weight is {w.dtype} {w.shape}")
+            raise ConfigError(
+                f"optimizer '{name}': gradient {i} is {g.dtype} {g.shape}, its weight is {w.dtype} {w.shape}"
+            )
         if not w.flags.writeable:
             raise ConfigError(f"optimizer '{name}': weight {i} is read-only")
 
@@ -363,8 +394,14 @@ class SGD(Optimizer):
     description = "Gradient descent, optionally with momentum or Nesterov momentum"
     param_specs = (
         _learning_rate(0.01),
-        ParamSpec("momentum", "float", 0.0, "Fraction of the previous step kept (0 = none)",
-                  minimum=0.0, maximum=0.9999),
+        ParamSpec(
+            "momentum",
+            "float",
+            0.0,
+            "Fraction of the previous step kept (0 = none)",
+            minimum=0.0,
+            maximum=0.9999,
+        ),
         ParamSpec("nesterov", "bool", False, "Use Nesterov momentum (needs momentum > 0)"),
     )
     slots = ("momentum",)
@@ -379,8 +416,16 @@ class SGD(Optimizer):
 
     def _update(self, kernel, i, w, g, c, decay):
         lr, mu, tiny = c
-        kernel(w, g, self._flat["momentum"][i], lr, mu, self.params["momentum"] > 0,
-               self.params["nesterov"], tiny)
+        kernel(
+            w,
+            g,
+            self._flat["momentum"][i],
+            lr,
+            mu,
+            self.params["momentum"] > 0,
+            self.params["nesterov"],
+            tiny,
+        )
 
 
 @OPTIMIZERS.register
@@ -389,13 +434,24 @@ class RMSprop(Optimizer):
     description = "Divides each step by a running average of recent gradient magnitudes (Keras form)"
     param_specs = (
         _learning_rate(0.001),
-        ParamSpec("rho", "float", 0.9, "How slowly the average of squared gradients forgets",
-                  minimum=0.0, maximum=0.9999),
+        ParamSpec(
+            "rho",
+            "float",
+            0.9,
+            "How slowly the average of squared gradients forgets",
+            minimum=0.0,
+            maximum=0.9999,
+        ),
         _epsilon("Added under the square root to avoid dividing by zero"),
-        ParamSpec("momentum", "float", 0.0, "Fraction of the previous step kept (0 = none)",
-                  minimum=0.0, maximum=0.9999),
-        ParamSpec("centered", "bool", False, "Divide by the gradient's variance instead of its "
-                                             "mean square"),
+        ParamSpec(
+            "momentum",
+            "float",
+            0.0,
+            "Fraction of the previous step kept (0 = none)",
+            minimum=0.0,
+            maximum=0.9999,
+        ),
+        ParamSpec("centered", "bool", False, "Divide by the gradient's variance instead of its mean square"),
     )
     slots = ("velocity", "average_gradient", "momentum")
     required_slots = ("velocity",)
@@ -403,8 +459,11 @@ class RMSprop(Optimizer):
     _kernel_ref = staticmethod(K.rmsprop_update_ref)
 
     def active_slots(self) -> tuple[str, ...]:
-        return (("velocity",) + (("average_gradient",) if self.params["centered"] else ())
-                + (("momentum",) if self.params["momentum"] > 0 else ()))
+        return (
+            ("velocity",)
+            + (("average_gradient",) if self.params["centered"] else ())
+            + (("momentum",) if self.params["momentum"] > 0 else ())
+        )
 
     def _constants(self, lr, t):
         rho = self.params["rho"]
@@ -413,8 +472,21 @@ class RMSprop(Optimizer):
     def _update(self, kernel, i, w, g, c, decay):
         lr, rho, one_minus_rho, eps, mu, tiny = c
         f = self._flat
-        kernel(w, g, f["velocity"][i], f["average_gradient"][i], f["momentum"][i], lr, rho,
-               one_minus_rho, eps, mu, self.params["centered"], self.params["momentum"] > 0, tiny)
+        kernel(
+            w,
+            g,
+            f["velocity"][i],
+            f["average_gradient"][i],
+            f["momentum"][i],
+            lr,
+            rho,
+            one_minus_rho,
+            eps,
+            mu,
+            self.params["centered"],
+            self.params["momentum"] > 0,
+            tiny,
+        )
 
 
 @OPTIMIZERS.register
@@ -423,8 +495,9 @@ class Adagrad(Optimizer):
     description = "Per-weight step sizes that shrink with the sum of past squared gradients"
     param_specs = (
         _learning_rate(0.01),
-        ParamSpec("initial_accumulator_value", "float", 0.1, "Starting sum of squared gradients",
-                  minimum=0.0),
+        ParamSpec(
+            "initial_accumulator_value", "float", 0.1, "Starting sum of squared gradients", minimum=0.0
+        ),
         _epsilon("Added to the square root to avoid dividing by zero"),
     )
     slots = ("accumulator",)
@@ -449,10 +522,17 @@ class Adam(Optimizer):
     description = "Adaptive moments: momentum plus per-weight step sizes; a good default"
     param_specs = (
         _learning_rate(0.001),
-        ParamSpec("beta_1", "float", 0.9, "How slowly the average gradient forgets",
-                  minimum=0.0, maximum=0.9999),
-        ParamSpec("beta_2", "float", 0.999, "How slowly the average squared gradient forgets",
-                  minimum=0.0, maximum=0.99999),
+        ParamSpec(
+            "beta_1", "float", 0.9, "How slowly the average gradient forgets", minimum=0.0, maximum=0.9999
+        ),
+        ParamSpec(
+            "beta_2",
+            "float",
+            0.999,
+            "How slowly the average squared gradient forgets",
+            minimum=0.0,
+            maximum=0.99999,
+        ),
         _epsilon("Added to the square root to avoid dividing by zero"),
         ParamSpec("amsgrad", "bool", False, "Use the largest squared-gradient average seen so far"),
     )
@@ -467,14 +547,38 @@ class Adam(Optimizer):
     def _constants(self, lr, t):
         b1, b2 = self.params["beta_1"], self.params["beta_2"]
         lr_wd = lr * self.params.get("weight_decay", 0.0)
-        return (b1, 1.0 - b1, b2, 1.0 - b2, lr / (1.0 - b1**t), np.sqrt(1.0 - b2**t),
-                self.params["epsilon"], lr_wd, 0.0)
+        return (
+            b1,
+            1.0 - b1,
+            b2,
+            1.0 - b2,
+            lr / (1.0 - b1**t),
+            np.sqrt(1.0 - b2**t),
+            self.params["epsilon"],
+            lr_wd,
+            0.0,
+        )
 
     def _update(self, kernel, i, w, g, c, decay):
         b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd, zero, tiny = c
         f = self._flat
-        kernel(w, g, f["m"][i], f["v"][i], f["vmax"][i], b1, one_minus_b1, b2, one_minus_b2, step_size,
-               sqrt_bc2, eps, lr_wd if decay else zero, self.params["amsgrad"], tiny)
+        kernel(
+            w,
+            g,
+            f["m"][i],
+            f["v"][i],
+            f["vmax"][i],
+            b1,
+            one_minus_b1,
+            b2,
+            one_minus_b2,
+            step_size,
+            sqrt_bc2,
+            eps,
+            lr_wd if decay else zero,
+            self.params["amsgrad"],
+            tiny,
+        )
 
 
 @OPTIMIZERS.register
@@ -483,8 +587,14 @@ class AdamW(Adam):
     description = "Adam with decoupled weight decay (w -= lr * weight_decay * w each step)"
     param_specs = (
         *Adam.param_specs,
-        ParamSpec("weight_decay", "float", 0.01, "Fraction of each weight removed per step, "
-                                                 "times the learning rate", minimum=0.0, maximum=1.0),
+        ParamSpec(
+            "weight_decay",
+            "float",
+            0.01,
+            "Fraction of each weight removed per step, times the learning rate",
+            minimum=0.0,
+            maximum=1.0,
+        ),
     )
 
 
@@ -502,8 +612,9 @@ def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
     for i, g in enumerate(grads):
         if not isinstance(g, np.ndarray) or g.dtype not in _FLOATS:
             kind = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
-            raise ConfigError(f"clip_by_global_norm: gradient {i} must be a float32 or float64 "
-                              f"array, got {kind}")
+            raise ConfigError(
+                f"clip_by_global_norm: gradient {i} must be a float32 or float64 array, got {kind}"
+            )
     norm = math.sqrt(sum(K.sum_squares(g.reshape(-1)) for g in grads))
     if math.isfinite(norm) and norm > limit:
         scale = limit / norm

@@ -152,9 +152,7 @@ def resolve_params(entry: Any, params: Mapping[str, Any] | None, where: str) -> 
     if unknown:
         known = ", ".join(specs) or "none"
         raise ConfigError(f"{where}: unknown parameter(s) {', '.join(unknown)}; known: {known}")
-    return {
-        name: spec.validate(params.get(name, spec.default), where) for name, spec in specs.items()
-    }
+    return {name: spec.validate(params.get(name, spec.default), where) for name, spec in specs.items()}
 
 
 LAYERS: Registry[Any] = Registry("layer")

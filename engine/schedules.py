@@ -29,11 +29,14 @@ class Schedule(ABC):
         """The rate for 0-based `epoch` of a run that ends before `total_epochs`."""
         base_lr, epoch, total_epochs = float(base_lr), int(epoch), int(total_epochs)
         if not (math.isfinite(base_lr) and base_lr >= 0.0):
-            raise ConfigError(f"schedule '{self.name}': base learning rate must be a finite number "
-                              f">= 0, got {base_lr}")
+            raise ConfigError(
+                f"schedule '{self.name}': base learning rate must be a finite number >= 0, got {base_lr}"
+            )
         if epoch < 0 or total_epochs < 1:
-            raise ConfigError(f"schedule '{self.name}': expected epoch >= 0 and total_epochs >= 1, "
-                              f"got epoch {epoch} of {total_epochs}")
+            raise ConfigError(
+                f"schedule '{self.name}': expected epoch >= 0 and total_epochs >= 1, "
+                f"got epoch {epoch} of {total_epochs}"
+            )
         return float(self._rate(base_lr, epoch, total_epochs))
 
     @abstractmethod
@@ -85,8 +88,14 @@ class CosineDecay(Schedule):
     name = "cosine"
     description = "Optional linear warm-up, then a cosine curve down to a minimum rate"
     param_specs = (
-        ParamSpec("min_lr_fraction", "float", 0.0, "Final rate as a fraction of the base rate",
-                  minimum=0.0, maximum=1.0),
+        ParamSpec(
+            "min_lr_fraction",
+            "float",
+            0.0,
+            "Final rate as a fraction of the base rate",
+            minimum=0.0,
+            maximum=1.0,
+        ),
         ParamSpec("warmup_epochs", "int", 0, "Epochs of linear warm-up before the decay", minimum=0),
     )
 

@@ -26,12 +26,14 @@ def summary_table(spec: NetworkSpec) -> str:
         total += count
         trainable += sum(math.prod(s) for k, s in shapes.items() if k in keys)
         shape = report.shapes[nid] or ()
-        rows.append((
-            f"{nid} ({node.type})",
-            "(None, " + ", ".join(str(d) for d in shape) + ")",
-            f"{count:,}",
-            ", ".join(spec.inputs_of(nid)),
-        ))
+        rows.append(
+            (
+                f"{nid} ({node.type})",
+                "(None, " + ", ".join(str(d) for d in shape) + ")",
+                f"{count:,}",
+                ", ".join(spec.inputs_of(nid)),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     rule = "-" * (sum(widths) + 6)
     lines = [f'Network "{spec.metadata.get("name", "untitled")}"', rule]

@@ -104,8 +104,10 @@ class Trainer:
         callbacks = callbacks or []
         count = len(y)
         if count == 0:
-            raise DataError("there are no training samples: the data set (or what the validation "
-                            "split leaves of it) is empty")
+            raise DataError(
+                "there are no training samples: the data set (or what the validation "
+                "split leaves of it) is empty"
+            )
         batches = max(1, math.ceil(count / self.batch_size))
         self.loss.validate_targets(y, self.model.output_shape, "training targets")
         if validation is not None:
@@ -167,8 +169,17 @@ class Trainer:
         do, the weights are ahead of the history."""
         return max(self.history.steps, self._trained_through)
 
-    def _end_epoch(self, epoch: int, end: int, totals: dict[str, float], lr: float, count: int,
-                   val: dict[str, float] | None, seconds: float, callbacks: list[Callback]) -> dict[str, float]:
+    def _end_epoch(
+        self,
+        epoch: int,
+        end: int,
+        totals: dict[str, float],
+        lr: float,
+        count: int,
+        val: dict[str, float] | None,
+        seconds: float,
+        callbacks: list[Callback],
+    ) -> dict[str, float]:
         """Record an epoch's logs (training totals averaged, validation scores) and tell the callbacks."""
         logs = {key: value / count for key, value in totals.items()}
         if val is not None:
@@ -191,8 +202,10 @@ class Trainer:
         if self._epoch_seconds is None:
             wanted = first
         else:
-            wanted = min(int(EPOCH_RUN_SECONDS / max(self._epoch_seconds, 1e-9)),
-                         max(first, self.epochs // EPOCH_RUN_PARTS))
+            wanted = min(
+                int(EPOCH_RUN_SECONDS / max(self._epoch_seconds, 1e-9)),
+                max(first, self.epochs // EPOCH_RUN_PARTS),
+            )
         return max(1, min(remaining, wanted, EPOCH_RUN_MAX_SAMPLES // count))
 
     def _fused_epochs(self, x, y, validation, epoch, end, batches, callbacks) -> int | None:
@@ -207,8 +220,9 @@ class Trainer:
             return 0
         small_net, count = self._small_net, len(y)
         run = self._epochs_per_call(end - epoch, count)
-        lrs = np.array([self.schedule.learning_rate(self.base_learning_rate, e, end)
-                        for e in range(epoch, epoch + run)])
+        lrs = np.array(
+            [self.schedule.learning_rate(self.base_learning_rate, e, end) for e in range(epoch, epoch + run)]
+        )
         # One call for all the epochs' orders (the same numbers as a permutation per epoch): each
         # NumPy shuffle releases the GIL, and under a busy GUI thread each release costs a wait.
         orders = np.tile(np.arange(count, dtype=np.int64), (run, 1))
@@ -221,16 +235,30 @@ class Trainer:
         val_preds = np.empty((run, len(x_val), small_net.outputs), dtype)
         epoch_start = np.empty_like(self.model.weight_buffer)
         started = time.perf_counter()
-        done = small_net.run_epochs(np.ascontiguousarray(x[0]), small_net.targets(y), orders, lrs, x_val,
-                                    preds, losses, val_preds, epoch_start)
+        done = small_net.run_epochs(
+            np.ascontiguousarray(x[0]),
+            small_net.targets(y),
+            orders,
+            lrs,
+            x_val,
+            preds,
+            losses,
+            val_preds,
+            epoch_start,
+        )
         self._trained_through = self.history.steps + done
         seconds = self._epoch_seconds = (time.perf_counter() - started) / run
         diverged = done < run * batches or not math.isfinite(losses[run - 1, batches - 1])
         finished = (done - 1) // batches if diverged else run
-        val_logs = scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1]) \
-            if validation is not None else [None] * finished
+        val_logs = (
+            scores_each(self.model, self.loss, self.metrics, val_preds[:finished], validation[1])
+            if validation is not None
+            else [None] * finished
+        )
         epoch_losses = losses[:finished].tolist()
-        all_totals = self._fused_totals_each(losses[:finished], preds[:finished], y, orders[:finished], batches)
+        all_totals = self._fused_totals_each(
+            losses[:finished], preds[:finished], y, orders[:finished], batches
+        )
         for e, (values, totals) in enumerate(zip(epoch_losses, all_totals, strict=True)):
             self._report(values, epoch + e, 0, batches, count, float(lrs[e]), callbacks)
             if validation is not None:
@@ -238,11 +266,21 @@ class Trainer:
             self._end_epoch(epoch + e, end, totals, float(lrs[e]), count, val_logs[e], seconds, callbacks)
         if diverged:
             failed = (done - 1) % batches
-            self._report(losses[finished, :failed].tolist(), epoch + finished, 0, batches, count,
-                         float(lrs[finished]), callbacks)
+            self._report(
+                losses[finished, :failed].tolist(),
+                epoch + finished,
+                0,
+                batches,
+                count,
+                float(lrs[finished]),
+                callbacks,
+            )
             self.model.weight_buffer[...] = epoch_start
-            raise TrainingError(_divergence_message(float(losses[finished, failed]), epoch + finished,
-                                                    failed, float(lrs[finished])))
+            raise TrainingError(
+                _divergence_message(
+                    float(losses[finished, failed]), epoch + finished, failed, float(lrs[finished])
+                )
+            )
         return run
 
     def _plan_path(self) -> None:
@@ -251,15 +289,22 @@ class Trainer:
         after a live change)."""
         self._small_net = self._blas_chain = self._dense_chain = None
         if self.fused_paths is not False:
-            self._small_net = SmallNetPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
-                                                self.batch_size)
+            self._small_net = SmallNetPath.plan(
+                self.model, self.loss, self.optimizer, self.clip_norm, self.batch_size
+            )
             if self._small_net is None:
-                self._blas_chain = BlasChainPath.plan(self.model, self.loss, self.optimizer, self.clip_norm,
-                                                      self.batch_size, *self._data)
+                self._blas_chain = BlasChainPath.plan(
+                    self.model, self.loss, self.optimizer, self.clip_norm, self.batch_size, *self._data
+                )
         if self._chunked_path() is None:
             self._dense_chain = DenseChainStep.plan(self.model, self.loss, *self._data)
-        self.path = ("fused small net" if self._small_net is not None
-                     else "fused BLAS chain" if self._blas_chain is not None else "general")
+        self.path = (
+            "fused small net"
+            if self._small_net is not None
+            else "fused BLAS chain"
+            if self._blas_chain is not None
+            else "general"
+        )
 
     def _chunked_path(self) -> SmallNetPath | BlasChainPath | None:
         """The fused path that runs chunks of batches per kernel call, if one was chosen."""
@@ -324,14 +369,17 @@ class Trainer:
             batch += size
         return self._fused_totals(losses, preds, y, order, batches), lr
 
-    def _fused_totals(self, losses: list[float], preds: np.ndarray, y: np.ndarray, order: np.ndarray,
-                      batches: int) -> dict[str, float]:
+    def _fused_totals(
+        self, losses: list[float], preds: np.ndarray, y: np.ndarray, order: np.ndarray, batches: int
+    ) -> dict[str, float]:
         """Loss and metric totals (sums over samples) of the epoch's first `batches` batches."""
-        return self._fused_totals_each(np.asarray(losses, dtype=np.float64)[None], preds[None], y, order[None],
-                                       batches)[0]
+        return self._fused_totals_each(
+            np.asarray(losses, dtype=np.float64)[None], preds[None], y, order[None], batches
+        )[0]
 
-    def _fused_totals_each(self, losses: np.ndarray, preds: np.ndarray, y: np.ndarray, orders: np.ndarray,
-                           batches: int) -> list[dict[str, float]]:
+    def _fused_totals_each(
+        self, losses: np.ndarray, preds: np.ndarray, y: np.ndarray, orders: np.ndarray, batches: int
+    ) -> list[dict[str, float]]:
         """`_fused_totals` of each epoch of a stack (losses (k, batches), preds (k, N, ...),
         orders (k, N)) in a few whole-stack NumPy calls: under a busy GUI thread every call that
         releases the GIL costs a wait, and a multi-epoch call used to make several per epoch."""
@@ -340,17 +388,23 @@ class Trainer:
             return [{} for _ in losses]
         # Each row summed in batch order as `_accumulate` does (cumsum adds left to right, unlike
         # np.sum's pairwise sum), so both paths give equal totals.
-        weighted = losses[:, :batches] * np.append(np.full(batches - 1, float(self.batch_size)),
-                                                   done - self.batch_size * (batches - 1))
+        weighted = losses[:, :batches] * np.append(
+            np.full(batches - 1, float(self.batch_size)), done - self.batch_size * (batches - 1)
+        )
         all_totals = [{"loss": total} for total in np.cumsum(weighted, axis=1)[:, -1].tolist()]
         preds, y_ordered = preds[:, :done], y[orders[:, :done]]
         for metric in self.metrics:
             if metric.batch_weighted:
                 column = (metric.each(preds, y_ordered) * done).tolist()
             else:
-                column = [sum(metric(p[s : s + self.batch_size], t[s : s + self.batch_size])
-                              * min(self.batch_size, done - s) for s in range(0, done, self.batch_size))
-                          for p, t in zip(preds, y_ordered, strict=True)]
+                column = [
+                    sum(
+                        metric(p[s : s + self.batch_size], t[s : s + self.batch_size])
+                        * min(self.batch_size, done - s)
+                        for s in range(0, done, self.batch_size)
+                    )
+                    for p, t in zip(preds, y_ordered, strict=True)
+                ]
             for totals, value in zip(all_totals, column, strict=True):
                 totals[metric.name] = value
         return all_totals
@@ -377,10 +431,19 @@ class Trainer:
         """The batch `idx` of the inputs and targets, copied into reused arrays."""
         rows = len(idx)
         # mode="clip" (idx is valid): with the default "raise", take buffers `out` (an extra copy)
-        xb = [np.take(arr, idx, axis=0, mode="clip",
-                      out=self._buffer(f"x{i}.{rows}", (rows, *arr.shape[1:]), arr.dtype))
-              for i, arr in enumerate(x)]
-        yb = np.take(y, idx, axis=0, mode="clip", out=self._buffer(f"y.{rows}", (rows, *y.shape[1:]), y.dtype))
+        xb = [
+            np.take(
+                arr,
+                idx,
+                axis=0,
+                mode="clip",
+                out=self._buffer(f"x{i}.{rows}", (rows, *arr.shape[1:]), arr.dtype),
+            )
+            for i, arr in enumerate(x)
+        ]
+        yb = np.take(
+            y, idx, axis=0, mode="clip", out=self._buffer(f"y.{rows}", (rows, *y.shape[1:]), y.dtype)
+        )
         return xb, yb
 
     def _train_step(self, xb, yb, weights, grads, decay, lr) -> tuple[float, np.ndarray]:
@@ -466,7 +529,9 @@ class Trainer:
         """`evaluate` of already validated targets; on the fused path without the GIL."""
         small_net = self._small_net
         if small_net is not None and len(x) == 1 and x[0].ndim == 2:
-            self.last_predictions = small_net.predict(x[0], np.empty((len(y), small_net.outputs), self.model.dtype))
+            self.last_predictions = small_net.predict(
+                x[0], np.empty((len(y), small_net.outputs), self.model.dtype)
+            )
         else:
             self.last_predictions = predict(self.model, x, max(self.batch_size, 256))
         return scores(self.model, self.loss, self.metrics, self.last_predictions, y)
@@ -482,26 +547,37 @@ def predict(model: Model, x: list[np.ndarray], batch_size: int = 1024) -> np.nda
     return out
 
 
-def evaluate(model: Model, loss: Loss, metrics: list[Metric], x: list[np.ndarray], y: np.ndarray,
-             batch_size: int = 1024) -> dict[str, float]:
+def evaluate(
+    model: Model,
+    loss: Loss,
+    metrics: list[Metric],
+    x: list[np.ndarray],
+    y: np.ndarray,
+    batch_size: int = 1024,
+) -> dict[str, float]:
     loss.validate_targets(y, model.output_shape, "evaluation targets")
     return scores(model, loss, metrics, predict(model, x, max(batch_size, 256)), y)
 
 
-def scores(model: Model, loss: Loss, metrics: list[Metric], y_pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def scores(
+    model: Model, loss: Loss, metrics: list[Metric], y_pred: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
     """Loss (with the regularization penalty) and metrics of outputs `y_pred` against `y`."""
     return scores_each(model, loss, metrics, np.asarray(y_pred)[None], y)[0]
 
 
-def scores_each(model: Model, loss: Loss, metrics: list[Metric], y_preds: np.ndarray,
-                y: np.ndarray) -> list[dict[str, float]]:
+def scores_each(
+    model: Model, loss: Loss, metrics: list[Metric], y_preds: np.ndarray, y: np.ndarray
+) -> list[dict[str, float]]:
     """`scores` of each y_preds[i] (one validation pass per epoch) against the same targets."""
     penalty = model.regularization_loss()
     losses = loss.forward_each(y_preds, y)
     targets = np.broadcast_to(y, (len(y_preds), *np.shape(y)))
     columns = [(metric.name, metric.each(y_preds, targets).tolist()) for metric in metrics]
-    return [{"loss": float(value) + penalty, **{name: values[i] for name, values in columns}}
-            for i, value in enumerate(losses)]
+    return [
+        {"loss": float(value) + penalty, **{name: values[i] for name, values in columns}}
+        for i, value in enumerate(losses)
+    ]
 
 
 def _divergence_message(loss: float, epoch: int, batch: int, lr: float) -> str:

@@ -17,18 +17,25 @@ from engine.registry import LOSSES, METRICS, OPTIMIZERS, SCHEDULES, ParamSpec, R
 TRAINING_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("batch_size", "int", 32, "Samples per gradient step", minimum=1, maximum=1_000_000),
     ParamSpec("epochs", "int", 20, "Passes over the training data", minimum=1, maximum=1_000_000),
-    ParamSpec("seed", "int", 0, "Seed for initial weights, shuffling and dropout",
-              minimum=0, maximum=2**32 - 1),
-    ParamSpec("dtype", "choice", "float32", "Floating-point precision",
-              choices=("float32", "float64")),
+    ParamSpec(
+        "seed", "int", 0, "Seed for initial weights, shuffling and dropout", minimum=0, maximum=2**32 - 1
+    ),
+    ParamSpec("dtype", "choice", "float32", "Floating-point precision", choices=("float32", "float64")),
     ParamSpec("shuffle", "bool", True, "Shuffle the training data every epoch"),
-    ParamSpec("clip_norm", "float", None, "Clip the global gradient norm to this (empty = off)",
-              minimum=1e-12, optional=True),
+    ParamSpec(
+        "clip_norm",
+        "float",
+        None,
+        "Clip the global gradient norm to this (empty = off)",
+        minimum=1e-12,
+        optional=True,
+    ),
 )
 
 EARLY_STOPPING_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec("monitor", "choice", "val_loss", "Which number must keep improving",
-              choices=("val_loss", "loss")),
+    ParamSpec(
+        "monitor", "choice", "val_loss", "Which number must keep improving", choices=("val_loss", "loss")
+    ),
     ParamSpec("patience", "int", 10, "Epochs without improvement before stopping", minimum=1),
     ParamSpec("min_delta", "float", 0.0, "Smallest change that counts as improvement", minimum=0.0),
     ParamSpec("restore_best_weights", "bool", True, "Go back to the best epoch's weights"),

@@ -40,14 +40,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-NAMED_KINDS = (QAbstractButton, QSlider, QAbstractSpinBox, QComboBox, QLineEdit, QAbstractItemView,
-               QTabBar, QGraphicsView, QPlainTextEdit, QTextEdit)
+NAMED_KINDS = (
+    QAbstractButton,
+    QSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QAbstractItemView,
+    QTabBar,
+    QGraphicsView,
+    QPlainTextEdit,
+    QTextEdit,
+)
 _DERIVED = "netcanvas_derived_name"  # dynamic property: the name this module gave, so it may follow the text
 _FOLLOWING = (QAbstractButton, QTabBar)  # kinds whose text changes after they are first shown
 # Qt's own helper buttons: their object name says what they do
-_QT_BUTTONS = {"qt_toolbar_ext_button": "More toolbar buttons", "qt_dockwidget_closebutton": "Close panel",
-               "qt_dockwidget_floatbutton": "Detach panel", "qt_left_btn": "Scroll left",
-               "qt_right_btn": "Scroll right", "qt_menubar_ext_button": "More menus"}
+_QT_BUTTONS = {
+    "qt_toolbar_ext_button": "More toolbar buttons",
+    "qt_dockwidget_closebutton": "Close panel",
+    "qt_dockwidget_floatbutton": "Detach panel",
+    "qt_left_btn": "Scroll left",
+    "qt_right_btn": "Scroll right",
+    "qt_menubar_ext_button": "More menus",
+}
 CLEAR_ACTION = "_q_qlineeditclearaction"  # the action behind a line edit's clear button
 
 
@@ -209,7 +224,11 @@ class _Namer(QObject):
             if not self._pending:
                 QTimer.singleShot(0, self._name_pending)
             self._pending.append(watched)
-        elif kind == QEvent.Type.Paint and isinstance(watched, _FOLLOWING) and watched.property(_DERIVED) is not None:
+        elif (
+            kind == QEvent.Type.Paint
+            and isinstance(watched, _FOLLOWING)
+            and watched.property(_DERIVED) is not None
+        ):
             give_name(watched)  # its text may have changed since (it repaints when it does)
         elif kind == QEvent.Type.ActionAdded and _is_overflow_menu(watched):
             watched.setTitle(_QT_BUTTONS["qt_menubar_ext_button"])

@@ -36,18 +36,29 @@ def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:
         if kind == "zoom_in":
             painter.drawLine(QPointF(s * 0.42, s * 0.3), QPointF(s * 0.42, s * 0.54))
     elif kind == "fit":
-        for x, y, dx, dy in ((0.15, 0.15, 1, 1), (0.85, 0.15, -1, 1), (0.15, 0.85, 1, -1), (0.85, 0.85, -1, -1)):
+        for x, y, dx, dy in (
+            (0.15, 0.15, 1, 1),
+            (0.85, 0.15, -1, 1),
+            (0.15, 0.85, 1, -1),
+            (0.85, 0.85, -1, -1),
+        ):
             painter.drawLine(QPointF(s * x, s * y), QPointF(s * (x + 0.2 * dx), s * y))
             painter.drawLine(QPointF(s * x, s * y), QPointF(s * x, s * (y + 0.2 * dy)))
         painter.drawRect(QRectF(s * 0.35, s * 0.38, s * 0.3, s * 0.24))
     elif kind == "layout":
-        boxes = [QRectF(s * 0.08, s * 0.4, s * 0.2, s * 0.2), QRectF(s * 0.42, s * 0.15, s * 0.2, s * 0.2),
-                 QRectF(s * 0.42, s * 0.65, s * 0.2, s * 0.2), QRectF(s * 0.74, s * 0.4, s * 0.2, s * 0.2)]
+        boxes = [
+            QRectF(s * 0.08, s * 0.4, s * 0.2, s * 0.2),
+            QRectF(s * 0.42, s * 0.15, s * 0.2, s * 0.2),
+            QRectF(s * 0.42, s * 0.65, s * 0.2, s * 0.2),
+            QRectF(s * 0.74, s * 0.4, s * 0.2, s * 0.2),
+        ]
         for box in boxes:
             painter.drawRoundedRect(box, s * 0.04, s * 0.04)
         for a, b in ((0, 1), (0, 2), (1, 3), (2, 3)):
-            painter.drawLine(QPointF(boxes[a].right(), boxes[a].center().y()),
-                             QPointF(boxes[b].left(), boxes[b].center().y()))
+            painter.drawLine(
+                QPointF(boxes[a].right(), boxes[a].center().y()),
+                QPointF(boxes[b].left(), boxes[b].center().y()),
+            )
     elif kind in ("undo", "redo"):
         if kind == "redo":  # the undo arrow, mirrored
             painter.translate(s, 0)
@@ -58,8 +69,9 @@ def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:
         hook.lineTo(QPointF(s * 0.36, s * 0.78))
         painter.drawPath(hook)
         painter.setBrush(palette.color(QPalette.ColorRole.WindowText))
-        painter.drawPolygon(QPolygonF([QPointF(s * 0.1, s * 0.4), QPointF(s * 0.34, s * 0.2),
-                                       QPointF(s * 0.34, s * 0.6)]))
+        painter.drawPolygon(
+            QPolygonF([QPointF(s * 0.1, s * 0.4), QPointF(s * 0.34, s * 0.2), QPointF(s * 0.34, s * 0.6)])
+        )
     elif kind == "settings":
         for i, y in enumerate((0.28, 0.5, 0.72)):
             painter.drawLine(QPointF(s * 0.15, s * y), QPointF(s * 0.85, s * y))
@@ -96,19 +108,38 @@ class Actions:
             return action
 
         self.new = make("&New", w.new_file, Key.New, "Start an empty network", std(SP.SP_FileIcon))
-        self.open = make("&Open…", lambda: w.open_file(), Key.Open, "Open a network file (.json or .ncv)",
-                         std(SP.SP_DialogOpenButton))
-        self.examples = make("&Browse Examples…", w.show_examples, "Ctrl+Shift+E",
-                             "Browse the example networks with a preview of each",
-                             std(SP.SP_FileDialogContentsView))
+        self.open = make(
+            "&Open…",
+            lambda: w.open_file(),
+            Key.Open,
+            "Open a network file (.json or .ncv)",
+            std(SP.SP_DialogOpenButton),
+        )
+        self.examples = make(
+            "&Browse Examples…",
+            w.show_examples,
+            "Ctrl+Shift+E",
+            "Browse the example networks with a preview of each",
+            std(SP.SP_FileDialogContentsView),
+        )
         self.save = make("&Save", w.save_file, Key.Save, "Save the network", std(SP.SP_DialogSaveButton))
-        self.save_as = make("Save &As…", w.save_file_as, "Ctrl+Shift+S",
-                            "Save the network under a new name (.json: settings; .ncv: with weights)")
-        self.revert = make("&Revert", w.revert_file, None, "Discard the changes since the last save",
-                           std(SP.SP_BrowserReload))
+        self.save_as = make(
+            "Save &As…",
+            w.save_file_as,
+            "Ctrl+Shift+S",
+            "Save the network under a new name (.json: settings; .ncv: with weights)",
+        )
+        self.revert = make(
+            "&Revert",
+            w.revert_file,
+            None,
+            "Discard the changes since the last save",
+            std(SP.SP_BrowserReload),
+        )
         self.export_png = make("Export Canvas as &PNG…", w.export_png, None, "Save a picture of the network")
-        self.export_svg = make("Export Canvas as S&VG…", w.export_svg, None,
-                               "Save a scalable drawing of the network")
+        self.export_svg = make(
+            "Export Canvas as S&VG…", w.export_svg, None, "Save a scalable drawing of the network"
+        )
         self.quit = make("&Quit", w.close, Key.Quit, "Close the window")
 
         stack = w.document.undo_stack
@@ -120,8 +151,10 @@ class Actions:
         self.redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
         self.redo.setIcon(drawn_icon("redo", w.palette()))
         self.redo.setProperty("shortcut_name", "Redo")
-        for action, tip in ((self.undo, "Undo the last edit (Ctrl+Z)"),
-                            (self.redo, "Redo the edit just undone (Ctrl+Y or Ctrl+Shift+Z)")):
+        for action, tip in (
+            (self.undo, "Undo the last edit (Ctrl+Z)"),
+            (self.redo, "Redo the edit just undone (Ctrl+Y or Ctrl+Shift+Z)"),
+        ):
             action.setToolTip(tip)
             action.setStatusTip(tip)
             w.addAction(action)
@@ -129,32 +162,58 @@ class Actions:
         self.copy = make("&Copy", w.copy, Key.Copy, "Copy the selected layers (also into other windows)")
         self.paste = make("&Paste", w.paste, Key.Paste, "Paste copied layers")
         self.duplicate = make("&Duplicate", w.duplicate, "Ctrl+D", "Copy and paste the selected layers")
-        self.delete = make("De&lete", w.delete_selection, Key.Delete,
-                           "Remove the selected layers and connections", std(SP.SP_TrashIcon))
+        self.delete = make(
+            "De&lete",
+            w.delete_selection,
+            Key.Delete,
+            "Remove the selected layers and connections",
+            std(SP.SP_TrashIcon),
+        )
         self.select_all = make("Select &All", w.select_all, Key.SelectAll, "Select every layer")
-        self.history = make("&History", w.show_history, "Ctrl+H", "Show the list of edits (click one to go back)")
+        self.history = make(
+            "&History", w.show_history, "Ctrl+H", "Show the list of edits (click one to go back)"
+        )
 
         pal = w.palette()
-        self.zoom_in = make("Zoom &In", w.view.zoom_in, [Key.ZoomIn, "Ctrl+="], "Zoom in",
-                            drawn_icon("zoom_in", pal))
-        self.zoom_out = make("Zoom &Out", w.view.zoom_out, Key.ZoomOut, "Zoom out", drawn_icon("zoom_out", pal))
+        self.zoom_in = make(
+            "Zoom &In", w.view.zoom_in, [Key.ZoomIn, "Ctrl+="], "Zoom in", drawn_icon("zoom_in", pal)
+        )
+        self.zoom_out = make(
+            "Zoom &Out", w.view.zoom_out, Key.ZoomOut, "Zoom out", drawn_icon("zoom_out", pal)
+        )
         self.reset_zoom = make("&Actual Size", w.view.reset_zoom, "Ctrl+1", "Zoom to 100 %")
-        self.fit = make("&Fit Network", w.view.fit_to_view, "Ctrl+0", "Show the whole network",
-                        drawn_icon("fit", pal))
-        self.auto_layout = make("Auto-&Layout", w.auto_layout, "Ctrl+L",
-                                "Arrange the layers left to right (undoable)", drawn_icon("layout", pal))
-        self.training_settings = make("&Training Settings…", w.show_training_settings, None,
-                                      "Show the loss, optimizer and data settings in the inspector",
-                                      drawn_icon("settings", pal))
-        self.shortcuts = make("&Keyboard Shortcuts", w.show_shortcuts, Key.HelpContents,
-                              "List the keyboard shortcuts")
+        self.fit = make(
+            "&Fit Network", w.view.fit_to_view, "Ctrl+0", "Show the whole network", drawn_icon("fit", pal)
+        )
+        self.auto_layout = make(
+            "Auto-&Layout",
+            w.auto_layout,
+            "Ctrl+L",
+            "Arrange the layers left to right (undoable)",
+            drawn_icon("layout", pal),
+        )
+        self.training_settings = make(
+            "&Training Settings…",
+            w.show_training_settings,
+            None,
+            "Show the loss, optimizer and data settings in the inspector",
+            drawn_icon("settings", pal),
+        )
+        self.shortcuts = make(
+            "&Keyboard Shortcuts", w.show_shortcuts, Key.HelpContents, "List the keyboard shortcuts"
+        )
         self.about = make("&About NetCanvas", w.show_about, None, "Version and credits")
         self.theme_group = QActionGroup(w)
         self.themes: dict[str, QAction] = {}
         for mode in THEME_MODES:
             action = QAction(mode.capitalize(), w, checkable=True)
-            action.setToolTip({"system": "Follow the desktop's light/dark setting",
-                               "light": "Always light", "dark": "Always dark"}[mode])
+            action.setToolTip(
+                {
+                    "system": "Follow the desktop's light/dark setting",
+                    "light": "Always light",
+                    "dark": "Always dark",
+                }[mode]
+            )
             action.setStatusTip(action.toolTip())
             action.triggered.connect(lambda _checked, m=mode: w.set_theme(m))
             self.theme_group.addAction(action)
@@ -163,9 +222,15 @@ class Actions:
     def refresh_icons(self) -> None:
         """Redraw the drawn icons in the current palette (after a theme switch)."""
         pal = self.window.palette()
-        for action, kind in ((self.zoom_in, "zoom_in"), (self.zoom_out, "zoom_out"), (self.fit, "fit"),
-                             (self.auto_layout, "layout"), (self.training_settings, "settings"),
-                             (self.undo, "undo"), (self.redo, "redo")):
+        for action, kind in (
+            (self.zoom_in, "zoom_in"),
+            (self.zoom_out, "zoom_out"),
+            (self.fit, "fit"),
+            (self.auto_layout, "layout"),
+            (self.training_settings, "settings"),
+            (self.undo, "undo"),
+            (self.redo, "redo"),
+        ):
             action.setIcon(drawn_icon(kind, pal))
 
     def build_menus(self) -> QMenu:
@@ -206,8 +271,17 @@ class Actions:
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])
         # kept referenced: PySide invalidates a wrapper fetched later through QAction.menu()
-        self.menus = {"file": file_menu, "recent": recent, "examples": examples, "edit": edit, "view": view,
-                      "panels": panels, "theme": theme, "train": train, "help": help_menu}
+        self.menus = {
+            "file": file_menu,
+            "recent": recent,
+            "examples": examples,
+            "edit": edit,
+            "view": view,
+            "panels": panels,
+            "theme": theme,
+            "train": train,
+            "help": help_menu,
+        }
         for menu in self.menus.values():
             menu.setToolTipsVisible(True)
         return recent

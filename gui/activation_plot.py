@@ -20,12 +20,15 @@ from engine.registry import ACTIVATIONS
 X_RANGE = (-5.0, 5.0)
 CURVE_COLOR = "#3b82f6"
 DERIVATIVE_COLOR = "#f59e0b"
-CAPTION = ("The derivative f′(x) is what backpropagation multiplies the gradient by: "
-           "where it is close to 0, learning stalls.")
+CAPTION = (
+    "The derivative f′(x) is what backpropagation multiplies the gradient by: "
+    "where it is close to 0, learning stalls."
+)
 
 
-def activation_curve(name: str, alpha: float | None = None,
-                     x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def activation_curve(
+    name: str, alpha: float | None = None, x: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x, f(x), f'(x)) for the registered activation `name` (x: 201 points in X_RANGE)."""
     if x is None:
         x = np.linspace(*X_RANGE, 201)
@@ -65,8 +68,9 @@ class ActivationPlot(QWidget):
         self.derivative = self.plot.plot(
             name="f′(x)", pen=pg.mkPen(DERIVATIVE_COLOR, width=2, style=Qt.PenStyle.DashLine)
         )
-        self.plot.setToolTip("The activation f(x) (solid) and its derivative f′(x) (dashed) "
-                             "for inputs from -5 to 5")
+        self.plot.setToolTip(
+            "The activation f(x) (solid) and its derivative f′(x) (dashed) for inputs from -5 to 5"
+        )
         self.caption = QLabel(CAPTION)
         self.caption.setWordWrap(True)
         layout = QVBoxLayout(self)

@@ -97,8 +97,11 @@ class ErrorRouter(QObject):
             return
         self._showing = True
         try:
-            self._show("Unexpected error", f"Something went wrong inside NetCanvas: {line}\n\n"
-                                           f"The details were written to {self.log_path}")
+            self._show(
+                "Unexpected error",
+                f"Something went wrong inside NetCanvas: {line}\n\n"
+                f"The details were written to {self.log_path}",
+            )
         finally:
             self._showing = False
             self._last = (line, time.monotonic())
@@ -107,8 +110,12 @@ class ErrorRouter(QObject):
 def install_error_router(show: Callable[[str, str], None], log_dir: Path | None = None) -> ErrorRouter:
     """Route uncaught exceptions to `show` (the main window's `show_error`); logs go to `log_dir`
     (default: the user's log folder)."""
-    router = ErrorRouter(show, Path(log_dir) if log_dir is not None else
-                         Path(platformdirs.user_log_dir("netcanvas", appauthor=False)))
+    router = ErrorRouter(
+        show,
+        Path(log_dir)
+        if log_dir is not None
+        else Path(platformdirs.user_log_dir("netcanvas", appauthor=False)),
+    )
     router.install()
     return router
 

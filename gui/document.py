@@ -65,8 +65,12 @@ class NetworkDocument(QObject):
     path_changed = Signal(object)  # pathlib.Path or None
     selection_changed = Signal(list)  # list[str] of selected node ids (set by the canvas)
 
-    def __init__(self, network: Network | None = None, path: str | os.PathLike[str] | None = None,
-                 parent: QObject | None = None):
+    def __init__(
+        self,
+        network: Network | None = None,
+        path: str | os.PathLike[str] | None = None,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
@@ -172,7 +176,9 @@ class NetworkDocument(QObject):
             "edges": [e for e in whole["edges"] if e[0] in chosen and e[1] in chosen],
         }
 
-    def paste_fragment(self, fragment: dict[str, Any], offset: Pos = (40, 40), verb: str = "Paste") -> list[str]:
+    def paste_fragment(
+        self, fragment: dict[str, Any], offset: Pos = (40, 40), verb: str = "Paste"
+    ) -> list[str]:
         """Add a copied fragment with fresh ids, moved by `offset`; selects and returns the new ids."""
         if not isinstance(fragment, dict) or fragment.get("format") != FRAGMENT_FORMAT:
             raise ConfigError("the clipboard does not hold NetCanvas layers")
@@ -204,7 +210,10 @@ class NetworkDocument(QObject):
         """Layered left-to-right layout keeping the network's top-left corner; one undo entry."""
         if not self.spec.nodes:
             return
-        origin = (min(n.pos[0] for n in self.spec.nodes.values()), min(n.pos[1] for n in self.spec.nodes.values()))
+        origin = (
+            min(n.pos[0] for n in self.spec.nodes.values()),
+            min(n.pos[1] for n in self.spec.nodes.values()),
+        )
         positions = layered_positions(list(self.spec.nodes), self.spec.edges, origin)
         new = {i: p for i, p in positions.items() if self.spec.nodes[i].pos != p}
         if new:
@@ -297,7 +306,11 @@ class NetworkDocument(QObject):
         previous = self.state()
         network = self.network
         network._model, network.optimizer, network.history, network.scaler = (
-            state.model, state.optimizer, state.history, state.scaler)
+            state.model,
+            state.optimizer,
+            state.history,
+            state.scaler,
+        )
         self._seed_weights = state.model is None
         if previous.trained or state.trained:  # (views show nothing of an untrained network)
             self.weights_changed.emit()

@@ -38,8 +38,9 @@ def render_preview(path: Path, size: QSize = PREVIEW_SIZE, widget: QWidget | Non
     if picture.exists():
         pixmap = QPixmap(str(picture))
         if not pixmap.isNull():
-            return pixmap.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
+            return pixmap.scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
     from gui.canvas import CanvasView  # the canvas imports the document, which imports Qt widgets
     from gui.document import NetworkDocument
 
@@ -90,7 +91,9 @@ class ExamplesDialog(QDialog):
             self.list.addItem(item)
         self.list.currentItemChanged.connect(self._show)
         self.list.itemDoubleClicked.connect(lambda _item: self.accept())
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.Open).setToolTip("Open the chosen example")
@@ -113,8 +116,10 @@ class ExamplesDialog(QDialog):
         if item is None:
             return
         path = Path(item.data(PATH_ROLE))
-        self.title.setText(f"<span style='font-size:13pt; font-weight:600'>{item.text()}</span>"
-                           f"  <span style='color:gray'>{path.name}</span>")
+        self.title.setText(
+            f"<span style='font-size:13pt; font-weight:600'>{item.text()}</span>"
+            f"  <span style='color:gray'>{path.name}</span>"
+        )
         self.description.setText(item.data(Qt.ItemDataRole.UserRole + 2))
         if path not in self._previews:
             try:

@@ -33,10 +33,13 @@ def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str 
     if warning:
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            parent, "Export an untrained network",
+            parent,
+            "Export an untrained network",
             f"{warning[0].upper()}{warning[1:]}, so its predictions mean nothing yet.\n\n"
             "Export it anyway? (To export what it learns, train it first: Train > Train.)",
-            buttons.Yes | buttons.Cancel, buttons.Cancel)
+            buttons.Yes | buttons.Cancel,
+            buttons.Cancel,
+        )
         if answer != buttons.Yes:
             return
     spec = EXPORT_FORMATS[fmt]
@@ -44,7 +47,9 @@ def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str 
     if spec.is_folder:
         output = QFileDialog.getExistingDirectory(parent, caption)
     else:
-        output, _ = QFileDialog.getSaveFileName(parent, caption, "", f"{spec.label.rstrip('…')} (*{spec.suffix})")
+        output, _ = QFileDialog.getSaveFileName(
+            parent, caption, "", f"{spec.label.rstrip('…')} (*{spec.suffix})"
+        )
         if output and not Path(output).suffix:
             output += spec.suffix
     if not output:
@@ -88,7 +93,9 @@ def build_model_menus(window: QMainWindow, file_menu: QMenu) -> QMenu:
         action.setStatusTip(spec.description)
         action.triggered.connect(
             lambda _=False, fmt=name: export_dialog(
-                window, document.network, fmt, str(document.path) if document.path else None))
+                window, document.network, fmt, str(document.path) if document.path else None
+            )
+        )
         menu.addAction(action)
     importer = QAction("&Import ONNX Model…", file_menu)
     importer.setStatusTip("Open an ONNX model as a network on the canvas, with its weights")

@@ -35,8 +35,11 @@ from gui.training_settings import TrainingSettingsPage
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:
-    return "unknown (fix the problems upstream)" if shape is None else \
-        "(None, " + ", ".join(str(d) for d in shape) + ")"
+    return (
+        "unknown (fix the problems upstream)"
+        if shape is None
+        else "(None, " + ", ".join(str(d) for d in shape) + ")"
+    )
 
 
 class NodePage(QWidget):
@@ -54,8 +57,10 @@ class NodePage(QWidget):
         icon = QLabel()
         icon.setPixmap(group_icon(layer.group, 36).pixmap(36, 36))
         icon.setToolTip(f"{layer.group} layer")
-        title = QLabel(f"<span style='font-size:13pt; font-weight:600'>{node.type}</span>"
-                       f"<br><span style='color:{hint_color(self.palette())}'>{layer.group} layer</span>")
+        title = QLabel(
+            f"<span style='font-size:13pt; font-weight:600'>{node.type}</span>"
+            f"<br><span style='color:{hint_color(self.palette())}'>{layer.group} layer</span>"
+        )
         title.setToolTip(f"Layer type {node.type} ({layer.group})")
         header.addWidget(icon)
         header.addWidget(title, 1)
@@ -162,8 +167,10 @@ class InspectorWidget(QScrollArea):
         if len(ids) == 1:
             page: QWidget = NodePage(self.document, ids[0])
         elif ids:
-            page = QLabel(f"{len(ids)} layers selected.\n\nSelect a single layer to edit it, or click "
-                          "an empty spot of the canvas for the training settings.")
+            page = QLabel(
+                f"{len(ids)} layers selected.\n\nSelect a single layer to edit it, or click "
+                "an empty spot of the canvas for the training settings."
+            )
             page.setWordWrap(True)
             page.setAlignment(Qt.AlignmentFlag.AlignTop)
             page.setMargin(12)

@@ -52,8 +52,12 @@ SAVE_FILTERS = "Network settings (*.json);;Network with trained weights (*.ncv)"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, document: NetworkDocument | None = None, settings: AppSettings | None = None,
-                 parent: QWidget | None = None):
+    def __init__(
+        self,
+        document: NetworkDocument | None = None,
+        settings: AppSettings | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         accessibility.install()  # every widget shown from now on gets a screen-reader name
         install_wheel_guard()  # spin boxes, combo boxes and sliders: the wheel only once focused
@@ -80,8 +84,11 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(self.docks["inspector"], self.docks["history"], Qt.Orientation.Vertical)
         self.docks["history"].hide()
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        for key, title, widget in (("problems", "Problems", self.problems),
-                                   ("summary", "Summary", self.summary), ("training", "Training", training)):
+        for key, title, widget in (
+            ("problems", "Problems", self.problems),
+            ("summary", "Summary", self.summary),
+            ("training", "Training", training),
+        ):
             self._add_dock(key, title, widget, bottom)
         # problems and summary side by side, so both stay in view; training plots share the left tab
         self.splitDockWidget(self.docks["problems"], self.docks["summary"], Qt.Orientation.Horizontal)
@@ -97,8 +104,9 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.workspaces.toolbar)
         self.workspaces.add_to_menu(self.actions_.menus["view"])
         self.export_menu = build_model_menus(self, self.actions_.file_menu)
-        self.training_controls = TrainingControls(self, self.session, self.view, self.palette_panel,
-                                                  self.actions_.train_menu, self.toolbar)
+        self.training_controls = TrainingControls(
+            self, self.session, self.view, self.palette_panel, self.actions_.train_menu, self.toolbar
+        )
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         self.actions_.themes[self.settings.theme()].setChecked(True)
@@ -113,7 +121,12 @@ class MainWindow(QMainWindow):
 
         doc = self.document
         # The count includes the data check, which changes with the data as well as the network.
-        for signal in (doc.shapes_changed, doc.settings_changed, doc.document_reset, self.session.data_changed):
+        for signal in (
+            doc.shapes_changed,
+            doc.settings_changed,
+            doc.document_reset,
+            self.session.data_changed,
+        ):
             signal.connect(self._update_status)
         doc.modified_changed.connect(lambda _m: self._update_title())
         doc.path_changed.connect(lambda _p: self._update_title())
@@ -134,8 +147,10 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         dock.setToolTip("")
         dock.toggleViewAction().setToolTip(f"Show or hide the {title} panel")
-        for name, tip in (("qt_dockwidget_closebutton", f"Hide the {title} panel (View > Panels shows it again)"),
-                          ("qt_dockwidget_floatbutton", f"Detach the {title} panel, or dock it back")):
+        for name, tip in (
+            ("qt_dockwidget_closebutton", f"Hide the {title} panel (View > Panels shows it again)"),
+            ("qt_dockwidget_floatbutton", f"Detach the {title} panel, or dock it back"),
+        ):
             for button in dock.findChildren(QAbstractButton, name):
                 button.setToolTip(tip)
         self.addDockWidget(area, dock)
@@ -174,9 +189,14 @@ class MainWindow(QMainWindow):
         self.problems.set_data_problems(data_problems)
         messages = [p.message for p in report.problems] + [p.message for p in data_problems]
         count = len(messages)
-        self.problems_button.setText("✓ No problems" if not count else
-                                     f"⚠ {count} problem" + ("s" if count > 1 else ""))
-        tip = "\n".join(f"• {m}" for m in messages) + "\n\nClick to show the Problems panel." if messages else ""
+        self.problems_button.setText(
+            "✓ No problems" if not count else f"⚠ {count} problem" + ("s" if count > 1 else "")
+        )
+        tip = (
+            "\n".join(f"• {m}" for m in messages) + "\n\nClick to show the Problems panel."
+            if messages
+            else ""
+        )
         self.problems_button.setToolTip(tip or "The network can be built and its data fits it")
 
     def _update_edit_actions(self, *_args: object) -> None:
@@ -207,8 +227,11 @@ class MainWindow(QMainWindow):
         name = self.document.path.name if self.document.path else "the untitled network"
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to {name} before closing it?",
-            buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save,
+            self,
+            "Unsaved changes",
+            f"Save the changes to {name} before closing it?",
+            buttons.Save | buttons.Discard | buttons.Cancel,
+            buttons.Save,
         )
         if answer == buttons.Save:
             return self.save_file()
@@ -222,8 +245,9 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Open network", self.settings.last_directory(),
-                                                  FILE_FILTER)
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open network", self.settings.last_directory(), FILE_FILTER
+            )
             if not path:
                 return False
         return self.load_path(path)
@@ -287,8 +311,13 @@ class MainWindow(QMainWindow):
         if not self.document.is_modified():
             return
         buttons = QMessageBox.StandardButton
-        answer = QMessageBox.question(self, "Revert", "Discard every change since the last save?",
-                                      buttons.Discard | buttons.Cancel, buttons.Cancel)
+        answer = QMessageBox.question(
+            self,
+            "Revert",
+            "Discard every change since the last save?",
+            buttons.Discard | buttons.Cancel,
+            buttons.Cancel,
+        )
         if answer == buttons.Discard:
             try:
                 self.document.revert()
@@ -311,8 +340,9 @@ class MainWindow(QMainWindow):
 
     def _open_recent(self, path: Path) -> None:
         if not path.exists():
-            self.show_error("Cannot open the network", f"{path} no longer exists; it was removed from "
-                                                       "the recent files.")
+            self.show_error(
+                "Cannot open the network", f"{path} no longer exists; it was removed from the recent files."
+            )
             self.settings.remove_recent_file(path)
             self._fill_recent_menu()
             return
@@ -338,8 +368,9 @@ class MainWindow(QMainWindow):
     def _export(self, label: str, suffix: str, writer) -> None:
         stem = self.document.path.stem if self.document.path else "network"
         start = str(Path(self.settings.last_directory()) / f"{stem}.{suffix}")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export canvas as {label}", start,
-                                              f"{label}s (*.{suffix})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export canvas as {label}", start, f"{label}s (*.{suffix})"
+        )
         if not path:
             return
         path = Path(path) if Path(path).suffix else Path(path).with_suffix(f".{suffix}")
@@ -417,20 +448,27 @@ class MainWindow(QMainWindow):
         for title, actions in groups.items():
             entries = []
             for action in actions:
-                keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+                keys = ", ".join(
+                    k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()
+                )
                 if keys and action not in listed:
                     listed.add(action)
                     name = action.property("shortcut_name") or action.text()
                     entries.append(f"<tr><td>{name.replace('&', '')}</td><td><b>{keys}</b></td></tr>")
             if entries:
                 rows += [f"<tr><td colspan=2><br><i>{title.replace('&', '')}</i></td></tr>", *entries]
-        QMessageBox.information(self, "Keyboard shortcuts", "<table cellspacing=4>" + "".join(rows) + "</table>")
+        QMessageBox.information(
+            self, "Keyboard shortcuts", "<table cellspacing=4>" + "".join(rows) + "</table>"
+        )
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About NetCanvas",
-                          "<h3>NetCanvas</h3><p>Design a neural network by dragging layers onto a "
-                          "canvas, then train it and watch it learn.</p><p>Engine: NumPy + Numba. "
-                          "Interface: PySide6 + pyqtgraph.</p>")
+        QMessageBox.about(
+            self,
+            "About NetCanvas",
+            "<h3>NetCanvas</h3><p>Design a neural network by dragging layers onto a "
+            "canvas, then train it and watch it learn.</p><p>Engine: NumPy + Numba. "
+            "Interface: PySide6 + pyqtgraph.</p>",
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.session.shutdown()

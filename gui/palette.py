@@ -58,8 +58,11 @@ class LayerDelegate(QStyledItemDelegate):
             return QSize(100, QFontMetrics(option.font).height() + 2 * PAD)
         width = self.view.viewport().width() - self.view.indentation()
         small = QFontMetrics(self._small_font(option.font))
-        text = small.boundingRect(QRect(0, 0, max(80, width - ICON_SIZE - 3 * PAD), 1000),
-                                  Qt.TextFlag.TextWordWrap, index.data(DESCRIPTION_ROLE))
+        text = small.boundingRect(
+            QRect(0, 0, max(80, width - ICON_SIZE - 3 * PAD), 1000),
+            Qt.TextFlag.TextWordWrap,
+            index.data(DESCRIPTION_ROLE),
+        )
         height = QFontMetrics(option.font).height() + 2 + text.height() + 2 * PAD
         return QSize(width, max(height, ICON_SIZE + 2 * PAD))
 
@@ -69,8 +72,9 @@ class LayerDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.88))
         return small
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         self.initStyleOption(option, index)
         palette: QPalette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -96,17 +100,27 @@ class LayerDelegate(QStyledItemDelegate):
         painter.setPen(palette.color(text_role))
         painter.setFont(bold)
         name_height = QFontMetrics(bold).height()
-        painter.drawText(QRect(text_left, rect.top(), rect.right() - text_left, name_height),
-                         Qt.AlignmentFlag.AlignLeft, type_name)
+        painter.drawText(
+            QRect(text_left, rect.top(), rect.right() - text_left, name_height),
+            Qt.AlignmentFlag.AlignLeft,
+            type_name,
+        )
         small = self._small_font(option.font)
         painter.setFont(small)
         muted = palette.color(text_role)
         if not selected:
             muted = palette.color(QPalette.ColorRole.PlaceholderText)
         painter.setPen(muted)
-        painter.drawText(QRect(text_left, rect.top() + name_height + 2, rect.right() - text_left,
-                               rect.bottom() - rect.top() - name_height),
-                         Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop, index.data(DESCRIPTION_ROLE))
+        painter.drawText(
+            QRect(
+                text_left,
+                rect.top() + name_height + 2,
+                rect.right() - text_left,
+                rect.bottom() - rect.top() - name_height,
+            ),
+            Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignTop,
+            index.data(DESCRIPTION_ROLE),
+        )
         painter.restore()
 
 
@@ -153,8 +167,12 @@ class LayerTree(QTreeWidget):
 class PaletteWidget(QWidget):
     """Search field + layer tree. `view_centre` gives the scene point for double-click adds."""
 
-    def __init__(self, document: NetworkDocument, view_centre: Callable[[], tuple[float, float]] | None = None,
-                 parent: QWidget | None = None):
+    def __init__(
+        self,
+        document: NetworkDocument,
+        view_centre: Callable[[], tuple[float, float]] | None = None,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.document = document
         self.view_centre = view_centre
@@ -164,8 +182,9 @@ class PaletteWidget(QWidget):
         self.search.setToolTip("Filter the layers by name or description")
         self.search.textChanged.connect(self.filter)
         self.tree = LayerTree(self)
-        self.tree.setToolTip("Drag a layer onto the canvas, or double-click it to add it after the "
-                             "selected layer")
+        self.tree.setToolTip(
+            "Drag a layer onto the canvas, or double-click it to add it after the selected layer"
+        )
         self.tree.itemDoubleClicked.connect(lambda item, _column: self.add_layer(item.data(0, TYPE_ROLE)))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -186,10 +205,14 @@ class PaletteWidget(QWidget):
                 item.setData(0, TYPE_ROLE, layer.name)
                 item.setData(0, DESCRIPTION_ROLE, layer.description)
                 item.setIcon(0, group_icon(group))
-                item.setToolTip(0, f"<b>{layer.name}</b> ({group})<br>{layer.description}<br>"
-                                   "<i>Drag onto the canvas or double-click to add.</i>")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsDragEnabled)
+                item.setToolTip(
+                    0,
+                    f"<b>{layer.name}</b> ({group})<br>{layer.description}<br>"
+                    "<i>Drag onto the canvas or double-click to add.</i>",
+                )
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+                )
             header.setExpanded(True)
 
     # ----------------------------------------------------------------- public
@@ -206,8 +229,11 @@ class PaletteWidget(QWidget):
         names = []
         for i in range(self.tree.topLevelItemCount()):
             header = self.tree.topLevelItem(i)
-            names += [header.child(j).data(0, TYPE_ROLE) for j in range(header.childCount())
-                      if not header.child(j).isHidden()]
+            names += [
+                header.child(j).data(0, TYPE_ROLE)
+                for j in range(header.childCount())
+                if not header.child(j).isHidden()
+            ]
         return names
 
     def filter(self, text: str) -> None:

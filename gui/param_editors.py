@@ -311,9 +311,7 @@ def make_field(spec: ParamSpec) -> ParamField:
     if spec.kind == "choice":
         return ChoiceField(spec)
     if spec.kind == "int" and not spec.optional:
-        fits = all(
-            limit is None or _INT32[0] <= limit <= _INT32[1] for limit in (spec.minimum, spec.maximum)
-        )
+        fits = all(limit is None or _INT32[0] <= limit <= _INT32[1] for limit in (spec.minimum, spec.maximum))
         if fits:
             return IntField(spec)
     return TextField(spec)

@@ -31,8 +31,7 @@ class ProblemsWidget(QWidget):
         self.list = QListWidget()
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
-        self.list.setToolTip("Problems that stop the network from being built; click one to select "
-                             "its layer")
+        self.list.setToolTip("Problems that stop the network from being built; click one to select its layer")
         self.list.itemClicked.connect(self._clicked)
         self.list.itemActivated.connect(self._clicked)
         layout = QVBoxLayout(self)
@@ -69,8 +68,14 @@ class ProblemsWidget(QWidget):
             item = QListWidgetItem(error_icon, f"[data] {problem.message}")
             item.setData(NODE_ROLE, problem.node_id or "")
             item.setData(DATA_ROLE, True)
-            item.setToolTip(problem.message + ("\nTrain offers the fix: " + problem.fix.label if problem.fix
-                                               else "\nClick to open the Data tab."))
+            item.setToolTip(
+                problem.message
+                + (
+                    "\nTrain offers the fix: " + problem.fix.label
+                    if problem.fix
+                    else "\nClick to open the Data tab."
+                )
+            )
             self.list.addItem(item)
         if not problems and not self.data_problems:
             item = QListWidgetItem(ok_icon, "No problems: the network can be built and trained.")

@@ -76,5 +76,7 @@ class SummaryView(QWidget):
         text = summary_text(self.document.spec, self.document.shape_report)
         if text != self.text.toPlainText():
             mode = QPlainTextEdit.LineWrapMode  # the table keeps its columns; problem sentences wrap
-            self.text.setLineWrapMode(mode.WidgetWidth if self.document.shape_report.problems else mode.NoWrap)
+            self.text.setLineWrapMode(
+                mode.WidgetWidth if self.document.shape_report.problems else mode.NoWrap
+            )
             self.text.setPlainText(text)

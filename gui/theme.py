@@ -82,26 +82,58 @@ def _palette(colors: dict[QPalette.ColorRole, str], disabled_text: str) -> QPale
 
 def _light_palette() -> QPalette:
     R = QPalette.ColorRole
-    return _palette({
-        R.Window: "#f3f4f6", R.WindowText: "#1f2328", R.Base: "#ffffff", R.AlternateBase: "#f0f2f5",
-        R.ToolTipBase: "#ffffe6", R.ToolTipText: "#1f2328", R.PlaceholderText: "#8a9099",
-        R.Text: "#1f2328", R.Button: "#e9ebef", R.ButtonText: "#1f2328", R.BrightText: "#ffffff",
-        R.Highlight: "#3b7dd8", R.HighlightedText: "#ffffff", R.Link: "#2f6fbf",
-        R.Mid: "#c3c7ce", R.Midlight: "#e3e5e9", R.Dark: "#a0a5ad", R.Shadow: "#6b7079",
-        R.Light: "#ffffff",
-    }, "#9aa0a8")
+    return _palette(
+        {
+            R.Window: "#f3f4f6",
+            R.WindowText: "#1f2328",
+            R.Base: "#ffffff",
+            R.AlternateBase: "#f0f2f5",
+            R.ToolTipBase: "#ffffe6",
+            R.ToolTipText: "#1f2328",
+            R.PlaceholderText: "#8a9099",
+            R.Text: "#1f2328",
+            R.Button: "#e9ebef",
+            R.ButtonText: "#1f2328",
+            R.BrightText: "#ffffff",
+            R.Highlight: "#3b7dd8",
+            R.HighlightedText: "#ffffff",
+            R.Link: "#2f6fbf",
+            R.Mid: "#c3c7ce",
+            R.Midlight: "#e3e5e9",
+            R.Dark: "#a0a5ad",
+            R.Shadow: "#6b7079",
+            R.Light: "#ffffff",
+        },
+        "#9aa0a8",
+    )
 
 
 def _dark_palette() -> QPalette:
     R = QPalette.ColorRole
-    return _palette({
-        R.Window: "#26292e", R.WindowText: "#e6e8eb", R.Base: "#1c1e22", R.AlternateBase: "#2b2e34",
-        R.ToolTipBase: "#33373d", R.ToolTipText: "#e6e8eb", R.PlaceholderText: "#80868f",
-        R.Text: "#e6e8eb", R.Button: "#33363c", R.ButtonText: "#e6e8eb", R.BrightText: "#ffffff",
-        R.Highlight: "#4a8fe7", R.HighlightedText: "#ffffff", R.Link: "#7fb2f0",
-        R.Mid: "#44484f", R.Midlight: "#3a3d43", R.Dark: "#17191c", R.Shadow: "#0d0e10",
-        R.Light: "#4a4e55",
-    }, "#6c7179")
+    return _palette(
+        {
+            R.Window: "#26292e",
+            R.WindowText: "#e6e8eb",
+            R.Base: "#1c1e22",
+            R.AlternateBase: "#2b2e34",
+            R.ToolTipBase: "#33373d",
+            R.ToolTipText: "#e6e8eb",
+            R.PlaceholderText: "#80868f",
+            R.Text: "#e6e8eb",
+            R.Button: "#33363c",
+            R.ButtonText: "#e6e8eb",
+            R.BrightText: "#ffffff",
+            R.Highlight: "#4a8fe7",
+            R.HighlightedText: "#ffffff",
+            R.Link: "#7fb2f0",
+            R.Mid: "#44484f",
+            R.Midlight: "#3a3d43",
+            R.Dark: "#17191c",
+            R.Shadow: "#0d0e10",
+            R.Light: "#4a4e55",
+        },
+        "#6c7179",
+    )
 
 
 def monospace_font(point_size: int | None = None) -> QFont:

@@ -114,8 +114,9 @@ class TrainingSettingsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         title = QLabel("<span style='font-size:13pt; font-weight:600'>Training settings</span>")
-        intro = QLabel("How the network learns and from which data. Select a layer on the canvas to "
-                       "edit it instead.")
+        intro = QLabel(
+            "How the network learns and from which data. Select a layer on the canvas to edit it instead."
+        )
         intro.setWordWrap(True)
         intro.setStyleSheet(f"color: {hint_color(self.palette())};")
         layout.addWidget(title)
@@ -138,8 +139,9 @@ class TrainingSettingsPage(QWidget):
 
         early = QGroupBox("Early stopping")
         self.early_check = QCheckBox("Stop when the monitored loss stops improving")
-        self.early_check.setToolTip("Off: train for all epochs. On: stop after 'patience' epochs "
-                                    "without improvement")
+        self.early_check.setToolTip(
+            "Off: train for all epochs. On: stop after 'patience' epochs without improvement"
+        )
         self.early_check.toggled.connect(self._early_toggled)
         self.early_form = SpecForm(EARLY_STOPPING_SPECS)
         self.early_form.committed.connect(self._early_committed)
@@ -222,8 +224,11 @@ def data_summary(data: dict[str, Any]) -> str:
     source = data.get("source")
     if not source:
         return "No data chosen yet."
-    details = [f"{v} samples" if k == "n" else f"{k} {v}" for k, v in data.items()
-               if k not in ("source", "val_split", "path", "features")]
+    details = [
+        f"{v} samples" if k == "n" else f"{k} {v}"
+        for k, v in data.items()
+        if k not in ("source", "val_split", "path", "features")
+    ]
     if "path" in data:
         details.insert(0, str(data["path"]))
     text = f"<b>{source}</b>" + (f": {', '.join(details)}" if details else "")

@@ -34,8 +34,18 @@ class Workspaces(QObject):
         self.group.setExclusive(True)
         self.actions: dict[str, QAction] = {}
         for key, text, keys, tip in (
-            (DESIGN, "&Design", "Ctrl+Shift+D", "Design workspace: room for the canvas, the layers and the inspector"),
-            (TRAIN, "T&rain", "Ctrl+Shift+T", "Train workspace: room for the training plots (a run switches to it)"),
+            (
+                DESIGN,
+                "&Design",
+                "Ctrl+Shift+D",
+                "Design workspace: room for the canvas, the layers and the inspector",
+            ),
+            (
+                TRAIN,
+                "T&rain",
+                "Ctrl+Shift+T",
+                "Train workspace: room for the training plots (a run switches to it)",
+            ),
         ):
             action = QAction(text, window, checkable=True)
             action.setShortcut(QKeySequence(keys))
@@ -124,7 +134,9 @@ class Workspaces(QObject):
             w.resizeDocks([docks["problems"]], [190], Qt.Orientation.Vertical)
         else:
             w.resizeDocks([docks["inspector"]], [300], across)
-            w.resizeDocks([docks["training"]], [int(w.height() * TRAIN_HEIGHT_SHARE)], Qt.Orientation.Vertical)
+            w.resizeDocks(
+                [docks["training"]], [int(w.height() * TRAIN_HEIGHT_SHARE)], Qt.Orientation.Vertical
+            )
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self.window and event.type() == QEvent.Type.Show:

@@ -51,7 +51,8 @@ def running_threads() -> list:
     app = QCoreApplication.instance()
     main = app.thread() if app is not None else None
     return [
-        obj for obj in gc.get_objects()
+        obj
+        for obj in gc.get_objects()
         if issubclass(type(obj), QThread) and shiboken6.isValid(obj) and obj is not main and obj.isRunning()
     ]
 

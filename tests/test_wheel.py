@@ -42,8 +42,9 @@ window.close()
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, f"{args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -76,14 +77,36 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     """A wheel built from the project and a venv with it installed (no dependencies: the system's)."""
     base = tmp_path_factory.mktemp("wheel")
     source = copy_project(base / "src")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", *build_options(), "-w", base / "dist", source,
-        cwd=base, env=clean_env())
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        *build_options(),
+        "-w",
+        base / "dist",
+        source,
+        cwd=base,
+        env=clean_env(),
+    )
     wheel = next((base / "dist").glob("netcanvas-*.whl"))
     venv = base / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv, cwd=base)
     python = venv / BIN / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel,
-        cwd=base, env=clean_env())
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--no-deps",
+        "--no-index",
+        wheel,
+        cwd=base,
+        env=clean_env(),
+    )
     elsewhere = base / "elsewhere"
     elsewhere.mkdir()
     return {"wheel": wheel, "venv": venv, "python": python, "cwd": elsewhere}
@@ -97,20 +120,32 @@ def test_the_wheel_holds_every_example_file(installed):
 
 
 def test_installed_cli_summarises_an_example_by_name_from_another_folder(installed):
-    out = run(installed["venv"] / BIN / "netcanvas-cli", "summary", "spiral", cwd=installed["cwd"],
-              env=clean_env())
+    out = run(
+        installed["venv"] / BIN / "netcanvas-cli", "summary", "spiral", cwd=installed["cwd"], env=clean_env()
+    )
     assert 'Network "Spiral"' in out
     assert "Layer (type)" in out and "Total params:" in out
-    where = run(installed["python"], "-c", "import engine, engine.examples as e; print(engine.__file__);"
-                " print(e.examples_dir())", cwd=installed["cwd"], env=clean_env()).split()
+    where = run(
+        installed["python"],
+        "-c",
+        "import engine, engine.examples as e; print(engine.__file__); print(e.examples_dir())",
+        cwd=installed["cwd"],
+        env=clean_env(),
+    ).split()
     venv = installed["venv"].resolve()
     assert Path(where[0]).resolve().is_relative_to(venv), f"engine imported from {where[0]}, not the venv"
     assert Path(where[1]).is_relative_to(venv) and Path(where[1]).name == "examples"
 
 
 def test_installed_app_opens_the_spiral_and_lists_the_examples(installed, tmp_path):
-    out = run(installed["python"], "-c", GUI_CHECK, tmp_path / "settings.ini", cwd=installed["cwd"],
-              env=clean_env(QT_QPA_PLATFORM="offscreen"))
+    out = run(
+        installed["python"],
+        "-c",
+        GUI_CHECK,
+        tmp_path / "settings.ini",
+        cwd=installed["cwd"],
+        env=clean_env(QT_QPA_PLATFORM="offscreen"),
+    )
     count, picture_width, menu_entries, opened, name = out.split(maxsplit=4)
     assert int(count) == len(list((ROOT / "resources" / "examples").glob("*.json")))
     assert int(picture_width) > 0
@@ -123,15 +158,34 @@ def test_an_editable_install_reads_the_examples_through_the_package(tmp_path):
     source = copy_project(tmp_path / "src")
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv, cwd=tmp_path)
-    run(sys.executable, "-m", "pip", "--python", venv / BIN / "python", "install", "--no-deps",
-        *build_options(), "-e", source, cwd=tmp_path, env=clean_env())
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        venv / BIN / "python",
+        "install",
+        "--no-deps",
+        *build_options(),
+        "-e",
+        source,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = run(venv / BIN / "python", "-c", "import importlib.resources as r, engine.examples as e;"
-                " print(r.files('netcanvas_resources')); print(e.examples_dir())", cwd=elsewhere,
-                env=clean_env()).split()
-    assert [Path(w).resolve() for w in where] == [source.resolve() / "resources",
-                                                  source.resolve() / "resources" / "examples"]
+    where = run(
+        venv / BIN / "python",
+        "-c",
+        "import importlib.resources as r, engine.examples as e;"
+        " print(r.files('netcanvas_resources')); print(e.examples_dir())",
+        cwd=elsewhere,
+        env=clean_env(),
+    ).split()
+    assert [Path(w).resolve() for w in where] == [
+        source.resolve() / "resources",
+        source.resolve() / "resources" / "examples",
+    ]
     out = run(venv / BIN / "netcanvas-cli", "summary", "tiny_3_5_1", cwd=elsewhere, env=clean_env())
     assert 'Network "3-5-1 classifier"' in out and "Total params: 26" in out
 
@@ -139,7 +193,10 @@ def test_an_editable_install_reads_the_examples_through_the_package(tmp_path):
 def test_every_package_of_the_source_tree_is_listed_in_pyproject():
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    found = {".".join(p.parent.relative_to(ROOT).parts)
-             for top in ("engine", "gui") for p in (ROOT / top).rglob("__init__.py")}
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("engine", "gui")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
     assert set(config["packages"]) == found | {"netcanvas_resources"}
     assert config["package-dir"] == {"netcanvas_resources": "resources"}

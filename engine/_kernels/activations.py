@@ -22,9 +22,19 @@ from engine._kernels import FASTMATH
 LINEAR, SIGMOID, TANH, RELU, LEAKY_RELU, ELU, SELU, GELU, SILU, SOFTPLUS, SOFTSIGN, HARD_SIGMOID = range(12)
 
 ACT_CODES: dict[str, int] = {
-    "linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "leaky_relu": LEAKY_RELU,
-    "elu": ELU, "selu": SELU, "gelu": GELU, "silu": SILU, "swish": SILU, "softplus": SOFTPLUS,
-    "softsign": SOFTSIGN, "hard_sigmoid": HARD_SIGMOID,
+    "linear": LINEAR,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "selu": SELU,
+    "gelu": GELU,
+    "silu": SILU,
+    "swish": SILU,
+    "softplus": SOFTPLUS,
+    "softsign": SOFTSIGN,
+    "hard_sigmoid": HARD_SIGMOID,
 }
 
 SELU_ALPHA = 1.6732632423543772848170429916717

@@ -28,13 +28,15 @@ import numpy as np
 from numba import njit, types
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enum values
-_NAMES = {"sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
-          "dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_")}
+_NAMES = {
+    "sgemm": ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
+    "dgemm": ("scipy_cblas_dgemm64_", "cblas_dgemm64_"),
+}
 _LINKED = {"sgemm": "netcanvas_cblas_sgemm", "dgemm": "netcanvas_cblas_dgemm"}
-_THREAD_NAMES = {"get": ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                         "openblas_get_num_threads"),
-                 "set": ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                         "openblas_set_num_threads")}
+_THREAD_NAMES = {
+    "get": ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads"),
+    "set": ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads"),
+}
 
 
 def _numpy_blas_libraries() -> list[ctypes.CDLL]:
@@ -139,8 +141,36 @@ def matmul(a, b, out, transpose_a, transpose_b):
     trans_a = TRANS if transpose_a else NO_TRANS
     trans_b = TRANS if transpose_b else NO_TRANS
     if a.itemsize == 4:
-        _sgemm(ROW_MAJOR, trans_a, trans_b, rows, cols, inner, np.float32(1.0), a.ctypes.data, a.shape[1],
-               b.ctypes.data, b.shape[1], np.float32(0.0), out.ctypes.data, cols)
+        _sgemm(
+            ROW_MAJOR,
+            trans_a,
+            trans_b,
+            rows,
+            cols,
+            inner,
+            np.float32(1.0),
+            a.ctypes.data,
+            a.shape[1],
+            b.ctypes.data,
+            b.shape[1],
+            np.float32(0.0),
+            out.ctypes.data,
+            cols,
+        )
     else:
-        _dgemm(ROW_MAJOR, trans_a, trans_b, rows, cols, inner, 1.0, a.ctypes.data, a.shape[1],
-               b.ctypes.data, b.shape[1], 0.0, out.ctypes.data, cols)
+        _dgemm(
+            ROW_MAJOR,
+            trans_a,
+            trans_b,
+            rows,
+            cols,
+            inner,
+            1.0,
+            a.ctypes.data,
+            a.shape[1],
+            b.ctypes.data,
+            b.shape[1],
+            0.0,
+            out.ctypes.data,
+            cols,
+        )

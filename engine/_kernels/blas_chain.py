@@ -91,9 +91,34 @@ def gather_rows(src, rows, dst):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
-                  first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
-                  xb, yb_dense, yb_index, z, a, grad_z, grad_x, preds, losses):
+def train_batches(
+    params,
+    grads,
+    slot1,
+    slot2,
+    layers,
+    alphas,
+    x,
+    y_dense,
+    y_index,
+    order,
+    first_batch,
+    batch_count,
+    batch_size,
+    loss_code,
+    opt_code,
+    nesterov,
+    consts,
+    xb,
+    yb_dense,
+    yb_index,
+    z,
+    a,
+    grad_z,
+    grad_x,
+    preds,
+    losses,
+):
     """Run batches first_batch .. first_batch+batch_count-1 of the epoch; returns the number
     done: all, or up to and including the first with a non-finite loss."""
     count = order.shape[0]

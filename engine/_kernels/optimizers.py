@@ -109,8 +109,9 @@ def adagrad_update_ref(w, g, acc, lr, eps, tiny):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def adam_update(w, g, m, v, vmax, b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd,
-                amsgrad, tiny):
+def adam_update(
+    w, g, m, v, vmax, b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd, amsgrad, tiny
+):
     """PyTorch Adam/AdamW: w -= lr_wd*w (decoupled decay, 0 for Adam); m = b1*m + (1-b1)*g;
     v = b2*v + (1-b2)*g²; vmax = max(vmax, v) with AMSGrad;
     w -= step_size*m / (sqrt(v or vmax)/sqrt_bc2 + eps) with step_size = lr/(1-b1^t),
@@ -130,8 +131,9 @@ def adam_update(w, g, m, v, vmax, b1, one_minus_b1, b2, one_minus_b2, step_size,
         w[i] = wi - lr_wd * wi - step_size * mi / (np.sqrt(vi) / sqrt_bc2 + eps)
 
 
-def adam_update_ref(w, g, m, v, vmax, b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd,
-                    amsgrad, tiny):
+def adam_update_ref(
+    w, g, m, v, vmax, b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd, amsgrad, tiny
+):
     mi = b1 * m + one_minus_b1 * g
     m[...] = mi * (np.abs(mi) >= tiny)
     vi = b2 * v + one_minus_b2 * g * g

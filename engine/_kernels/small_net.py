@@ -222,14 +222,50 @@ def optimizer_update(params, grads, slot1, slot2, opt_code, nesterov, c):
     if opt_code == SGD:
         sgd_update(params, grads, slot1, c[0], c[1], slot1.shape[0] > 0, nesterov, tiny)
     else:
-        adam_update(params, grads, slot1, slot2, params[:0], c[0], c[1], c[2], c[3], c[4], c[5], c[6],
-                    c[7], False, tiny)
+        adam_update(
+            params,
+            grads,
+            slot1,
+            slot2,
+            params[:0],
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            c[6],
+            c[7],
+            False,
+            tiny,
+        )
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
-                  first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
-                  z, a, delta, preds, losses):
+def train_batches(
+    params,
+    grads,
+    slot1,
+    slot2,
+    layers,
+    alphas,
+    x,
+    y_dense,
+    y_index,
+    order,
+    first_batch,
+    batch_count,
+    batch_size,
+    loss_code,
+    opt_code,
+    nesterov,
+    consts,
+    z,
+    a,
+    delta,
+    preds,
+    losses,
+):
     """Run batches first_batch .. first_batch+batch_count-1 of the epoch (see the module doc).
 
     Each batch goes layer by layer, its rows inside: the layer's weights and shape are read once
@@ -266,9 +302,18 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
             s = order[start + r]
             t_row = y_dense[min(s, y_dense.shape[0] - 1)]
             label = y_index[min(s, y_index.shape[0] - 1)]
-            total += _output_loss(z[r, out_col : out_col + out_units], a[r, out_col : out_col + out_units],
-                                  t_row, label, loss_code, out_code, out_alpha, scale,
-                                  delta[0, r, :out_units], preds[start + r])
+            total += _output_loss(
+                z[r, out_col : out_col + out_units],
+                a[r, out_col : out_col + out_units],
+                t_row,
+                label,
+                loss_code,
+                out_code,
+                out_alpha,
+                scale,
+                delta[0, r, :out_units],
+                preds[start + r],
+            )
         cur = 0
         for layer in range(depth - 1, -1, -1):
             w_off, b_off, fan_in = layers[layer, 0], layers[layer, 1], layers[layer, 2]
@@ -315,9 +360,31 @@ def train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_ind
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def train_epochs(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, orders,
-                 batch_size, loss_code, opt_code, nesterov, consts, z, a, delta, preds, losses,
-                 x_val, val_preds, epoch_start):
+def train_epochs(
+    params,
+    grads,
+    slot1,
+    slot2,
+    layers,
+    alphas,
+    x,
+    y_dense,
+    y_index,
+    orders,
+    batch_size,
+    loss_code,
+    opt_code,
+    nesterov,
+    consts,
+    z,
+    a,
+    delta,
+    preds,
+    losses,
+    x_val,
+    val_preds,
+    epoch_start,
+):
     """Whole epochs in one call, so a small network needs the GIL once per many epochs: for
     each epoch e (orders (E, N)), `train_batches` over all its batches (consts rows
     e*B..(e+1)*B-1, preds[e], losses[e] of shape (E, B)), then the validation outputs of x_val
@@ -328,18 +395,61 @@ def train_epochs(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_inde
     batches = losses.shape[1]
     for e in range(epochs):
         epoch_start[:] = params
-        done = train_batches(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, orders[e],
-                             0, batches, batch_size, loss_code, opt_code, nesterov,
-                             consts[e * batches : (e + 1) * batches], z, a, delta, preds[e], losses[e])
+        done = train_batches(
+            params,
+            grads,
+            slot1,
+            slot2,
+            layers,
+            alphas,
+            x,
+            y_dense,
+            y_index,
+            orders[e],
+            0,
+            batches,
+            batch_size,
+            loss_code,
+            opt_code,
+            nesterov,
+            consts[e * batches : (e + 1) * batches],
+            z,
+            a,
+            delta,
+            preds[e],
+            losses[e],
+        )
         if done < batches or not np.isfinite(losses[e, done - 1]):
             return e * batches + done
         if x_val.shape[0] > 0:
             predict_rows(params, layers, alphas, x_val, z, a, val_preds[e])
     return epochs * batches
 
-def train_batches_ref(params, grads, slot1, slot2, layers, alphas, x, y_dense, y_index, order,
-                      first_batch, batch_count, batch_size, loss_code, opt_code, nesterov, consts,
-                      z, a, delta, preds, losses):
+
+def train_batches_ref(
+    params,
+    grads,
+    slot1,
+    slot2,
+    layers,
+    alphas,
+    x,
+    y_dense,
+    y_index,
+    order,
+    first_batch,
+    batch_count,
+    batch_size,
+    loss_code,
+    opt_code,
+    nesterov,
+    consts,
+    z,
+    a,
+    delta,
+    preds,
+    losses,
+):
     """NumPy twin of `train_batches`, batched (z, a and delta are not used)."""
     count, depth = order.shape[0], layers.shape[0]
     dtype = params.dtype.type
@@ -358,7 +468,8 @@ def train_batches_ref(params, grads, slot1, slot2, layers, alphas, x, y_dense, y
             value = float(np.sum((al - t).astype(np.float64) ** 2)) / al.size
             out = al
             d = (dtype(2.0) * (al - t) * dtype(1.0 / al.size)) * _derivative_ref(
-                zl, al, layers[-1, 4], alphas[-1])
+                zl, al, layers[-1, 4], alphas[-1]
+            )
         elif loss_code == BCE_LOGITS:
             t = y_dense[idx]
             value = float(np.mean(np.maximum(zl, 0) - zl * t + np.log1p(np.exp(-np.abs(zl)))))
@@ -379,8 +490,9 @@ def train_batches_ref(params, grads, slot1, slot2, layers, alphas, x, y_dense, y
                 grads[b_off : b_off + fan_out] = d.sum(axis=0)
             if layer > 0:
                 w = params[w_off : w_off + fan_in * fan_out].reshape(fan_in, fan_out)
-                d = (d @ w.T) * _derivative_ref(pre[layer - 1], acts[layer], layers[layer - 1, 4],
-                                               alphas[layer - 1])
+                d = (d @ w.T) * _derivative_ref(
+                    pre[layer - 1], acts[layer], layers[layer - 1, 4], alphas[layer - 1]
+                )
         losses[bi] = value
         c = consts[bi]
         if opt_code == SGD:

@@ -18,8 +18,7 @@ FILE_HELP = "a .json or .ncv network file, or the name of an example (spiral, xo
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python main.py",
-        description="NetCanvas: design, train and export neural networks. "
-        "Without a command, opens the app.",
+        description="NetCanvas: design, train and export neural networks. Without a command, opens the app.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -81,12 +80,19 @@ def _train(args: argparse.Namespace) -> int:
         base_dir = source.parent
     # The options change the network's own settings, so the saved file says how it was trained.
     network.training = network.training.with_overrides(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
-    dataset = load_data(data_config, base_dir=base_dir, dtype=network.training.dtype, download=True,
-                        progress=DownloadPrinter(sys.stderr, f"Downloading {data_config.get('source')}"))
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed
+    )
+    dataset = load_data(
+        data_config,
+        base_dir=base_dir,
+        dtype=network.training.dtype,
+        download=True,
+        progress=DownloadPrinter(sys.stderr, f"Downloading {data_config.get('source')}"),
+    )
     _check_fit(network, dataset)
-    train_set, val_set = dataset.split(float(data_config.get("val_split", 0.2)),
-                                       int(data_config.get("seed", 0)))
+    train_set, val_set = dataset.split(
+        float(data_config.get("val_split", 0.2)), int(data_config.get("seed", 0))
+    )
     if dataset.scaler is not None:
         network.scaler = dataset.scaler
     control = TrainingControl()
@@ -94,9 +100,11 @@ def _train(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(sys.stderr)
     try:
         network.fit(
-            train_set.x, train_set.y,
+            train_set.x,
+            train_set.y,
             validation_data=(val_set.x, val_set.y) if len(val_set) else None,
-            callbacks=[printer], control=control,
+            callbacks=[printer],
+            control=control,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -122,6 +130,10 @@ def _check_fit(network, dataset) -> None:
 
     problems = fit_problems(network.spec, network.spec.infer_shapes(), network.training, dataset)
     if problems:
-        raise DataError("the data does not fit the network: " + "; ".join(
-            p.message + (f" (fix: {p.fix.label[0].lower()}{p.fix.label[1:]})" if p.fix else "")
-            for p in problems))
+        raise DataError(
+            "the data does not fit the network: "
+            + "; ".join(
+                p.message + (f" (fix: {p.fix.label[0].lower()}{p.fix.label[1:]})" if p.fix else "")
+                for p in problems
+            )
+        )

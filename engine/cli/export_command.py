@@ -18,12 +18,20 @@ from engine.export.untrained import untrained_warning
 def add_export_parser(commands: argparse._SubParsersAction) -> None:
     """Register the `export` subcommand on the CLI's subparsers."""
     export = commands.add_parser("export", help="export a network to ONNX, PyTorch or a NumPy script")
-    export.add_argument("file", help="a .json or .ncv network file, an example's name, or an .onnx "
-                        "model to import")
-    export.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
-                        help="; ".join(f"{f.name}: {f.description}" for f in EXPORT_FORMATS.values()))
-    export.add_argument("-o", "--output", help="file (onnx, python, netcanvas) or folder (pytorch) to "
-                        "write; default: next to FILE")
+    export.add_argument(
+        "file", help="a .json or .ncv network file, an example's name, or an .onnx model to import"
+    )
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=list(EXPORT_FORMATS),
+        help="; ".join(f"{f.name}: {f.description}" for f in EXPORT_FORMATS.values()),
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        help="file (onnx, python, netcanvas) or folder (pytorch) to write; default: next to FILE",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:

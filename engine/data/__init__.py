@@ -14,7 +14,18 @@ from engine.data.npz_source import load_npz
 from engine.data.sources import load_data, parse_data_argument, source_names
 
 __all__ = [
-    "Dataset", "DownloadCancelled", "NotDownloaded", "Standardizer", "download", "is_downloaded",
-    "load_csv", "load_data", "load_fashion_mnist", "load_mnist", "load_npz", "parse_data_argument",
-    "read_idx", "source_names",
+    "Dataset",
+    "DownloadCancelled",
+    "NotDownloaded",
+    "Standardizer",
+    "download",
+    "is_downloaded",
+    "load_csv",
+    "load_data",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_npz",
+    "parse_data_argument",
+    "read_idx",
+    "source_names",
 ]

@@ -49,8 +49,10 @@ def _read_records(path: Path) -> tuple[list[str], list[int], list[list[str]]]:
                         header = [cell.strip() for cell in row]
                         continue
                     if len(row) != len(header):
-                        raise DataError(f"{name} line {start}: expected {len(header)} values as in the "
-                                        f"header, got {len(row)}")
+                        raise DataError(
+                            f"{name} line {start}: expected {len(header)} values as in the "
+                            f"header, got {len(row)}"
+                        )
                     lines.append(start)
                     rows.append(row)
             except csv.Error as exc:
@@ -77,8 +79,9 @@ def _check_header(header: list[str], name: str) -> None:
             raise DataError(f"{name} line 1: column name '{column}' appears twice in the header")
 
 
-def _columns(header: list[str], target: str | None, features: list[str] | None, name: str
-             ) -> tuple[int, list[int]]:
+def _columns(
+    header: list[str], target: str | None, features: list[str] | None, name: str
+) -> tuple[int, list[int]]:
     """Indices of the target column and of the feature columns."""
     available = ", ".join(header)
     if target is None:
@@ -109,8 +112,9 @@ def _cell_error(name: str, line: int, column: str, value: str, expected: str = "
     return DataError(f"{name} line {line}, column '{column}': expected {expected}, got {value!r}")
 
 
-def _features(rows: list[list[str]], lines: list[int], indices: list[int], header: list[str],
-              name: str) -> np.ndarray:
+def _features(
+    rows: list[list[str]], lines: list[int], indices: list[int], header: list[str], name: str
+) -> np.ndarray:
     """(N, F) float64 from the feature cells; the first bad cell in file order is reported."""
     x = np.empty((len(rows), len(indices)), dtype=np.float64)
     for r, row in enumerate(rows):
@@ -136,8 +140,9 @@ def _as_number(text: str, kind: type) -> float | int | None:
         return None
 
 
-def _target(values: list[str], lines: list[int], column: str, task: str, name: str
-            ) -> tuple[str, np.ndarray, list[str] | None]:
+def _target(
+    values: list[str], lines: list[int], column: str, task: str, name: str
+) -> tuple[str, np.ndarray, list[str] | None]:
     """(task, y, class_names): y (N,) int64 class ids or (N, 1) float64 values."""
     numbers = [_as_number(v, float) for v in values]
     for value, number, line in zip(values, numbers, lines, strict=True):
@@ -151,8 +156,9 @@ def _target(values: list[str], lines: list[int], column: str, task: str, name: s
         few = integers and len(set(numbers)) <= MAX_AUTO_CLASSES
         task = "classification" if (few or not numeric) else "regression"
         if task == "regression" and not all(math.isfinite(n) for n in numbers):
-            line, value = next((ln, v) for ln, v, n in zip(lines, values, numbers, strict=True)
-                               if not math.isfinite(n))
+            line, value = next(
+                (ln, v) for ln, v, n in zip(lines, values, numbers, strict=True) if not math.isfinite(n)
+            )
             raise _cell_error(name, line, column, value, "a finite number (regression target)")
     if task == "regression":
         return task, np.asarray(numbers, dtype=np.float64).reshape(-1, 1), None
@@ -204,8 +210,13 @@ def load_csv(
         train = split_indices(len(x), val_split, seed)[0] if val_split else slice(None)
         scaler = Standardizer.fit(x[train])
     dataset = Dataset(
-        x=x, y=y, task=task, n_classes=len(class_names) if class_names is not None else None,
-        name=path.stem, feature_names=[header[j] for j in feature_indices], class_names=class_names,
+        x=x,
+        y=y,
+        task=task,
+        n_classes=len(class_names) if class_names is not None else None,
+        name=path.stem,
+        feature_names=[header[j] for j in feature_indices],
+        class_names=class_names,
         scaler=scaler,
     )
     return dataset.astype(resolved_dtype)

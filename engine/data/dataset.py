@@ -96,10 +96,8 @@ class Standardizer:
     def _check(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         shape = self.mean.shape
-        if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-            raise DataError(
-                f"standardizer fitted on features of shape {shape} got data of shape {x.shape}"
-            )
+        if x.ndim < len(shape) or x.shape[x.ndim - len(shape) :] != shape:
+            raise DataError(f"standardizer fitted on features of shape {shape} got data of shape {x.shape}")
         return x
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -162,15 +160,19 @@ class Dataset:
         if self.task not in TASKS:
             raise DataError(f"{where}: task must be one of {', '.join(TASKS)}; got {self.task!r}")
         if self.x.ndim < 2 or len(self.x) != len(self.y):
-            raise DataError(f"{where}: x {self.x.shape} and y {self.y.shape} must have the same "
-                            "number of rows, and x at least 2 dimensions")
+            raise DataError(
+                f"{where}: x {self.x.shape} and y {self.y.shape} must have the same "
+                "number of rows, and x at least 2 dimensions"
+            )
         if (self.x_val is None) != (self.y_val is None):
             raise DataError(f"{where}: x_val and y_val must be given together")
         if self.x_val is not None and (
             self.x_val.shape[1:] != self.x.shape[1:] or len(self.x_val) != len(self.y_val)
         ):
-            raise DataError(f"{where}: validation x {self.x_val.shape} / y {self.y_val.shape} do not "
-                            f"match the training x {self.x.shape}")
+            raise DataError(
+                f"{where}: validation x {self.x_val.shape} / y {self.y_val.shape} do not "
+                f"match the training x {self.x.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.x)
@@ -206,6 +208,9 @@ class Dataset:
             return array.astype(dtype, copy=False)
 
         return dataclasses.replace(
-            self, x=cast(self.x, False), y=cast(self.y, True),
-            x_val=cast(self.x_val, False), y_val=cast(self.y_val, True),
+            self,
+            x=cast(self.x, False),
+            y=cast(self.y, True),
+            x_val=cast(self.x_val, False),
+            y_val=cast(self.y_val, True),
         )

@@ -48,23 +48,52 @@ class RemoteSet:
 
 REMOTE_SETS = {
     "mnist": RemoteSet(
-        "mnist", "MNIST",
-        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        "mnist",
+        "MNIST",
+        (
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
         {
-            "train-images-idx3-ubyte.gz": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
-            "train-labels-idx1-ubyte.gz": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
-            "t10k-images-idx3-ubyte.gz": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
-            "t10k-labels-idx1-ubyte.gz": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+            "train-images-idx3-ubyte.gz": (
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                9912422,
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                28881,
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                1648877,
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                4542,
+            ),
         },
     ),
     "fashion_mnist": RemoteSet(
-        "fashion_mnist", "Fashion-MNIST",
+        "fashion_mnist",
+        "Fashion-MNIST",
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         {
-            "train-images-idx3-ubyte.gz": ("08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc", 26421880),
-            "train-labels-idx1-ubyte.gz": ("b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc", 29515),
-            "t10k-images-idx3-ubyte.gz": ("78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229", 4422102),
-            "t10k-labels-idx1-ubyte.gz": ("42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf", 5148),
+            "train-images-idx3-ubyte.gz": (
+                "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+                26421880,
+            ),
+            "train-labels-idx1-ubyte.gz": (
+                "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+                29515,
+            ),
+            "t10k-images-idx3-ubyte.gz": (
+                "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
+                4422102,
+            ),
+            "t10k-labels-idx1-ubyte.gz": (
+                "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
+                5148,
+            ),
         },
     ),
 }
@@ -103,8 +132,11 @@ def set_folder(name: str, root: str | Path | None = None) -> Path:
 def missing_files(name: str, root: str | Path | None = None) -> list[str]:
     """The set's files not yet in the cache (a quick look: sizes are checked, not hashes)."""
     folder = set_folder(name, root)
-    return [file for file, (_sha, size) in remote_set(name).files.items()
-            if not (folder / file).is_file() or (folder / file).stat().st_size != size]
+    return [
+        file
+        for file, (_sha, size) in remote_set(name).files.items()
+        if not (folder / file).is_file() or (folder / file).stat().st_size != size
+    ]
 
 
 def is_downloaded(name: str, root: str | Path | None = None) -> bool:
@@ -125,8 +157,9 @@ class _Meter:
     `reset`, `close`): adds the file's bytes to the whole set's count, and raises
     DownloadCancelled from inside the download when `cancel` is set."""
 
-    def __init__(self, done_before: int, grand_total: int, progress: Progress | None,
-                 cancel: threading.Event | None):
+    def __init__(
+        self, done_before: int, grand_total: int, progress: Progress | None, cancel: threading.Event | None
+    ):
         self.total = 0
         self.count = 0
         self.done_before, self.grand_total = done_before, grand_total
@@ -174,22 +207,29 @@ def _fetch(url: str, sha: str, folder: Path, file: str, meter: _Meter) -> None:
 
     downloader = pooch.HTTPDownloader(progressbar=meter, chunk_size=CHUNK_BYTES, timeout=TIMEOUT_SECONDS)
     try:
-        pooch.retrieve(url + file, known_hash=f"sha256:{sha}", fname=file, path=folder,
-                       downloader=downloader)
+        pooch.retrieve(url + file, known_hash=f"sha256:{sha}", fname=file, path=folder, downloader=downloader)
     except DownloadCancelled:
         raise
     except ValueError as exc:  # pooch: the SHA-256 of what arrived is not the known one
-        raise DataError(f"{url}{file}: the downloaded file is damaged (its SHA-256 does not match "
-                        f"the published one); nothing was kept. Try again later. ({exc})") from None
+        raise DataError(
+            f"{url}{file}: the downloaded file is damaged (its SHA-256 does not match "
+            f"the published one); nothing was kept. Try again later. ({exc})"
+        ) from None
     except requests.RequestException as exc:
-        raise DataError(f"{url}{file}: download failed ({type(exc).__name__}: {exc}); "
-                        "nothing was kept") from None
+        raise DataError(
+            f"{url}{file}: download failed ({type(exc).__name__}: {exc}); nothing was kept"
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot write {folder / file}: {exc}") from None
 
 
-def download(name: str, root: str | Path | None = None, mirror: str | None = None,
-             progress: Progress | None = None, cancel: threading.Event | None = None) -> Path:
+def download(
+    name: str,
+    root: str | Path | None = None,
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
     """Fetch the set's missing files into the cache and return its folder.
 
     Files already there with the right size are kept. `progress(done, total)` reports bytes
@@ -233,8 +273,12 @@ def download(name: str, root: str | Path | None = None, mirror: str | None = Non
     return folder
 
 
-def ensure(name: str, download_missing: bool = False, root: str | Path | None = None,
-           progress: Progress | None = None) -> Path:
+def ensure(
+    name: str,
+    download_missing: bool = False,
+    root: str | Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """The set's cache folder with all four files; downloads them when `download_missing`,
     else raises NotDownloaded saying how to get them."""
     if is_downloaded(name, root):
@@ -244,4 +288,5 @@ def ensure(name: str, download_missing: bool = False, root: str | Path | None = 
     remote = remote_set(name)
     raise NotDownloaded(
         f"{remote.title} is not downloaded yet ({remote.size / 1e6:.0f} MB into {set_folder(name, root)}): "
-        f"download it in the Data tab, or train once with `--data {name}` on the command line")
+        f"download it in the Data tab, or train once with `--data {name}` on the command line"
+    )

@@ -34,8 +34,18 @@ MNIST_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 MNIST_CLASSES = 10
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                   "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 
@@ -78,8 +88,9 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: IDX header says 0 dimensions (expected 1 or more)")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, "
-                        f"the file has {len(data)}")
+        raise DataError(
+            f"{path}: truncated header: {ndim} dimensions need {header} bytes, the file has {len(data)}"
+        )
     shape = tuple(int(v) for v in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[code]
     expected = math.prod(shape) * dtype.itemsize
@@ -104,22 +115,30 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def _images_and_labels(images_path: Path, labels_path: Path, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def _images_and_labels(
+    images_path: Path, labels_path: Path, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{images_path}: expected unsigned-byte images of shape (N, rows, cols), "
-                        f"got {images.dtype} {images.shape}")
+        raise DataError(
+            f"{images_path}: expected unsigned-byte images of shape (N, rows, cols), "
+            f"got {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise DataError(f"{labels_path}: expected unsigned-byte labels of shape (N,), "
-                        f"got {labels.dtype} {labels.shape}")
+        raise DataError(
+            f"{labels_path}: expected unsigned-byte labels of shape (N,), got {labels.dtype} {labels.shape}"
+        )
     if len(images) != len(labels):
-        raise DataError(f"{images_path.name} has {len(images)} images but {labels_path.name} has "
-                        f"{len(labels)} labels")
+        raise DataError(
+            f"{images_path.name} has {len(images)} images but {labels_path.name} has {len(labels)} labels"
+        )
     bad = np.flatnonzero(labels >= MNIST_CLASSES)
     if len(bad):
-        raise DataError(f"{labels_path}: label {int(labels[bad[0]])} at index {int(bad[0])} is outside "
-                        f"0..{MNIST_CLASSES - 1} ({len(bad)} such labels)")
+        raise DataError(
+            f"{labels_path}: label {int(labels[bad[0]])} at index {int(bad[0])} is outside "
+            f"0..{MNIST_CLASSES - 1} ({len(bad)} such labels)"
+        )
     x = images.astype(dtype).reshape(len(images), 1, *images.shape[1:])
     x *= dtype.type(1.0 / 255.0)
     return x, labels.astype(np.int64)
@@ -144,12 +163,20 @@ def load_mnist(folder: str | Path, dtype: str = "float32", name: str = "mnist") 
     x, y = _images_and_labels(paths["train_images"], paths["train_labels"], resolved_dtype)
     x_val, y_val = _images_and_labels(paths["test_images"], paths["test_labels"], resolved_dtype)
     if x_val.shape[1:] != x.shape[1:]:
-        raise DataError(f"{title} folder {folder}: test images are {x_val.shape[2:]} but training "
-                        f"images are {x.shape[2:]}")
+        raise DataError(
+            f"{title} folder {folder}: test images are {x_val.shape[2:]} but training "
+            f"images are {x.shape[2:]}"
+        )
     classes = FASHION_CLASSES if name == "fashion_mnist" else [str(i) for i in range(MNIST_CLASSES)]
     return Dataset(
-        x=x, y=y, task="classification", n_classes=MNIST_CLASSES, name=name,
-        class_names=list(classes), x_val=x_val, y_val=y_val,
+        x=x,
+        y=y,
+        task="classification",
+        n_classes=MNIST_CLASSES,
+        name=name,
+        class_names=list(classes),
+        x_val=x_val,
+        y_val=y_val,
     )
 
 

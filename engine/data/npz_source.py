@@ -25,14 +25,17 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path.name}: not a readable .npz archive ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{path.name}: expected an .npz archive with arrays 'x' and 'y', "
-                        "got a single .npy array")
+        raise DataError(
+            f"{path.name}: expected an .npz archive with arrays 'x' and 'y', got a single .npy array"
+        )
     with archive:
         present = list(archive.files)
         missing = [key for key in ("x", "y") if key not in present]
         if missing:
-            raise DataError(f"{path.name}: missing array(s) {', '.join(repr(k) for k in missing)}; "
-                            f"the archive holds: {', '.join(present) or 'nothing'}")
+            raise DataError(
+                f"{path.name}: missing array(s) {', '.join(repr(k) for k in missing)}; "
+                f"the archive holds: {', '.join(present) or 'nothing'}"
+            )
         arrays = {}
         for key in NPZ_KEYS:
             if key not in present:
@@ -41,8 +44,10 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                 arrays[key] = archive[key]
             except ValueError as exc:
                 if "allow_pickle" in str(exc):
-                    raise DataError(f"{path.name}: array '{key}' holds Python objects; store plain "
-                                    "numeric arrays (no dtype=object)") from None
+                    raise DataError(
+                        f"{path.name}: array '{key}' holds Python objects; store plain "
+                        "numeric arrays (no dtype=object)"
+                    ) from None
                 raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
             except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
@@ -74,8 +79,10 @@ def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
         _check_numeric(path, key, array)
     for x_key, y_key in (("x", "y"), ("x_val", "y_val")):
         if x_key in arrays and len(arrays[x_key]) != len(arrays[y_key]):
-            raise DataError(f"{path.name}: '{x_key}' has {len(arrays[x_key])} rows but '{y_key}' has "
-                            f"{len(arrays[y_key])}; they must match")
+            raise DataError(
+                f"{path.name}: '{x_key}' has {len(arrays[x_key])} rows but '{y_key}' has "
+                f"{len(arrays[y_key])}; they must match"
+            )
     x = arrays["x"]
     if len(x) == 0:
         raise DataError(f"{path.name}: array 'x' has no rows")
@@ -85,13 +92,17 @@ def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
     if x_val is not None:
         x_val = x_val.reshape(-1, 1) if x_val.ndim < 2 else x_val
         if x_val.shape[1:] != x.shape[1:]:
-            raise DataError(f"{path.name}: 'x_val' samples have shape {x_val.shape[1:]} but 'x' samples "
-                            f"have {x.shape[1:]}")
+            raise DataError(
+                f"{path.name}: 'x_val' samples have shape {x_val.shape[1:]} but 'x' samples "
+                f"have {x.shape[1:]}"
+            )
     targets = [arrays[k] for k in ("y", "y_val") if k in arrays]
     classification = arrays["y"].dtype.kind in "biu"
     if any((t.dtype.kind in "biu") != classification for t in targets):
-        raise DataError(f"{path.name}: 'y' is {arrays['y'].dtype} but 'y_val' is {arrays['y_val'].dtype}: "
-                        "use integers for classes or floats for regression in both")
+        raise DataError(
+            f"{path.name}: 'y' is {arrays['y'].dtype} but 'y_val' is {arrays['y_val'].dtype}: "
+            "use integers for classes or floats for regression in both"
+        )
     n_classes = None
     if classification:
         for key, t in zip(("y", "y_val"), targets, strict=False):
@@ -104,8 +115,11 @@ def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
     else:
         targets = [t.reshape(-1, 1) if t.ndim == 1 else t for t in targets]
     dataset = Dataset(
-        x=np.asarray(x, dtype=resolved_dtype), y=targets[0],
-        task="classification" if classification else "regression", n_classes=n_classes, name=path.stem,
+        x=np.asarray(x, dtype=resolved_dtype),
+        y=targets[0],
+        task="classification" if classification else "regression",
+        n_classes=n_classes,
+        name=path.stem,
         x_val=None if x_val is None else np.asarray(x_val, dtype=resolved_dtype),
         y_val=targets[1] if len(targets) > 1 else None,
     )

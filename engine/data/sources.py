@@ -24,8 +24,9 @@ FILE_KEYS = {
     "npz": ("path",),
 }
 DEFAULT_VAL_SPLIT = 0.2
-DATA_FORMS = ("a synthetic set name, mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, "
-              "csv:PATH[:TARGET] or npz:PATH")
+DATA_FORMS = (
+    "a synthetic set name, mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH"
+)
 
 
 def source_names() -> list[str]:
@@ -36,8 +37,9 @@ def source_names() -> list[str]:
 def _check_keys(config: dict[str, Any], known: list[str], source: str) -> None:
     unknown = sorted(set(config) - set(known))
     if unknown:
-        raise ConfigError(f"data: unknown key(s) {', '.join(unknown)} for source '{source}'; "
-                          f"known: {', '.join(known)}")
+        raise ConfigError(
+            f"data: unknown key(s) {', '.join(unknown)} for source '{source}'; known: {', '.join(known)}"
+        )
 
 
 def _path(config: dict[str, Any], base_dir: str | Path | None, source: str) -> Path:
@@ -50,8 +52,13 @@ def _path(config: dict[str, Any], base_dir: str | Path | None, source: str) -> P
     return path
 
 
-def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype: str = "float32",
-              download: bool = False, progress: Progress | None = None) -> Dataset:
+def load_data(
+    config: dict[str, Any],
+    base_dir: str | Path | None = None,
+    dtype: str = "float32",
+    download: bool = False,
+    progress: Progress | None = None,
+) -> Dataset:
     """The Dataset a "data" section describes.
 
     Synthetic: {"source": "xor", "n": 500, "noise": 0.1, "seed": 0, "val_split": 0.2}: the other
@@ -81,16 +88,24 @@ def load_data(config: dict[str, Any], base_dir: str | Path | None = None, dtype:
         return dataset.astype(resolved_dtype)
     _check_keys(config, [*SPLIT_KEYS, *FILE_KEYS[source]], source)
     if source in IMAGE_SOURCES:
-        folder = (_path(config, base_dir, source) if "path" in config
-                  else ensure(source, download_missing=download, progress=progress))
+        folder = (
+            _path(config, base_dir, source)
+            if "path" in config
+            else ensure(source, download_missing=download, progress=progress)
+        )
         return load_mnist(folder, dtype=resolved_dtype.name, name=source)
     path = _path(config, base_dir, source)
     if source == "npz":
         return load_npz(path, dtype=resolved_dtype.name)
     return load_csv(
-        path, target=config.get("target"), features=config.get("features"),
-        task=config.get("task", "auto"), standardize=config.get("standardize", True),
-        val_split=val_split, seed=seed, dtype=resolved_dtype.name,
+        path,
+        target=config.get("target"),
+        features=config.get("features"),
+        task=config.get("task", "auto"),
+        standardize=config.get("standardize", True),
+        val_split=val_split,
+        seed=seed,
+        dtype=resolved_dtype.name,
     )
 
 
@@ -125,12 +140,16 @@ def parse_data_argument(text: str) -> dict[str, Any]:
             return {"source": text}
         if text in FILE_SOURCES:
             raise ConfigError(f"--data: '{text}' needs a path: {text}:PATH")
-        raise ConfigError(f"--data: unknown data set {text!r}; choose one of {', '.join(DATASETS.names())}, "
-                          "or mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH")
+        raise ConfigError(
+            f"--data: unknown data set {text!r}; choose one of {', '.join(DATASETS.names())}, "
+            "or mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH"
+        )
     kind = kind.lower()
     if kind not in FILE_SOURCES:
-        raise ConfigError(f"--data: unknown kind {kind!r} in {text!r}; expected mnist:DIR, "
-                          "fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH")
+        raise ConfigError(
+            f"--data: unknown kind {kind!r} in {text!r}; expected mnist:DIR, "
+            "fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH"
+        )
     if not rest:
         raise ConfigError(f"--data: '{kind}:' needs a path after the ':'")
     if kind != "csv":
@@ -140,4 +159,3 @@ def parse_data_argument(text: str) -> dict[str, Any]:
     if target is not None:
         config["target"] = target
     return config
-

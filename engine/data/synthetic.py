@@ -31,8 +31,10 @@ def _common_specs(noise_default: float, noise_help: str, noise_max: float = 0.5)
     )
 
 
-_LABEL_NOISE = ("Playground noise (0..0.5): each label is read at the point moved by a uniform offset "
-                "of up to 5/6 x noise per coordinate, so labels near the boundary flip")
+_LABEL_NOISE = (
+    "Playground noise (0..0.5): each label is read at the point moved by a uniform offset "
+    "of up to 5/6 x noise per coordinate, so labels near the boundary flip"
+)
 
 
 class SyntheticSet(ABC):
@@ -83,8 +85,7 @@ class Circle(SyntheticSet):
     def _points(rng, n, noise):
         radius = 5.0
         inner, outer = _counts(n, 2)
-        r = np.concatenate([rng.uniform(0, radius * 0.5, inner),
-                            rng.uniform(radius * 0.7, radius, outer)])
+        r = np.concatenate([rng.uniform(0, radius * 0.5, inner), rng.uniform(radius * 0.7, radius, outer)])
         angle = rng.uniform(0, 2 * np.pi, n)
         x = np.stack([r * np.sin(angle), r * np.cos(angle)], axis=1)
         shifted = x + rng.uniform(-radius, radius, (n, 2)) * noise
@@ -114,8 +115,10 @@ class Gauss(SyntheticSet):
     group = "2-D classification"
     description = "Two gaussian blobs around (1/3, 1/3) (class 1) and (-1/3, -1/3) (Playground 'gauss')."
     param_specs = _common_specs(
-        0.1, "Playground noise: the blobs' variance grows linearly from 0.5 (noise 0) to 4 "
-        "(noise 0.5) in Playground units, i.e. std 0.12 to 0.33 after scaling")
+        0.1,
+        "Playground noise: the blobs' variance grows linearly from 0.5 (noise 0) to 4 "
+        "(noise 0.5) in Playground units, i.e. std 0.12 to 0.33 after scaling",
+    )
 
     @staticmethod
     def _points(rng, n, noise):
@@ -161,8 +164,10 @@ class SpiralMulticlass(SyntheticSet):
     name = "spiral_multiclass"
     group = "2-D classification"
     description = "k interleaved spiral arms, class j is arm j (Playground's spiral with k arms)."
-    param_specs = (*_common_specs(0.05, _SPIRAL_NOISE),
-                   ParamSpec("classes", "int", 3, "number of arms (classes)", minimum=2, maximum=10))
+    param_specs = (
+        *_common_specs(0.05, _SPIRAL_NOISE),
+        ParamSpec("classes", "int", 3, "number of arms (classes)", minimum=2, maximum=10),
+    )
 
     @staticmethod
     def _points(rng, n, noise, classes):
@@ -175,8 +180,11 @@ class Plane(SyntheticSet):
     group = "Regression"
     description = "y = 0.6 (x1 + x2) on the square [-1, 1]^2 (Playground 'reg-plane')."
     task = "regression"
-    param_specs = _common_specs(0.05, "Playground noise: y is taken at the point moved by a uniform "
-                                "offset of up to noise in each coordinate (scaled units)")
+    param_specs = _common_specs(
+        0.05,
+        "Playground noise: y is taken at the point moved by a uniform "
+        "offset of up to noise in each coordinate (scaled units)",
+    )
 
     @staticmethod
     def _points(rng, n, noise):
@@ -192,11 +200,16 @@ _BUMPS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, 
 class GaussSurface(SyntheticSet):
     name = "gauss_surface"
     group = "Regression"
-    description = ("Six cone-shaped bumps of height +1 or -1 on [-1, 1]^2, in a checkerboard of "
-                   "signs (Playground 'reg-gauss').")
+    description = (
+        "Six cone-shaped bumps of height +1 or -1 on [-1, 1]^2, in a checkerboard of "
+        "signs (Playground 'reg-gauss')."
+    )
     task = "regression"
-    param_specs = _common_specs(0.0, "Playground noise: y is taken at the point moved by a uniform "
-                                "offset of up to noise in each coordinate (scaled units)")
+    param_specs = _common_specs(
+        0.0,
+        "Playground noise: y is taken at the point moved by a uniform "
+        "offset of up to noise in each coordinate (scaled units)",
+    )
 
     @staticmethod
     def _points(rng, n, noise):

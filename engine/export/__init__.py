@@ -32,8 +32,15 @@ if TYPE_CHECKING:
 # Layer types each exporter knows. Kept as data so a new registry type is reported by name
 # (check_export) instead of failing deep inside an exporter.
 EXPORTABLE_LAYERS = (
-    "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "BatchNormalization",
-    "Add", "Concatenate",
+    "Input",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "BatchNormalization",
+    "Add",
+    "Concatenate",
 )
 
 
@@ -51,18 +58,38 @@ class ExportFormat:
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {
     "onnx": ExportFormat(
-        "onnx", "ONNX model (.onnx)…", ".onnx", False, ("onnx",),
-        "ONNX opset 17 with the trained weights; opens in Netron, runs in onnxruntime"),
+        "onnx",
+        "ONNX model (.onnx)…",
+        ".onnx",
+        False,
+        ("onnx",),
+        "ONNX opset 17 with the trained weights; opens in Netron, runs in onnxruntime",
+    ),
     "pytorch": ExportFormat(
-        "pytorch", "PyTorch package (folder)…", "", True, (),
+        "pytorch",
+        "PyTorch package (folder)…",
+        "",
+        True,
+        (),
         "a folder with model.py (torch.nn.Module + load_model()), weights.npz and train.py "
-        "(single process or torchrun / DistributedDataParallel)"),
+        "(single process or torchrun / DistributedDataParallel)",
+    ),
     "python": ExportFormat(
-        "python", "NumPy inference script (.py)…", ".py", False, (),
-        "one Python file that needs only NumPy and predicts with the trained weights"),
+        "python",
+        "NumPy inference script (.py)…",
+        ".py",
+        False,
+        (),
+        "one Python file that needs only NumPy and predicts with the trained weights",
+    ),
     "netcanvas": ExportFormat(
-        "netcanvas", "NetCanvas network (.ncv)…", ".ncv", False, (),
-        "a NetCanvas file (mostly to turn an imported ONNX model into .ncv/.json)"),
+        "netcanvas",
+        "NetCanvas network (.ncv)…",
+        ".ncv",
+        False,
+        (),
+        "a NetCanvas file (mostly to turn an imported ONNX model into .ncv/.json)",
+    ),
 }
 
 
@@ -193,6 +220,12 @@ def python_names(ids: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, 
 
 
 __all__ = [
-    "EXPORTABLE_LAYERS", "EXPORT_FORMATS", "ExportDependencyError", "ExportFormat", "check_export",
-    "default_output", "export_network", "import_onnx",
+    "EXPORTABLE_LAYERS",
+    "EXPORT_FORMATS",
+    "ExportDependencyError",
+    "ExportFormat",
+    "check_export",
+    "default_output",
+    "export_network",
+    "import_onnx",
 ]

@@ -120,8 +120,10 @@ def render_script(network: Network, module: str, weights_file: str | None, blob:
         output_shape=tuple(model.output_shape),
         standardize=network.scaler is not None,
         helpers="\n\n\n".join(helpers),
-        imports="\n".join(f"import {m}" for m in sorted(
-            ["argparse", "math", "sys", *(["base64", "io"] if blob is not None else [])])),
+        imports="\n".join(
+            f"import {m}"
+            for m in sorted(["argparse", "math", "sys", *(["base64", "io"] if blob is not None else [])])
+        ),
         inputs=inputs,
         forward_body=textwrap.indent("\n".join(body), "    "),
         weights_code=weights_code,

@@ -42,7 +42,10 @@ SELU_ALPHA = 1.6732632423543772
 SELU_GAMMA = 1.0507009873554805
 # Operators that take no attributes and have the activation's name in ONNX.
 _SIMPLE = {
-    "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "softplus": "Softplus",
     "softsign": "Softsign",
 }
 
@@ -135,15 +138,18 @@ def _emit_node(g: _Graph, network: Network, nid: str, args: list[str]) -> str:
         beta = weights.get("beta")
         inputs = [
             args[0],
-            g.tensor(f"{nid}/gamma", gamma) if gamma is not None
+            g.tensor(f"{nid}/gamma", gamma)
+            if gamma is not None
             else g.tensor(f"{nid}/unit_scale", np.ones(features, np.float32)),
-            g.tensor(f"{nid}/beta", beta) if beta is not None
+            g.tensor(f"{nid}/beta", beta)
+            if beta is not None
             else g.tensor(f"{nid}/zero_offset", np.zeros(features, np.float32)),
             g.tensor(f"{nid}/moving_mean", weights["moving_mean"]),
             g.tensor(f"{nid}/moving_variance", weights["moving_variance"]),
         ]
-        return g.add("BatchNormalization", inputs, nid, nid, epsilon=float(p["epsilon"]),
-                     momentum=float(p["momentum"]))
+        return g.add(
+            "BatchNormalization", inputs, nid, nid, epsilon=float(p["epsilon"]), momentum=float(p["momentum"])
+        )
     if node.type == "Add":
         return g.add("Add" if len(args) == 2 else "Sum", args, nid, nid)
     if node.type == "Concatenate":
@@ -172,8 +178,9 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
         mean = np.broadcast_to(network.scaler.mean, shape).astype(np.float32)
         std = np.broadcast_to(network.scaler.std, shape).astype(np.float32)
         centred = g.add("Sub", [nid, g.tensor(f"{nid}/mean", mean)], f"{nid}/centred", f"{nid}/centred")
-        tensors[nid] = g.add("Div", [centred, g.tensor(f"{nid}/std", std)], f"{nid}/standardized",
-                             f"{nid}/standardized")
+        tensors[nid] = g.add(
+            "Div", [centred, g.tensor(f"{nid}/std", std)], f"{nid}/standardized", f"{nid}/standardized"
+        )
     for nid in model.order:
         if nid in model.input_ids:
             continue
@@ -181,15 +188,20 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
     output = model.output_id
     if output in model.input_ids:  # a network that is only an Input: ONNX needs a distinct name
         output = g.add("Identity", [tensors[output]], f"{output}_output", f"{output}_output")
-    graph_output = helper.make_tensor_value_info(
-        output, TensorProto.FLOAT, ["batch", *model.output_shape])
+    graph_output = helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", *model.output_shape])
     metadata = network.spec.metadata or {}
     graph = helper.make_graph(
-        g.nodes, _graph_name(metadata.get("name")), graph_inputs, [graph_output], g.initializers,
+        g.nodes,
+        _graph_name(metadata.get("name")),
+        graph_inputs,
+        [graph_output],
+        g.initializers,
         doc_string=str(metadata.get("description", "")),
     )
     proto = helper.make_model(
-        graph, producer_name="NetCanvas", producer_version="1",
+        graph,
+        producer_name="NetCanvas",
+        producer_version="1",
         opset_imports=[helper.make_operatorsetid("", opset)],
         doc_string="Exported from NetCanvas",
     )

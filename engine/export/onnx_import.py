@@ -35,8 +35,12 @@ from engine.graph import NetworkSpec
 from engine.network import Network
 
 _SIMPLE_ACTIVATIONS = {
-    "Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus",
-    "Softsign": "softsign", "Identity": "linear",
+    "Relu": "relu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Softplus": "softplus",
+    "Softsign": "softsign",
+    "Identity": "linear",
 }
 SUPPORTED = (
     "Gemm, MatMul(+Add), Relu, Sigmoid, Tanh, Softplus, Softsign, Selu, Elu, LeakyRelu, "
@@ -83,7 +87,8 @@ class _Importer:
     def unsupported(self, node: Any) -> NetworkFileError:
         return NetworkFileError(
             f"{self.file}: operator '{node.op_type}' (node '{node.name or node.output[0]}') has no "
-            f"NetCanvas layer; supported: {SUPPORTED}")
+            f"NetCanvas layer; supported: {SUPPORTED}"
+        )
 
     def attr(self, node: Any, name: str, default: Any) -> Any:
         from onnx import helper
@@ -106,13 +111,25 @@ class _Importer:
         self.layers.append(layer)
         self.producer[output] = layer
 
-    def activation_layer(self, node: Any, activation: str, x: str, out: str,
-                         params: dict[str, Any] | None = None, users: int = 1) -> None:
+    def activation_layer(
+        self,
+        node: Any,
+        activation: str,
+        x: str,
+        out: str,
+        params: dict[str, Any] | None = None,
+        users: int = 1,
+    ) -> None:
         """Fold into the Dense that makes x when x feeds only this activation (made of `users`
         operators reading x), else an Activation node. 'linear' (Identity) always stays a node."""
         layer = self.source(x)
-        foldable = layer.type == "Dense" and layer.params["activation"] == "linear" and not params \
-            and activation != "linear" and x not in {o.name for o in self.graph.output}
+        foldable = (
+            layer.type == "Dense"
+            and layer.params["activation"] == "linear"
+            and not params
+            and activation != "linear"
+            and x not in {o.name for o in self.graph.output}
+        )
         if foldable and len(self.consumers.get(x, [])) == users:
             layer.params["activation"] = activation
             layer.name = out
@@ -130,16 +147,19 @@ class _Importer:
             dims = value.type.tensor_type.shape.dim
             shape = [d.dim_value for d in dims[1:]]
             if not dims or any(d <= 0 for d in shape):
-                raise NetworkFileError(f"{self.file}: input '{value.name}' needs a known shape after the "
-                                       f"batch dimension, got {[d.dim_param or d.dim_value for d in dims]}")
+                raise NetworkFileError(
+                    f"{self.file}: input '{value.name}' needs a known shape after the "
+                    f"batch dimension, got {[d.dim_param or d.dim_value for d in dims]}"
+                )
             self.add(_Layer(value.name, "Input", {"shape": shape}, [], rank=len(dims)), value.name)
         for node in self.graph.node:
             if id(node) in self.done or node.op_type == "Constant":
                 continue
             self.node(node)
         if len(self.graph.output) != 1:
-            raise NetworkFileError(f"{self.file}: NetCanvas networks have one output, this model has "
-                                   f"{len(self.graph.output)}")
+            raise NetworkFileError(
+                f"{self.file}: NetCanvas networks have one output, this model has {len(self.graph.output)}"
+            )
 
     def node(self, node: Any) -> None:
         op, ins, out = node.op_type, list(node.input), node.output[0]
@@ -153,18 +173,31 @@ class _Importer:
             alpha = float(self.attr(node, "alpha", 0.01 if op == "LeakyRelu" else 1.0))
             name = "leaky_relu" if op == "LeakyRelu" else "elu"
             default = 0.01 if op == "LeakyRelu" else 1.0
-            return self.activation_layer(node, name, ins[0], out,
-                                         None if math.isclose(alpha, default, rel_tol=1e-6) else {"alpha": alpha})
+            return self.activation_layer(
+                node,
+                name,
+                ins[0],
+                out,
+                None if math.isclose(alpha, default, rel_tol=1e-6) else {"alpha": alpha},
+            )
         if op == "Selu":
             alpha, gamma = self.attr(node, "alpha", SELU_ALPHA), self.attr(node, "gamma", SELU_GAMMA)
-            if not (math.isclose(alpha, SELU_ALPHA, rel_tol=1e-6) and math.isclose(gamma, SELU_GAMMA, rel_tol=1e-6)):
-                raise self.fail(node, f"has alpha {alpha} / gamma {gamma}; NetCanvas's selu uses the standard ones")
+            if not (
+                math.isclose(alpha, SELU_ALPHA, rel_tol=1e-6)
+                and math.isclose(gamma, SELU_GAMMA, rel_tol=1e-6)
+            ):
+                raise self.fail(
+                    node, f"has alpha {alpha} / gamma {gamma}; NetCanvas's selu uses the standard ones"
+                )
             return self.activation_layer(node, "selu", ins[0], out)
         if op == "HardSigmoid":
             alpha, beta = self.attr(node, "alpha", 0.2), self.attr(node, "beta", 0.5)
             if not (math.isclose(alpha, 1 / 6, rel_tol=1e-6) and math.isclose(beta, 0.5)):
-                raise self.fail(node, f"has alpha {alpha:g}, beta {beta:g}; NetCanvas's hard_sigmoid is "
-                                "alpha 1/6, beta 0.5 (relu6(x + 3) / 6)")
+                raise self.fail(
+                    node,
+                    f"has alpha {alpha:g}, beta {beta:g}; NetCanvas's hard_sigmoid is "
+                    "alpha 1/6, beta 0.5 (relu6(x + 3) / 6)",
+                )
             return self.activation_layer(node, "hard_sigmoid", ins[0], out)
         if op == "Gelu":
             if self.attr(node, "approximate", b"none") not in (b"none", "none"):
@@ -178,8 +211,13 @@ class _Importer:
             return self.activation_layer(node, "softmax", ins[0], out)
         if op == "Div" and self.gelu(node):
             return None
-        if op in ("Sub", "Div") and ins[1] in self.constants and ins[0] in self.producer \
-                and self.source(ins[0]).type == "Input" and op.lower() not in self.scaler:
+        if (
+            op in ("Sub", "Div")
+            and ins[1] in self.constants
+            and ins[0] in self.producer
+            and self.source(ins[0]).type == "Input"
+            and op.lower() not in self.scaler
+        ):
             self.scaler["sub" if op == "Sub" else "div"] = self.constants[ins[1]]
             self.producer[out] = self.source(ins[0])
             return None
@@ -188,7 +226,9 @@ class _Importer:
     def structural(self, node: Any) -> None:
         op, ins, out = node.op_type, list(node.input), node.output[0]
         if op == "Dropout":
-            ratio = float(self.constants[ins[1]]) if len(ins) > 1 and ins[1] else self.attr(node, "ratio", 0.5)
+            ratio = (
+                float(self.constants[ins[1]]) if len(ins) > 1 and ins[1] else self.attr(node, "ratio", 0.5)
+            )
             src = self.source(ins[0])
             self.add(_Layer(out, "Dropout", {"rate": round(float(ratio), 7)}, [ins[0]], rank=src.rank), out)
         elif op == "Flatten":
@@ -203,16 +243,21 @@ class _Importer:
             gamma, beta, mean, var = (self.constants[n].astype(np.float32) for n in ins[1:5])
             # NetCanvas writes a fixed scale / offset under these names for scale/center = false
             scale, center = not ins[1].endswith("/unit_scale"), not ins[2].endswith("/zero_offset")
-            params = {"epsilon": float(self.attr(node, "epsilon", 1e-5)),
-                      "momentum": round(float(self.attr(node, "momentum", 0.9)), 7),
-                      "scale": scale, "center": center}
+            params = {
+                "epsilon": float(self.attr(node, "epsilon", 1e-5)),
+                "momentum": round(float(self.attr(node, "momentum", 0.9)), 7),
+                "scale": scale,
+                "center": center,
+            }
             weights = {"moving_mean": mean, "moving_variance": var}
             if scale:
                 weights["gamma"] = gamma
             if center:
                 weights["beta"] = beta
-            self.add(_Layer(out, "BatchNormalization", params, [ins[0]], weights,
-                            rank=self.source(ins[0]).rank), out)
+            self.add(
+                _Layer(out, "BatchNormalization", params, [ins[0]], weights, rank=self.source(ins[0]).rank),
+                out,
+            )
         elif op in ("Add", "Sum") and all(i in self.producer for i in ins) and len(ins) >= 2:
             self.add(_Layer(out, "Add", {}, ins, rank=self.source(ins[0]).rank), out)
         elif op == "Concat" and all(i in self.producer for i in ins):
@@ -234,7 +279,11 @@ class _Importer:
             raise self.fail(node, f"has a weight of shape {kernel.shape}; a Dense kernel is 2-D")
         bias = None
         if node.op_type == "Gemm":
-            if self.attr(node, "transA", 0) or self.attr(node, "alpha", 1.0) != 1.0 or self.attr(node, "beta", 1.0) != 1.0:
+            if (
+                self.attr(node, "transA", 0)
+                or self.attr(node, "alpha", 1.0) != 1.0
+                or self.attr(node, "beta", 1.0) != 1.0
+            ):
                 raise self.fail(node, "uses transA, alpha or beta, which a Dense layer cannot express")
             if self.attr(node, "transB", 0):
                 kernel = kernel.T
@@ -263,8 +312,11 @@ class _Importer:
             raise self.fail(node, "needs a constant target shape")
         shape = [int(d) for d in self.constants[ins[1]]]
         if len(shape) < 2 or shape[0] not in (0, -1) or any(d <= 0 for d in shape[1:]):
-            raise self.fail(node, f"reshapes to {shape}; NetCanvas needs the batch axis kept (0 or -1 "
-                            "first) and explicit sizes for the others")
+            raise self.fail(
+                node,
+                f"reshapes to {shape}; NetCanvas needs the batch axis kept (0 or -1 "
+                "first) and explicit sizes for the others",
+            )
         self.add(_Layer(out, "Reshape", {"target_shape": shape[1:]}, [ins[0]], rank=len(shape)), out)
 
     # ----------------------------------------------------------- composite activations
@@ -328,8 +380,11 @@ class _Importer:
         if output not in self.producer or by_layer[id(self.producer[output])] != spec.output_id():
             raise NetworkFileError(f"{self.file}: the graph output '{output}' is not the last layer")
         network = Network(spec)
-        named = {f"{nid}/{key}": array for layer, nid in zip(self.layers, ids, strict=True)
-                 for key, array in layer.weights.items()}
+        named = {
+            f"{nid}/{key}": array
+            for layer, nid in zip(self.layers, ids, strict=True)
+            for key, array in layer.weights.items()
+        }
         network.model.load_named_weights(named, self.file)
         if self.scaler:
             shape = tuple(spec.nodes[network.model.input_ids[0]].params["shape"])

@@ -49,8 +49,14 @@ _BATCH_NORM = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNo
 def torch_activation(name: str, params: dict[str, Any], arg: str) -> str:
     """The PyTorch expression applying activation `name` to the expression `arg`."""
     simple = {
-        "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "relu": "F.relu", "selu": "F.selu",
-        "gelu": "F.gelu", "silu": "F.silu", "swish": "F.silu", "softsign": "F.softsign",
+        "sigmoid": "torch.sigmoid",
+        "tanh": "torch.tanh",
+        "relu": "F.relu",
+        "selu": "F.selu",
+        "gelu": "F.gelu",
+        "silu": "F.silu",
+        "swish": "F.silu",
+        "softsign": "F.softsign",
         "softplus": "F.softplus",
     }
     if name == "linear":
@@ -161,8 +167,7 @@ class _ModelWriter:
             axis = 1 + p["axis"] % len(layer.input_shapes[0])
             self.body.append(f"{var} = torch.cat([{', '.join(args)}], dim={axis})")
         if fused:
-            self.body.append(
-                f"return {var} if logits else {torch_activation(fused, {}, var)}")
+            self.body.append(f"return {var} if logits else {torch_activation(fused, {}, var)}")
         elif is_output:
             self.body.append(f"return {var}")
 
@@ -173,14 +178,18 @@ class _ModelWriter:
         affine = p["scale"] or p["center"]
         momentum = round(1.0 - p["momentum"], 12)  # PyTorch weighs the new batch by momentum
         extra = "" if affine else ", affine=False"
-        self.init.append(f"self.{var} = nn.{kind}({shape[0]}, eps={p['epsilon']!r}, "
-                         f"momentum={momentum!r}{extra})")
+        self.init.append(
+            f"self.{var} = nn.{kind}({shape[0]}, eps={p['epsilon']!r}, momentum={momentum!r}{extra})"
+        )
         w = layer.weights
         ones = np.ones(shape[0], self.model.dtype)
         if affine:
             self.state[f"{var}.weight"] = w["gamma"].copy() if "gamma" in w else ones
             self.state[f"{var}.bias"] = w["beta"].copy() if "beta" in w else ones * 0
-            for key, flag, label in (("weight", "scale", "gamma stays 1"), ("bias", "center", "beta stays 0")):
+            for key, flag, label in (
+                ("weight", "scale", "gamma stays 1"),
+                ("bias", "center", "beta stays 0"),
+            ):
                 if not p[flag]:
                     self.init.append(f"self.{var}.{key}.requires_grad_(False)  # {flag}=false: {label}")
         self.state[f"{var}.running_mean"] = w["moving_mean"].copy()
@@ -214,14 +223,17 @@ def render_model(network: Network, writer: _ModelWriter) -> str:
     if fused:
         forward_doc += f" logits=True skips the final {fused} (train.py's loss uses it)."
     mapping = "\n".join(
-        f"    {nid:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}" for nid in model.order)
+        f"    {nid:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}" for nid in model.order
+    )
     regularization = " + ".join(writer.regularization) or "torch.zeros((), dtype=DTYPE)"
     return T.MODEL.substitute(
         title=title,
         description=f"\n{textwrap.fill(description, 96)}\n" if description else "",
-        call_args=inputs, call_shapes=render_call_shapes(network),
+        call_args=inputs,
+        call_shapes=render_call_shapes(network),
         standardize_note=" (inputs are standardized inside, so pass raw values)"
-        if writer.standardize else "",
+        if writer.standardize
+        else "",
         mapping=mapping,
         dtype=model.dtype.name,
         input_shapes=", ".join(f"{i!r}: {tuple(model.shapes[i])!r}" for i in model.input_ids),
@@ -243,8 +255,9 @@ def data_settings(network: Network, base_dir: Path | None) -> dict[str, Any]:
     data.setdefault("val_split", 0.2)
     data.setdefault("seed", 0)
     if source in DATASETS:
-        params = resolve_params(DATASETS.get(source), {k: v for k, v in data.items()
-                                                       if k not in ("source", "val_split")}, "data")
+        params = resolve_params(
+            DATASETS.get(source), {k: v for k, v in data.items() if k not in ("source", "val_split")}, "data"
+        )
         data.update(params)
     elif source in FILE_SOURCES and "path" in data:
         path = Path(data["path"]).expanduser()
@@ -284,8 +297,9 @@ def render_train(network: Network, base_dir: Path | None) -> str:
     return _SETTINGS_BLOCK.sub(lambda _: "\n".join(lines), template, count=1)
 
 
-def export_pytorch(network: Network, out_dir: str | Path, source_path: str | Path | None = None
-                   ) -> list[Path]:
+def export_pytorch(
+    network: Network, out_dir: str | Path, source_path: str | Path | None = None
+) -> list[Path]:
     """Write the PyTorch package into `out_dir` (created if needed); returns the files written.
 
     `source_path`: the network file; relative data paths are resolved against its folder.
@@ -299,8 +313,11 @@ def export_pytorch(network: Network, out_dir: str | Path, source_path: str | Pat
     title = str((network.spec.metadata or {}).get("name") or "NetCanvas network")
     data = data_settings(network, base_dir)
     source = data.get("source", "none")
-    data_row = f"\nData: `{source}`" + (f" from `{data['path']}`" if "path" in data else
-                                         " (regenerated exactly as NetCanvas does)") + ".\n"
+    data_row = (
+        f"\nData: `{source}`"
+        + (f" from `{data['path']}`" if "path" in data else " (regenerated exactly as NetCanvas does)")
+        + ".\n"
+    )
     weights = _npz_bytes(writer.state)
     texts = {
         "model.py": render_model(network, writer),
@@ -308,9 +325,12 @@ def export_pytorch(network: Network, out_dir: str | Path, source_path: str | Pat
         "data_sources.py": (TEMPLATES / "data_sources.py").read_text(encoding="utf-8"),
         "__init__.py": T.INIT.substitute(title=title),
         "README.md": T.README.substitute(
-            title=title, source=Path(source_path).name if source_path is not None else "the canvas",
-            class_name=class_name(network), data_row=data_row,
-            call_shapes=render_call_shapes(network)),
+            title=title,
+            source=Path(source_path).name if source_path is not None else "the canvas",
+            class_name=class_name(network),
+            data_row=data_row,
+            call_shapes=render_call_shapes(network),
+        ),
         "requirements.txt": T.REQUIREMENTS,
         "netcanvas.json": json.dumps(network_document(network), indent=2) + "\n",
     }

@@ -59,9 +59,7 @@ class Layer(ABC):
             for key, shape in type(self).weight_shapes(params, input_shapes).items()
         }
         self.trainable = type(self).trainable_keys(params)
-        self.grads: dict[str, np.ndarray] = {
-            key: np.zeros_like(self.weights[key]) for key in self.trainable
-        }
+        self.grads: dict[str, np.ndarray] = {key: np.zeros_like(self.weights[key]) for key in self.trainable}
         # Set by the model: False when every input comes straight from an Input node.
         self.needs_input_grad = True
 

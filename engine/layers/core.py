@@ -21,7 +21,10 @@ UFUNC_ACTIVATIONS = {_k.TANH: np.tanh}
 _MAX_WORKSPACES = 6  # batch sizes whose arrays a Dense layer keeps at once
 
 _ACTIVATION = ParamSpec(
-    "activation", "choice", "linear", "Non-linearity applied to the output",
+    "activation",
+    "choice",
+    "linear",
+    "Non-linearity applied to the output",
     choices_from="activations",
 )
 
@@ -31,9 +34,7 @@ class Input(Layer):
     name = "Input"
     group = "Core"
     description = "Where data enters the network; its shape excludes the batch dimension"
-    param_specs = (
-        ParamSpec("shape", "shape", (2,), "Shape of one sample, e.g. [784] or [1, 28, 28]"),
-    )
+    param_specs = (ParamSpec("shape", "shape", (2,), "Shape of one sample, e.g. [784] or [1, 28, 28]"),)
     min_inputs = 0
     max_inputs = 0
 
@@ -63,10 +64,14 @@ class Dense(ActivatedLayer):
         ParamSpec("units", "int", 32, "Number of neurons (outputs)", minimum=1, maximum=1_000_000),
         _ACTIVATION,
         ParamSpec("use_bias", "bool", True, "Add a learned bias to each unit"),
-        ParamSpec("kernel_initializer", "choice", "glorot_uniform",
-                  "How the weights start", choices_from="initializers"),
-        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start",
-                  choices_from="initializers"),
+        ParamSpec(
+            "kernel_initializer",
+            "choice",
+            "glorot_uniform",
+            "How the weights start",
+            choices_from="initializers",
+        ),
+        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start", choices_from="initializers"),
         ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
         ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
     )
@@ -124,8 +129,11 @@ class Dense(ActivatedLayer):
     def _kernel_ready(self, *arrays: np.ndarray) -> bool:
         """True when the fused kernels apply: an elementwise activation and contiguous arrays of
         the layer's dtype."""
-        return self.activation.kernel_code is not None and self.dtype in KERNEL_DTYPES and all(
-            a.dtype == self.dtype and a.flags.c_contiguous for a in arrays)
+        return (
+            self.activation.kernel_code is not None
+            and self.dtype in KERNEL_DTYPES
+            and all(a.dtype == self.dtype and a.flags.c_contiguous for a in arrays)
+        )
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
         """Output `(N, units)` of input `(N, inputs)`, computed into reused arrays: the result
@@ -149,8 +157,9 @@ class Dense(ActivatedLayer):
             self.out = ufunc(z, out=self._workspace(x.shape[0], "a"))
         elif self._kernel_ready(z):
             self.out = self._workspace(x.shape[0], "a")
-            _k.add_bias_act(z, bias, self.out, self.activation.kernel_code,
-                            self.dtype.type(self.activation.alpha))
+            _k.add_bias_act(
+                z, bias, self.out, self.activation.kernel_code, self.dtype.type(self.activation.alpha)
+            )
         else:
             if "bias" in self.weights:
                 z += bias
@@ -207,9 +216,13 @@ class Activation(ActivatedLayer):
     description = "Applies a non-linearity to each value (softmax: over the last axis)"
     param_specs = (
         _ACTIVATION,
-        ParamSpec("alpha", "float", None,
-                  "Slope/scale for leaky_relu and elu (empty = the activation's default)",
-                  optional=True),
+        ParamSpec(
+            "alpha",
+            "float",
+            None,
+            "Slope/scale for leaky_relu and elu (empty = the activation's default)",
+            optional=True,
+        ),
     )
 
     @classmethod
@@ -243,8 +256,9 @@ class Dropout(Layer):
     group = "Regularization"
     description = "Randomly silences units while training, against overfitting"
     param_specs = (
-        ParamSpec("rate", "float", 0.5, "Fraction of units dropped while training",
-                  minimum=0.0, maximum=0.95),
+        ParamSpec(
+            "rate", "float", 0.5, "Fraction of units dropped while training", minimum=0.0, maximum=0.95
+        ),
     )
 
     @classmethod
@@ -287,9 +301,7 @@ class Reshape(Layer):
     name = "Reshape"
     group = "Reshape"
     description = "Rearranges each sample into a new shape with the same number of values"
-    param_specs = (
-        ParamSpec("target_shape", "shape", (1,), "New shape of one sample, e.g. [1, 28, 28]"),
-    )
+    param_specs = (ParamSpec("target_shape", "shape", (1,), "New shape of one sample, e.g. [1, 28, 28]"),)
 
     @classmethod
     def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:

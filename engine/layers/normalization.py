@@ -19,10 +19,22 @@ class BatchNormalization(Layer):
     group = "Normalization"
     description = "Normalizes each feature to zero mean and unit variance, then rescales"
     param_specs = (
-        ParamSpec("momentum", "float", 0.99, "How slowly the moving averages follow the batches",
-                  minimum=0.0, maximum=0.9999),
-        ParamSpec("epsilon", "float", 1e-3, "Added to the variance to avoid dividing by zero",
-                  minimum=1e-12, maximum=1.0),
+        ParamSpec(
+            "momentum",
+            "float",
+            0.99,
+            "How slowly the moving averages follow the batches",
+            minimum=0.0,
+            maximum=0.9999,
+        ),
+        ParamSpec(
+            "epsilon",
+            "float",
+            1e-3,
+            "Added to the variance to avoid dividing by zero",
+            minimum=1e-12,
+            maximum=1.0,
+        ),
         ParamSpec("center", "bool", True, "Learn an offset (beta)"),
         ParamSpec("scale", "bool", True, "Learn a scale (gamma)"),
     )

@@ -24,8 +24,16 @@ def sample_network() -> Network:
     spec.add_node("Add", node_id="skip")
     spec.add_node("Dropout", {"rate": 0.2}, node_id="dropout")
     spec.add_node("Dense", {"units": 10, "activation": "softmax"}, node_id="digits")
-    for edge in [("image", "flatten"), ("flatten", "hidden"), ("hidden", "norm"), ("norm", "block"),
-                 ("hidden", "skip"), ("block", "skip"), ("skip", "dropout"), ("dropout", "digits")]:
+    for edge in [
+        ("image", "flatten"),
+        ("flatten", "hidden"),
+        ("hidden", "norm"),
+        ("norm", "block"),
+        ("hidden", "skip"),
+        ("block", "skip"),
+        ("skip", "dropout"),
+        ("dropout", "digits"),
+    ]:
         spec.connect(*edge)
     return Network(spec)
 

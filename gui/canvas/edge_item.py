@@ -87,7 +87,9 @@ class EdgeItem(QGraphicsItem):
         self._path = edge_path(start, self._tip)
         self._shape = None
         pad = ARROW_WIDTH + 4.0
-        self._rect = self._path.controlPointRect().united(QRectF(self._tip, self._tip)).adjusted(-pad, -pad, pad, pad)
+        self._rect = (
+            self._path.controlPointRect().united(QRectF(self._tip, self._tip)).adjusted(-pad, -pad, pad, pad)
+        )
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -99,7 +101,9 @@ class EdgeItem(QGraphicsItem):
             self._shape = stroker.createStroke(self._path)
         return self._shape
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         theme = self.source.theme
         width = 1.6
         colour = QColor(theme.edge)
@@ -115,7 +119,9 @@ class EdgeItem(QGraphicsItem):
         painter.drawPath(self._path)
         tip = self._tip
         half = ARROW_WIDTH / 2 + (width - 1.6) / 2
-        arrow = QPolygonF([tip, tip + QPointF(-ARROW_LENGTH - 1.0, -half), tip + QPointF(-ARROW_LENGTH - 1.0, half)])
+        arrow = QPolygonF(
+            [tip, tip + QPointF(-ARROW_LENGTH - 1.0, -half), tip + QPointF(-ARROW_LENGTH - 1.0, half)]
+        )
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawPolygon(arrow)
@@ -137,7 +143,9 @@ class PreviewEdge(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._path.controlPointRect().adjusted(-4.0, -4.0, 4.0, 4.0)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(self.colour, 2.0, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap))
         painter.drawPath(self._path)

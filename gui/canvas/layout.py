@@ -60,7 +60,8 @@ def order_layers(
             layer = layers[index]
             keys = {
                 node: sum(row[n] for n in neighbours[node]) / len(neighbours[node])
-                if neighbours[node] else row[node]
+                if neighbours[node]
+                else row[node]
                 for node in layer
             }
             layer.sort(key=keys.__getitem__)
@@ -104,8 +105,12 @@ def free_position(
 
     x0, y0 = wanted
     for ring in range(200):
-        spots = [(x0 + dx * step, y0 + dy * step) for dx in range(-ring, ring + 1) for dy in range(-ring, ring + 1)
-                 if max(abs(dx), abs(dy)) == ring]
+        spots = [
+            (x0 + dx * step, y0 + dy * step)
+            for dx in range(-ring, ring + 1)
+            for dy in range(-ring, ring + 1)
+            if max(abs(dx), abs(dy)) == ring
+        ]
         spots.sort(key=lambda p: (p[0] - x0) ** 2 + (p[1] - y0) ** 2)
         for x, y in spots:
             if free(x, y):

@@ -88,8 +88,12 @@ class CanvasTheme:
         size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
         # every text at the base size (weight and colour make the hierarchy): fitting a network
         # zooms out only until text is 9 px high (CanvasView.readable_scale), 75 % for 12 px text
-        for name, scale, weight in (("type", 1.0, QFont.Weight.DemiBold), ("title", 1.0, QFont.Weight.Bold),
-                                    ("body", 1.0, QFont.Weight.Normal), ("small", 1.0, QFont.Weight.Normal)):
+        for name, scale, weight in (
+            ("type", 1.0, QFont.Weight.DemiBold),
+            ("title", 1.0, QFont.Weight.Bold),
+            ("body", 1.0, QFont.Weight.Normal),
+            ("small", 1.0, QFont.Weight.Normal),
+        ):
             item_font = QFont(base)
             item_font.setPointSizeF(size * scale)
             item_font.setWeight(weight)
@@ -176,7 +180,9 @@ class NodeItem(QGraphicsItem):
         return super().itemChange(change, value)
 
     # ---------------------------------------------------------------- drawing
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         theme, content = self.theme, self.content
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         card = QRectF(0.0, 0.0, WIDTH, HEIGHT)
@@ -234,8 +240,15 @@ class NodeItem(QGraphicsItem):
         for font_name, pen, text, top, height, reserve in rows:
             self._text(painter, font_name, pen, text, QRectF(left, top, width - reserve, height))
 
-    def _text(self, painter: QPainter, font_name: str, colour: QColor, text: str, rect: QRectF,
-              align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> None:
+    def _text(
+        self,
+        painter: QPainter,
+        font_name: str,
+        colour: QColor,
+        text: str,
+        rect: QRectF,
+        align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft,
+    ) -> None:
         font = self.theme.fonts[font_name]
         painter.setFont(font)
         painter.setPen(colour)
@@ -250,4 +263,6 @@ class NodeItem(QGraphicsItem):
         font = QFont(self.theme.fonts["title"])
         painter.setFont(font)
         painter.setPen(QColor("white"))
-        painter.drawText(QRectF(centre.x() - 8.5, centre.y() - 8.5, 17.0, 17.0), int(Qt.AlignmentFlag.AlignCenter), "!")
+        painter.drawText(
+            QRectF(centre.x() - 8.5, centre.y() - 8.5, 17.0, 17.0), int(Qt.AlignmentFlag.AlignCenter), "!"
+        )

@@ -24,7 +24,9 @@ class PortItem(QGraphicsItem):
         self.setZValue(2.0)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Drag to an input port to connect" if kind == "out" else "Drag from here to choose its input")
+        self.setToolTip(
+            "Drag to an input port to connect" if kind == "out" else "Drag from here to choose its input"
+        )
 
     @property
     def node_id(self) -> str:
@@ -47,7 +49,9 @@ class PortItem(QGraphicsItem):
         self.hovered = False
         self.update()
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         theme = self.parentItem().theme
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         radius = HOVER_RADIUS if self.hovered else PORT_RADIUS
@@ -79,7 +83,9 @@ class ConnectHint(QGraphicsItem):
         metrics = QFontMetricsF(self.font)
         return QRectF(14.0, 16.0, metrics.horizontalAdvance(self.text) + 16.0, metrics.height() + 8.0)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         rect = self.boundingRect()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)

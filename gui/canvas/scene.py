@@ -115,8 +115,9 @@ class CanvasScene(QGraphicsScene):
         rect = rect.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)
         for view in self.views():
             slack = VIEW_SLACK / max(view.transform().m11(), 1e-6)
-            rect = rect.united(view.mapToScene(view.viewport().rect()).boundingRect()
-                               .adjusted(-slack, -slack, slack, slack))
+            rect = rect.united(
+                view.mapToScene(view.viewport().rect()).boundingRect().adjusted(-slack, -slack, slack, slack)
+            )
         if also is not None:
             rect = rect.united(also)
         if rect != self.sceneRect():

@@ -93,8 +93,10 @@ class CanvasView(QGraphicsView):
     def readable_scale(self) -> float:
         """The smallest zoom at which every text on a card is at least MIN_TEXT_PX pixels high."""
         dpi = self.logicalDpiY() or 96
-        sizes = [f.pixelSize() if f.pixelSize() > 0 else f.pointSizeF() * dpi / 72.0
-                 for f in self.canvas_scene.theme.fonts.values()]
+        sizes = [
+            f.pixelSize() if f.pixelSize() > 0 else f.pointSizeF() * dpi / 72.0
+            for f in self.canvas_scene.theme.fonts.values()
+        ]
         return min(1.0, MIN_TEXT_PX / min(sizes)) if sizes else 1.0
 
     def fit_to_view(self) -> None:
@@ -128,8 +130,11 @@ class CanvasView(QGraphicsView):
     def delete_selection(self) -> None:
         """Remove the selected layers and disconnect the selected edges (one undo entry)."""
         nodes = [i for i in self.document.spec.nodes if (item := self.node_item(i)) and item.isSelected()]
-        edges = [e.key for e in self.canvas_scene.selectedItems()
-                 if isinstance(e, EdgeItem) and not set(e.key) & set(nodes)]
+        edges = [
+            e.key
+            for e in self.canvas_scene.selectedItems()
+            if isinstance(e, EdgeItem) and not set(e.key) & set(nodes)
+        ]
         if not nodes and not edges:
             return
         # Nothing stays selected: views following the selection never show a layer half-removed.
@@ -148,8 +153,10 @@ class CanvasView(QGraphicsView):
     def export_png(self, path: str | os.PathLike[str], scale: float = 2.0) -> None:
         """The whole network as a PNG (at `scale` pixels per canvas unit), without the grid."""
         source = self._export_rect()
-        image = QImage(QSize(math.ceil(source.width() * scale), math.ceil(source.height() * scale)),
-                       QImage.Format.Format_ARGB32_Premultiplied)
+        image = QImage(
+            QSize(math.ceil(source.width() * scale), math.ceil(source.height() * scale)),
+            QImage.Format.Format_ARGB32_Premultiplied,
+        )
         image.fill(self.canvas_scene.theme.canvas)
         painter = QPainter(image)
         painter.setRenderHints(self.renderHints())
@@ -236,9 +243,12 @@ class CanvasView(QGraphicsView):
         for fixed in (self.viewport().mapFromGlobal(QCursor.pos()), port.center()):
             centre = self.mapToScene(fixed)
             slack = QPointF(64.0, 64.0) / target
-            self.canvas_scene.update_rect(QRectF(centre + (shown.topLeft() - centre) * ratio - slack,
-                                                 centre + (shown.bottomRight() - centre) * ratio + slack).united(
-                                                     self.canvas_scene.sceneRect()))
+            self.canvas_scene.update_rect(
+                QRectF(
+                    centre + (shown.topLeft() - centre) * ratio - slack,
+                    centre + (shown.bottomRight() - centre) * ratio + slack,
+                ).united(self.canvas_scene.sceneRect())
+            )
         self.setTransformationAnchor(anchor.AnchorUnderMouse if under_mouse else anchor.AnchorViewCenter)
         self.scale(target / self.scale_factor(), target / self.scale_factor())
         self.setTransformationAnchor(anchor.AnchorUnderMouse)
@@ -247,11 +257,17 @@ class CanvasView(QGraphicsView):
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Keep the scene point at the view's centre there (a dock or workspace change resizes
         the canvas; a scene smaller than the new size would otherwise be re-centred)."""
-        centre = self.mapToScene(QRect(QPoint(0, 0), event.oldSize()).center()) if event.oldSize().isValid() else None
+        centre = (
+            self.mapToScene(QRect(QPoint(0, 0), event.oldSize()).center())
+            if event.oldSize().isValid()
+            else None
+        )
         if centre is not None:
             half_w = event.size().width() / self.scale_factor()
             half_h = event.size().height() / self.scale_factor()
-            self.canvas_scene.update_rect(QRectF(centre.x() - half_w, centre.y() - half_h, 2 * half_w, 2 * half_h))
+            self.canvas_scene.update_rect(
+                QRectF(centre.x() - half_w, centre.y() - half_h, 2 * half_w, 2 * half_h)
+            )
         super().resizeEvent(event)
         if centre is not None:
             self.centerOn(centre)
@@ -304,7 +320,9 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self._pan_from is not None:
             self._pan_from = None
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor)
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.ArrowCursor
+            )
         elif self._link is not None:
             self._finish_link(apply=True)
         else:
@@ -422,7 +440,9 @@ class CanvasView(QGraphicsView):
         type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
         centre = self.mapToScene(event.position().toPoint())
         try:
-            node_id = self.document.add_node(type_name, self.free_spot(centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2))
+            node_id = self.document.add_node(
+                type_name, self.free_spot(centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2)
+            )
         except NetCanvasError:
             event.ignore()
             return

@@ -52,8 +52,9 @@ class ConfusionView(QWidget):
         self.samples.setToolTip("Validation samples the network gets wrong, captioned true → predicted")
         self.sample_image, self.captions = mosaic_view(self.samples.addViewBox())
         self.weights = pg.GraphicsLayoutWidget()
-        self.weights.setToolTip("The first layer's weights per unit, drawn in the input's image shape "
-                                "(red +, blue -)")
+        self.weights.setToolTip(
+            "The first layer's weights per unit, drawn in the input's image shape (red +, blue -)"
+        )
         self.weight_image, _ = mosaic_view(self.weights.addViewBox())
         self.sample_label = QLabel("Misclassified samples")
         self.weight_label = QLabel("First-layer weights")
@@ -95,8 +96,13 @@ class ConfusionView(QWidget):
         self.val_classes = None if y is None else class_indices(np.asarray(y))
         self.image_side.setVisible(x is not None and image_shape(x.shape[1:]) is not None)
 
-    def update_epoch(self, matrix: np.ndarray | None, misclassified: np.ndarray | None,
-                     first_kernel: np.ndarray | None, misclassified_as: np.ndarray | None = None) -> None:
+    def update_epoch(
+        self,
+        matrix: np.ndarray | None,
+        misclassified: np.ndarray | None,
+        first_kernel: np.ndarray | None,
+        misclassified_as: np.ndarray | None = None,
+    ) -> None:
         """The epoch's counts (row = true class), the indices of misclassified validation samples
         with the classes predicted for them, and a copy of the first layer's kernel."""
         if matrix is None:
@@ -121,15 +127,23 @@ class ConfusionView(QWidget):
             self.plot.setRange(xRange=(0, k), yRange=(0, k), padding=0)
             self.counts.font.setPointSizeF(8 if k > 6 else 9)
             self.classes_shown = k
-        labels = [] if k > MAX_LABELLED_CLASSES else [
-            (j + 0.5, i + 0.5, str(int(m[i, j])), DARK_TEXT if share[i, j] > 0.6 else LIGHT_TEXT)
-            for i in range(k) for j in range(k)]
+        labels = (
+            []
+            if k > MAX_LABELLED_CLASSES
+            else [
+                (j + 0.5, i + 0.5, str(int(m[i, j])), DARK_TEXT if share[i, j] > 0.6 else LIGHT_TEXT)
+                for i in range(k)
+                for j in range(k)
+            ]
+        )
         self.counts.set_labels(labels, QRectF(0, 0, k, k), (1, 1))
         accuracy = np.trace(m) / max(m.sum(), 1)
         self.plot.setTitle(f"Confusion matrix (validation, accuracy {accuracy:.1%})")
         # room for every count in its cell (a label that does not fit is left out)
         sizes = [self.counts.text_size(text) for _x, _y, text, _c in labels] or [QSizeF()]
-        keep_readable(self.plot, (k * (max(s.width() for s in sizes) + 6), k * (max(s.height() for s in sizes) + 2)))
+        keep_readable(
+            self.plot, (k * (max(s.width() for s in sizes) + 6), k * (max(s.height() for s in sizes) + 2))
+        )
         if self.image_side.isVisible():
             self._draw_samples()
             self._draw_weights()
@@ -139,13 +153,20 @@ class ConfusionView(QWidget):
         if self.misclassified is None or shape is None:
             return
         shown = self.misclassified[:SAMPLE_TILES]
-        self.sample_label.setText(f"Misclassified samples (first {len(shown)})" if len(shown)
-                                  else "Misclassified samples: none")
+        self.sample_label.setText(
+            f"Misclassified samples (first {len(shown)})" if len(shown) else "Misclassified samples: none"
+        )
         texts = None
         if self.val_classes is not None and self.misclassified_as is not None:
             texts = [f"{self.val_classes[i]}→{p}" for i, p in zip(shown, self.misclassified_as, strict=False)]
-        show_mosaic(self.sample_image, [grey(self.val_x[i].reshape(shape)) for i in shown], shape, GRID_COLUMNS,
-                    self.captions, texts)
+        show_mosaic(
+            self.sample_image,
+            [grey(self.val_x[i].reshape(shape)) for i in shown],
+            shape,
+            GRID_COLUMNS,
+            self.captions,
+            texts,
+        )
 
     def _draw_weights(self) -> None:
         shape = image_shape(self.val_x.shape[1:]) if self.val_x is not None else None
@@ -153,8 +174,12 @@ class ConfusionView(QWidget):
         if kernel is None or shape is None or kernel.shape[0] != int(np.prod(shape)):
             return
         units = min(kernel.shape[1], WEIGHT_TILES)
-        show_mosaic(self.weight_image, [diverging(kernel[:, unit].reshape(shape)) for unit in range(units)], shape,
-                    GRID_COLUMNS)
+        show_mosaic(
+            self.weight_image,
+            [diverging(kernel[:, unit].reshape(shape)) for unit in range(units)],
+            shape,
+            GRID_COLUMNS,
+        )
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         if self.matrix is None:

@@ -47,13 +47,23 @@ class TrainingControls:
 
         self.train = make("&Train", self.start, "F5", TRAIN_TIP)
         self.train.setProperty("shortcut_name", "Train / Resume")  # its text follows the state
-        self.pause = make("&Pause", self.toggle_pause, "F6", "Pause training after the current batch, or resume it")
+        self.pause = make(
+            "&Pause", self.toggle_pause, "F6", "Pause training after the current batch, or resume it"
+        )
         self.pause.setCheckable(True)  # shown pressed while paused
         self.step = make("Step one &batch", self.step_batch, "F10", "Run exactly one batch, then pause")
-        self.step_epoch = make("Step one &epoch", self.step_one_epoch, "Shift+F10", "Run one whole epoch, then pause")
-        self.stop = make("&Stop", session.stop, "Shift+F5", "Stop training after the current batch; keep what was learned")
-        self.reset = make("&Reset weights", self.reset_weights, "Ctrl+Shift+R",
-                          "Fresh initial weights from the seed; forgets the history")
+        self.step_epoch = make(
+            "Step one &epoch", self.step_one_epoch, "Shift+F10", "Run one whole epoch, then pause"
+        )
+        self.stop = make(
+            "&Stop", session.stop, "Shift+F5", "Stop training after the current batch; keep what was learned"
+        )
+        self.reset = make(
+            "&Reset weights",
+            self.reset_weights,
+            "Ctrl+Shift+R",
+            "Fresh initial weights from the seed; forgets the history",
+        )
         self.actions = [self.train, self.pause, self.step, self.step_epoch, self.stop, self.reset]
         train_menu.addSeparator()
         for action in self.actions:
@@ -107,11 +117,17 @@ class TrainingControls:
 
     def _offer_fix(self, fit: FitProblem) -> bool:
         """Ask whether to apply the fix of `fit`; apply it as one undo entry. False: cancelled."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Data and network disagree",
-                          f"{fit.message[0].upper()}{fit.message[1:]}.", parent=self.window)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Data and network disagree",
+            f"{fit.message[0].upper()}{fit.message[1:]}.",
+            parent=self.window,
+        )
         if fit.fix:
-            box.setInformativeText("The fix is applied as one step (Edit > Undo takes it back), then "
-                                   "training starts. Cancel leaves the network as it is.")
+            box.setInformativeText(
+                "The fix is applied as one step (Edit > Undo takes it back), then "
+                "training starts. Cancel leaves the network as it is."
+            )
         fix = box.addButton(fit.fix.label, QMessageBox.ButtonRole.AcceptRole) if fit.fix else None
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
@@ -251,13 +267,19 @@ class TrainingControls:
         left = p.epochs * p.batches_per_epoch - done
         samples_per_batch = self.document.network.training.batch_size
         eta = left * samples_per_batch / p.samples_per_second if p.samples_per_second > 0 else 0.0
-        self.rate.setText(f"{p.samples_per_second:,.0f} samples/s · ETA {_duration(eta)} · lr {p.learning_rate:.3g}")
+        self.rate.setText(
+            f"{p.samples_per_second:,.0f} samples/s · ETA {_duration(eta)} · lr {p.learning_rate:.3g}"
+        )
         status.setUpdatesEnabled(True)
 
     def _finished(self, result: TrainingResult) -> None:
-        messages = {"finished": "Training finished", "stopped": "Training stopped",
-                    "early stopping": "Training stopped early: the monitored value stopped improving",
-                    "diverged": "Training diverged: weights restored", "failed": "Training failed"}
+        messages = {
+            "finished": "Training finished",
+            "stopped": "Training stopped",
+            "early stopping": "Training stopped early: the monitored value stopped improving",
+            "diverged": "Training diverged: weights restored",
+            "failed": "Training failed",
+        }
         loss = result.history_epochs.get("val_loss") or result.history_epochs.get("loss") or []
         tail = f" · loss {loss[-1]:.4g}" if loss else ""
         self.window.statusBar().showMessage(messages.get(result.reason, result.reason) + tail, 8000)

@@ -52,14 +52,18 @@ class CsvImportDialog(QDialog):
         self.task = QComboBox()
         self.task.addItems(["auto", "classification", "regression"])
         self.task.setToolTip("auto: whole-number or text targets with few values are classes")
-        self.standardize = QCheckBox("Standardise features (zero mean, unit variance; stored with the network)")
+        self.standardize = QCheckBox(
+            "Standardise features (zero mean, unit variance; stored with the network)"
+        )
         self.standardize.setChecked(True)
         form = QFormLayout()
         form.addRow("Target column", self.target)
         form.addRow("Feature columns", self.features)
         form.addRow("Task", self.task)
         form.addRow("", self.standardize)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -70,11 +74,20 @@ class CsvImportDialog(QDialog):
 
     def config(self) -> dict:
         target = self.target.currentText()
-        features = [self.features.item(i).text() for i in range(self.features.count())
-                    if self.features.item(i).checkState() == Qt.CheckState.Checked
-                    and self.features.item(i).text() != target]
-        return {"source": "csv", "path": str(self.path), "target": target, "features": features,
-                "task": self.task.currentText(), "standardize": self.standardize.isChecked()}
+        features = [
+            self.features.item(i).text()
+            for i in range(self.features.count())
+            if self.features.item(i).checkState() == Qt.CheckState.Checked
+            and self.features.item(i).text() != target
+        ]
+        return {
+            "source": "csv",
+            "path": str(self.path),
+            "target": target,
+            "features": features,
+            "task": self.task.currentText(),
+            "standardize": self.standardize.isChecked(),
+        }
 
 
 def read_preview(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -88,7 +88,9 @@ class CurvesView(QWidget):
             keep_readable(plot)
         self._drawn_epochs = -1
         self.log_scale = QCheckBox("Log-scale loss")
-        self.log_scale.setToolTip("Show the loss on a logarithmic axis (small changes late in training stay visible)")
+        self.log_scale.setToolTip(
+            "Show the loss on a logarithmic axis (small changes late in training stay visible)"
+        )
         self.log_scale.toggled.connect(self._set_log_scale)
         self.loss_range = StableRange(self.loss_plot)
         self.metric_range = StableRange(self.metric_plot)
@@ -165,8 +167,10 @@ class CurvesView(QWidget):
         train = self.epoch_logs.get(metric, []) if metric else []
         values = (self.epoch_logs.get(f"val_{metric}") or train) if metric else []
         epochs = np.arange(len(train) - len(values) + 1.0, len(train) + 1.0)
-        self.previous = {"loss": _thinned(self.batch_steps.values.copy(), self.smoothed.copy()),
-                         "metric": (epochs, np.asarray(values, dtype=np.float64))}
+        self.previous = {
+            "loss": _thinned(self.batch_steps.values.copy(), self.smoothed.copy()),
+            "metric": (epochs, np.asarray(values, dtype=np.float64)),
+        }
         self._drawn_epochs = -1
 
     def clear_previous_run(self) -> None:
@@ -187,7 +191,7 @@ class CurvesView(QWidget):
         smoothed = self._smoothed
         acc = float(smoothed.values[-1]) if len(smoothed) and np.isfinite(smoothed.values[-1]) else None
         for start in range(0, len(values), SMOOTH_BLOCK):
-            block = values[start:start + SMOOTH_BLOCK]
+            block = values[start : start + SMOOTH_BLOCK]
             finite = np.isfinite(block)
             if acc is None:
                 if not finite.any():
@@ -227,8 +231,10 @@ class CurvesView(QWidget):
             self._drawn_epochs = count
             steps = np.asarray(self.epoch_steps[-count:] if count else [], dtype=np.float64)
             val = self.epoch_logs.get("val_loss", [])
-            for curve, values, x in ((self.train_curve, self.epoch_logs.get("loss", []), steps),
-                                     (self.val_curve, val, steps[len(steps) - len(val):])):
+            for curve, values, x in (
+                (self.train_curve, self.epoch_logs.get("loss", []), steps),
+                (self.val_curve, val, steps[len(steps) - len(val) :]),
+            ):
                 x, values = _thinned(x, np.asarray(values, dtype=np.float64))
                 curve.setData(x, self._loss_values(values))
             self._draw_metric()
@@ -259,25 +265,34 @@ class CurvesView(QWidget):
             keep_readable(self.metric_plot)
         train = np.asarray(self.epoch_logs.get(metric, []), dtype=np.float64)
         val = np.asarray(self.epoch_logs.get(f"val_{metric}", []), dtype=np.float64)
-        drawn = [_thinned(np.arange(1.0, len(train) + 1), train),
-                 _thinned(np.arange(len(train) - len(val) + 1.0, len(train) + 1), val)]
+        drawn = [
+            _thinned(np.arange(1.0, len(train) + 1), train),
+            _thinned(np.arange(len(train) - len(val) + 1.0, len(train) + 1), val),
+        ]
         self.metric_train.setData(*drawn[0])
         self.metric_val.setData(*drawn[1])
         self.metric_range.follow([*drawn, previous])
 
     def _draw_marks(self) -> None:
         """A dashed vertical line per setting changed during training."""
-        for step, text in self.marks[self._drawn_marks:]:
-            line = pg.InfiniteLine(pos=step, angle=90, pen=pg.mkPen("#a855f7", style=pg.QtCore.Qt.PenStyle.DashLine),
-                                   label=text, labelOpts={"position": 0.85, "color": "#a855f7"})
+        for step, text in self.marks[self._drawn_marks :]:
+            line = pg.InfiniteLine(
+                pos=step,
+                angle=90,
+                pen=pg.mkPen("#a855f7", style=pg.QtCore.Qt.PenStyle.DashLine),
+                label=text,
+                labelOpts={"position": 0.85, "color": "#a855f7"},
+            )
             self.loss_plot.addItem(line)
         self._drawn_marks = len(self.marks)
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         """Per-epoch numbers as CSV columns."""
         keys = list(self.epoch_logs)
-        rows = [[i + 1] + [self.epoch_logs[k][i] if i < len(self.epoch_logs[k]) else float("nan") for k in keys]
-                for i in range(len(self.epoch_logs.get("loss", [])))]
+        rows = [
+            [i + 1] + [self.epoch_logs[k][i] if i < len(self.epoch_logs[k]) else float("nan") for k in keys]
+            for i in range(len(self.epoch_logs.get("loss", [])))
+        ]
         return ["epoch", *keys], rows
 
 

@@ -23,12 +23,24 @@ THUMB_POINTS = 260
 THUMB_SEED = 3
 FILE_CARDS = ("mnist", "fashion_mnist", "csv", "npz")
 TITLES = {
-    "circle": "Circle", "xor": "XOR", "gauss": "Gaussian", "spiral": "Spiral",
-    "spiral_multiclass": "Spirals", "plane": "Plane", "gauss_surface": "Bumps", "sine": "Sine",
-    "mnist": "MNIST", "fashion_mnist": "Fashion", "csv": "CSV file", "npz": "NPZ file",
+    "circle": "Circle",
+    "xor": "XOR",
+    "gauss": "Gaussian",
+    "spiral": "Spiral",
+    "spiral_multiclass": "Spirals",
+    "plane": "Plane",
+    "gauss_surface": "Bumps",
+    "sine": "Sine",
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion",
+    "csv": "CSV file",
+    "npz": "NPZ file",
 }
-HEADINGS = {"spiral_multiclass": "Spiral with k classes", "mnist": "MNIST handwritten digits",
-            "fashion_mnist": "Fashion-MNIST"}
+HEADINGS = {
+    "spiral_multiclass": "Spiral with k classes",
+    "mnist": "MNIST handwritten digits",
+    "fashion_mnist": "Fashion-MNIST",
+}
 DESCRIPTIONS = {
     "mnist": "Handwritten digits: 60,000 training and 10,000 test images, 28×28 grey (downloaded once).",
     "fashion_mnist": "Clothing photos in 10 classes, MNIST's size and layout (downloaded once).",
@@ -102,9 +114,25 @@ def _digits_picture(painter: QPainter, texts: str) -> None:
 
 def _clothes_picture(painter: QPainter) -> None:
     painter.fillRect(QRectF(1, 1, THUMB - 2, THUMB - 2), QColor("#111827"))
-    shirt = QPolygonF([QPointF(x * THUMB / 64, y * THUMB / 64) for x, y in (
-        (22, 10), (28, 14), (36, 14), (42, 10), (56, 20), (50, 30), (45, 27), (45, 54),
-        (19, 54), (19, 27), (14, 30), (8, 20))])
+    shirt = QPolygonF(
+        [
+            QPointF(x * THUMB / 64, y * THUMB / 64)
+            for x, y in (
+                (22, 10),
+                (28, 14),
+                (36, 14),
+                (42, 10),
+                (56, 20),
+                (50, 30),
+                (45, 27),
+                (45, 54),
+                (19, 54),
+                (19, 27),
+                (14, 30),
+                (8, 20),
+            )
+        ]
+    )
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor("#e5e7eb"))
     painter.drawPolygon(shirt)

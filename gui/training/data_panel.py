@@ -162,7 +162,9 @@ class DataPanel(QWidget):
         if source is None:
             self.heading.setText(f"<span style='color:{muted}'>Choose a data source.</span>")
         else:
-            self.heading.setText(f"<b>{heading(source)}</b><br><span style='color:{muted}'>{description(source)}</span>")
+            self.heading.setText(
+                f"<b>{heading(source)}</b><br><span style='color:{muted}'>{description(source)}</span>"
+            )
         if source != self.form_source:
             if self.form is not None:
                 self.form_holder.removeWidget(self.form)
@@ -317,18 +319,23 @@ class DataPanel(QWidget):
         return str(self.document.path.parent) if self.document.path is not None else ""
 
     def choose_folder(self, source: str) -> bool:
-        folder = QFileDialog.getExistingDirectory(self, f"Folder with the four {title(source)} files",
-                                                  self._start_folder())
+        folder = QFileDialog.getExistingDirectory(
+            self, f"Folder with the four {title(source)} files", self._start_folder()
+        )
         return bool(folder) and self.apply_config({"source": source, "path": folder})
 
     def choose_npz(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(self, "NPZ data", self._start_folder(), "NumPy archives (*.npz)")
-        return bool(path) and self.apply_config({"source": "npz", "path": path,
-                                                 "val_split": self.split.value() / 100})
+        path, _ = QFileDialog.getOpenFileName(
+            self, "NPZ data", self._start_folder(), "NumPy archives (*.npz)"
+        )
+        return bool(path) and self.apply_config(
+            {"source": "npz", "path": path, "val_split": self.split.value() / 100}
+        )
 
     def choose_csv(self) -> bool:
-        path, _ = QFileDialog.getOpenFileName(self, "CSV data", self._start_folder(),
-                                              "CSV tables (*.csv *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "CSV data", self._start_folder(), "CSV tables (*.csv *.txt);;All files (*)"
+        )
         if not path:
             return False
         try:
@@ -357,21 +364,43 @@ class DataPanel(QWidget):
         self.summary.setText(
             f"<b>{title(data.name) if data.name else self.source() or 'data'}</b>: {len(data)} samples of shape "
             f"{tuple(data.x.shape[1:])}, {data.task}{classes}; {len(train)} for training, "
-            f"{len(val)} for validation{own}.")
+            f"{len(val)} for validation{own}."
+        )
         if data.x.ndim == 2 and data.x.shape[1] in (1, 2):
             plot = self.preview.addPlot()
             if data.x.shape[1] == 2:
-                colours = class_brushes(class_indices(np.asarray(data.y))) \
-                    if data.task == "classification" else pg.mkBrush("#3b82f6")
+                colours = (
+                    class_brushes(class_indices(np.asarray(data.y)))
+                    if data.task == "classification"
+                    else pg.mkBrush("#3b82f6")
+                )
                 plot.addItem(pg.ScatterPlotItem(data.x[:, 0], data.x[:, 1], size=5, brush=colours))
             else:
-                plot.addItem(pg.ScatterPlotItem(data.x[:, 0], np.asarray(data.y).reshape(len(data.y), -1)[:, 0],
-                                                size=4, brush=pg.mkBrush("#3b82f6")))
+                plot.addItem(
+                    pg.ScatterPlotItem(
+                        data.x[:, 0],
+                        np.asarray(data.y).reshape(len(data.y), -1)[:, 0],
+                        size=4,
+                        brush=pg.mkBrush("#3b82f6"),
+                    )
+                )
         elif (shape := image_shape(tuple(data.x.shape[1:]))) is not None:
             image, captions = mosaic_view(self.preview.addViewBox())
             shown = range(min(THUMBNAILS, len(data)))
-            labels = class_indices(np.asarray(data.y)[:len(shown)]) if data.task == "classification" else None
+            labels = (
+                class_indices(np.asarray(data.y)[: len(shown)]) if data.task == "classification" else None
+            )
             names = data.class_names
-            texts = [names[c] if names and c < len(names) else str(c) for c in labels] if labels is not None else None
-            show_mosaic(image, [grey(data.x[i].reshape(shape)) for i in shown], shape, THUMBNAIL_COLUMNS,
-                        captions, texts)
+            texts = (
+                [names[c] if names and c < len(names) else str(c) for c in labels]
+                if labels is not None
+                else None
+            )
+            show_mosaic(
+                image,
+                [grey(data.x[i].reshape(shape)) for i in shown],
+                shape,
+                THUMBNAIL_COLUMNS,
+                captions,
+                texts,
+            )

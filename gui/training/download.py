@@ -72,8 +72,10 @@ class DownloadBox(QWidget):
         self.setVisible(missing)
         if missing:
             remote = remote_set(name)
-            self.status.setText(f"<b>{remote.title} is not downloaded yet.</b> About {remote.size / 1e6:.0f} MB "
-                                f"go into {set_folder(name)}, once.")
+            self.status.setText(
+                f"<b>{remote.title} is not downloaded yet.</b> About {remote.size / 1e6:.0f} MB "
+                f"go into {set_folder(name)}, once."
+            )
             self.start_button.setText(f"Download {remote.title}")
             self.start_button.show()
             self.cancel_button.hide()
@@ -93,8 +95,12 @@ class DownloadBox(QWidget):
         self.start_button.hide()
         self.cancel_button.show()
         self.cancel_button.setFocus()
-        self._thread = threading.Thread(target=self._run, args=(name, self._cancel, self._relay),
-                                        name=f"NetCanvas {name} download", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(name, self._cancel, self._relay),
+            name=f"NetCanvas {name} download",
+            daemon=True,
+        )
         self._thread.start()
 
     @staticmethod
@@ -139,8 +145,10 @@ class DownloadBox(QWidget):
         title = remote_set(name).title
         self.show_set(self.name)
         if outcome == "cancelled":
-            self.status.setText(f"<b>Download of {title} cancelled.</b> No half-downloaded file "
-                                "was kept; Download fetches the files still missing.")
+            self.status.setText(
+                f"<b>Download of {title} cancelled.</b> No half-downloaded file "
+                "was kept; Download fetches the files still missing."
+            )
         elif outcome:
             self.status.setText(f"<b>{title} could not be downloaded:</b> {outcome}")
         self.finished.emit(name, not outcome)

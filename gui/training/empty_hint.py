@@ -7,8 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-STYLE = ("QLabel { color: #475569; background: rgba(241, 245, 249, 225); border: 1px solid #cbd5e1;"
-         " border-radius: 6px; padding: 8px 14px; }")
+STYLE = (
+    "QLabel { color: #475569; background: rgba(241, 245, 249, 225); border: 1px solid #cbd5e1;"
+    " border-radius: 6px; padding: 8px 14px; }"
+)
 
 
 class EmptyHint(QLabel):

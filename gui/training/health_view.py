@@ -15,8 +15,18 @@ from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
-LAYER_COLOURS = ["#3b82f6", "#f97316", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
-                 "#ec4899", "#64748b", "#84cc16"]
+LAYER_COLOURS = [
+    "#3b82f6",
+    "#f97316",
+    "#22c55e",
+    "#a855f7",
+    "#ef4444",
+    "#14b8a6",
+    "#eab308",
+    "#ec4899",
+    "#64748b",
+    "#84cc16",
+]
 
 
 class HealthView(QWidget):
@@ -30,15 +40,19 @@ class HealthView(QWidget):
         self.grad_plot.setLogMode(y=True)
         self.grad_plot.setLabel("bottom", "step (batches)")
         self.grad_legend = outside_legend(self.grad_plot, "right")
-        self.grad_plot.setToolTip("The size of each layer's weight gradient. Lines far below the others "
-                                  "mean that layer barely learns: a vanishing gradient.")
+        self.grad_plot.setToolTip(
+            "The size of each layer's weight gradient. Lines far below the others "
+            "mean that layer barely learns: a vanishing gradient."
+        )
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
         self.grad_range = StableRange(self.grad_plot)  # (in log10 units on y, as the log axis works)
         self.fraction_plot = pg.PlotWidget(title="Dead / saturated")
         self.fraction_plot.setYRange(0, 1)
-        self.fraction_plot.setToolTip("Blue: fraction of ReLU units that output 0 for every probe sample "
-                                      "(dead). Orange: fraction of sigmoid/tanh outputs in the flat tails "
-                                      "(saturated, tiny derivative).")
+        self.fraction_plot.setToolTip(
+            "Blue: fraction of ReLU units that output 0 for every probe sample "
+            "(dead). Orange: fraction of sigmoid/tanh outputs in the flat tails "
+            "(saturated, tiny derivative)."
+        )
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#3b82f6")
         self.sat_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f97316")
         self.fraction_plot.addItem(self.dead_bars)
@@ -49,9 +63,12 @@ class HealthView(QWidget):
         self.hist_plot.setLabel("bottom", "value")
         # the mean as a marked line in the plot: as the axis label it re-laid out the whole plot
         # on every redraw
-        self.hist_mean = pg.InfiniteLine(angle=90, pen=pg.mkPen("#cbd5e1", style=Qt.PenStyle.DashLine),
-                                         label="mean {value:.3g}",
-                                         labelOpts={"position": 0.95, "color": "#cbd5e1"})
+        self.hist_mean = pg.InfiniteLine(
+            angle=90,
+            pen=pg.mkPen("#cbd5e1", style=Qt.PenStyle.DashLine),
+            label="mean {value:.3g}",
+            labelOpts={"position": 0.95, "color": "#cbd5e1"},
+        )
         self.hist_mean.hide()
         self.hist_plot.addItem(self.hist_mean, ignoreBounds=True)
         self._fraction_axis: tuple[list[tuple[int, str]], str] | None = None
@@ -109,7 +126,7 @@ class HealthView(QWidget):
         elif self.times and snapshot.step == self.times[-1]:  # the same weights seen again
             self.times.pop()
             for series in self.grad_norms.values():
-                del series[len(self.times):]
+                del series[len(self.times) :]
         self.latest = snapshot
         self.times.append(snapshot.step)
         for layer in snapshot.layers:
@@ -139,13 +156,16 @@ class HealthView(QWidget):
         for i, (nid, series) in enumerate(self.grad_norms.items()):
             curve = self.grad_curves.get(nid)
             if curve is None:
-                curve = self.grad_plot.plot([], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2),
-                                            name=nid)
+                curve = self.grad_plot.plot(
+                    [], [], pen=pg.mkPen(LAYER_COLOURS[i % len(LAYER_COLOURS)], width=2), name=nid
+                )
                 self.grad_curves[nid] = curve
                 keep_readable(self.grad_plot)  # the legend beside it grew
             curve.setData(steps[: len(series)], np.asarray(series), connect="finite")
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.grad_range.follow([(steps[: len(series)], np.log10(series)) for series in self.grad_norms.values()])
+            self.grad_range.follow(
+                [(steps[: len(series)], np.log10(series)) for series in self.grad_norms.values()]
+            )
         layers = self.latest.layers
         xs = np.arange(len(layers), dtype=float)
         dead = [layer.dead_fraction or 0.0 for layer in layers]
@@ -172,6 +192,8 @@ class HealthView(QWidget):
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         keys = list(self.grad_norms)
-        rows = [[step] + [self.grad_norms[k][i] if i < len(self.grad_norms[k]) else float("nan") for k in keys]
-                for i, step in enumerate(self.times)]
+        rows = [
+            [step] + [self.grad_norms[k][i] if i < len(self.grad_norms[k]) else float("nan") for k in keys]
+            for i, step in enumerate(self.times)
+        ]
         return ["step", *[f"grad_norm_{k}" for k in keys]], rows

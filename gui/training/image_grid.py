@@ -23,8 +23,9 @@ CAPTION_BACKDROP = QColor(15, 23, 42, 170)
 class TextGrid(pg.GraphicsObject):
     """Short texts at points of a plot, all painted by this one item at a fixed screen size."""
 
-    def __init__(self, points: float, height_share: float = 1.0, centered: bool = True,
-                 backdrop: QColor | None = None):
+    def __init__(
+        self, points: float, height_share: float = 1.0, centered: bool = True, backdrop: QColor | None = None
+    ):
         """Each label belongs to a cell (see set_labels) and is drawn only where it fits the
         cell's width and `height_share` of its height on screen: a label that would hide what it
         labels is left out (tooltips say what the view shows)."""
@@ -38,8 +39,9 @@ class TextGrid(pg.GraphicsObject):
         self.labels: list[tuple[float, float, str, QColor]] = []
         self.area = QRectF()
 
-    def set_labels(self, labels: list[tuple[float, float, str, QColor]], area: QRectF,
-                   cell: tuple[float, float]) -> None:
+    def set_labels(
+        self, labels: list[tuple[float, float, str, QColor]], area: QRectF, cell: tuple[float, float]
+    ) -> None:
         """(x, y, text, colour) in the plot's coordinates; `area` encloses them (for repaints);
         each labels a cell of `cell` (width, height) plot units."""
         self.prepareGeometryChange()
@@ -73,7 +75,9 @@ class TextGrid(pg.GraphicsObject):
         views = self.scene().views() if self.scene() is not None else []
         if not views or not self.isVisible():
             return []
-        return [(text, box) for text, box, _c in self.placed(self.deviceTransform(views[0].viewportTransform()))]
+        return [
+            (text, box) for text, box, _c in self.placed(self.deviceTransform(views[0].viewportTransform()))
+        ]
 
     def paint(self, painter: QPainter, *_args) -> None:
         to_screen = painter.transform()
@@ -117,8 +121,14 @@ def tile_origin(n: int, shape: tuple[int, int], columns: int) -> tuple[int, int]
     return column * (shape[1] + TILE_GAP), row * (shape[0] + TILE_GAP)
 
 
-def show_mosaic(image: pg.ImageItem, tiles: list[np.ndarray], shape: tuple[int, int], columns: int,
-                captions: TextGrid | None = None, texts: list[str] | None = None) -> None:
+def show_mosaic(
+    image: pg.ImageItem,
+    tiles: list[np.ndarray],
+    shape: tuple[int, int],
+    columns: int,
+    captions: TextGrid | None = None,
+    texts: list[str] | None = None,
+) -> None:
     """Lay (height, width, 3) RGB tiles out `columns` wide as one RGBA image; with `captions`,
     caption tile n with texts[n] at its top-left corner."""
     if not tiles:
@@ -132,8 +142,8 @@ def show_mosaic(image: pg.ImageItem, tiles: list[np.ndarray], shape: tuple[int, 
     out = np.zeros((rows * (height + TILE_GAP) - TILE_GAP, used * (width + TILE_GAP) - TILE_GAP, 4), np.uint8)
     for n, tile in enumerate(tiles):
         left, top = tile_origin(n, shape, columns)
-        out[top:top + height, left:left + width, :3] = tile
-        out[top:top + height, left:left + width, 3] = 255
+        out[top : top + height, left : left + width, :3] = tile
+        out[top : top + height, left : left + width, 3] = 255
     image.setImage(out, levels=(0, 255))
     if captions is not None:
         labels = [(*tile_origin(n, shape, columns), text, LIGHT_TEXT) for n, text in enumerate(texts or [])]

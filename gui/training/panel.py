@@ -58,7 +58,10 @@ class TrainingPanel(QWidget):
         self.data_panel = DataPanel(session)
         self.tabs = QTabWidget()
         # A narrow dock shows the tabs with scroll arrows: say what they do.
-        for name, tip in (("ScrollLeftButton", "Show the earlier tabs"), ("ScrollRightButton", "Show the later tabs")):
+        for name, tip in (
+            ("ScrollLeftButton", "Show the earlier tabs"),
+            ("ScrollRightButton", "Show the later tabs"),
+        ):
             for button in self.tabs.tabBar().findChildren(QToolButton, name):
                 button.setToolTip(tip)
         for widget, title, tip in (
@@ -75,7 +78,9 @@ class TrainingPanel(QWidget):
         self.tabs.currentChanged.connect(lambda _index: self.redraw(everything=True))
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("QLabel { background: #fee2e2; color: #7f1d1d; padding: 6px; border-radius: 4px; }")
+        self.error.setStyleSheet(
+            "QLabel { background: #fee2e2; color: #7f1d1d; padding: 6px; border-radius: 4px; }"
+        )
         self.error.hide()
         export_png = QPushButton("Export plot as PNG…")
         export_png.setToolTip("Save the current tab as an image")
@@ -135,15 +140,20 @@ class TrainingPanel(QWidget):
         classes = int(session.dataset.n_classes or 2) if session.dataset.task == "classification" else None
         val = session.val_set if session.val_set is not None and len(session.val_set) else None
         try:
-            snapshot, report = describe(session.document.network, session.train_set.x,
-                                        (val.x, val.y) if val is not None else None, classes)
+            snapshot, report = describe(
+                session.document.network,
+                session.train_set.x,
+                (val.x, val.y) if val is not None else None,
+                classes,
+            )
         except (NetCanvasError, ValueError):
             return  # the data does not fit this network: Train says why; the views stay empty
         if snapshot is not None:  # (not the canvas's live colours: those are for a run)
             self.health.add_snapshot(snapshot)
             self.surface.update_surface(snapshot.surface)
-        self.results.update_epoch(report.confusion, report.misclassified, report.first_kernel,
-                                  report.misclassified_as)
+        self.results.update_epoch(
+            report.confusion, report.misclassified, report.first_kernel, report.misclassified_as
+        )
 
     def _document_reset(self) -> None:
         window = self.window()
@@ -176,15 +186,21 @@ class TrainingPanel(QWidget):
             self.surface.set_points(shown, y if session.dataset.task == "classification" else None)
             self.surface.show_unavailable(not shows_surface(x))
             val = session.val_set
-            self.results.set_validation(val.x if val is not None and len(val) else None,
-                                        val.y if val is not None and len(val) else None)
+            self.results.set_validation(
+                val.x if val is not None and len(val) else None,
+                val.y if val is not None and len(val) else None,
+            )
         if session.state == IDLE:
             self.load_document()
 
     def _run_started(self, info: dict) -> None:
         self.error.hide()
-        self.curves.plan_run(info["first_step"], info["epochs"] * info["batches_per_epoch"],
-                             info["first_epoch"], info["epochs"])
+        self.curves.plan_run(
+            info["first_step"],
+            info["epochs"] * info["batches_per_epoch"],
+            info["first_epoch"],
+            info["epochs"],
+        )
         self.timer.start()
         self.run_started_shown()
 
@@ -214,8 +230,9 @@ class TrainingPanel(QWidget):
         with_confusion = [r for r in reports if r.confusion is not None]
         if with_confusion:
             last = with_confusion[-1]
-            self.results.update_epoch(last.confusion, last.misclassified, last.first_kernel,
-                                      last.misclassified_as)
+            self.results.update_epoch(
+                last.confusion, last.misclassified, last.first_kernel, last.misclassified_as
+            )
 
     def _finished(self, result: TrainingResult) -> None:
         self.redraw(everything=True, all_tabs=True)  # the final state, whichever tab shows
@@ -239,7 +256,9 @@ class TrainingPanel(QWidget):
         snapshot_views = everything or now - self._snapshot_views_drawn >= 1.0 / SNAPSHOT_VIEWS_HZ
         current = self.tabs.currentWidget()
         for view in (self.surface, self.health, self.results):
-            if (view is current or all_tabs or self.redraw_hidden_tabs) and (view is not self.health or snapshot_views):
+            if (view is current or all_tabs or self.redraw_hidden_tabs) and (
+                view is not self.health or snapshot_views
+            ):
                 view.redraw()
         if snapshot_views:
             self._snapshot_views_drawn = now

@@ -36,7 +36,11 @@ def outside_legend(plot: pg.PlotWidget, where: str = "right", columns: int = 1) 
     legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)
     row, column = _RIGHT if where == "right" else _BELOW
     item.layout.addItem(legend, row, column)
-    align = Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft if where == "right" else Qt.AlignmentFlag.AlignHCenter
+    align = (
+        Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft
+        if where == "right"
+        else Qt.AlignmentFlag.AlignHCenter
+    )
     item.layout.setAlignment(legend, align)
     item.legend = legend
     return legend
@@ -51,13 +55,20 @@ def keep_readable(plot: pg.PlotWidget, data: tuple[float, float] = (MIN_PLOT, MI
     bottom_label = bottom.label.boundingRect().width() if bottom.label.isVisible() else 0.0
     left_label = left.label.boundingRect().width() if left.label.isVisible() else 0.0
     legend = item.legend
-    legend_size = legend.effectiveSizeHint(Qt.SizeHint.PreferredSize) if isinstance(legend, OutsideLegend) else None
+    legend_size = (
+        legend.effectiveSizeHint(Qt.SizeHint.PreferredSize) if isinstance(legend, OutsideLegend) else None
+    )
     beside = legend_size.width() if legend_size is not None and legend.where == "right" else 0.0
     under = legend_size.height() if legend_size is not None and legend.where == "below" else 0.0
     axis_width = left.width() if left.isVisible() else 0.0
     width = max(title, bottom_label, data[0]) + axis_width + beside + 12
-    height = (item.titleLabel.height() + bottom.height() + under
-              + max(left_label, data[1], legend_size.height() if beside else 0.0) + 12)
+    height = (
+        item.titleLabel.height()
+        + bottom.height()
+        + under
+        + max(left_label, data[1], legend_size.height() if beside else 0.0)
+        + 12
+    )
     plot.setMinimumSize(int(width), int(height))
 
 

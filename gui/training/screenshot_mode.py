@@ -20,8 +20,9 @@ def wants_screenshot(argv: list[str]) -> bool:
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python main.py FILE", description="Train FILE for a while and "
-                                     "save a screenshot of the window.")
+    parser = argparse.ArgumentParser(
+        prog="python main.py FILE", description="Train FILE for a while and save a screenshot of the window."
+    )
     parser.add_argument("file")
     parser.add_argument("--train-for", type=float, default=5.0, help="seconds of training before the shot")
     parser.add_argument("--screenshot", required=True, help="the PNG to write")

@@ -133,8 +133,9 @@ class TrainingSession(QObject):
             return
         self._preloading = key
         args = (key, config, self._data_base(), self.document.network.training.dtype)
-        threading.Thread(target=self._load_in_background, args=args, name="NetCanvas data preload",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._load_in_background, args=args, name="NetCanvas data preload", daemon=True
+        ).start()
 
     def _load_in_background(self, key: str, config: dict, base: Path, dtype: str) -> None:
         """Runs on the loader thread: touches no widget and no session state, only emits."""
@@ -175,8 +176,12 @@ class TrainingSession(QObject):
         config, key = self._data_request()
         if config and (self.dataset is None or key != self._data_key):
             return []
-        return data_fit.fit_problems(self.document.spec, self.document.shape_report,
-                                     self.document.network.training, self.dataset if config else None)
+        return data_fit.fit_problems(
+            self.document.spec,
+            self.document.shape_report,
+            self.document.network.training,
+            self.dataset if config else None,
+        )
 
     # -------------------------------------------------------------- controls
     def start(self, paused_steps: int = 0) -> str | None:
@@ -204,8 +209,14 @@ class TrainingSession(QObject):
             self.control.step(paused_steps)
         val = self.val_set if self.val_set is not None and len(self.val_set) else None
         classes = int(self.dataset.n_classes or 2) if self.dataset.task == "classification" else None
-        self.worker = TrainingWorker(network, self.train_set.x, self.train_set.y,
-                                     (val.x, val.y) if val is not None else None, self.control, classes)
+        self.worker = TrainingWorker(
+            network,
+            self.train_set.x,
+            self.train_set.y,
+            (val.x, val.y) if val is not None else None,
+            self.control,
+            classes,
+        )
         self.batches_per_epoch = max(1, -(-len(self.train_set) // network.training.batch_size))
         self.steps_seen = doc_net.history.steps
         self.thread = QThread(self)
@@ -323,9 +334,13 @@ class TrainingSession(QObject):
         epochs = len(result.history_epochs.get("loss", [])) - len(self._before.history.epochs.get("loss", []))
         if result.steps > self._before.history.steps:
             if self.document.structure_version != self._structure:
-                result.reason, result.message = "failed", (
-                    "the network was edited while it trained, so the run's weights no longer fit it "
-                    "and were not kept")
+                result.reason, result.message = (
+                    "failed",
+                    (
+                        "the network was edited while it trained, so the run's weights no longer fit it "
+                        "and were not kept"
+                    ),
+                )
             else:
                 text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
                 self.document.record_run(self._before, after, text)

@@ -11,13 +11,25 @@ from engine.monitor import Surface
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 
-CLASS_COLOURS = ["#f5923e", "#2563eb", "#22c55e", "#a855f7", "#ef4444", "#14b8a6", "#eab308",
-                 "#ec4899", "#64748b", "#84cc16"]
+CLASS_COLOURS = [
+    "#f5923e",
+    "#2563eb",
+    "#22c55e",
+    "#a855f7",
+    "#ef4444",
+    "#14b8a6",
+    "#eab308",
+    "#ec4899",
+    "#64748b",
+    "#84cc16",
+]
 _CLASS_BRUSHES = [pg.mkBrush(colour) for colour in CLASS_COLOURS]
 UNIT_TILES = 16
 UNIT_COLUMNS = 4
 # One light tint per class: each class colour blended halfway towards white.
-CLASS_LUT = ((np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS]) + 255) // 2).astype(np.uint8)
+CLASS_LUT = (
+    (np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLOURS]) + 255) // 2
+).astype(np.uint8)
 # Playground's colours: class 0 orange, class 1 blue, undecided white; the same map for units.
 SURFACE_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(245, 146, 62), (245, 245, 245), (37, 99, 235)])
 SURFACE_LUT = SURFACE_MAP.getLookupTable(nPts=256)  # computed once: a frame draws up to 17 images
@@ -44,10 +56,14 @@ class SurfaceView(QWidget):
         self.bar = pg.ColorBarItem(values=(0, 1), colorMap=SURFACE_MAP, width=10)
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         cache_decorations(self.plot)
-        self.note = QLabel("The decision boundary needs a network with one 1-D input of at least two features.")
+        self.note = QLabel(
+            "The decision boundary needs a network with one 1-D input of at least two features."
+        )
         self.note.setWordWrap(True)
         self.units = pg.GraphicsLayoutWidget()
-        self.units.setToolTip("What each hidden unit responds to over the same plane (first units of each layer)")
+        self.units.setToolTip(
+            "What each hidden unit responds to over the same plane (first units of each layer)"
+        )
         # All unit maps in one image (tiles with transparent gaps): one item to update and paint
         # instead of one view per unit.
         box = self.units.addViewBox()
@@ -79,7 +95,9 @@ class SurfaceView(QWidget):
         self.bar.hide()
         self.hint.show_hint(self.plot.isVisibleTo(self))
 
-    def set_points(self, x: np.ndarray | None, y: np.ndarray | None, features: tuple[int, int] = (0, 1)) -> None:
+    def set_points(
+        self, x: np.ndarray | None, y: np.ndarray | None, features: tuple[int, int] = (0, 1)
+    ) -> None:
         """The data drawn over the surface (scaled like the model's inputs)."""
         if x is None or x.ndim != 2 or x.shape[1] < 2:
             self.points.setData([])
@@ -124,20 +142,23 @@ class SurfaceView(QWidget):
             else:
                 finite = values[np.isfinite(values)]
                 levels = (float(finite.min()), float(finite.max()) + 1e-9) if finite.size else (0.0, 1.0)
-            self.image.setImage(values.T, autoLevels=False, levels=levels,
-                                lut=SURFACE_LUT)
+            self.image.setImage(values.T, autoLevels=False, levels=levels, lut=SURFACE_LUT)
             self.image.setLevels(levels)
             self.bar.setLevels(levels)
             self.bar.show()
         dx = (s.xs[-1] - s.xs[0]) / max(len(s.xs) - 1, 1)
         dy = (s.ys[-1] - s.ys[0]) / max(len(s.ys) - 1, 1)
-        self.image.setRect(pg.QtCore.QRectF(s.xs[0] - dx / 2, s.ys[0] - dy / 2, dx * len(s.xs), dy * len(s.ys)))
+        self.image.setRect(
+            pg.QtCore.QRectF(s.xs[0] - dx / 2, s.ys[0] - dy / 2, dx * len(s.xs), dy * len(s.ys))
+        )
         self._draw_units(s)
 
     def _draw_units(self, s: Surface) -> None:
         maps = [(nid, m) for nid, stack in s.unit_maps.items() for m in stack][:UNIT_TILES]
         if maps:
-            self.unit_mosaic.setImage(unit_mosaic([m for _, m in maps]).T, levels=(-1.0, 1.0), lut=SURFACE_LUT)
+            self.unit_mosaic.setImage(
+                unit_mosaic([m for _, m in maps]).T, levels=(-1.0, 1.0), lut=SURFACE_LUT
+            )
         else:
             self.unit_mosaic.clear()
         names = list(dict.fromkeys(nid for nid, _ in maps))
@@ -161,6 +182,9 @@ def surface_table(surface: Surface | None) -> tuple[list[str], list[list[float]]
     """The surface as CSV rows: x, y, value."""
     if surface is None:
         return ["x", "y", "value"], []
-    rows = [[float(x), float(y), float(surface.values[j, i])]
-            for j, y in enumerate(surface.ys) for i, x in enumerate(surface.xs)]
+    rows = [
+        [float(x), float(y), float(surface.values[j, i])]
+        for j, y in enumerate(surface.ys)
+        for i, x in enumerate(surface.xs)
+    ]
     return ["x", "y", surface.kind], rows

@@ -106,7 +106,9 @@ class _Relay(Callback):
         self.train_started = time.perf_counter()
         self.run_start_step = trainer.model_step
         if self.worker.probe_x is not None:
-            self.monitor = TrainingMonitor(trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x))
+            self.monitor = TrainingMonitor(
+                trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x)
+            )
             self.snapshot()
             # The first one also loads kernels and warms caches (up to ~1 s when Train is pressed
             # right after opening): it counts neither in the budget nor towards the next one's time.
@@ -139,9 +141,11 @@ class _Relay(Callback):
         total = self.epochs * event.batches_per_epoch
         step, elapsed = self._model_step(), now - self.train_started
         projected_seconds = elapsed * total / max(step - self.run_start_step, 1)
-        return (projected_seconds * SNAPSHOT_HZ < SNAPSHOT_POINTS
-                and step - self.snapshot_step >= total / SNAPSHOT_POINTS
-                and self.snapshot_seconds <= SHORT_RUN_BUDGET * elapsed)
+        return (
+            projected_seconds * SNAPSHOT_HZ < SNAPSHOT_POINTS
+            and step - self.snapshot_step >= total / SNAPSHOT_POINTS
+            and self.snapshot_seconds <= SHORT_RUN_BUDGET * elapsed
+        )
 
     def _model_step(self) -> int:
         return self.trainer.model_step if self.trainer is not None else 0
@@ -172,11 +176,18 @@ class _Relay(Callback):
             return
         rate = self.window_samples / max(now - self.window_start, 1e-9)
         event = self.last
-        self.worker.progressed.emit(TrainingProgress(
-            self.first_step, np.asarray(self.pending, dtype=np.float64), event.epoch - self.epoch_base,
-            event.first_batch + len(event.losses) - 1, event.batches_per_epoch, self.epochs, rate,
-            event.learning_rate,
-        ))
+        self.worker.progressed.emit(
+            TrainingProgress(
+                self.first_step,
+                np.asarray(self.pending, dtype=np.float64),
+                event.epoch - self.epoch_base,
+                event.first_batch + len(event.losses) - 1,
+                event.batches_per_epoch,
+                self.epochs,
+                rate,
+                event.learning_rate,
+            )
+        )
         self.pending = []
         if now - self.window_start > 1.0:  # a sliding one-second window for samples/s
             self.window_start, self.window_samples = now, 0
@@ -212,8 +223,15 @@ class TrainingWorker(QObject):
     epochs_ended = Signal(list)  # [EpochReport], bundled like the batch losses
     finished = Signal(object)  # TrainingResult (also after a stop or divergence)
 
-    def __init__(self, network: Network, x: Any, y: Any, validation: tuple[Any, Any] | None,
-                 control: TrainingControl, classes: int | None = None):
+    def __init__(
+        self,
+        network: Network,
+        x: Any,
+        y: Any,
+        validation: tuple[Any, Any] | None,
+        control: TrainingControl,
+        classes: int | None = None,
+    ):
         super().__init__()
         self.network = network
         self.x, self.y, self.validation = x, y, validation
@@ -231,14 +249,22 @@ class TrainingWorker(QObject):
         network = self.network
         config = network.training
         batches = max(1, -(-len(self.y) // config.batch_size))
-        self.started.emit({"epochs": config.epochs, "batches_per_epoch": batches, "samples": len(self.y),
-                           "first_step": network.history.steps, "first_epoch": network.history.epoch_count,
-                           "started_at": time.perf_counter()})
+        self.started.emit(
+            {
+                "epochs": config.epochs,
+                "batches_per_epoch": batches,
+                "samples": len(self.y),
+                "first_step": network.history.steps,
+                "first_epoch": network.history.epoch_count,
+                "started_at": time.perf_counter(),
+            }
+        )
         relay = _Relay(self, config.epochs)
         reason, message = "finished", ""
         try:
-            network.fit(self.x, self.y, validation_data=self.validation, callbacks=[relay],
-                        control=self.control)
+            network.fit(
+                self.x, self.y, validation_data=self.validation, callbacks=[relay], control=self.control
+            )
             reason = network.last_stop_reason or "finished"
         except NetCanvasError as exc:
             reason, message = ("diverged" if "diverged" in str(exc) else "failed"), str(exc)
@@ -270,8 +296,13 @@ def probe_inputs(network: Network, x: Any) -> np.ndarray | None:
     return network.model.prepare_inputs(sample)[0]
 
 
-def add_confusion(network: Network, report: EpochReport, validation: tuple[Any, Any] | None,
-                  classes: int | None, scores: np.ndarray | None = None) -> None:
+def add_confusion(
+    network: Network,
+    report: EpochReport,
+    validation: tuple[Any, Any] | None,
+    classes: int | None,
+    scores: np.ndarray | None = None,
+) -> None:
     """Fill `report`'s confusion matrix (and misclassified samples, first kernel) from the network's
     `scores` on the validation data, or a fresh prediction when there are none."""
     if classes is None or validation is None or len(validation[1]) == 0:
@@ -282,8 +313,11 @@ def add_confusion(network: Network, report: EpochReport, validation: tuple[Any, 
     report.confusion = confusion_matrix(y_val, scores, classes)
     truth = np.asarray(y_val)
     truth = truth.argmax(axis=1) if truth.ndim == 2 and truth.shape[1] > 1 else truth.reshape(-1)
-    predicted = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else (
-        scores.reshape(-1) > 0.5).astype(np.int64)
+    predicted = (
+        scores.argmax(axis=1)
+        if scores.ndim == 2 and scores.shape[1] > 1
+        else (scores.reshape(-1) > 0.5).astype(np.int64)
+    )
     report.misclassified = np.flatnonzero(predicted != truth)[:MISCLASSIFIED_SHOWN]
     report.misclassified_as = predicted[report.misclassified]
     model = network.model
@@ -291,14 +325,19 @@ def add_confusion(network: Network, report: EpochReport, validation: tuple[Any, 
     report.first_kernel = first.weights["kernel"].copy() if first is not None else None
 
 
-def describe(network: Network, x: Any, validation: tuple[Any, Any] | None,
-             classes: int | None) -> tuple[MonitorSnapshot | None, EpochReport]:
+def describe(
+    network: Network, x: Any, validation: tuple[Any, Any] | None, classes: int | None
+) -> tuple[MonitorSnapshot | None, EpochReport]:
     """What the views show of a network that is not training (e.g. a trained state given back by
     Undo): a health snapshot with the decision surface over the training inputs `x`, and a report
     with the validation confusion matrix. The network's weights are only read."""
     history = network.history
-    report = EpochReport(max(history.epoch_count - 1, 0), history.steps,
-                         {k: v[-1] for k, v in history.epochs.items() if v}, 0.0)
+    report = EpochReport(
+        max(history.epoch_count - 1, 0),
+        history.steps,
+        {k: v[-1] for k, v in history.epochs.items() if v},
+        0.0,
+    )
     add_confusion(network, report, validation, classes)
     probe = probe_inputs(network, x)
     if probe is None:

@@ -44,7 +44,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.write(bytes(b ^ 0xFF for b in body[:64]) + body[64:])
         elif kind == "slow":  # ~20 chunks a second: time to press Cancel
             for start in range(0, len(body), 64 * 1024):
-                self.wfile.write(body[start:start + 64 * 1024])
+                self.wfile.write(body[start : start + 64 * 1024])
                 time.sleep(0.05)
         else:  # "cut": half the promised bytes, then the connection drops
             self.wfile.write(body[: len(body) // 2])

@@ -18,8 +18,22 @@ KINKS = (0.0, -3.0, 3.0)  # relu family at 0, hard_sigmoid at ±3
 
 
 def test_every_expected_activation_is_registered_with_its_texts():
-    expected = {"linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
-                "softplus", "softsign", "hard_sigmoid", "softmax"}
+    expected = {
+        "linear",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "swish",
+        "softplus",
+        "softsign",
+        "hard_sigmoid",
+        "softmax",
+    }
     assert expected <= set(NAMES)
     for name in NAMES:
         cls = ACTIVATIONS.get(name)
@@ -180,10 +194,14 @@ def test_softmax_kernel_matches_its_numpy_twin(dtype):
 
 def test_known_values():
     x = np.array([[-2.0, -0.5, 0.0, 0.5, 4.0]])
-    np.testing.assert_allclose(get_activation("hard_sigmoid").forward(x), [[1 / 6, 2.5 / 6, 0.5, 3.5 / 6, 1.0]])
+    np.testing.assert_allclose(
+        get_activation("hard_sigmoid").forward(x), [[1 / 6, 2.5 / 6, 0.5, 3.5 / 6, 1.0]]
+    )
     np.testing.assert_allclose(get_activation("leaky_relu", alpha=0.2).forward(x), [[-0.4, -0.1, 0, 0.5, 4]])
     np.testing.assert_allclose(get_activation("elu", alpha=2.0).forward(x)[0, 0], 2 * np.expm1(-2.0))
-    np.testing.assert_allclose(get_activation("softplus").forward(np.array([[1000.0, -1000.0]])), [[1000.0, 0.0]])
+    np.testing.assert_allclose(
+        get_activation("softplus").forward(np.array([[1000.0, -1000.0]])), [[1000.0, 0.0]]
+    )
     np.testing.assert_allclose(get_activation("gelu").forward(np.array([[1.0]])), [[0.8413447460685429]])
     swish, silu = get_activation("swish"), get_activation("silu")
     np.testing.assert_array_equal(swish.forward(x), silu.forward(x))
@@ -194,10 +212,20 @@ def test_matches_torch_where_installed():
     torch = pytest.importorskip("torch", reason="torch not installed: comparison skipped")
     F = torch.nn.functional
     reference = {
-        "linear": lambda t: t, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-        "leaky_relu": lambda t: F.leaky_relu(t, 0.01), "elu": F.elu, "selu": F.selu, "gelu": F.gelu,
-        "silu": F.silu, "swish": F.silu, "softplus": F.softplus, "softsign": F.softsign,
-        "hard_sigmoid": lambda t: F.relu6(t + 3) / 6, "softmax": lambda t: torch.softmax(t, dim=-1),
+        "linear": lambda t: t,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "leaky_relu": lambda t: F.leaky_relu(t, 0.01),
+        "elu": F.elu,
+        "selu": F.selu,
+        "gelu": F.gelu,
+        "silu": F.silu,
+        "swish": F.silu,
+        "softplus": F.softplus,
+        "softsign": F.softsign,
+        "hard_sigmoid": lambda t: F.relu6(t + 3) / 6,
+        "softmax": lambda t: torch.softmax(t, dim=-1),
     }
     assert set(reference) == set(NAMES)
     z = np.random.default_rng(8).normal(scale=3.0, size=(6, 5))

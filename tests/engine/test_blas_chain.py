@@ -17,8 +17,11 @@ from engine.optimizers import get_optimizer
 from tests.engine.test_dense_chain import classifier, data, small_classifier
 from tests.engine.test_fused_path import PenaltyAt, check_stop_and_single_steps, fit
 
-pytestmark = pytest.mark.skipif(not blas.AVAILABLE, reason="NumPy's BLAS is not an ILP64 OpenBLAS found "
-                                "next to NumPy, so the fused BLAS-chain path is never chosen here")
+pytestmark = pytest.mark.skipif(
+    not blas.AVAILABLE,
+    reason="NumPy's BLAS is not an ILP64 OpenBLAS found "
+    "next to NumPy, so the fused BLAS-chain path is never chosen here",
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -66,13 +69,25 @@ def run(net, x, y, fused, monkeypatch, **kwargs):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("optimizer", [{"type": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
-                                       {"type": "adam", "learning_rate": 0.01}])
-@pytest.mark.parametrize(("hidden", "use_bias", "dense_targets", "shuffle"), [
-    ("relu", True, False, True), ("elu", False, True, True), ("sigmoid", True, False, False),
-    ("tanh", True, False, True)])
-def test_the_fused_blas_chain_gives_the_general_paths_numbers(dtype, optimizer, hidden, use_bias, dense_targets,
-                                                               shuffle, monkeypatch):
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        {"type": "sgd", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+        {"type": "adam", "learning_rate": 0.01},
+    ],
+)
+@pytest.mark.parametrize(
+    ("hidden", "use_bias", "dense_targets", "shuffle"),
+    [
+        ("relu", True, False, True),
+        ("elu", False, True, True),
+        ("sigmoid", True, False, False),
+        ("tanh", True, False, True),
+    ],
+)
+def test_the_fused_blas_chain_gives_the_general_paths_numbers(
+    dtype, optimizer, hidden, use_bias, dense_targets, shuffle, monkeypatch
+):
     """Same calls, same BLAS: bit for bit with SGD. Adam's update, compiled inside the kernel,
     may round its last bit differently, and tanh is the fused small-net path's in float64 and
     Eigen's rational function in float32 (NumPy's SIMD tanh has no twin inside Numba): within
@@ -112,16 +127,19 @@ def path_of(net, x, y, monkeypatch, **kwargs) -> str:
     return fit(net, x, y, None, monkeypatch, epochs=1, **kwargs)[2]
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({}, "fused BLAS chain"),
-    ({"hidden": "tanh"}, "fused BLAS chain"),
-    ({"optimizer": {"type": "rmsprop"}}, "general"),
-    ({"optimizer": {"type": "adam", "amsgrad": True}}, "general"),
-    ({"clip_norm": 1.0}, "general"),
-    ({"extra": ("Dropout", {"rate": 0.1})}, "general"),
-    ({"extra": ("Dense", {"units": 1, "activation": "relu"})}, "general"),  # np.matmul's gemv case
-    ({"loss": "mse", "output": "linear"}, "general"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, "fused BLAS chain"),
+        ({"hidden": "tanh"}, "fused BLAS chain"),
+        ({"optimizer": {"type": "rmsprop"}}, "general"),
+        ({"optimizer": {"type": "adam", "amsgrad": True}}, "general"),
+        ({"clip_norm": 1.0}, "general"),
+        ({"extra": ("Dropout", {"rate": 0.1})}, "general"),
+        ({"extra": ("Dense", {"units": 1, "activation": "relu"})}, "general"),  # np.matmul's gemv case
+        ({"loss": "mse", "output": "linear"}, "general"),
+    ],
+)
 def test_the_fused_blas_chain_is_chosen_only_where_it_computes_the_same(change, expected, monkeypatch):
     net = classifier(**change)
     x, y = data(dense_targets=change.get("loss") == "mse")
@@ -135,8 +153,15 @@ def test_small_networks_stay_on_the_fused_small_net_path(monkeypatch):
 def test_calls_are_sized_by_work_so_stop_lands_soon_on_any_network():
     sizes = {}
     for name, (inputs, hidden) in {"mnist": (784, (256, 128)), "wide": (784, (1024, 1024))}.items():
-        spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 128, "seed": 0,
-                                     "dtype": "float32", "optimizer": {"type": "adam"}})
+        spec = NetworkSpec(
+            training={
+                "loss": "sparse_categorical_crossentropy",
+                "batch_size": 128,
+                "seed": 0,
+                "dtype": "float32",
+                "optimizer": {"type": "adam"},
+            }
+        )
         spec.add_node("Input", {"shape": [inputs]}, node_id="in")
         previous = "in"
         for i, units in enumerate(hidden):
@@ -147,7 +172,9 @@ def test_calls_are_sized_by_work_so_stop_lands_soon_on_any_network():
         spec.connect(previous, "out")
         net = Network(spec)
         x = [np.zeros((256, inputs), np.float32)]
-        path = BlasChainPath.plan(net.model, _loss(), get_optimizer("adam"), None, 128, x, np.zeros(256, np.int64))
+        path = BlasChainPath.plan(
+            net.model, _loss(), get_optimizer("adam"), None, 128, x, np.zeros(256, np.int64)
+        )
         sizes[name] = path.batches_per_call
     assert sizes == {"mnist": 16, "wide": 2}
 
@@ -159,8 +186,9 @@ def _loss() -> Loss:
 def test_stop_lands_between_calls_and_single_steps_run_one_batch():
     net = classifier(batch_size=1)
     x, y = data(count=3000)
-    plan = BlasChainPath.plan(net.model, _loss(), get_optimizer("adam"), None, 1,
-                              [x.astype(net.model.dtype)], y)
+    plan = BlasChainPath.plan(
+        net.model, _loss(), get_optimizer("adam"), None, 1, [x.astype(net.model.dtype)], y
+    )
     assert plan.batches_per_call == MAX_BATCHES_PER_CALL
     check_stop_and_single_steps(net, x, y, plan.batches_per_call)
 
@@ -187,8 +215,9 @@ def test_a_live_weight_penalty_moves_training_to_the_general_path(monkeypatch):
         net = classifier()
         control = TrainingControl()
         control.step(10_000)  # one batch per kernel call, so the change lands on the next batch
-        history, events, path = fit(net, x, y, fused, monkeypatch, epochs=2, control=control,
-                                    callbacks=[PenaltyAt(control, 5, "h2")])
+        history, events, path = fit(
+            net, x, y, fused, monkeypatch, epochs=2, control=control, callbacks=[PenaltyAt(control, 5, "h2")]
+        )
         assert path == "general" and net.model.layers["h2"].params["kernel_l2"] == 0.05
         runs.append((net, events))
     (fused, e_fused), (general, e_general) = runs

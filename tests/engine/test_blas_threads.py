@@ -13,7 +13,8 @@ from tests.engine.test_dense_chain import classifier, data, small_classifier
 pytestmark = pytest.mark.skipif(
     blas.threads() is None or blas.threads() < 2,
     reason="NumPy's BLAS is not an OpenBLAS found next to NumPy, or already runs one thread "
-           "(OPENBLAS_NUM_THREADS=1): there is no thread count to hold and give back")
+    "(OPENBLAS_NUM_THREADS=1): there is no thread count to hold and give back",
+)
 
 
 def test_single_threaded_holds_one_thread_and_gives_the_count_back():
@@ -68,13 +69,20 @@ def test_the_fused_small_net_path_trains_with_one_blas_thread_and_the_others_kee
     before = blas.threads()
     x, y = data()
     paths = {}
-    for name, net in {"small": small_classifier(), "chain": classifier(), "clipped": classifier(clip_norm=1.0)}.items():
+    for name, net in {
+        "small": small_classifier(),
+        "chain": classifier(),
+        "clipped": classifier(clip_norm=1.0),
+    }.items():
         seen = RecordsThreads()
         net.fit(x, y, epochs=2, callbacks=[seen])
         paths[name] = (seen.path, seen.during)
         assert blas.threads() == before
-    assert paths == {"small": ("fused small net", {1}), "chain": ("fused BLAS chain", {before}),
-                     "clipped": ("general", {before})}
+    assert paths == {
+        "small": ("fused small net", {1}),
+        "chain": ("fused BLAS chain", {before}),
+        "clipped": ("general", {before}),
+    }
 
 
 def test_the_thread_count_comes_back_when_training_fails():

@@ -20,14 +20,26 @@ MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 def run_main(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def train_example(tmp_path: Path, name: str, *extra: str) -> dict:
     metrics = tmp_path / f"{name}.metrics.json"
-    result = run_main("train", str(EXAMPLES / f"{name}.json"), "-o", str(tmp_path / f"{name}.ncv"),
-                      "--metrics-json", str(metrics), *extra)
+    result = run_main(
+        "train",
+        str(EXAMPLES / f"{name}.json"),
+        "-o",
+        str(tmp_path / f"{name}.ncv"),
+        "--metrics-json",
+        str(metrics),
+        *extra,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / f"{name}.ncv").is_file()
     return json.loads(metrics.read_text())
@@ -71,8 +83,20 @@ def test_sine_reaches_mse_below_0_01(tmp_path):
 
 @pytest.mark.slow
 def test_training_options_override_the_file(tmp_path):
-    metrics = train_example(tmp_path, "xor", "--epochs", "2", "--batch-size", "50", "--lr", "0.02",
-                            "--seed", "3", "--data", "circle")
+    metrics = train_example(
+        tmp_path,
+        "xor",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--lr",
+        "0.02",
+        "--seed",
+        "3",
+        "--data",
+        "circle",
+    )
     trained = engine.load(tmp_path / "xor.ncv")
     assert len(trained.history.epochs["loss"]) == 2
     assert trained.training.batch_size == 50 and trained.training.seed == 3
@@ -84,8 +108,21 @@ def test_training_options_override_the_file(tmp_path):
 def test_ctrl_c_stops_after_the_batch_and_still_saves(tmp_path):
     out = tmp_path / "stopped.ncv"
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "train", str(EXAMPLES / "spiral.json"), "--epochs", "100000",
-         "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "train",
+            str(EXAMPLES / "spiral.json"),
+            "--epochs",
+            "100000",
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     time.sleep(6)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -95,9 +132,11 @@ def test_ctrl_c_stops_after_the_batch_and_still_saves(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (MNIST / "train-images-idx3-ubyte.gz").exists(),
-                    reason=f"MNIST files not found at {MNIST}")
+@pytest.mark.skipif(
+    not (MNIST / "train-images-idx3-ubyte.gz").exists(), reason=f"MNIST files not found at {MNIST}"
+)
 def test_mnist_mlp_three_epochs_reaches_97_percent(tmp_path):
-    metrics = train_example(tmp_path, "mnist_mlp", "--data", f"mnist:{os.path.relpath(MNIST, ROOT)}",
-                            "--epochs", "3")
+    metrics = train_example(
+        tmp_path, "mnist_mlp", "--data", f"mnist:{os.path.relpath(MNIST, ROOT)}", "--epochs", "3"
+    )
     assert metrics["val_accuracy"] >= 0.97

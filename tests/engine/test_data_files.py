@@ -28,8 +28,17 @@ def write_idx(path: Path, array: np.ndarray, code: int = 0x08, compress: bool = 
     return path
 
 
-@pytest.mark.parametrize("code, dtype", [(0x08, np.uint8), (0x09, np.int8), (0x0B, np.int16),
-                                         (0x0C, np.int32), (0x0D, np.float32), (0x0E, np.float64)])
+@pytest.mark.parametrize(
+    "code, dtype",
+    [
+        (0x08, np.uint8),
+        (0x09, np.int8),
+        (0x0B, np.int16),
+        (0x0C, np.int32),
+        (0x0D, np.float32),
+        (0x0E, np.float64),
+    ],
+)
 def test_read_idx_every_type_raw_and_gzip(tmp_path, code, dtype):
     array = (np.arange(24).reshape(2, 3, 4) * (1 if dtype == np.uint8 else -3)).astype(dtype)
     raw = read_idx(write_idx(tmp_path / "a.idx", array, code))
@@ -48,14 +57,17 @@ def test_gzip_is_detected_by_content_not_by_name(tmp_path):
     np.testing.assert_array_equal(read_idx(plain), array)
 
 
-@pytest.mark.parametrize("data, words", [
-    (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", ["not an IDX file", "two zero bytes"]),
-    (b"\x00\x00\x0a\x01\x00\x00\x00\x01\x05", ["unknown IDX data type code 0x0A"]),
-    (b"\x00\x00\x08\x00", ["0 dimensions"]),
-    (b"\x00\x00\x08\x03\x00\x00", ["truncated header"]),
-    (b"\x00\x00", ["too short"]),
-    (b"\x00\x00\x08\x01\x00\x00\x00\x02\x05\x06\x07", ["1 unexpected bytes after the data"]),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"\x01\x00\x08\x01\x00\x00\x00\x01\x05", ["not an IDX file", "two zero bytes"]),
+        (b"\x00\x00\x0a\x01\x00\x00\x00\x01\x05", ["unknown IDX data type code 0x0A"]),
+        (b"\x00\x00\x08\x00", ["0 dimensions"]),
+        (b"\x00\x00\x08\x03\x00\x00", ["truncated header"]),
+        (b"\x00\x00", ["too short"]),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x02\x05\x06\x07", ["1 unexpected bytes after the data"]),
+    ],
+)
 def test_bad_idx_headers(tmp_path, data, words):
     path = tmp_path / "bad.idx"
     path.write_bytes(data)
@@ -88,8 +100,13 @@ def test_damaged_gzip_and_missing_file(tmp_path):
 
 
 # ------------------------------------------------------------------ MNIST
-def write_mnist(folder: Path, n_train: int = 6, n_test: int = 4, compress: bool = True,
-                train_labels: np.ndarray | None = None) -> Path:
+def write_mnist(
+    folder: Path,
+    n_train: int = 6,
+    n_test: int = 4,
+    compress: bool = True,
+    train_labels: np.ndarray | None = None,
+) -> Path:
     folder.mkdir(exist_ok=True)
     rng = np.random.default_rng(0)
     suffix = ".gz" if compress else ""
@@ -125,7 +142,9 @@ def test_mnist_label_out_of_range(tmp_path):
 def test_mnist_count_mismatch_and_missing_files(tmp_path):
     folder = write_mnist(tmp_path / "m")
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(3, dtype=np.uint8), compress=True)
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz has 4 images but t10k-labels-idx1-ubyte.gz has 3"):
+    with pytest.raises(
+        DataError, match="t10k-images-idx3-ubyte.gz has 4 images but t10k-labels-idx1-ubyte.gz has 3"
+    ):
         load_mnist(folder)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     (folder / "train-images-idx3-ubyte.gz").unlink()

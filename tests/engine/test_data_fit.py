@@ -63,14 +63,17 @@ def test_every_example_on_every_synthetic_set_trains_after_the_offered_fixes(exa
     _train_one_epoch(spec, dataset)
 
 
-@pytest.mark.parametrize(("units", "activation", "loss", "label"), [
-    # the case: the old fix set 2 units and left binary cross-entropy, which then failed
-    (32, "relu", "binary_crossentropy", "Set 'dense_1' to 1 sigmoid unit"),
-    (32, "linear", "mse", "Set 'dense_1' to 1 sigmoid unit and the loss to binary_crossentropy"),
-    (2, "softmax", "binary_crossentropy", "Set 'dense_1' to 1 sigmoid unit"),
-    (2, "softmax", "categorical_crossentropy", "Set the loss to sparse_categorical_crossentropy"),
-    (1, "linear", "binary_crossentropy", "Set 'dense_1' to a sigmoid activation"),
-])
+@pytest.mark.parametrize(
+    ("units", "activation", "loss", "label"),
+    [
+        # the case: the old fix set 2 units and left binary cross-entropy, which then failed
+        (32, "relu", "binary_crossentropy", "Set 'dense_1' to 1 sigmoid unit"),
+        (32, "linear", "mse", "Set 'dense_1' to 1 sigmoid unit and the loss to binary_crossentropy"),
+        (2, "softmax", "binary_crossentropy", "Set 'dense_1' to 1 sigmoid unit"),
+        (2, "softmax", "categorical_crossentropy", "Set the loss to sparse_categorical_crossentropy"),
+        (1, "linear", "binary_crossentropy", "Set 'dense_1' to a sigmoid activation"),
+    ],
+)
 def test_two_classes_get_units_activation_and_loss_together(units, activation, loss, label):
     spec = _chain(units, activation, loss)
     dataset = load_data({"source": "xor", "n": 64})
@@ -118,7 +121,9 @@ def test_regression_data_with_a_classification_loss_and_extra_units():
     assert "metrics" not in spec.training  # the new loss's defaults, not the classifier's accuracy
     spec.set_params("dense_1", {"units": 3})
     (problem,) = _problems(spec, dataset)
-    assert problem.message == "the data has 1 target value(s) per sample but the output 'dense_1' has 3 unit(s)"
+    assert (
+        problem.message == "the data has 1 target value(s) per sample but the output 'dense_1' has 3 unit(s)"
+    )
 
 
 def test_no_data_chosen_is_a_problem_that_points_to_the_data_tab():
@@ -139,7 +144,8 @@ def test_softmax_over_one_unit_is_a_problem_of_its_node():
     spec = _chain(1, "softmax", "binary_crossentropy")
     report = spec.infer_shapes()
     assert [(p.node_id, p.message) for p in report.problems] == [
-        ("dense_1", "Dense 'dense_1': softmax over 1 unit is always 1: use sigmoid")]
+        ("dense_1", "Dense 'dense_1': softmax over 1 unit is always 1: use sigmoid")
+    ]
     assert report.shapes["dense_1"] == (1,)
     spec.set_params("dense_1", {"activation": "sigmoid"})
     spec.add_node("Activation", {"activation": "softmax"}, node_id="act")
@@ -151,12 +157,14 @@ def test_the_cli_train_stops_early_with_the_fix_in_words(tmp_path, capsys):
     from engine.cli.commands import run_cli
 
     xor = next(p for p in EXAMPLES if p.stem == "xor")
-    code = run_cli(["train", str(xor), "--data", "spiral_multiclass", "--epochs", "1",
-                    "-o", str(tmp_path / "out.ncv")])
+    code = run_cli(
+        ["train", str(xor), "--data", "spiral_multiclass", "--epochs", "1", "-o", str(tmp_path / "out.ncv")]
+    )
     assert code == 1 and not (tmp_path / "out.ncv").exists()
     assert capsys.readouterr().err.strip() == (
         "error: the data does not fit the network: the data has 3 classes but the output 'out' has "
-        "1 unit(s) (fix: set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy)")
+        "1 unit(s) (fix: set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy)"
+    )
 
 
 def test_a_problem_of_the_output_layer_itself_is_not_reported_twice():

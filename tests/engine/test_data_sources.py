@@ -50,8 +50,9 @@ def test_split_edge_cases():
 
 def test_split_uses_the_sources_own_validation_data():
     data = small(10)
-    with_val = Dataset(x=data.x, y=data.y, task="classification", n_classes=2,
-                       x_val=data.x[:4] + 100, y_val=data.y[:4])
+    with_val = Dataset(
+        x=data.x, y=data.y, task="classification", n_classes=2, x_val=data.x[:4] + 100, y_val=data.y[:4]
+    )
     train, val = with_val.split(0.5, seed=0)
     np.testing.assert_array_equal(train.x, data.x)
     np.testing.assert_array_equal(val.x, data.x[:4] + 100)
@@ -103,13 +104,16 @@ def test_standardizer_dict_survives_json():
     np.testing.assert_array_equal(again.std, scaler.std)
 
 
-@pytest.mark.parametrize("doc, words", [
-    ([1, 2], "expected an object with 'mean' and 'std'"),
-    ({"mean": [1.0]}, "expected an object with 'mean' and 'std'"),
-    ({"mean": ["a"], "std": [1.0]}, "preprocessing.standardize.mean: expected a list of numbers"),
-    ({"mean": [1.0, 2.0], "std": [1.0]}, "mean has shape (2,) but std has shape (1,)"),
-    ({"mean": [1.0], "std": [0.0]}, "every std must be above 0"),
-])
+@pytest.mark.parametrize(
+    "doc, words",
+    [
+        ([1, 2], "expected an object with 'mean' and 'std'"),
+        ({"mean": [1.0]}, "expected an object with 'mean' and 'std'"),
+        ({"mean": ["a"], "std": [1.0]}, "preprocessing.standardize.mean: expected a list of numbers"),
+        ({"mean": [1.0, 2.0], "std": [1.0]}, "mean has shape (2,) but std has shape (1,)"),
+        ({"mean": [1.0], "std": [0.0]}, "every std must be above 0"),
+    ],
+)
 def test_standardizer_from_bad_dict(doc, words):
     with pytest.raises(DataError) as info:
         Standardizer.from_dict(doc)
@@ -145,8 +149,16 @@ def test_load_data_files_resolve_against_base_dir(tmp_path):
     folder = tmp_path / "nets"
     folder.mkdir()
     (folder / "t.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'ab'[i % 2]}\n" for i in range(10)))
-    config = {"source": "csv", "path": "t.csv", "target": "label", "features": ["b", "a"],
-              "task": "auto", "standardize": True, "val_split": 0.2, "seed": 5}
+    config = {
+        "source": "csv",
+        "path": "t.csv",
+        "target": "label",
+        "features": ["b", "a"],
+        "task": "auto",
+        "standardize": True,
+        "val_split": 0.2,
+        "seed": 5,
+    }
     data = load_data(config, base_dir=folder, dtype="float64")
     assert data.feature_names == ["b", "a"] and data.x.dtype == np.float64
     train, _ = data.split(0.2, 5)
@@ -154,7 +166,9 @@ def test_load_data_files_resolve_against_base_dir(tmp_path):
     np.savez(folder / "d.npz", x=np.zeros((4, 2)), y=np.array([0, 1, 1, 0]))
     assert load_data({"source": "npz", "path": "d.npz"}, base_dir=folder).n_classes == 2
     assert len(load_data({"source": "npz", "path": str(folder / "d.npz")})) == 4
-    with pytest.raises(ConfigError, match="unknown key.* target for source 'npz'; known: source, val_split, seed, path"):
+    with pytest.raises(
+        ConfigError, match="unknown key.* target for source 'npz'; known: source, val_split, seed, path"
+    ):
         load_data({"source": "npz", "path": "d.npz", "target": "y"}, base_dir=folder)
     with pytest.raises(ConfigError, match="source 'mnist' needs a 'path'"):
         load_data({"source": "mnist", "path": ""})
@@ -178,22 +192,25 @@ def test_load_data_with_the_example_files():
 
 
 # ----------------------------------------------------- parse_data_argument
-@pytest.mark.parametrize("text, expected", [
-    ("xor", {"source": "xor"}),
-    (" spiral_multiclass ", {"source": "spiral_multiclass"}),
-    ("mnist:data/mnist", {"source": "mnist", "path": "data/mnist"}),
-    ("mnist", {"source": "mnist"}),
-    ("fashion_mnist", {"source": "fashion_mnist"}),
-    ("fashion_mnist:clothes", {"source": "fashion_mnist", "path": "clothes"}),
-    ("MNIST:C:\\data\\mnist", {"source": "mnist", "path": "C:\\data\\mnist"}),
-    ("npz:/tmp/a:b.npz", {"source": "npz", "path": "/tmp/a:b.npz"}),
-    ("csv:data.csv", {"source": "csv", "path": "data.csv"}),
-    ("csv:data.csv:label", {"source": "csv", "path": "data.csv", "target": "label"}),
-    ("csv:C:\\d\\x.csv", {"source": "csv", "path": "C:\\d\\x.csv"}),
-    ("csv:C:\\d\\x.csv:species", {"source": "csv", "path": "C:\\d\\x.csv", "target": "species"}),
-    ("csv:C:x.csv", {"source": "csv", "path": "C:x.csv"}),
-    ("csv:/a/b.csv:", {"source": "csv", "path": "/a/b.csv:"}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("xor", {"source": "xor"}),
+        (" spiral_multiclass ", {"source": "spiral_multiclass"}),
+        ("mnist:data/mnist", {"source": "mnist", "path": "data/mnist"}),
+        ("mnist", {"source": "mnist"}),
+        ("fashion_mnist", {"source": "fashion_mnist"}),
+        ("fashion_mnist:clothes", {"source": "fashion_mnist", "path": "clothes"}),
+        ("MNIST:C:\\data\\mnist", {"source": "mnist", "path": "C:\\data\\mnist"}),
+        ("npz:/tmp/a:b.npz", {"source": "npz", "path": "/tmp/a:b.npz"}),
+        ("csv:data.csv", {"source": "csv", "path": "data.csv"}),
+        ("csv:data.csv:label", {"source": "csv", "path": "data.csv", "target": "label"}),
+        ("csv:C:\\d\\x.csv", {"source": "csv", "path": "C:\\d\\x.csv"}),
+        ("csv:C:\\d\\x.csv:species", {"source": "csv", "path": "C:\\d\\x.csv", "target": "species"}),
+        ("csv:C:x.csv", {"source": "csv", "path": "C:x.csv"}),
+        ("csv:/a/b.csv:", {"source": "csv", "path": "/a/b.csv:"}),
+    ],
+)
 def test_parse_data_argument(text, expected):
     assert parse_data_argument(text) == expected
 
@@ -205,13 +222,16 @@ def test_parse_data_argument_prefers_an_existing_file(tmp_path):
     assert parse_data_argument(f"csv:{odd}:y") == {"source": "csv", "path": str(odd), "target": "y"}
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "expected a synthetic set name"),
-    ("iris", "unknown data set 'iris'; choose one of circle, xor"),
-    ("npz", "'npz' needs a path: npz:PATH"),
-    ("csv:", "needs a path"),
-    ("hdf5:file.h5", "unknown kind 'hdf5'"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "expected a synthetic set name"),
+        ("iris", "unknown data set 'iris'; choose one of circle, xor"),
+        ("npz", "'npz' needs a path: npz:PATH"),
+        ("csv:", "needs a path"),
+        ("hdf5:file.h5", "unknown kind 'hdf5'"),
+    ],
+)
 def test_bad_data_arguments(text, words):
     with pytest.raises(ConfigError) as info:
         parse_data_argument(text)

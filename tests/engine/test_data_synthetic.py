@@ -14,8 +14,16 @@ REGRESSION = {"plane", "gauss_surface", "sine"}
 
 
 def test_every_documented_set_is_registered():
-    assert set(NAMES) == {"circle", "xor", "gauss", "spiral", "spiral_multiclass", "plane",
-                          "gauss_surface", "sine"}
+    assert set(NAMES) == {
+        "circle",
+        "xor",
+        "gauss",
+        "spiral",
+        "spiral_multiclass",
+        "plane",
+        "gauss_surface",
+        "sine",
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -148,20 +156,29 @@ def test_regression_targets():
     assert abs((noisy_sine.y - np.sin(noisy_sine.x)).std() - 0.1) < 0.01
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"n": 5}, "at least 10"),
-    ({"noise": 0.9}, "at most"),
-    ({"colour": "red"}, "unknown parameter"),
-    ({"n": 2.5}, "whole number"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"n": 5}, "at least 10"),
+        ({"noise": 0.9}, "at most"),
+        ({"colour": "red"}, "unknown parameter"),
+        ({"n": 2.5}, "whole number"),
+    ],
+)
 def test_bad_parameters_are_config_errors(params, words):
     with pytest.raises(ConfigError, match=words):
         DATASETS.get("xor").generate(**params)
 
 
 def test_load_data_builds_a_synthetic_set_in_the_requested_dtype():
-    config = {"source": "spiral_multiclass", "n": 300, "noise": 0.1, "classes": 4, "seed": 3,
-              "val_split": 0.25}
+    config = {
+        "source": "spiral_multiclass",
+        "n": 300,
+        "noise": 0.1,
+        "classes": 4,
+        "seed": 3,
+        "val_split": 0.25,
+    }
     data = load_data(config, dtype="float64")
     assert data.x.dtype == np.float64 and data.n_classes == 4 and len(data) == 300
     same = DATASETS.get("spiral_multiclass").generate(n=300, noise=0.1, classes=4, seed=3)

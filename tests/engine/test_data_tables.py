@@ -73,20 +73,26 @@ def test_bom_semicolons_blank_lines_and_crlf(tmp_path):
     assert data.feature_names == ["x", "y"] and data.class_names == ["a", "b"] and len(data) == 2
 
 
-@pytest.mark.parametrize("text, words", [
-    ("age,y\n" + "1,0\n" * 15 + "abc,1\n", ["data.csv line 17, column 'age': expected a number, got 'abc'"]),
-    ("a,b,y\n1,2,0\n3,4\n", ["data.csv line 3", "expected 3 values", "got 2"]),
-    ("a,b,y\n1,2,0\n3,4,5,6\n", ["data.csv line 3", "expected 3 values", "got 4"]),
-    ("", ["data.csv is empty"]),
-    ("\n\n", ["data.csv is empty"]),
-    ("a,b,y\n", ["data.csv has a header row but no data rows"]),
-    ("a,b,y\n1,,0\n", ["data.csv line 2, column 'b': empty cell"]),
-    ("a,b,y\n1,2,\n", ["data.csv line 2, column 'y': empty cell"]),
-    ("a,b,y\n1,nan,0\n", ["data.csv line 2, column 'b': expected a finite number, got 'nan'"]),
-    ('a,b,y\n1,2,"two\nlines"\n5,x,1\n', ["data.csv line 4, column 'b'", "got 'x'"]),  # quoted newline
-    ("a,a,y\n1,2,0\n", ["column name 'a' appears twice"]),
-    ("y\n1\n", ["no feature columns"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "age,y\n" + "1,0\n" * 15 + "abc,1\n",
+            ["data.csv line 17, column 'age': expected a number, got 'abc'"],
+        ),
+        ("a,b,y\n1,2,0\n3,4\n", ["data.csv line 3", "expected 3 values", "got 2"]),
+        ("a,b,y\n1,2,0\n3,4,5,6\n", ["data.csv line 3", "expected 3 values", "got 4"]),
+        ("", ["data.csv is empty"]),
+        ("\n\n", ["data.csv is empty"]),
+        ("a,b,y\n", ["data.csv has a header row but no data rows"]),
+        ("a,b,y\n1,,0\n", ["data.csv line 2, column 'b': empty cell"]),
+        ("a,b,y\n1,2,\n", ["data.csv line 2, column 'y': empty cell"]),
+        ("a,b,y\n1,nan,0\n", ["data.csv line 2, column 'b': expected a finite number, got 'nan'"]),
+        ('a,b,y\n1,2,"two\nlines"\n5,x,1\n', ["data.csv line 4, column 'b'", "got 'x'"]),  # quoted newline
+        ("a,a,y\n1,2,0\n", ["column name 'a' appears twice"]),
+        ("y\n1\n", ["no feature columns"]),
+    ],
+)
 def test_bad_csv_files(tmp_path, text, words):
     with pytest.raises(DataError) as info:
         load_csv(write(tmp_path, text))
@@ -144,18 +150,25 @@ def test_npz_classification_and_regression(tmp_path):
     assert reg.x_val is None
 
 
-@pytest.mark.parametrize("arrays, words", [
-    ({"x": np.array([[1], "a"], dtype=object), "y": np.zeros(2)}, ["array 'x' holds Python objects"]),
-    ({"features": np.zeros((3, 2)), "labels": np.zeros(3)}, ["missing array(s) 'x', 'y'",
-                                                            "the archive holds: features, labels"]),
-    ({"x": np.zeros((3, 2)), "y": np.zeros(4)}, ["'x' has 3 rows but 'y' has 4"]),
-    ({"x": np.array([["a", "b"]]), "y": np.zeros(1)}, ["array 'x' must be numeric, got dtype <U1"]),
-    ({"x": np.zeros((2, 2)), "y": np.array([0, -1])}, ["class id -1"]),
-    ({"x": np.zeros((2, 2)), "y": np.zeros(2), "x_val": np.zeros((1, 2))}, ["stored together"]),
-    ({"x": np.zeros((2, 2)), "y": np.zeros(2), "x_val": np.zeros((1, 3)), "y_val": np.zeros(1)},
-     ["'x_val' samples have shape (3,)"]),
-    ({"x": np.array([[np.nan, 1.0]]), "y": np.zeros(1)}, ["NaN or infinite"]),
-])
+@pytest.mark.parametrize(
+    "arrays, words",
+    [
+        ({"x": np.array([[1], "a"], dtype=object), "y": np.zeros(2)}, ["array 'x' holds Python objects"]),
+        (
+            {"features": np.zeros((3, 2)), "labels": np.zeros(3)},
+            ["missing array(s) 'x', 'y'", "the archive holds: features, labels"],
+        ),
+        ({"x": np.zeros((3, 2)), "y": np.zeros(4)}, ["'x' has 3 rows but 'y' has 4"]),
+        ({"x": np.array([["a", "b"]]), "y": np.zeros(1)}, ["array 'x' must be numeric, got dtype <U1"]),
+        ({"x": np.zeros((2, 2)), "y": np.array([0, -1])}, ["class id -1"]),
+        ({"x": np.zeros((2, 2)), "y": np.zeros(2), "x_val": np.zeros((1, 2))}, ["stored together"]),
+        (
+            {"x": np.zeros((2, 2)), "y": np.zeros(2), "x_val": np.zeros((1, 3)), "y_val": np.zeros(1)},
+            ["'x_val' samples have shape (3,)"],
+        ),
+        ({"x": np.array([[np.nan, 1.0]]), "y": np.zeros(1)}, ["NaN or infinite"]),
+    ],
+)
 def test_bad_npz_files(tmp_path, arrays, words):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)

@@ -15,10 +15,26 @@ from engine.network import Network
 from tests.engine.test_fused_path import PenaltyAt
 
 
-def classifier(dtype="float64", hidden="relu", use_bias=True, loss="sparse_categorical_crossentropy",
-               output="softmax", extra=None, **training) -> Network:
-    spec = NetworkSpec(training={"loss": loss, "optimizer": {"type": "adam", "learning_rate": 0.01},
-                                 "batch_size": 16, "epochs": 2, "seed": 3, "dtype": dtype, **training})
+def classifier(
+    dtype="float64",
+    hidden="relu",
+    use_bias=True,
+    loss="sparse_categorical_crossentropy",
+    output="softmax",
+    extra=None,
+    **training,
+) -> Network:
+    spec = NetworkSpec(
+        training={
+            "loss": loss,
+            "optimizer": {"type": "adam", "learning_rate": 0.01},
+            "batch_size": 16,
+            "epochs": 2,
+            "seed": 3,
+            "dtype": dtype,
+            **training,
+        }
+    )
     spec.add_node("Input", {"shape": [5]}, node_id="in")
     spec.add_node("Dense", {"units": 40, "activation": hidden, "use_bias": use_bias}, node_id="h1")
     spec.add_node("Dense", {"units": 40, "activation": hidden}, node_id="h2")
@@ -34,8 +50,14 @@ def classifier(dtype="float64", hidden="relu", use_bias=True, loss="sparse_categ
 
 def small_classifier() -> Network:
     """5-8-3 relu/softmax with Adam: small enough for the fused small-net path."""
-    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 16, "seed": 3,
-                                 "optimizer": {"type": "adam"}})
+    spec = NetworkSpec(
+        training={
+            "loss": "sparse_categorical_crossentropy",
+            "batch_size": 16,
+            "seed": 3,
+            "optimizer": {"type": "adam"},
+        }
+    )
     spec.add_node("Input", {"shape": [5]}, node_id="in")
     spec.add_node("Dense", {"units": 8, "activation": "relu"}, node_id="h")
     spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
@@ -69,11 +91,18 @@ def train(net, x, y, lean: bool, monkeypatch, callbacks=(), **kwargs):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(("hidden", "use_bias", "dense_targets", "shuffle"), [
-    ("relu", True, False, True), ("tanh", True, True, True), ("elu", False, False, False),
-    ("sigmoid", True, True, False)])
-def test_the_lean_step_equals_the_layer_by_layer_step_bit_for_bit(dtype, hidden, use_bias, dense_targets,
-                                                                 shuffle, monkeypatch):
+@pytest.mark.parametrize(
+    ("hidden", "use_bias", "dense_targets", "shuffle"),
+    [
+        ("relu", True, False, True),
+        ("tanh", True, True, True),
+        ("elu", False, False, False),
+        ("sigmoid", True, True, False),
+    ],
+)
+def test_the_lean_step_equals_the_layer_by_layer_step_bit_for_bit(
+    dtype, hidden, use_bias, dense_targets, shuffle, monkeypatch
+):
     x, y = data(dense_targets=dense_targets)  # 162 to train: 11 batches, the last of 2
     loss = "categorical_crossentropy" if dense_targets else "sparse_categorical_crossentropy"
     runs = []
@@ -91,14 +120,17 @@ def test_the_lean_step_equals_the_layer_by_layer_step_bit_for_bit(dtype, hidden,
     assert b_lean == b_layers and len(b_lean) == 2 * 11
 
 
-@pytest.mark.parametrize("change", [
-    {"extra": ("Dropout", {"rate": 0.1})},
-    {"extra": ("BatchNormalization", {})},
-    {"loss": "mse", "output": "linear"},
-    {"loss": "sparse_categorical_crossentropy", "output": "linear"},  # loss not fused with the output
-    {"hidden": "softmax"},
-    {"clip_norm": 1.0},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"extra": ("Dropout", {"rate": 0.1})},
+        {"extra": ("BatchNormalization", {})},
+        {"loss": "mse", "output": "linear"},
+        {"loss": "sparse_categorical_crossentropy", "output": "linear"},  # loss not fused with the output
+        {"hidden": "softmax"},
+        {"clip_norm": 1.0},
+    ],
+)
 def test_the_lean_step_is_used_only_where_it_computes_the_same(change, monkeypatch):
     clip = change.pop("clip_norm", None)
     net = classifier(**change, **({"clip_norm": clip} if clip else {}))
@@ -117,7 +149,9 @@ def test_a_live_weight_penalty_leaves_the_lean_step_from_the_next_batch(monkeypa
     for lean in (True, False):
         net = classifier()
         control = TrainingControl()
-        history, used = train(net, x, y, lean, monkeypatch, control=control, callbacks=[PenaltyAt(control, 5, "h2")])
+        history, used = train(
+            net, x, y, lean, monkeypatch, control=control, callbacks=[PenaltyAt(control, 5, "h2")]
+        )
         assert used == lean and net.model.layers["h2"].params["kernel_l2"] == 0.05
         runs.append((net.get_weights(), net.history.batch_losses))
     for a, b in zip(runs[0][0], runs[1][0], strict=True):

@@ -55,7 +55,9 @@ def test_first_use_downloads_with_progress_then_reads_the_cache(mirror, cache):
     with pytest.raises(NotDownloaded, match=r"MNIST is not downloaded yet .*Data tab.*--data mnist"):
         load_data({"source": "mnist"})
     seen: list[tuple[int, int]] = []
-    data = load_data({"source": "mnist"}, download=True, progress=lambda done, total: seen.append((done, total)))
+    data = load_data(
+        {"source": "mnist"}, download=True, progress=lambda done, total: seen.append((done, total))
+    )
     assert data.x.shape == (60000, 1, 28, 28) and data.x_val.shape == (10000, 1, 28, 28)
     assert data.class_names[:3] == ["0", "1", "2"]
     total = REMOTE_SETS["mnist"].size
@@ -71,7 +73,9 @@ def test_first_use_downloads_with_progress_then_reads_the_cache(mirror, cache):
 
 def test_a_corrupted_download_is_refused_and_leaves_no_file(mirror, cache):
     mirror.damage[f"mnist/{TRAIN_IMAGES}"] = "corrupt"
-    with pytest.raises(DataError, match=rf"{TRAIN_IMAGES}: the downloaded file is damaged \(its SHA-256 does not match"):
+    with pytest.raises(
+        DataError, match=rf"{TRAIN_IMAGES}: the downloaded file is damaged \(its SHA-256 does not match"
+    ):
         download("mnist")
     assert TRAIN_IMAGES not in _left_in(cache / "mnist")
     assert not [name for name in _left_in(cache / "mnist") if name.startswith("tmp")]
@@ -106,8 +110,11 @@ def test_a_dead_mirror_falls_back_to_the_next(tmp_path, cache, monkeypatch):
     with serve(mnist_mirror_root(tmp_path)) as server:
         dead = "http://127.0.0.1:9/"  # the discard port: refused
         remote = REMOTE_SETS["mnist"]
-        monkeypatch.setitem(REMOTE_SETS, "mnist", RemoteSet(remote.name, remote.title,
-                                                           (dead, server.url + "mnist/"), remote.files))
+        monkeypatch.setitem(
+            REMOTE_SETS,
+            "mnist",
+            RemoteSet(remote.name, remote.title, (dead, server.url + "mnist/"), remote.files),
+        )
         assert download("mnist") == cache / "mnist"
     assert is_downloaded("mnist")
 
@@ -116,10 +123,17 @@ def test_fashion_mnist_downloads_into_its_own_folder_with_clothing_names(tmp_pat
     root = tmp_path / "mirror"
     root.mkdir()
     write_mnist(root / "fashion_mnist")  # small stand-ins; their hashes replace the published ones
-    files = {name: (hashlib.sha256((root / "fashion_mnist" / name).read_bytes()).hexdigest(),
-                    (root / "fashion_mnist" / name).stat().st_size) for name in REMOTE_SETS["fashion_mnist"].files}
+    files = {
+        name: (
+            hashlib.sha256((root / "fashion_mnist" / name).read_bytes()).hexdigest(),
+            (root / "fashion_mnist" / name).stat().st_size,
+        )
+        for name in REMOTE_SETS["fashion_mnist"].files
+    }
     remote = REMOTE_SETS["fashion_mnist"]
-    monkeypatch.setitem(REMOTE_SETS, "fashion_mnist", RemoteSet(remote.name, remote.title, remote.mirrors, files))
+    monkeypatch.setitem(
+        REMOTE_SETS, "fashion_mnist", RemoteSet(remote.name, remote.title, remote.mirrors, files)
+    )
     with serve(root) as server:
         download("fashion_mnist", mirror=server.url)
     data = load_data({"source": "fashion_mnist"})
@@ -138,8 +152,9 @@ def test_cli_train_with_data_mnist_downloads_with_a_bar(mirror, cache, tmp_path,
     out = tmp_path / "trained.ncv"
     monkeypatch.chdir(tmp_path)
     example = ROOT / "resources" / "examples" / "mnist_mlp.json"
-    status = commands.run_cli(["train", os.path.relpath(example), "--data", "mnist", "--epochs", "1",
-                               "-o", str(out)])
+    status = commands.run_cli(
+        ["train", os.path.relpath(example), "--data", "mnist", "--epochs", "1", "-o", str(out)]
+    )
     err = capsys.readouterr().err
     assert status == 0, err
     assert err.count("Downloading mnist [========================] 11.6 / 11.6 MB\n") == 1

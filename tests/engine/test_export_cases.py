@@ -62,8 +62,11 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
     add("Concatenate", {"axis": -1}, node_id="all_acts")
     for name in acts:
         spec.connect(f"act_{name}", "all_acts")
-    add("Dense", {"units": units, "activation": str(rng.choice(acts)), "use_bias": False,
-                  "kernel_l2": 0.01}, node_id="d3")
+    add(
+        "Dense",
+        {"units": units, "activation": str(rng.choice(acts)), "use_bias": False, "kernel_l2": 0.01},
+        node_id="d3",
+    )
     spec.connect("all_acts", "d3")
     add("BatchNormalization", {"scale": bool(seed % 2 == 0)}, node_id="bn_img")
     add("Reshape", {"target_shape": [6, 4]}, node_id="r1")
@@ -72,8 +75,16 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
     add("Flatten", {}, node_id="flat")
     add("Dropout", {"rate": 0.3}, node_id="drop")
     add("Dense", {"units": units, "activation": str(rng.choice(acts))}, node_id="d2")
-    for a, b in (("image-in", "bn_img"), ("bn_img", "r1"), ("image-in", "r2"), ("r1", "stack"),
-                 ("r2", "stack"), ("stack", "flat"), ("flat", "drop"), ("drop", "d2")):
+    for a, b in (
+        ("image-in", "bn_img"),
+        ("bn_img", "r1"),
+        ("image-in", "r2"),
+        ("r1", "stack"),
+        ("r2", "stack"),
+        ("stack", "flat"),
+        ("flat", "drop"),
+        ("drop", "d2"),
+    ):
         spec.connect(a, b)
     add("Add", {}, node_id="sum")
     for src in ("bn1", "d2", "d3"):
@@ -162,5 +173,11 @@ def test_check_export_names_unknown_formats():
 
 def test_python_names_are_valid_unique_identifiers():
     names = python_names(["in", "hidden-1", "hidden_1", "1st", "self", "a.b"])
-    assert names == {"in": "in_", "hidden-1": "hidden_1", "hidden_1": "hidden_1_2", "1st": "_1st",
-                     "self": "self_", "a.b": "a_b"}
+    assert names == {
+        "in": "in_",
+        "hidden-1": "hidden_1",
+        "hidden_1": "hidden_1_2",
+        "1st": "_1st",
+        "self": "self_",
+        "a.b": "a_b",
+    }

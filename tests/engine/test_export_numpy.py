@@ -39,8 +39,13 @@ def test_script_runs_from_the_command_line_on_csv(tmp_path):
     script = export_network(network, "python", tmp_path / "tiny.py")[0]
     x = random_inputs(network, 5)["in"]
     np.savetxt(tmp_path / "x.csv", x, delimiter=",")
-    result = subprocess.run([sys.executable, str(script), str(tmp_path / "x.csv"), "-o", str(tmp_path / "y.npy")],
-                            capture_output=True, text=True, cwd=tmp_path, check=True)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "x.csv"), "-o", str(tmp_path / "y.npy")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
     assert result.stderr == ""
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), predict(network, {"in": x}), atol=TOLERANCE)
 

@@ -63,11 +63,19 @@ def test_attribute_names_follow_the_canvas(tmp_path, torch):
     assert isinstance(model.bn_img, torch.nn.BatchNorm2d) and isinstance(model.bn1, torch.nn.BatchNorm1d)
     assert "image_in" in (tmp_path / "pkg" / "model.py").read_text()  # 'image-in' made a Python name
     with torch.no_grad():
-        assert float(model.regularization_loss()) == pytest.approx(0.01 * float(model.d3.weight.square().sum()))
+        assert float(model.regularization_loss()) == pytest.approx(
+            0.01 * float(model.d3.weight.square().sum())
+        )
     text = (tmp_path / "pkg" / "train.py").read_text()
     assert "LOSS = {'type': 'sparse_categorical_crossentropy'}" in text
     assert {p.name for p in (tmp_path / "pkg").iterdir()} >= {
-        "model.py", "weights.npz", "train.py", "data_sources.py", "README.md", "__init__.py"}
+        "model.py",
+        "weights.npz",
+        "train.py",
+        "data_sources.py",
+        "README.md",
+        "__init__.py",
+    }
 
 
 def _data_sources(tmp_path: Path):
@@ -91,8 +99,13 @@ def test_synthetic_sets_are_regenerated_exactly(name, tmp_path):
 
 def test_files_are_read_as_netcanvas_reads_them(tmp_path):
     sources = _data_sources(tmp_path)
-    csv = {"source": "csv", "path": str(EXAMPLES_DIR / "sphere_3d.csv"), "target": "region",
-           "val_split": 0.2, "seed": 0}
+    csv = {
+        "source": "csv",
+        "path": str(EXAMPLES_DIR / "sphere_3d.csv"),
+        "target": "region",
+        "val_split": 0.2,
+        "seed": 0,
+    }
     ours, reference = sources.load(csv), load_data(csv)
     _assert_same(ours, reference, 0.2, 0)
     np.testing.assert_array_equal(ours.mean, reference.scaler.mean)
@@ -127,8 +140,15 @@ def _netcanvas_one_epoch(path: Path) -> dict[str, float]:
 
 def _run(command: list[str], cwd: Path) -> dict[str, float]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, stderr = process.communicate(timeout=90)
     except subprocess.TimeoutExpired:
@@ -153,10 +173,14 @@ def test_train_script_matches_netcanvas_training(example, tmp_path, torch):
         runs["torchrun x2"] = _run([torchrun, "--standalone", "--nproc_per_node=2", *args], out)
         assert runs["torchrun x2"]["processes"] == 2
     for label, logs in runs.items():
-        print(f"{example} {label}: val_accuracy {logs['val_accuracy']:.4f} loss {logs['loss']:.4f}; "
-              f"NetCanvas val_accuracy {reference['val_accuracy']:.4f} loss {reference['loss']:.4f}")
+        print(
+            f"{example} {label}: val_accuracy {logs['val_accuracy']:.4f} loss {logs['loss']:.4f}; "
+            f"NetCanvas val_accuracy {reference['val_accuracy']:.4f} loss {reference['loss']:.4f}"
+        )
         assert logs["val_accuracy"] == pytest.approx(reference["val_accuracy"], abs=0.03)
         assert logs["loss"] == pytest.approx(reference["loss"], abs=0.01)
     state = torch.load(out / "trained.pt", weights_only=True)
-    model = load_module(out / "model.py", f"trained_{example.replace('.', '_')}").load_model(out / "trained.pt")
+    model = load_module(out / "model.py", f"trained_{example.replace('.', '_')}").load_model(
+        out / "trained.pt"
+    )
     assert set(state) == set(model.state_dict())

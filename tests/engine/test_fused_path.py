@@ -29,15 +29,29 @@ CASES = [
     ({"type": "sgd", "learning_rate": 0.05}, "mse", "linear", 1),
     ({"type": "sgd", "learning_rate": 0.02, "momentum": 0.9, "nesterov": True}, "mse", "tanh", 2),
     ({"type": "adam", "learning_rate": 0.01}, "binary_crossentropy", "sigmoid", 1),
-    ({"type": "sgd", "learning_rate": 0.05, "momentum": 0.5}, "sparse_categorical_crossentropy", "softmax", 3),
+    (
+        {"type": "sgd", "learning_rate": 0.05, "momentum": 0.5},
+        "sparse_categorical_crossentropy",
+        "softmax",
+        3,
+    ),
     ({"type": "adam"}, "categorical_crossentropy", "softmax", 3),
 ]
 
 
-def small_net(optimizer, loss, output, outputs, dtype="float64", hidden=(8, 8), act="tanh",
-              batch_size=10, extra=None) -> Network:
-    spec = NetworkSpec(training={"loss": loss, "optimizer": optimizer, "batch_size": batch_size,
-                                 "epochs": 1, "seed": 3, "dtype": dtype})
+def small_net(
+    optimizer, loss, output, outputs, dtype="float64", hidden=(8, 8), act="tanh", batch_size=10, extra=None
+) -> Network:
+    spec = NetworkSpec(
+        training={
+            "loss": loss,
+            "optimizer": optimizer,
+            "batch_size": batch_size,
+            "epochs": 1,
+            "seed": 3,
+            "dtype": dtype,
+        }
+    )
     spec.add_node("Input", {"shape": [2]}, node_id="in")
     previous = "in"
     for i, units in enumerate(hidden):
@@ -196,9 +210,17 @@ def test_a_loss_that_diverges_inside_a_multi_epoch_call_ends_as_on_the_general_p
     x, y = data("mse", 1)
     runs = []
     for flag in (None, False):
-        spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 0.5},
-                                     "batch_size": 10, "epochs": 12, "seed": 3, "dtype": "float64",
-                                     "schedule": {"type": "cosine", "warmup_epochs": 10}})
+        spec = NetworkSpec(
+            training={
+                "loss": "mse",
+                "optimizer": {"type": "sgd", "learning_rate": 0.5},
+                "batch_size": 10,
+                "epochs": 12,
+                "seed": 3,
+                "dtype": "float64",
+                "schedule": {"type": "cosine", "warmup_epochs": 10},
+            }
+        )
         spec.add_node("Input", {"shape": [2]}, node_id="in")
         spec.add_node("Dense", {"units": 8, "activation": "linear"}, node_id="h")
         spec.add_node("Dense", {"units": 1, "activation": "linear"}, node_id="out")
@@ -311,8 +333,17 @@ def test_a_live_weight_penalty_moves_training_to_the_general_path_from_the_next_
         control.step(10_000)  # one batch per kernel call, so the change lands on the next batch
         if step == 0:
             control.request_change(regularization={"h1": {"kernel_l2": 0.05}})
-        history, events, path = fit(net, x, y, flag, monkeypatch, epochs=3, control=control,
-                                    callbacks=[PenaltyAt(control, step)], validation_split=0.2)
+        history, events, path = fit(
+            net,
+            x,
+            y,
+            flag,
+            monkeypatch,
+            epochs=3,
+            control=control,
+            callbacks=[PenaltyAt(control, step)],
+            validation_split=0.2,
+        )
         runs.append((net, history, events, path))
     (fused, h_fused, e_fused, p_fused), (general, h_general, e_general, _) = runs
     assert p_fused == "general" and fused.model.layers["h1"].params["kernel_l2"] == 0.05
@@ -344,7 +375,9 @@ def test_predict_rows_matches_its_twin_and_the_general_forward(output, dtype):
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 2e-14), (np.float32, 5e-7)])
 def test_the_fused_tanh_matches_numpy_from_tiny_to_saturated_values(dtype, rtol):
     """Both of its forms (series below 1/16, exp above), the switch point, signs and zero."""
-    magnitudes = np.concatenate([np.logspace(-30, 1.5, 4001), [0.0625, np.nextafter(0.0625, 0), 0.0, 20.0, 400.0]])
+    magnitudes = np.concatenate(
+        [np.logspace(-30, 1.5, 4001), [0.0625, np.nextafter(0.0625, 0), 0.0, 20.0, 400.0]]
+    )
     v = np.concatenate([magnitudes, -magnitudes]).astype(dtype)
 
     @njit
@@ -363,12 +396,16 @@ def test_append_batches_equals_appending_one_by_one():
             one.append_batch(v)
         bulk.append_batches(values)
         assert (one.batch_losses, one.batch_stride, one.steps) == (
-            bulk.batch_losses, bulk.batch_stride, bulk.steps)
+            bulk.batch_losses,
+            bulk.batch_stride,
+            bulk.steps,
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("loss", ["mse", "binary_crossentropy", "sparse_categorical_crossentropy",
-                                  "categorical_crossentropy"])
+@pytest.mark.parametrize(
+    "loss", ["mse", "binary_crossentropy", "sparse_categorical_crossentropy", "categorical_crossentropy"]
+)
 @pytest.mark.parametrize("optimizer", [{"type": "sgd", "momentum": 0.9}, {"type": "adam"}])
 def test_train_batches_matches_its_numpy_twin(loss, optimizer, dtype):
     output, outputs = {"mse": ("elu", 2), "binary_crossentropy": ("sigmoid", 1)}.get(loss, ("softmax", 3))
@@ -378,16 +415,37 @@ def test_train_batches_matches_its_numpy_twin(loss, optimizer, dtype):
     runs = []
     for kernel in (KS.train_batches, KS.train_batches_ref):
         net = small_net(optimizer, loss, output, outputs, dtype=np.dtype(dtype).name, act="relu")
-        model, opt = net.model, get_optimizer(optimizer["type"], **{k: v for k, v in optimizer.items()
-                                                                    if k != "type"})
+        model, opt = (
+            net.model,
+            get_optimizer(optimizer["type"], **{k: v for k, v in optimizer.items() if k != "type"}),
+        )
         path = SmallNetPath.plan(model, get_loss(loss), opt, None, 8)
         slabs = opt.slabs(model.trainable()[0])
         slots = (slabs["m"], slabs["v"]) if "m" in slabs else (slabs["momentum"], slabs["momentum"][:0])
         order = np.random.default_rng(2).permutation(len(x)).astype(np.int64)
         preds, losses = np.zeros((len(x), outputs), dtype), np.zeros(7)
-        done = kernel(model.weight_buffer, model.grad_buffer, *slots, path.layers, path.alphas, x,
-                      *path.targets(y), order, 1, 7, 8, path.loss_code, path.opt_code, False,
-                      opt.constants_table(0.01, 7), path.z, path.a, path.delta, preds, losses)
+        done = kernel(
+            model.weight_buffer,
+            model.grad_buffer,
+            *slots,
+            path.layers,
+            path.alphas,
+            x,
+            *path.targets(y),
+            order,
+            1,
+            7,
+            8,
+            path.loss_code,
+            path.opt_code,
+            False,
+            opt.constants_table(0.01, 7),
+            path.z,
+            path.a,
+            path.delta,
+            preds,
+            losses,
+        )
         runs.append((done, model.weight_buffer.copy(), preds, losses))
     tol = {"rtol": 2e-4, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-9, "atol": 1e-12}
     assert runs[0][0] == runs[1][0] == 7
@@ -467,7 +525,6 @@ def test_warmup_compiles_without_touching_the_network():
         np.testing.assert_array_equal(a, b)
 
 
-
 WARMED_THEN = """
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -495,8 +552,9 @@ def _compiled_after_warmup(then: str) -> str:
     """The kernels compiled or loaded when, in a fresh process, the spiral example's warmup() is
     followed by a health snapshot ("snapshot") or a real run of 40 epochs ("training")."""
     root = str(Path(__file__).resolve().parents[2])
-    result = subprocess.run([sys.executable, "-c", WARMED_THEN, root, then], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", WARMED_THEN, root, then], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

@@ -44,7 +44,10 @@ def test_unknown_and_invalid_parameters_are_named():
 
 def test_can_connect_refuses_with_a_reason():
     spec = chain(("Input", {"shape": [2]}), ("Dense", {"units": 3}), ("Dense", {"units": 1}))
-    assert spec.can_connect("dense_2", "input_1") == (False, "Input 'input_1' is an input: nothing can feed it")
+    assert spec.can_connect("dense_2", "input_1") == (
+        False,
+        "Input 'input_1' is an input: nothing can feed it",
+    )
     ok, reason = spec.can_connect("dense_2", "dense_1")
     assert not ok and "cycle" in reason
     ok, reason = spec.can_connect("input_1", "dense_2")

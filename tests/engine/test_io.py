@@ -15,13 +15,22 @@ from engine.errors import NetworkFileError
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 ISSUE_JSON = {
-    "format": "netcanvas", "format_version": 1,
-    "nodes": [{"id": "in", "type": "Input", "params": {"shape": [3]}, "pos": [0, 0]},
-              {"id": "h", "type": "Dense", "params": {"units": 5, "activation": "relu"}, "pos": [200, 0]},
-              {"id": "out", "type": "Dense", "params": {"units": 1, "activation": "sigmoid"}, "pos": [400, 0]}],
+    "format": "netcanvas",
+    "format_version": 1,
+    "nodes": [
+        {"id": "in", "type": "Input", "params": {"shape": [3]}, "pos": [0, 0]},
+        {"id": "h", "type": "Dense", "params": {"units": 5, "activation": "relu"}, "pos": [200, 0]},
+        {"id": "out", "type": "Dense", "params": {"units": 1, "activation": "sigmoid"}, "pos": [400, 0]},
+    ],
     "edges": [["in", "h"], ["h", "out"]],
-    "training": {"loss": "binary_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.001},
-                 "batch_size": 32, "epochs": 20, "seed": 0, "dtype": "float32"},
+    "training": {
+        "loss": "binary_crossentropy",
+        "optimizer": {"type": "adam", "learning_rate": 0.001},
+        "batch_size": 32,
+        "epochs": 20,
+        "seed": 0,
+        "dtype": "float32",
+    },
     "data": {"source": "xor", "n": 500, "noise": 0.1, "val_split": 0.2, "seed": 0},
 }
 
@@ -60,8 +69,14 @@ def test_json_save_round_trips_settings(tmp_path):
     network = engine.load(write_json(tmp_path, ISSUE_JSON))
     engine.save(network, tmp_path / "copy.json")
     doc = json.loads((tmp_path / "copy.json").read_text())
-    assert doc["training"]["optimizer"] == {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9,
-                                            "beta_2": 0.999, "epsilon": 1e-07, "amsgrad": False}
+    assert doc["training"]["optimizer"] == {
+        "type": "adam",
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-07,
+        "amsgrad": False,
+    }
     assert engine.load(tmp_path / "copy.json").spec.to_dict()["nodes"] == network.spec.to_dict()["nodes"]
 
 
@@ -147,6 +162,7 @@ def test_weights_with_wrong_shape_or_pickle_are_refused(tmp_path):
                 if item != "weights.npz":
                     dst.writestr(item, src.read(item))
             import io
+
             buffer = io.BytesIO()
             np.savez(buffer, **arrays)
             dst.writestr("weights.npz", buffer.getvalue())
@@ -154,7 +170,9 @@ def test_weights_with_wrong_shape_or_pickle_are_refused(tmp_path):
 
     weights = network.model.named_weights()
     bad_shape = {**weights, "h/kernel": np.zeros((4, 5), np.float32)}
-    with pytest.raises(NetworkFileError, match="weight 'h/kernel' has shape \\(4, 5\\), the network needs \\(3, 5\\)"):
+    with pytest.raises(
+        NetworkFileError, match="weight 'h/kernel' has shape \\(4, 5\\), the network needs \\(3, 5\\)"
+    ):
         engine.load(rewrite("shape.ncv", bad_shape))
     missing = {k: v for k, v in weights.items() if k != "out/bias"}
     with pytest.raises(NetworkFileError, match="missing out/bias"):

@@ -67,9 +67,20 @@ def logit_targets(name: str, z: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def test_every_expected_loss_is_registered_with_its_texts():
-    expected = {"mse", "mae", "huber", "log_cosh", "binary_crossentropy", "categorical_crossentropy",
-                "sparse_categorical_crossentropy", "kl_divergence", "hinge", "squared_hinge",
-                "binary_focal", "dice"}
+    expected = {
+        "mse",
+        "mae",
+        "huber",
+        "log_cosh",
+        "binary_crossentropy",
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        "kl_divergence",
+        "hinge",
+        "squared_hinge",
+        "binary_focal",
+        "dice",
+    }
     assert expected <= set(NAMES)
     for name in NAMES:
         cls = LOSSES.get(name)
@@ -79,8 +90,11 @@ def test_every_expected_loss_is_registered_with_its_texts():
         assert cls.fused_activation in (None, "softmax", "sigmoid")
     assert LOSSES.get("sparse_categorical_crossentropy").target == "index"
     assert {n: LOSSES.get(n).fused_activation for n in FUSED} == {
-        "binary_crossentropy": "sigmoid", "binary_focal": "sigmoid",
-        "categorical_crossentropy": "softmax", "sparse_categorical_crossentropy": "softmax"}
+        "binary_crossentropy": "sigmoid",
+        "binary_focal": "sigmoid",
+        "categorical_crossentropy": "softmax",
+        "sparse_categorical_crossentropy": "softmax",
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -183,8 +197,10 @@ def test_softmax_ce_kernels_match_their_numpy_twins(dtype):
     labels = rng.integers(0, 7, size=9)
     labels[0] = 1
     targets = get_activation("softmax").forward(rng.normal(size=z.shape)).astype(dtype)
-    for kernel, ref, y in ((K.softmax_ce_index, K.softmax_ce_index_ref, labels),
-                           (K.softmax_ce_dense, K.softmax_ce_dense_ref, targets)):
+    for kernel, ref, y in (
+        (K.softmax_ce_index, K.softmax_ce_index_ref, labels),
+        (K.softmax_ce_dense, K.softmax_ce_dense_ref, targets),
+    ):
         grad, grad_ref = np.empty_like(z), np.empty_like(z)
         value, value_ref = kernel(z, y, grad), ref(z, y, grad_ref)
         assert math.isclose(value, value_ref, rel_tol=tol["rtol"]) and math.isfinite(value)
@@ -203,8 +219,10 @@ def test_known_values_follow_keras():
     assert math.isclose(get_loss("huber").forward(p, t), (0.125 + 0.5 + 0 + 1.5) / 4)
     assert math.isclose(get_loss("huber", delta=2.0).forward(p, t), (0.125 + 0.5 + 0 + 2.0) / 4)
     x = np.array([[-3.0, 0.2, 40.0]])
-    assert math.isclose(get_loss("log_cosh").forward(x, np.zeros_like(x)),
-                        np.mean([math.log(math.cosh(-3.0)), math.log(math.cosh(0.2)), 40 - math.log(2)]))
+    assert math.isclose(
+        get_loss("log_cosh").forward(x, np.zeros_like(x)),
+        np.mean([math.log(math.cosh(-3.0)), math.log(math.cosh(0.2)), 40 - math.log(2)]),
+    )
     probs, labels = np.array([[0.8], [0.3]]), np.array([[1.0], [0.0]])
     bce = (-math.log(0.8) - math.log(0.7)) / 2
     assert math.isclose(get_loss("binary_crossentropy").forward(probs, labels), bce)
@@ -218,15 +236,18 @@ def test_known_values_follow_keras():
     assert math.isclose(cce.forward(q, [[0.0, 0.0, 1.0]]), -math.log(0.5))
     assert math.isclose(cce.forward(2 * q, [[0.0, 0.0, 1.0]]), -math.log(0.5))  # renormalized
     assert math.isclose(get_loss("sparse_categorical_crossentropy").forward(q, [1]), -math.log(0.3))
-    assert math.isclose(get_loss("kl_divergence").forward(q, [[0.5, 0.5, 0.0]]),
-                        0.5 * math.log(0.5 / 0.2) + 0.5 * math.log(0.5 / 0.3) + 1e-7 * math.log(1e-7 / 0.5))
+    assert math.isclose(
+        get_loss("kl_divergence").forward(q, [[0.5, 0.5, 0.0]]),
+        0.5 * math.log(0.5 / 0.2) + 0.5 * math.log(0.5 / 0.3) + 1e-7 * math.log(1e-7 / 0.5),
+    )
     scores = np.array([[0.3, -2.0]])
     assert math.isclose(get_loss("hinge").forward(scores, [[1.0, -1.0]]), (0.7 + 0) / 2)
     assert get_loss("hinge").forward(scores, [[1.0, 0.0]]) == get_loss("hinge").forward(scores, [[1.0, -1.0]])
     assert math.isclose(get_loss("squared_hinge").forward(scores, [[1.0, -1.0]]), 0.49 / 2)
     mask = np.array([[[1.0, 0.0], [1.0, 0.0]]])
-    assert math.isclose(get_loss("dice").forward(np.array([[[0.5, 0.5], [1.0, 0.0]]]), mask),
-                        1 - 3.0 / (2 + 2 + 1e-7))
+    assert math.isclose(
+        get_loss("dice").forward(np.array([[[0.5, 0.5], [1.0, 0.0]]]), mask), 1 - 3.0 / (2 + 2 + 1e-7)
+    )
 
 
 def test_index_targets_fit_any_class_id_layout():
@@ -240,26 +261,69 @@ def test_index_targets_fit_any_class_id_layout():
     assert math.isclose(cce.forward_from_logits(z, _onehot(labels, 4)), expected, rel_tol=1e-14)
     cube = np.random.default_rng(4).normal(size=(2, 3, 4))
     ids = np.random.default_rng(5).integers(0, 4, size=(2, 3))
-    assert math.isclose(loss.forward_from_logits(cube, ids), loss.forward_from_logits(cube.reshape(6, 4), ids.reshape(6)))
+    assert math.isclose(
+        loss.forward_from_logits(cube, ids), loss.forward_from_logits(cube.reshape(6, 4), ids.reshape(6))
+    )
 
 
-@pytest.mark.parametrize(("name", "targets", "output_shape", "message"), [
-    ("sparse_categorical_crossentropy", "label12at37", (10,),
-     r"^training targets: sparse_categorical_crossentropy expects integer class ids in \[0, 10\), got 12 at sample 37$"),
-    ("sparse_categorical_crossentropy", [0, 1.5, 2], (3,), r"integer class ids in \[0, 3\), got 1.5 at sample 1"),
-    ("sparse_categorical_crossentropy", [0, -1, 2], (3,), r"got -1 at sample 1"),
-    ("sparse_categorical_crossentropy", np.eye(3), (3,), r"got \(3, 3\); one-hot targets need categorical_crossentropy"),
-    ("categorical_crossentropy", [0, 1, 2], (3,),
-     r"expects targets shaped like the output, \(N, 3\), got \(3,\); integer class ids need sparse_categorical"),
-    ("categorical_crossentropy", [[1.0]], (1,), r"at least 2\), got output shape \(1,\): for two classes use binary"),
-    ("binary_crossentropy", [[0.0], [1.0], [-1.0]], (1,), r"binary_crossentropy expects targets in \[0, 1\], got -1 at sample 2"),
-    ("binary_focal", [[0.0, 2.0]], (2,), r"binary_focal expects targets in \[0, 1\], got 2 at sample 0"),
-    ("hinge", [[1.0], [0.5]], (1,), r"hinge expects targets in \{-1, 1\} \(or \{0, 1\}\), got 0.5 at sample 1"),
-    ("hinge", [[1.0], [-1.0], [0.0]], (1,), r"got 0 at sample 2"),
-    ("mse", [[1.0], [np.nan]], (1,), r"mse expects finite targets, got nan at sample 1"),
-    ("mse", np.zeros((4, 2)), (3,), r"mse expects targets shaped like the output, \(N, 3\), got \(4, 2\)$"),
-    ("mae", np.array(["a", "b"]), (1,), r"mae expects numeric targets, got values of type <U1"),
-])
+@pytest.mark.parametrize(
+    ("name", "targets", "output_shape", "message"),
+    [
+        (
+            "sparse_categorical_crossentropy",
+            "label12at37",
+            (10,),
+            r"^training targets: sparse_categorical_crossentropy expects integer class ids in \[0, 10\), got 12 at sample 37$",
+        ),
+        (
+            "sparse_categorical_crossentropy",
+            [0, 1.5, 2],
+            (3,),
+            r"integer class ids in \[0, 3\), got 1.5 at sample 1",
+        ),
+        ("sparse_categorical_crossentropy", [0, -1, 2], (3,), r"got -1 at sample 1"),
+        (
+            "sparse_categorical_crossentropy",
+            np.eye(3),
+            (3,),
+            r"got \(3, 3\); one-hot targets need categorical_crossentropy",
+        ),
+        (
+            "categorical_crossentropy",
+            [0, 1, 2],
+            (3,),
+            r"expects targets shaped like the output, \(N, 3\), got \(3,\); integer class ids need sparse_categorical",
+        ),
+        (
+            "categorical_crossentropy",
+            [[1.0]],
+            (1,),
+            r"at least 2\), got output shape \(1,\): for two classes use binary",
+        ),
+        (
+            "binary_crossentropy",
+            [[0.0], [1.0], [-1.0]],
+            (1,),
+            r"binary_crossentropy expects targets in \[0, 1\], got -1 at sample 2",
+        ),
+        ("binary_focal", [[0.0, 2.0]], (2,), r"binary_focal expects targets in \[0, 1\], got 2 at sample 0"),
+        (
+            "hinge",
+            [[1.0], [0.5]],
+            (1,),
+            r"hinge expects targets in \{-1, 1\} \(or \{0, 1\}\), got 0.5 at sample 1",
+        ),
+        ("hinge", [[1.0], [-1.0], [0.0]], (1,), r"got 0 at sample 2"),
+        ("mse", [[1.0], [np.nan]], (1,), r"mse expects finite targets, got nan at sample 1"),
+        (
+            "mse",
+            np.zeros((4, 2)),
+            (3,),
+            r"mse expects targets shaped like the output, \(N, 3\), got \(4, 2\)$",
+        ),
+        ("mae", np.array(["a", "b"]), (1,), r"mae expects numeric targets, got values of type <U1"),
+    ],
+)
 def test_validate_targets_names_the_problem(name, targets, output_shape, message):
     if isinstance(targets, str):
         targets = np.zeros(50, dtype=np.int64)
@@ -273,7 +337,9 @@ def test_regression_targets_of_shape_n_fit_a_single_output():
     get_loss("binary_crossentropy").validate_targets(np.ones(5, dtype=np.int64), (1,), "targets")
     get_loss("hinge").validate_targets(np.array([-1, 1, 1]), (1,), "targets")
     p = np.array([[0.5], [0.2]])
-    assert get_loss("mse").forward(p, np.array([1.0, 0.0])) == get_loss("mse").forward(p, np.array([[1.0], [0.0]]))
+    assert get_loss("mse").forward(p, np.array([1.0, 0.0])) == get_loss("mse").forward(
+        p, np.array([[1.0], [0.0]])
+    )
 
 
 def test_matches_torch_where_installed():
@@ -292,10 +358,15 @@ def test_matches_torch_where_installed():
         value.backward()
         loss = get_loss(name)
         assert math.isclose(loss.forward_from_logits(z, target), value.item(), rel_tol=1e-12)
-        np.testing.assert_allclose(loss.backward_from_logits(z, target), zt.grad.numpy(), rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(
+            loss.backward_from_logits(z, target), zt.grad.numpy(), rtol=1e-10, atol=1e-15
+        )
     y = rng.normal(size=SHAPE)
-    assert math.isclose(get_loss("huber", delta=0.7).forward(z, y),
-                        F.huber_loss(torch.tensor(z), torch.tensor(y), delta=0.7).item(), rel_tol=1e-12)
+    assert math.isclose(
+        get_loss("huber", delta=0.7).forward(z, y),
+        F.huber_loss(torch.tensor(z), torch.tensor(y), delta=0.7).item(),
+        rel_tol=1e-12,
+    )
 
 
 def test_unknown_names_and_bad_parameters_are_reported():

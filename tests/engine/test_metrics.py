@@ -19,15 +19,18 @@ def test_accuracy_picks_the_comparison_from_the_shapes():
     assert accuracy(probs, np.eye(3)[[1, 0, 1, 2]]) == 0.75
 
 
-@pytest.mark.parametrize(("name", "p", "t", "expected"), [
-    ("binary_accuracy", [[0.9, 0.1], [0.6, 0.7]], [[1, 0], [0, 1]], 0.75),
-    ("categorical_accuracy", [[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]], [[0, 1], [0, 1], [0, 1]], 2 / 3),
-    ("sparse_categorical_accuracy", [[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]], [1, 1, 1], 2 / 3),
-    ("hinge_accuracy", [[0.3], [-2.0], [0.1], [-0.5]], [[1], [-1], [-1], [-1]], 0.75),
-    ("hinge_accuracy", [[0.3], [-2.0], [0.1], [-0.5]], [[1], [0], [0], [0]], 0.75),  # 0/1 read as -1/1
-    ("mae", [[1.0, 2.0], [3.0, 5.0]], [[1.5, 2.0], [2.0, 5.0]], 0.375),
-    ("rmse", [[1.0], [3.0]], [[2.0], [6.0]], np.sqrt(5.0)),
-])
+@pytest.mark.parametrize(
+    ("name", "p", "t", "expected"),
+    [
+        ("binary_accuracy", [[0.9, 0.1], [0.6, 0.7]], [[1, 0], [0, 1]], 0.75),
+        ("categorical_accuracy", [[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]], [[0, 1], [0, 1], [0, 1]], 2 / 3),
+        ("sparse_categorical_accuracy", [[0.2, 0.8], [0.9, 0.1], [0.3, 0.7]], [1, 1, 1], 2 / 3),
+        ("hinge_accuracy", [[0.3], [-2.0], [0.1], [-0.5]], [[1], [-1], [-1], [-1]], 0.75),
+        ("hinge_accuracy", [[0.3], [-2.0], [0.1], [-0.5]], [[1], [0], [0], [0]], 0.75),  # 0/1 read as -1/1
+        ("mae", [[1.0, 2.0], [3.0, 5.0]], [[1.5, 2.0], [2.0, 5.0]], 0.375),
+        ("rmse", [[1.0], [3.0]], [[2.0], [6.0]], np.sqrt(5.0)),
+    ],
+)
 def test_each_metric_on_a_small_batch(name, p, t, expected):
     assert get_metric(name)(np.array(p), np.array(t)) == pytest.approx(expected, rel=1e-12)
 

@@ -25,8 +25,18 @@ def random_dag(bias: bool = True) -> NetworkSpec:
     spec.add_node("BatchNormalization", node_id="bn")
     spec.add_node("Activation", {"activation": "gelu"}, node_id="act")
     spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
-    for s, t in [("x2", "flat"), ("x1", "a"), ("flat", "b"), ("a", "res"), ("b", "res"),
-                 ("res", "cat"), ("x1", "cat"), ("cat", "bn"), ("bn", "act"), ("act", "out")]:
+    for s, t in [
+        ("x2", "flat"),
+        ("x1", "a"),
+        ("flat", "b"),
+        ("a", "res"),
+        ("b", "res"),
+        ("res", "cat"),
+        ("x1", "cat"),
+        ("cat", "bn"),
+        ("bn", "act"),
+        ("act", "out"),
+    ]:
         spec.connect(s, t)
     return spec
 
@@ -83,9 +93,11 @@ def test_set_weights_checks_count_and_shapes():
 def test_one_sgd_step_matches_torch_autograd():
     torch = pytest.importorskip("torch", reason="torch not installed: comparison against autograd skipped")
     model, inputs, labels = _model()
-    torch_params = {name: torch.tensor(arr.copy(), requires_grad=True)
-                    for name, arr in model.named_weights().items()
-                    if name.split("/")[1] in model.layers[name.split("/")[0]].trainable}
+    torch_params = {
+        name: torch.tensor(arr.copy(), requires_grad=True)
+        for name, arr in model.named_weights().items()
+        if name.split("/")[1] in model.layers[name.split("/")[0]].trainable
+    }
     P = torch_params
     x1 = torch.tensor(inputs[0])
     x2 = torch.tensor(inputs[1]).reshape(5, -1)

@@ -12,8 +12,17 @@ from engine.network import Network
 
 
 def chain(units: list[int], activation: str, output: str = "sigmoid", inputs: int = 2, **training) -> Network:
-    spec = NetworkSpec(training={"loss": "binary_crossentropy", "optimizer": {"type": "sgd", "learning_rate": 0.1},
-                                 "batch_size": 32, "epochs": 1, "seed": 0, "dtype": "float64", **training})
+    spec = NetworkSpec(
+        training={
+            "loss": "binary_crossentropy",
+            "optimizer": {"type": "sgd", "learning_rate": 0.1},
+            "batch_size": 32,
+            "epochs": 1,
+            "seed": 0,
+            "dtype": "float64",
+            **training,
+        }
+    )
     spec.add_node("Input", {"shape": [inputs]}, node_id="in")
     previous = "in"
     for i, n in enumerate(units):

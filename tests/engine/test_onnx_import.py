@@ -21,7 +21,8 @@ def test_export_import_export_round_trip(case, tmp_path):
     imported = import_onnx(first)
     assert sorted(imported.spec.nodes) == sorted(network.spec.nodes)
     assert {n.id: n.type for n in imported.spec.nodes.values()} == {
-        n.id: n.type for n in network.spec.nodes.values()}
+        n.id: n.type for n in network.spec.nodes.values()
+    }
     assert imported.training.to_dict() == network.training.to_dict()
     inputs = random_inputs(network, 32)
     diff = float(np.max(np.abs(predict(imported, inputs) - predict(network, inputs))))
@@ -29,7 +30,9 @@ def test_export_import_export_round_trip(case, tmp_path):
     assert diff <= TOLERANCE
     second = export_network(imported, "onnx", tmp_path / "b.onnx")[0]
     a, b = onnx.load(str(first)), onnx.load(str(second))
-    assert [(n.op_type, list(n.input)) for n in a.graph.node] == [(n.op_type, list(n.input)) for n in b.graph.node]
+    assert [(n.op_type, list(n.input)) for n in a.graph.node] == [
+        (n.op_type, list(n.input)) for n in b.graph.node
+    ]
     for x, y in zip(a.graph.initializer, b.graph.initializer, strict=True):
         assert x.name == y.name
         np.testing.assert_allclose(numpy_helper.to_array(x), numpy_helper.to_array(y), atol=TOLERANCE)
@@ -37,7 +40,8 @@ def test_export_import_export_round_trip(case, tmp_path):
 
 def _model(nodes, initializers, inputs=(("x", 4),), output=("y", 3), opset=17):
     graph = helper.make_graph(
-        nodes, "foreign",
+        nodes,
+        "foreign",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", size]) for name, size in inputs],
         [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, ["N", output[1]])],
         [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in initializers.items()],
@@ -48,17 +52,25 @@ def _model(nodes, initializers, inputs=(("x", 4),), output=("y", 3), opset=17):
 def test_foreign_matmul_add_and_gemm_graph(tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="comparing with the original needs onnxruntime")
     rng = np.random.default_rng(0)
-    w = {"W1": rng.normal(size=(4, 5)), "b1": rng.normal(size=5), "W2": rng.normal(size=(3, 10)),
-         "b2": rng.normal(size=3), "scale": rng.uniform(0.5, 2, 10), "bias": rng.normal(size=10),
-         "mean": rng.normal(size=10), "var": rng.uniform(0.5, 2, 10)}
+    w = {
+        "W1": rng.normal(size=(4, 5)),
+        "b1": rng.normal(size=5),
+        "W2": rng.normal(size=(3, 10)),
+        "b2": rng.normal(size=3),
+        "scale": rng.uniform(0.5, 2, 10),
+        "bias": rng.normal(size=10),
+        "mean": rng.normal(size=10),
+        "var": rng.uniform(0.5, 2, 10),
+    }
     nodes = [
         helper.make_node("MatMul", ["x", "W1"], ["mm"], name="mm"),
         helper.make_node("Add", ["mm", "b1"], ["h"], name="h"),
         helper.make_node("LeakyRelu", ["h"], ["h_act"], name="h_act", alpha=0.1),
         helper.make_node("Tanh", ["h"], ["t"], name="t"),
         helper.make_node("Concat", ["h_act", "t"], ["cat"], name="cat", axis=1),
-        helper.make_node("BatchNormalization", ["cat", "scale", "bias", "mean", "var"], ["bn"], name="bn",
-                         epsilon=1e-3),
+        helper.make_node(
+            "BatchNormalization", ["cat", "scale", "bias", "mean", "var"], ["bn"], name="bn", epsilon=1e-3
+        ),
         helper.make_node("Dropout", ["bn"], ["drop"], name="drop"),
         helper.make_node("Gemm", ["drop", "W2", "b2"], ["logits"], name="fc", transB=1),
         helper.make_node("Softmax", ["logits"], ["y"], name="y", axis=-1),
@@ -76,17 +88,23 @@ def test_foreign_matmul_add_and_gemm_graph(tmp_path):
 
 
 def test_unsupported_operator_is_named(tmp_path):
-    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="proj"),
-             helper.make_node("Cos", ["h"], ["y"], name="wave")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["h"], name="proj"),
+        helper.make_node("Cos", ["h"], ["y"], name="wave"),
+    ]
     path = tmp_path / "cos.onnx"
     onnx.save(_model(nodes, {"W": np.ones((4, 3))}), str(path))
-    with pytest.raises(NetworkFileError, match=r"cos\.onnx: operator 'Cos' \(node 'wave'\) has no NetCanvas layer"):
+    with pytest.raises(
+        NetworkFileError, match=r"cos\.onnx: operator 'Cos' \(node 'wave'\) has no NetCanvas layer"
+    ):
         import_onnx(path)
 
 
 def test_unsupported_attributes_and_broken_files_are_explained(tmp_path):
-    nodes = [helper.make_node("Gemm", ["x", "W"], ["h"], name="fc", alpha=2.0),
-             helper.make_node("Relu", ["h"], ["y"], name="y")]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W"], ["h"], name="fc", alpha=2.0),
+        helper.make_node("Relu", ["h"], ["y"], name="y"),
+    ]
     path = tmp_path / "alpha.onnx"
     onnx.save(_model(nodes, {"W": np.ones((4, 3))}), str(path))
     with pytest.raises(NetworkFileError, match="Gemm node 'fc' uses transA, alpha or beta"):

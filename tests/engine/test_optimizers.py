@@ -98,8 +98,9 @@ def test_steps_go_down_a_quadratic_bowl(name, params, dtype):
 
     start = loss()
     for _ in range(100):
-        opt.step(weights, [a * w for a, w in zip(curvature, weights, strict=True)],
-                 opt.params["learning_rate"])
+        opt.step(
+            weights, [a * w for a, w in zip(curvature, weights, strict=True)], opt.params["learning_rate"]
+        )
     assert loss() < 0.95 * start
 
 
@@ -253,8 +254,11 @@ def test_without_the_flush_adam_moments_do_become_subnormal():
 
 def test_adamw_decay_follows_the_mask():
     weights = {key: _weights(np.float64) for key in ("adam", "adamw_off", "adamw_on")}
-    adam, off, on = get_optimizer("adam"), get_optimizer("adamw", weight_decay=0.1), \
-        get_optimizer("adamw", weight_decay=0.1)
+    adam, off, on = (
+        get_optimizer("adam"),
+        get_optimizer("adamw", weight_decay=0.1),
+        get_optimizer("adamw", weight_decay=0.1),
+    )
     grads = _grads(weights["adam"], 0)
     adam.step(weights["adam"], grads, 0.01)
     off.step(weights["adamw_off"], grads, 0.01, [False, False, False])
@@ -343,28 +347,36 @@ def _torch_optimizer(torch, name, p, tensors):
     if name == "sgd":
         return torch.optim.SGD(tensors, lr=lr, momentum=p["momentum"], nesterov=p["nesterov"])
     if name == "rmsprop":
-        return torch.optim.RMSprop(tensors, lr=lr, alpha=p["rho"], eps=p["epsilon"],
-                                   momentum=p["momentum"], centered=p["centered"])
+        return torch.optim.RMSprop(
+            tensors, lr=lr, alpha=p["rho"], eps=p["epsilon"], momentum=p["momentum"], centered=p["centered"]
+        )
     if name == "adagrad":
-        return torch.optim.Adagrad(tensors, lr=lr, eps=p["epsilon"],
-                                   initial_accumulator_value=p["initial_accumulator_value"])
+        return torch.optim.Adagrad(
+            tensors, lr=lr, eps=p["epsilon"], initial_accumulator_value=p["initial_accumulator_value"]
+        )
     betas = (p["beta_1"], p["beta_2"])
     if name == "adam":
         return torch.optim.Adam(tensors, lr=lr, betas=betas, eps=p["epsilon"], amsgrad=p["amsgrad"])
     # decay_mask MASK = kernels decayed, the middle (bias-like) array not: two parameter groups
     groups = [{"params": [tensors[0], tensors[2]]}, {"params": [tensors[1]], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=p["epsilon"],
-                             weight_decay=p["weight_decay"], amsgrad=p["amsgrad"])
+    return torch.optim.AdamW(
+        groups, lr=lr, betas=betas, eps=p["epsilon"], weight_decay=p["weight_decay"], amsgrad=p["amsgrad"]
+    )
 
 
-@pytest.mark.parametrize(("name", "params"), TORCH_CASES,
-                         ids=[n + "".join(f"-{k}={v}" for k, v in p.items()) for n, p in TORCH_CASES])
+@pytest.mark.parametrize(
+    ("name", "params"),
+    TORCH_CASES,
+    ids=[n + "".join(f"-{k}={v}" for k, v in p.items()) for n, p in TORCH_CASES],
+)
 def test_matches_torch_for_five_steps(name, params):
     torch = pytest.importorskip("torch")
     opt = get_optimizer(name, **params)
     if name == "rmsprop" and opt.params["epsilon"] > RMSPROP_EPS:
-        pytest.skip("rmsprop uses Keras' sqrt(v + epsilon), torch uses sqrt(v) + epsilon: "
-                    "they differ by up to epsilon/sqrt(v) relative at the default epsilon")
+        pytest.skip(
+            "rmsprop uses Keras' sqrt(v + epsilon), torch uses sqrt(v) + epsilon: "
+            "they differ by up to epsilon/sqrt(v) relative at the default epsilon"
+        )
     weights = _weights(np.float64)
     tensors = [torch.tensor(w.copy(), requires_grad=True) for w in weights]
     reference = _torch_optimizer(torch, name, opt.params, tensors)

@@ -38,8 +38,9 @@ def test_every_schedule_starts_at_the_base_rate_and_never_grows(name):
     assert all(r >= 0.0 for r in rates)
 
 
-@pytest.mark.parametrize(("name", "params", "total", "expected"), KNOWN,
-                         ids=[f"{n}-{p}" for n, p, _, _ in KNOWN])
+@pytest.mark.parametrize(
+    ("name", "params", "total", "expected"), KNOWN, ids=[f"{n}-{p}" for n, p, _, _ in KNOWN]
+)
 def test_values_at_known_epochs(name, params, total, expected):
     schedule = get_schedule(name, **params)
     for epoch, rate in expected.items():

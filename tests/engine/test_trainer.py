@@ -16,8 +16,16 @@ from engine.network import Network
 
 
 def small_network(**training) -> Network:
-    spec = NetworkSpec(training={"loss": "binary_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
-                                 "batch_size": 16, "epochs": 3, "seed": 5, **training})
+    spec = NetworkSpec(
+        training={
+            "loss": "binary_crossentropy",
+            "optimizer": {"type": "adam", "learning_rate": 0.01},
+            "batch_size": 16,
+            "epochs": 3,
+            "seed": 5,
+            **training,
+        }
+    )
     spec.add_node("Input", {"shape": [2]}, node_id="in")
     spec.add_node("Dense", {"units": 8, "activation": "tanh"}, node_id="h")
     spec.add_node("Dropout", {"rate": 0.2}, node_id="drop")
@@ -89,7 +97,9 @@ def test_pause_step_resume_stop_from_another_thread():
     control.pause()
     recorder = Recorder()
     net = small_network(epochs=50)
-    worker = threading.Thread(target=net.fit, args=(x, y), kwargs={"callbacks": [recorder], "control": control})
+    worker = threading.Thread(
+        target=net.fit, args=(x, y), kwargs={"callbacks": [recorder], "control": control}
+    )
     worker.start()
     try:
         worker.join(0.2)
@@ -111,6 +121,7 @@ def test_pause_step_resume_stop_from_another_thread():
 
 def _wait_until(condition, timeout=5.0):
     import time
+
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -121,8 +132,15 @@ def test_divergence_restores_finite_weights_and_explains():
     # A linear regression net with MSE and a huge step: nothing saturates, the loss overflows.
     x, _ = xor_data()
     y = (x[:, :1] * 3.0).astype(np.float32)
-    spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 1e3},
-                                 "batch_size": 16, "epochs": 20, "seed": 5})
+    spec = NetworkSpec(
+        training={
+            "loss": "mse",
+            "optimizer": {"type": "sgd", "learning_rate": 1e3},
+            "batch_size": 16,
+            "epochs": 20,
+            "seed": 5,
+        }
+    )
     spec.add_node("Input", {"shape": [2]}, node_id="in")
     spec.add_node("Dense", {"units": 8}, node_id="h")
     spec.add_node("Dense", {"units": 1}, node_id="out")

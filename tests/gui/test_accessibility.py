@@ -29,8 +29,16 @@ from gui.accessibility import derive_name
 from gui.examples import EXAMPLES_DIR, ExamplesDialog
 from gui.main_window import MainWindow
 
-NAMED = (QAbstractButton, QSlider, QComboBox, QAbstractSpinBox, QLineEdit, QAbstractItemView, QTabBar,
-         QGraphicsView)  # (pyqtgraph's plots are QGraphicsViews, and so is the canvas)
+NAMED = (
+    QAbstractButton,
+    QSlider,
+    QComboBox,
+    QAbstractSpinBox,
+    QLineEdit,
+    QAbstractItemView,
+    QTabBar,
+    QGraphicsView,
+)  # (pyqtgraph's plots are QGraphicsViews, and so is the canvas)
 
 
 @pytest.fixture
@@ -47,7 +55,9 @@ def unnamed(root: QWidget) -> set[str]:
         if not widget.isVisible() or (isinstance(widget, QTabBar) and widget.count() == 0):
             continue  # (QMainWindow keeps an empty dock tab bar for later: it shows nothing)
         if isinstance(widget, NAMED) and not widget.accessibleName():
-            missing.add(f"{type(widget).__name__} {widget.objectName()!r} in {type(widget.parentWidget()).__name__}")
+            missing.add(
+                f"{type(widget).__name__} {widget.objectName()!r} in {type(widget.parentWidget()).__name__}"
+            )
         if isinstance(widget, QTabWidget):
             for index in range(widget.count()):
                 if not widget.widget(index).accessibleName():

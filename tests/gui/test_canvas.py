@@ -97,10 +97,13 @@ def test_drag_from_output_to_input_port_connects(view, doc, qtbot):
     assert view.node_item("dense_1").pos() == QPointF(300, 60)  # nothing moved
 
 
-@pytest.mark.parametrize(("source", "target", "reason"), [
-    ("n2", "n0", "is an input: nothing can feed it"),
-    ("n3", "n1", "would make a cycle"),
-])
+@pytest.mark.parametrize(
+    ("source", "target", "reason"),
+    [
+        ("n2", "n0", "is an input: nothing can feed it"),
+        ("n3", "n1", "would make a cycle"),
+    ],
+)
 def test_invalid_connection_is_refused_with_reason(view, doc, qtbot, source, target, reason):
     build_chain(doc, view, "Input", "Add", "Dense", "Dense")
     start = port_point(view, source, "out")
@@ -167,7 +170,11 @@ def test_params_edit_updates_card_and_undoes(view, doc, qtbot):
     with qtbot.waitSignal(doc.shapes_changed):
         doc.set_node_params("n1", {"units": 128, "activation": "relu"})
     content = view.node_item("n1").content
-    assert (content.detail, content.shape, content.params) == ("Dense 128 · relu", "→ (None, 128)", "640 params")
+    assert (content.detail, content.shape, content.params) == (
+        "Dense 128 · relu",
+        "→ (None, 128)",
+        "640 params",
+    )
     doc.undo_stack.undo()
     assert view.node_item("n1").content.shape == "→ (None, 32)"
     doc.undo_stack.redo()
@@ -208,8 +215,16 @@ def test_zoom_pan_and_fit(view, doc):
     view.zoom_out()
     assert view.scale_factor() == pytest.approx(0.8)
     centre = QPointF(500, 300)
-    wheel = QWheelEvent(centre, view.mapToGlobal(centre), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
-                        NO_MOD, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        centre,
+        view.mapToGlobal(centre),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        NO_MOD,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(view.viewport(), wheel)
     assert view.scale_factor() == pytest.approx(0.8 * 1.15**2)
     view.zoom_in()

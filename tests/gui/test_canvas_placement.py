@@ -30,7 +30,9 @@ def editor(qtbot, doc):
     qtbot.waitExposed(view)
     previous = None
     for index, type_name in enumerate(("Input", "Dense", "Dense", "Dense")):
-        node_id = doc.add_node(type_name, (index * 220.0, 0.0), {"shape": [2]} if type_name == "Input" else None)
+        node_id = doc.add_node(
+            type_name, (index * 220.0, 0.0), {"shape": [2]} if type_name == "Input" else None
+        )
         if previous:
             doc.connect(previous, node_id)
         previous = node_id
@@ -60,7 +62,7 @@ def card(view: CanvasView, node_id: str) -> QRectF:
 def assert_no_overlap(view: CanvasView) -> None:
     ids = list(view.canvas_scene.node_items)
     for i, a in enumerate(ids):
-        for b in ids[i + 1:]:
+        for b in ids[i + 1 :]:
             assert not card(view, a).intersects(card(view, b)), f"{a} covers {b}"
 
 
@@ -91,7 +93,9 @@ def test_two_drops_close_together_do_not_overlap(editor, doc):
     port = view.node_item(first).output_port.sceneBoundingRect()
     assert not card(view, second).intersects(port), "the new card hides a port"
     # it went to the nearest free place, not far away
-    assert (card(view, second).center() - view.mapToScene(empty + QPoint(30, 20))).manhattanLength() < 2 * WIDTH
+    assert (
+        card(view, second).center() - view.mapToScene(empty + QPoint(30, 20))
+    ).manhattanLength() < 2 * WIDTH
     drop(view, palette, "Dense", view.mapFromScene(card(view, "dense_1").center()))  # right on a card
     assert_no_overlap(view)
 

@@ -28,7 +28,10 @@ def test_counts_are_labelled_in_their_cells_with_readable_colours(view):
     matrix[0, 2] = 1
     view.update_epoch(matrix, np.array([5]), None, np.array([2]))
     view.redraw()
-    labels = {(round(lx - 0.5), round(ly - 0.5)): (text, colour.name()) for lx, ly, text, colour in view.counts.labels}
+    labels = {
+        (round(lx - 0.5), round(ly - 0.5)): (text, colour.name())
+        for lx, ly, text, colour in view.counts.labels
+    }
     assert len(labels) == 9
     assert labels[(0, 0)] == ("9", "#0f172a")  # a bright cell gets dark text
     assert labels[(2, 0)] == ("1", "#f8fafc")  # column 2 (predicted), row 0 (true)
@@ -57,7 +60,7 @@ def test_misclassified_samples_form_one_captioned_mosaic(view):
     expected = x[wrong[0]].reshape(28, 28)
     expected = 255 * (expected - expected.min()) / (expected.max() - expected.min())
     np.testing.assert_allclose(first, expected, atol=0.51)
-    assert (mosaic[28:28 + TILE_GAP, :, 3] == 0).all()  # gaps are transparent
+    assert (mosaic[28 : 28 + TILE_GAP, :, 3] == 0).all()  # gaps are transparent
     captions = [text for *_, text, _ in view.captions.labels]
     assert captions == [f"{y[i]}→{p}" for i, p in zip(wrong[:SAMPLE_TILES], predicted, strict=False)]
     assert view.sample_label.text() == f"Misclassified samples (first {SAMPLE_TILES})"

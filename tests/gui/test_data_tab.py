@@ -48,7 +48,9 @@ def _open(win, qtbot, example: str):
 def _click_card(qtbot, panel, name: str) -> None:
     item = panel.cards.item_for(name)
     panel.cards.scrollToItem(item)
-    QTest.mouseClick(panel.cards.viewport(), Qt.MouseButton.LeftButton, pos=panel.cards.visualItemRect(item).center())
+    QTest.mouseClick(
+        panel.cards.viewport(), Qt.MouseButton.LeftButton, pos=panel.cards.visualItemRect(item).center()
+    )
 
 
 def _warnings(monkeypatch) -> list[str]:
@@ -62,7 +64,10 @@ def test_every_source_is_a_card_and_each_synthetic_set_has_its_own_picture(windo
     names = [panel.cards.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.cards.count())]
     assert names == [*DATASETS.names(), "mnist", "fashion_mnist", "csv", "npz"]
     assert all(not panel.cards.item(i).icon().isNull() for i in range(panel.cards.count()))
-    pictures = {name: thumbnail(name).toImage().convertToFormat(QImage.Format.Format_RGB32) for name in DATASETS.names()}
+    pictures = {
+        name: thumbnail(name).toImage().convertToFormat(QImage.Format.Format_RGB32)
+        for name in DATASETS.names()
+    }
     arrays = {name: np.frombuffer(image.constBits(), np.uint8).copy() for name, image in pictures.items()}
     assert len({array.tobytes() for array in arrays.values()}) == len(arrays)  # all different
     assert all(array.std() > 10 for array in arrays.values())  # points drawn, not a blank square
@@ -157,8 +162,13 @@ def test_file_cards_ask_for_the_file_and_cancel_keeps_the_source(window, qtbot, 
     _click_card(qtbot, panel, "npz")
     assert window.document.spec.data["source"] == "xor" and panel.cards.current_name() == "xor"
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "own.npz", x=rng.random((40, 2)), y=rng.integers(0, 2, 40),
-             x_val=rng.random((10, 2)), y_val=rng.integers(0, 2, 10))
+    np.savez(
+        tmp_path / "own.npz",
+        x=rng.random((40, 2)),
+        y=rng.integers(0, 2, 40),
+        x_val=rng.random((10, 2)),
+        y_val=rng.integers(0, 2, 10),
+    )
     answers.append(str(tmp_path / "own.npz"))
     _click_card(qtbot, panel, "npz")
     assert window.document.spec.data["source"] == "npz" and panel.cards.current_name() == "npz"

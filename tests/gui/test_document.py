@@ -95,8 +95,12 @@ def test_set_params_rename_and_settings_undo(chain, qtbot):
         chain.set_training({"epochs": 3, "optimizer": {"type": "sgd", "learning_rate": 0.1}})
     assert chain.network.training.epochs == 3
     chain.set_data({"source": "xor", "n": 100})
-    assert history(chain) == ["Set units of Dense 'h'", "Rename Dense 'h' to 'hidden'",
-                              "Change training settings", "Change data settings"]
+    assert history(chain) == [
+        "Set units of Dense 'h'",
+        "Rename Dense 'h' to 'hidden'",
+        "Change training settings",
+        "Change data settings",
+    ]
     for _ in range(4):
         chain.undo_stack.undo()
     assert chain.spec.edges == [("in", "h"), ("h", "out")]
@@ -114,7 +118,10 @@ def test_copy_paste_and_duplicate(chain, qtbot):
         ids = chain.paste_fragment(fragment)
     assert ids == ["h_1", "out_1"]
     assert ("h_1", "out_1") in chain.spec.edges and len(chain.spec.edges) == 3
-    assert chain.spec.nodes["h_1"].pos == (chain.spec.nodes["h"].pos[0] + 40, chain.spec.nodes["h"].pos[1] + 40)
+    assert chain.spec.nodes["h_1"].pos == (
+        chain.spec.nodes["h"].pos[0] + 40,
+        chain.spec.nodes["h"].pos[1] + 40,
+    )
     assert chain.spec.nodes["h_1"].params == chain.spec.nodes["h"].params
     assert chain.selected_ids == ids
     assert chain.duplicate(["in"]) == ["in_1"]

@@ -17,8 +17,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 UNTRAINED = "'XOR' has never been trained: the export holds its random initial weights"
 
 
-
-
 @pytest.fixture
 def questions(monkeypatch):
     """Records each question; answers with the next of `answers` (a StandardButton)."""
@@ -37,7 +35,9 @@ def _export_entry(win):
     return next(a for a in win.export_menu.actions() if "NumPy" in a.text() or "Python" in a.text())
 
 
-def test_the_window_asks_before_exporting_an_untrained_network(window, qtbot, questions, monkeypatch, tmp_path):
+def test_the_window_asks_before_exporting_an_untrained_network(
+    window, qtbot, questions, monkeypatch, tmp_path
+):
     asked, answers = questions
     target = tmp_path / "xor_model.py"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
@@ -59,8 +59,9 @@ def test_the_window_asks_before_exporting_an_untrained_network(window, qtbot, qu
     window.document.set_training({**window.document.spec.training, "epochs": 1})
     qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
     window.training_controls.train.trigger()
-    qtbot.waitUntil(lambda: window.session.state == IDLE and window.document.network.history.steps > 0,
-                    timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.session.state == IDLE and window.document.network.history.steps > 0, timeout=30000
+    )
     entry.trigger()
     assert target.is_file() and len(asked) == 2
 

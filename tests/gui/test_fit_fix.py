@@ -16,8 +16,6 @@ from gui.training.session import IDLE
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-
-
 @pytest.fixture
 def dialogs(monkeypatch):
     """Answers each "Data and network disagree" box by clicking the button whose text starts
@@ -33,7 +31,9 @@ def dialogs(monkeypatch):
         return 0
 
     monkeypatch.setattr(QMessageBox, "exec", exec_)
-    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(f"warning: {text}"))
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(f"warning: {text}")
+    )
     return answers, shown
 
 
@@ -57,10 +57,13 @@ def _train_one_epoch(win, qtbot) -> None:
     assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0])
 
 
-@pytest.mark.parametrize(("loss", "answer"), [
-    ("binary_crossentropy", "Set 'out' to 1 sigmoid unit"),
-    ("mse", "Set 'out' to 1 sigmoid unit and the loss to binary_crossentropy"),
-])
+@pytest.mark.parametrize(
+    ("loss", "answer"),
+    [
+        ("binary_crossentropy", "Set 'out' to 1 sigmoid unit"),
+        ("mse", "Set 'out' to 1 sigmoid unit and the loss to binary_crossentropy"),
+    ],
+)
 def test_clicking_the_offered_fix_gives_a_network_that_trains(window, qtbot, dialogs, loss, answer):
     answers, shown = dialogs
     _open_with(window, qtbot, "xor.json", {"source": "xor", "n": 120, "seed": 0})
@@ -75,7 +78,11 @@ def test_clicking_the_offered_fix_gives_a_network_that_trains(window, qtbot, dia
     _train_one_epoch(window, qtbot)
     assert shown == ["The data has 2 classes but the output 'out' has 32 unit(s)."]
     out = doc.spec.nodes["out"].params
-    assert (out["units"], out["activation"], doc.spec.training["loss"]["type"]) == (1, "sigmoid", "binary_crossentropy")
+    assert (out["units"], out["activation"], doc.spec.training["loss"]["type"]) == (
+        1,
+        "sigmoid",
+        "binary_crossentropy",
+    )
     assert _indicator(window) == "✓ No problems"
 
     # the fix is one undo entry: below the Train entry, and undoing it restores units and loss together
@@ -90,8 +97,12 @@ def test_clicking_the_offered_fix_gives_a_network_that_trains(window, qtbot, dia
 def test_three_classes_from_the_window_after_input_and_output_fixes(window, qtbot, dialogs):
     answers, shown = dialogs
     _open_with(window, qtbot, "sine.json", {"source": "spiral_multiclass", "n": 90, "classes": 3, "seed": 0})
-    answers.extend(["Set Input 'in' to shape [2]",
-                    "Set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy"])
+    answers.extend(
+        [
+            "Set Input 'in' to shape [2]",
+            "Set 'out' to 3 softmax units and the loss to sparse_categorical_crossentropy",
+        ]
+    )
     _train_one_epoch(window, qtbot)
     assert len(shown) == 2 and answers == []
     assert window.document.spec.training["loss"]["type"] == "sparse_categorical_crossentropy"
@@ -129,7 +140,9 @@ def test_the_indicator_and_the_problems_panel_count_no_data_and_data_that_does_n
     QTest.mouseClick(window.problems_button, Qt.MouseButton.LeftButton)
     problems = window.problems.list
     assert window.docks["problems"].isVisible() and problems.isVisible()
-    QTest.mouseClick(problems.viewport(), Qt.MouseButton.LeftButton, pos=problems.visualItemRect(problems.item(0)).center())
+    QTest.mouseClick(
+        problems.viewport(), Qt.MouseButton.LeftButton, pos=problems.visualItemRect(problems.item(0)).center()
+    )
     panel = window.training_panel
     assert panel.tabs.currentWidget() is panel.data_panel and window.docks["training"].isVisible()
 

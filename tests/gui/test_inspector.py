@@ -167,7 +167,11 @@ def test_optimizer_parameters_and_early_stopping(doc, inspector, qtbot):
     assert doc.spec.training["optimizer"]["learning_rate"] == pytest.approx(3e-4)
     optimizer.combo.setCurrentIndex(optimizer.combo.findText("sgd"))
     assert doc.spec.training["optimizer"] == {
-        "type": "sgd", "learning_rate": pytest.approx(3e-4), "momentum": 0.0, "nesterov": False}
+        "type": "sgd",
+        "learning_rate": pytest.approx(3e-4),
+        "momentum": 0.0,
+        "nesterov": False,
+    }
     assert "momentum" in inspector.page.boxes["optimizer"].form.fields
     inspector.page.early_check.click()
     assert doc.spec.training["early_stopping"]["patience"] == 10

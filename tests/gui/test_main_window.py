@@ -64,6 +64,7 @@ class Dialogs:
                     assert self.answers, f"unexpected question: {title}: {text}"
                     return self.answers.pop(0)
                 return Button.Ok
+
             return show
 
         for kind in ("question", "critical", "warning", "information", "about"):
@@ -207,16 +208,28 @@ def test_menus_and_shortcuts(window):
     assert titles == ["File", "Edit", "View", "Train", "Help"]
     a = window.actions_
     expected = {
-        "Ctrl+N": a.new, "Ctrl+O": a.open, "Ctrl+S": a.save, "Ctrl+Shift+S": a.save_as,
-        "Ctrl+Z": a.undo, "Ctrl+Y": a.redo, "Ctrl+C": a.copy, "Ctrl+V": a.paste,
-        "Ctrl+D": a.duplicate, "Del": a.delete, "Ctrl+0": a.fit, "Ctrl++": a.zoom_in,
-        "Ctrl+=": a.zoom_in, "Ctrl+-": a.zoom_out,
+        "Ctrl+N": a.new,
+        "Ctrl+O": a.open,
+        "Ctrl+S": a.save,
+        "Ctrl+Shift+S": a.save_as,
+        "Ctrl+Z": a.undo,
+        "Ctrl+Y": a.redo,
+        "Ctrl+C": a.copy,
+        "Ctrl+V": a.paste,
+        "Ctrl+D": a.duplicate,
+        "Del": a.delete,
+        "Ctrl+0": a.fit,
+        "Ctrl++": a.zoom_in,
+        "Ctrl+=": a.zoom_in,
+        "Ctrl+-": a.zoom_out,
     }
     for keys, action in expected.items():
         assert action_for(window, keys) is action, keys
     edit = window.actions_.menus["edit"]
     edit_texts = [x.text().replace("&", "") for x in edit.actions()]
-    assert {"Undo", "Redo", "Copy", "Paste", "Duplicate", "Delete", "History", "Auto-Layout"} <= set(edit_texts)
+    assert {"Undo", "Redo", "Copy", "Paste", "Duplicate", "Delete", "History", "Auto-Layout"} <= set(
+        edit_texts
+    )
 
 
 def test_shortcut_keys_reach_their_actions(window, qtbot):
@@ -249,14 +262,21 @@ def test_every_action_and_control_has_a_tooltip(window):
         window.document.set_selection(selection)
         assert not controls_without_tooltip(window), selection
     tree = window.palette_panel.tree
-    items = [tree.topLevelItem(i).child(j) for i in range(tree.topLevelItemCount())
-             for j in range(tree.topLevelItem(i).childCount())]
+    items = [
+        tree.topLevelItem(i).child(j)
+        for i in range(tree.topLevelItemCount())
+        for j in range(tree.topLevelItem(i).childCount())
+    ]
     assert items and all(item.toolTip(0) for item in items)
 
 
 def controls_without_tooltip(window: MainWindow) -> list[str]:
-    controls = [w for kind in (QAbstractButton, QComboBox, QLineEdit, QAbstractSpinBox)
-                for w in window.findChildren(kind) if w.isVisibleTo(window)]
+    controls = [
+        w
+        for kind in (QAbstractButton, QComboBox, QLineEdit, QAbstractSpinBox)
+        for w in window.findChildren(kind)
+        if w.isVisibleTo(window)
+    ]
     missing = []
     for widget in controls:
         if isinstance(widget, QLineEdit) and isinstance(widget.parent(), (QComboBox, QAbstractSpinBox)):
@@ -264,7 +284,9 @@ def controls_without_tooltip(window: MainWindow) -> list[str]:
         if isinstance(widget, QToolButton) and widget.defaultAction() is not None:
             continue
         if not widget.toolTip().strip():
-            missing.append(f"{type(widget).__name__} {widget.objectName()} {getattr(widget, 'text', str)()!r}")
+            missing.append(
+                f"{type(widget).__name__} {widget.objectName()} {getattr(widget, 'text', str)()!r}"
+            )
     return missing
 
 
@@ -309,7 +331,7 @@ def test_save_as_without_suffix_adds_one(window, dialogs, tmp_path):
 BAD_FILES = {
     "truncated": '{"format": "netcanvas", "format_version": 1, "nodes": [ {"id": ',
     "unknown layer": '{"format": "netcanvas", "format_version": 1, "nodes": '
-                     '[{"id": "a", "type": "Dense3000", "params": {}, "pos": [0, 0]}], "edges": []}',
+    '[{"id": "a", "type": "Dense3000", "params": {}, "pos": [0, 0]}], "edges": []}',
 }
 
 
@@ -399,7 +421,10 @@ def test_cut_and_duplicate(window):
     doc = window.document
     doc.set_selection(["hidden2"])
     window.actions_.duplicate.trigger()
-    assert doc.selected_ids == ["hidden2_1"] and doc.spec.nodes["hidden2_1"].params == doc.spec.nodes["hidden2"].params
+    assert (
+        doc.selected_ids == ["hidden2_1"]
+        and doc.spec.nodes["hidden2_1"].params == doc.spec.nodes["hidden2"].params
+    )
     assert doc.undo_stack.text(doc.undo_stack.index() - 1).startswith("Duplicate")
     window.actions_.cut.trigger()
     assert "hidden2_1" not in doc.spec.nodes
@@ -437,20 +462,28 @@ def _edit_delete(window):
 # kind of edit -> (preparation or None, the edit as a user makes it)
 EDITS = {
     "add (palette drop)": (None, lambda w: drop_layer(w, "Dropout")),
-    "add after (palette double-click)": (lambda w: w.document.set_selection(["out"]),
-                                         lambda w: w.palette_panel.add_layer("Activation")),
+    "add after (palette double-click)": (
+        lambda w: w.document.set_selection(["out"]),
+        lambda w: w.palette_panel.add_layer("Activation"),
+    ),
     "remove": (None, _edit_delete),
     "move (one drag)": (None, _edit_move),
-    "connect": (lambda w: w.document.disconnect("hidden1", "hidden2"),
-                lambda w: w.document.connect("hidden1", "hidden2")),
+    "connect": (
+        lambda w: w.document.disconnect("hidden1", "hidden2"),
+        lambda w: w.document.connect("hidden1", "hidden2"),
+    ),
     "disconnect": (None, lambda w: w.document.disconnect("hidden2", "out")),
     "property (inspector)": (None, _edit_inspector_units),
     "rename": (None, lambda w: w.document.rename_node("out", "prediction")),
-    "paste": (lambda w: (w.document.set_selection(["out"]), w.actions_.copy.trigger()),
-              lambda w: w.actions_.paste.trigger()),
+    "paste": (
+        lambda w: (w.document.set_selection(["out"]), w.actions_.copy.trigger()),
+        lambda w: w.actions_.paste.trigger(),
+    ),
     "duplicate": (lambda w: w.document.set_selection(["hidden1"]), lambda w: w.actions_.duplicate.trigger()),
-    "auto-layout": (lambda w: w.document.move_nodes({"hidden2": (440.0, 300.0)}),
-                    lambda w: w.actions_.auto_layout.trigger()),
+    "auto-layout": (
+        lambda w: w.document.move_nodes({"hidden2": (440.0, 300.0)}),
+        lambda w: w.actions_.auto_layout.trigger(),
+    ),
     "training settings": (None, lambda w: w.document.set_training({**w.document.spec.training, "epochs": 7})),
 }
 
@@ -547,8 +580,11 @@ def test_shape_error_shows_badge_problem_and_jumps_to_node(window):
     assert "2 problems" in window.problems_button.text()
     window.view.reset_zoom()
     window.view.centerOn(0, 0)
-    assert not window.view.mapToScene(window.view.viewport().rect()).boundingRect().intersects(
-        window.view.node_item(dense).sceneBoundingRect())
+    assert (
+        not window.view.mapToScene(window.view.viewport().rect())
+        .boundingRect()
+        .intersects(window.view.node_item(dense).sceneBoundingRect())
+    )
     problems = window.problems.list
     QTest.mouseClick(problems.viewport(), LEFT, NO_MOD, problems.visualItemRect(problems.item(0)).center())
     assert doc.selected_ids == [dense]
@@ -575,7 +611,9 @@ def test_examples_dialog_lists_every_example_with_preview(qtbot, window, monkeyp
     files = sorted(EXAMPLES_DIR.glob("*.json"))
     dialog = ExamplesDialog()
     qtbot.addWidget(dialog)
-    listed = {Path(dialog.list.item(i).data(Qt.ItemDataRole.UserRole + 1)) for i in range(dialog.list.count())}
+    listed = {
+        Path(dialog.list.item(i).data(Qt.ItemDataRole.UserRole + 1)) for i in range(dialog.list.count())
+    }
     assert listed == set(files)
     for example in list_examples():
         assert example.name and example.description
@@ -588,8 +626,17 @@ def test_examples_dialog_lists_every_example_with_preview(qtbot, window, monkeyp
         assert pixmap is not None and not pixmap.isNull() and pixmap.width() > 100
         image = pixmap.toImage()
         assert len({image.pixel(x, image.height() // 2) for x in range(0, image.width(), 4)}) > 3
-    monkeypatch.setattr(ExamplesDialog, "exec", lambda self: (self.list.setCurrentRow(
-        next(i for i in range(self.list.count()) if self.list.item(i).text() == "XOR")), self.accept(), 1)[-1])
+    monkeypatch.setattr(
+        ExamplesDialog,
+        "exec",
+        lambda self: (
+            self.list.setCurrentRow(
+                next(i for i in range(self.list.count()) if self.list.item(i).text() == "XOR")
+            ),
+            self.accept(),
+            1,
+        )[-1],
+    )
     window.actions_.examples.trigger()
     assert window.document.path == EXAMPLES_DIR / "xor.json"
     assert [p for p in window.settings.recent_files() if p.parent == EXAMPLES_DIR] == []

@@ -21,7 +21,9 @@ SIZES = [(1280, 800), (1920, 1080)]
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(settings=AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)))
+    win = MainWindow(
+        settings=AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    )
     qtbot.addWidget(win)
     win.maybe_save = lambda: True
     win.resize(1280, 800)
@@ -120,7 +122,8 @@ def test_the_whole_confusion_matrix_and_every_caption_are_shown(window, qtbot, s
     assert {text for text, _box in counts} == {str(v) for v in matrix.ravel()}
     assert min(box.height() for _t, box in counts) >= 10  # legible: 8 pt and up
     captions = results.captions.shown_labels()
-    assert [text for text, _box in captions] == [f"{y[i]}→{p}" for i, p in zip(wrong[:SAMPLE_TILES], predicted,
-                                                                                strict=False)]
+    assert [text for text, _box in captions] == [
+        f"{y[i]}→{p}" for i, p in zip(wrong[:SAMPLE_TILES], predicted, strict=False)
+    ]
     shown = QRectF(results.samples.viewport().rect())
     assert all(shown.contains(box) for _text, box in captions)

@@ -28,7 +28,9 @@ def window(qtbot, tmp_path, monkeypatch):
     win.resize(1280, 800)
     win.show()
     for kind in ("warning", "critical", "information"):  # any message box would be a failure here
-        monkeypatch.setattr(QMessageBox, kind, lambda _p, title, text, *a, _k=kind, **k: pytest.fail(f"{title}: {text}"))
+        monkeypatch.setattr(
+            QMessageBox, kind, lambda _p, title, text, *a, _k=kind, **k: pytest.fail(f"{title}: {text}")
+        )
     yield win
     win.session.shutdown()
 
@@ -55,7 +57,10 @@ def test_every_tab_follows_the_document_through_a_session(window, qtbot):
     assert_views_show_the_document(window)
     doc.set_training({**doc.spec.training, "epochs": 20})
     _train(window, qtbot)
-    assert doc.network.history.steps > 0 and panel.curves.epoch_logs["loss"] == doc.network.history.epochs["loss"]
+    assert (
+        doc.network.history.steps > 0
+        and panel.curves.epoch_logs["loss"] == doc.network.history.epochs["loss"]
+    )
     assert panel.surface.surface is not None and panel.results.matrix.shape == (2, 2)
     assert {layer.node_id for layer in panel.health.latest.layers} == set(doc.spec.nodes) - {"in"}
 

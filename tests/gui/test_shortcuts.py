@@ -76,8 +76,16 @@ def test_the_shortcuts_window_lists_every_action_by_name(window, monkeypatch):
     window.document.set_node_params("hidden1", {"units": 9})  # Undo's text is now "Undo Set …"
     assert window.actions_.undo.text().replace("&", "").startswith("Undo Set")
     text = shortcuts_text(window, monkeypatch)
-    expected = {"Train / Resume": "F5", "Pause": "F6", "Step one batch": "F10", "Step one epoch": "Shift+F10",
-                "Stop": "Shift+F5", "Reset weights": "Ctrl+Shift+R", "Undo": "Ctrl+Z", "Redo": "Ctrl+Y"}
+    expected = {
+        "Train / Resume": "F5",
+        "Pause": "F6",
+        "Step one batch": "F10",
+        "Step one epoch": "Shift+F10",
+        "Stop": "Shift+F5",
+        "Reset weights": "Ctrl+Shift+R",
+        "Undo": "Ctrl+Z",
+        "Redo": "Ctrl+Y",
+    }
     for name, keys in expected.items():
         assert f"<td>{name}</td><td><b>{keys}" in text, name
     assert "Undo Set" not in text and "Redo Set" not in text
@@ -98,10 +106,12 @@ def icon_colour(icon: QIcon) -> tuple[QColor, int]:
 
 def contrast(a: QColor, b: QColor) -> float:
     """WCAG contrast ratio of two colours (1 = none, 21 = black on white)."""
+
     def luminance(c: QColor) -> float:
         channels = [v / 255 for v in (c.red(), c.green(), c.blue())]
         lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in channels]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
 

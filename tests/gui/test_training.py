@@ -18,8 +18,6 @@ from gui.training.session import IDLE, PAUSED
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-
-
 def _warnings(monkeypatch) -> list[str]:
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(text))
@@ -101,7 +99,6 @@ def test_closing_while_training_stops_the_thread(qtbot, monkeypatch):
     assert not thread.isRunning()
 
 
-
 def test_closing_waits_for_a_thread_that_cannot_stop_yet(qtbot, monkeypatch):
     """A first-time JIT compile ignores stop for ~10 s. Closing must wait for it: a QThread
     destroyed while running aborts the app (it did, after a 5 s limit)."""
@@ -124,10 +121,18 @@ def test_closing_waits_for_a_thread_that_cannot_stop_yet(qtbot, monkeypatch):
     assert win.close()
     assert not thread.isRunning()
 
+
 def _exploding_network() -> Network:
-    spec = NetworkSpec(training={"loss": "mse", "optimizer": {"type": "sgd", "learning_rate": 1e6},
-                                 "batch_size": 16, "epochs": 50, "seed": 0},
-                       data={"source": "sine", "n": 200, "seed": 0})
+    spec = NetworkSpec(
+        training={
+            "loss": "mse",
+            "optimizer": {"type": "sgd", "learning_rate": 1e6},
+            "batch_size": 16,
+            "epochs": 50,
+            "seed": 0,
+        },
+        data={"source": "sine", "n": 200, "seed": 0},
+    )
     spec.add_node("Input", {"shape": [1]}, node_id="x")
     spec.add_node("Dense", {"units": 16}, (200, 0), node_id="h")
     spec.add_node("Dense", {"units": 1}, (400, 0), node_id="y")
@@ -174,8 +179,9 @@ def test_trained_file_reopens_with_its_curves(window, qtbot, tmp_path):
     other.maybe_save = lambda: True
     assert other.load_path(path)
     assert other.training_panel.curves.epoch_logs["loss"] == losses
-    np.testing.assert_array_equal(other.document.network.get_weights()[0],
-                                  window.document.network.get_weights()[0])
+    np.testing.assert_array_equal(
+        other.document.network.get_weights()[0], window.document.network.get_weights()[0]
+    )
     other.session.shutdown()
 
 
@@ -193,8 +199,13 @@ def test_reset_weights_clears_the_curves_and_health_with_the_history(window, qtb
     window.training_controls.reset_weights()
     assert window.document.network.history.epoch_count == 0
     assert panel.curves.epoch_logs == {} and len(panel.curves.batch_steps) == 0
-    drawn = [panel.curves.batch_curve, panel.curves.train_curve, panel.curves.val_curve,
-             panel.curves.metric_train, panel.curves.metric_val]
+    drawn = [
+        panel.curves.batch_curve,
+        panel.curves.train_curve,
+        panel.curves.val_curve,
+        panel.curves.metric_train,
+        panel.curves.metric_val,
+    ]
     assert [len(curve.getData()[0]) for curve in drawn] == [0] * 5  # nothing of the old run is drawn
     assert panel.health.times == [] and panel.health.grad_curves == {}
 
@@ -231,8 +242,9 @@ def test_learning_rate_changed_while_training_is_applied_and_marked(window, qtbo
     window.document.set_training({**training, "optimizer": {**training["optimizer"], "learning_rate": 0.002}})
     qtbot.waitUntil(lambda: window.training_panel.curves.marks != [], timeout=5000)
     assert "lr 0.002" in window.training_panel.curves.marks[0][1]
-    qtbot.waitUntil(lambda: window.session.worker.network.history.epochs.get("lr", [0])[-1] == 0.002,
-                    timeout=20000)
+    qtbot.waitUntil(
+        lambda: window.session.worker.network.history.epochs.get("lr", [0])[-1] == 0.002, timeout=20000
+    )
     window.training_controls.stop.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
 
@@ -273,7 +285,6 @@ def test_batch_loss_smoothing_matches_the_moving_average(qtbot):
     np.testing.assert_allclose(view.smoothed, expected, rtol=1e-9)
 
 
-
 def _network_with_data(folder: Path, data_file: str) -> Path:
     """The xor network saved in `folder`, its data an .npz named by a path relative to it."""
     network = engine.load(EXAMPLES / "xor.json")
@@ -289,12 +300,18 @@ def test_opening_a_file_reads_its_data_in_the_background(window, qtbot, tmp_path
     import gui.training.session as session_module
 
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "points.npz", x=rng.normal(size=(200, 2)).astype(np.float32),
-             y=(rng.random(200) > 0.5).astype(np.int64))
+    np.savez(
+        tmp_path / "points.npz",
+        x=rng.normal(size=(200, 2)).astype(np.float32),
+        y=(rng.random(200) > 0.5).astype(np.int64),
+    )
     readers = []
     read = session_module._load_and_split
-    monkeypatch.setattr(session_module, "_load_and_split",
-                        lambda *a: (readers.append(threading.current_thread().name), read(*a))[1])
+    monkeypatch.setattr(
+        session_module,
+        "_load_and_split",
+        lambda *a: (readers.append(threading.current_thread().name), read(*a))[1],
+    )
     assert window.load_path(_network_with_data(tmp_path, "points.npz"))
     qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
     assert readers == ["NetCanvas data preload"]
@@ -308,7 +325,9 @@ def test_opening_a_file_reads_its_data_in_the_background(window, qtbot, tmp_path
     assert "Data not loaded" in summary.text() and readers[-1] == "NetCanvas data preload"
 
 
-def test_train_pressed_while_the_data_is_read_waits_for_it_instead_of_reading_again(window, qtbot, monkeypatch):
+def test_train_pressed_while_the_data_is_read_waits_for_it_instead_of_reading_again(
+    window, qtbot, monkeypatch
+):
     """Pressing Train right after opening a file used to read the data a second time on the GUI
     thread (MNIST: the window froze ~1.3 s); now the run starts when the background read ends."""
     import gui.training.session as session_module
@@ -392,11 +411,17 @@ def test_image_data_preview_is_one_mosaic_captioned_by_class(window, qtbot, tmp_
     y = rng.integers(0, 10, 30)
     np.savez(tmp_path / "digits.npz", x=rng.random((30, 784)).astype(np.float32), y=y)
     _open(window, qtbot, "xor.json")
-    assert window.training_panel.data_panel.apply_config({"source": "npz", "path": str(tmp_path / "digits.npz")})
+    assert window.training_panel.data_panel.apply_config(
+        {"source": "npz", "path": str(tmp_path / "digits.npz")}
+    )
     box = window.training_panel.data_panel.preview.ci.getItem(0, 0)
     image, captions = box.addedItems
     rows = THUMBNAILS // THUMBNAIL_COLUMNS
-    assert image.image.shape == (rows * (28 + TILE_GAP) - TILE_GAP, THUMBNAIL_COLUMNS * (28 + TILE_GAP) - TILE_GAP, 4)
+    assert image.image.shape == (
+        rows * (28 + TILE_GAP) - TILE_GAP,
+        THUMBNAIL_COLUMNS * (28 + TILE_GAP) - TILE_GAP,
+        4,
+    )
     assert [text for *_, text, _ in captions.labels] == [str(c) for c in y[:THUMBNAILS]]
 
 
@@ -435,8 +460,9 @@ def test_run_started_tells_when_the_training_thread_began(window, qtbot, monkeyp
     _open(window, qtbot, "xor.json")
     fit_entered: list[float] = []
     fit = Network.fit
-    monkeypatch.setattr(Network, "fit", lambda self, *a, **k: (fit_entered.append(time.perf_counter()),
-                                                              fit(self, *a, **k))[1])
+    monkeypatch.setattr(
+        Network, "fit", lambda self, *a, **k: (fit_entered.append(time.perf_counter()), fit(self, *a, **k))[1]
+    )
     infos: list[dict] = []
     window.session.run_started.connect(infos.append)
     pressed = time.perf_counter()
@@ -479,7 +505,8 @@ def test_a_slow_first_snapshot_does_not_hold_back_the_next_ones(window, qtbot, m
     window.document.set_training({**window.document.spec.training, "epochs": 100000})
     surfaces: list[float] = []
     window.session.snapshot_taken.connect(
-        lambda s: surfaces.append(time.perf_counter()) if s.surface is not None else None)
+        lambda s: surfaces.append(time.perf_counter()) if s.surface is not None else None
+    )
     window.session.start()
     qtbot.waitUntil(lambda: len(surfaces) >= 1, timeout=20000)
     qtbot.waitUntil(lambda: len(surfaces) >= 3, timeout=3000)  # two more within ~0.4 s at 5 Hz

@@ -78,7 +78,7 @@ def test_an_exception_in_a_slot_is_shown_and_logged(window, router, critical, qt
     window.document.auto_layout = broken  # Auto-Layout's slot calls it
     window.actions_.auto_layout.trigger()
     qtbot.waitUntil(lambda: bool(critical))
-    (title, text), = critical
+    ((title, text),) = critical
     assert title == "Unexpected error"
     assert "RuntimeError: the layout engine fell over" in text and "second line" not in text
     log = router.log_path

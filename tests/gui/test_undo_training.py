@@ -81,7 +81,9 @@ def test_undoing_an_edit_after_training_gives_back_the_trained_network(window, q
     assert window.view.edge_item("in", "hidden1").magnitude is not None
 
 
-def test_a_second_run_undone_gives_back_the_first_runs_weights_and_curves(window, qtbot, monkeypatch, tmp_path):
+def test_a_second_run_undone_gives_back_the_first_runs_weights_and_curves(
+    window, qtbot, monkeypatch, tmp_path
+):
     doc = window.document
     _train(window, qtbot)
     first, first_losses = doc.network.get_weights(), list(doc.network.history.epochs["loss"])
@@ -126,8 +128,9 @@ def test_an_edit_made_before_a_run_is_undone_with_the_runs_curves_kept_faded(win
     assert curves.hint.isHidden()
 
 
-def test_undoing_an_edit_gives_back_imported_weights_and_seed_weights_cost_no_copies(window, qtbot, monkeypatch,
-                                                                                    tmp_path):
+def test_undoing_an_edit_gives_back_imported_weights_and_seed_weights_cost_no_copies(
+    window, qtbot, monkeypatch, tmp_path
+):
     doc, actions = window.document, window.actions_
     doc.set_selection(["hidden2"])
     actions.delete.trigger()  # the spiral's weights are its seed's: nothing needs keeping

@@ -20,8 +20,6 @@ from gui.training.surface_view import CLASS_COLOURS
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-
-
 def _open_and_train(win, qtbot, example: str, epochs: int = 8) -> None:
     assert win.load_path(EXAMPLES / example)
     qtbot.waitUntil(lambda: not win.session.data_pending(), timeout=10000)
@@ -41,7 +39,9 @@ def _menu_action(menu, text: str):
 def data_tab_sets(win) -> set[tuple[str, int]]:
     """The data sets the Data tab says are loaded, as (name, samples) from its "name: N samples"."""
     text = " ".join(label.text() for label in win.training_panel.data_panel.findChildren(QLabel))
-    return {(_plain(name), int(count)) for name, count in re.findall(r"([\w-]+)(?:</b>)?: (\d+) samples", text)}
+    return {
+        (_plain(name), int(count)) for name, count in re.findall(r"([\w-]+)(?:</b>)?: (\d+) samples", text)
+    }
 
 
 def _plain(name: str) -> str:
@@ -58,20 +58,32 @@ def assert_views_show_the_document(win) -> None:
     assert curves.hint.isHidden() == (history.steps > 0)
     assert panel.health.fraction_plot.getPlotItem().viewRange()[1] == [0.0, 1.0]  # fractions, trained or not
     if history.steps == 0:  # no axes left spanning the previous network's run
-        for plot in (curves.loss_plot, curves.metric_plot, panel.health.fraction_plot, panel.health.hist_plot):
+        for plot in (
+            curves.loss_plot,
+            curves.metric_plot,
+            panel.health.fraction_plot,
+            panel.health.hist_plot,
+        ):
             assert plot.getPlotItem().viewRange() == [[0.0, 1.0], [0.0, 1.0]]
     trained = history.steps > 0 and session.dataset is not None
     assert (panel.surface.surface is not None) == (trained and session.dataset.x.shape[1:] == (2,))
     assert (panel.health.latest is not None) == trained
     assert panel.results.hint.isHidden() == (panel.results.matrix is not None)
     if not trained:
-        assert panel.results.matrix is None and panel.results.plot.plotItem.titleLabel.text == \
-            "Confusion matrix (validation)"
+        assert (
+            panel.results.matrix is None
+            and panel.results.plot.plotItem.titleLabel.text == "Confusion matrix (validation)"
+        )
         assert panel.health.layer_choice.count() == 0 and not panel.health.grad_curves
-        assert not panel.health.hint.isHidden() and not panel.surface.hint.isHidden() or \
-            panel.surface.note.isVisibleTo(panel.surface)
+        assert (
+            not panel.health.hint.isHidden()
+            and not panel.surface.hint.isHidden()
+            or panel.surface.note.isVisibleTo(panel.surface)
+        )
     points = len(panel.surface.points.data)
-    shown = session.train_set is not None and session.train_set.x.ndim == 2 and session.train_set.x.shape[1] >= 2
+    shown = (
+        session.train_set is not None and session.train_set.x.ndim == 2 and session.train_set.x.shape[1] >= 2
+    )
     assert points == (len(session.train_set) if shown else 0)
     if doc.spec.data:
         assert session.dataset is not None and session.dataset.name == doc.spec.data["source"]
@@ -107,8 +119,11 @@ def _import_onnx(win, tmp_path, monkeypatch):
     _menu_action(win.actions_.file_menu, "Import ONNX Model…").trigger()
 
 
-@pytest.mark.parametrize("change", [_new, _open, _example, _revert, _import_onnx],
-                         ids=["new", "open", "example", "revert", "import_onnx"])
+@pytest.mark.parametrize(
+    "change",
+    [_new, _open, _example, _revert, _import_onnx],
+    ids=["new", "open", "example", "revert", "import_onnx"],
+)
 def test_every_view_follows_a_new_document(window, qtbot, tmp_path, monkeypatch, change):
     _open_and_train(window, qtbot, "spiral.json")
     panel = window.training_panel

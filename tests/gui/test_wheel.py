@@ -32,9 +32,16 @@ def wheel(widget: QWidget, at: QPoint, clicks: int = 1) -> None:
         target = widget.childAt(at) or widget
         while target is not None:
             local = QPointF(at if target is widget else target.mapFrom(widget, at))
-            event = QWheelEvent(local, QPointF(target.mapToGlobal(local)), QPoint(0, 0),
-                                QPoint(0, DOWN if clicks < 0 else -DOWN), Qt.MouseButton.NoButton,
-                                Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+            event = QWheelEvent(
+                local,
+                QPointF(target.mapToGlobal(local)),
+                QPoint(0, 0),
+                QPoint(0, DOWN if clicks < 0 else -DOWN),
+                Qt.MouseButton.NoButton,
+                Qt.KeyboardModifier.NoModifier,
+                Qt.ScrollPhase.NoScrollPhase,
+                False,
+            )
             if (QApplication.sendEvent(target, event) and event.isAccepted()) or target.isWindow():
                 break
             target = target.parentWidget()
@@ -61,8 +68,13 @@ def test_wheel_over_the_training_settings_scrolls_and_changes_nothing(window):
 
 
 def value_of(widget: QWidget) -> object:
-    return widget.currentIndex() if isinstance(widget, QComboBox) else widget.text() \
-        if isinstance(widget, QAbstractSpinBox) else widget.value()
+    return (
+        widget.currentIndex()
+        if isinstance(widget, QComboBox)
+        else widget.text()
+        if isinstance(widget, QAbstractSpinBox)
+        else widget.value()
+    )
 
 
 def test_no_input_anywhere_takes_the_wheel_unfocused(window, qtbot):
@@ -78,8 +90,12 @@ def test_no_input_anywhere_takes_the_wheel_unfocused(window, qtbot):
     for index in range(tabs.count()):
         tabs.setCurrentIndex(index)
         QApplication.processEvents()
-        inputs = [w for kind in (QAbstractSpinBox, QComboBox, QSlider) for w in window.findChildren(kind)
-                  if w.isVisible()]
+        inputs = [
+            w
+            for kind in (QAbstractSpinBox, QComboBox, QSlider)
+            for w in window.findChildren(kind)
+            if w.isVisible()
+        ]
         for widget in inputs:
             assert widget.focusPolicy() == Qt.FocusPolicy.StrongFocus, widget
             before = value_of(widget)

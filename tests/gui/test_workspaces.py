@@ -20,8 +20,9 @@ def make_window(qtbot, tmp_path):
     windows: list[MainWindow] = []
 
     def make() -> MainWindow:
-        window = MainWindow(settings=AppSettings(QSettings(str(tmp_path / "settings.ini"),
-                                                           QSettings.Format.IniFormat)))
+        window = MainWindow(
+            settings=AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        )
         window.maybe_save = lambda: True
         window.resize(1280, 800)
         window.show()

@@ -110,10 +110,14 @@ def sine(rng, n, noise):
 
 
 SYNTHETIC = {
-    "circle": (circle, "classification"), "xor": (xor, "classification"),
-    "gauss": (gauss, "classification"), "spiral": (spiral, "classification"),
-    "spiral_multiclass": (spiral_multiclass, "classification"), "plane": (plane, "regression"),
-    "gauss_surface": (gauss_surface, "regression"), "sine": (sine, "regression"),
+    "circle": (circle, "classification"),
+    "xor": (xor, "classification"),
+    "gauss": (gauss, "classification"),
+    "spiral": (spiral, "classification"),
+    "spiral_multiclass": (spiral_multiclass, "classification"),
+    "plane": (plane, "regression"),
+    "gauss_surface": (gauss_surface, "regression"),
+    "sine": (sine, "regression"),
 }
 
 
@@ -175,8 +179,9 @@ def _number(text: str, kind: type) -> float | int | None:
         return None
 
 
-def table(path: Path, target: str | None, features: list[str] | None, task: str
-          ) -> tuple[np.ndarray, np.ndarray, str]:
+def table(
+    path: Path, target: str | None, features: list[str] | None, task: str
+) -> tuple[np.ndarray, np.ndarray, str]:
     """(x (N, F) float64, y, task) from a CSV table with a header row (as NetCanvas reads it)."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         first = handle.readline()
@@ -192,8 +197,11 @@ def table(path: Path, target: str | None, features: list[str] | None, task: str
     numeric = all(n is not None for n in numbers)
     if task == "auto":
         integers = numeric and all(_number(v, int) is not None for v in values)
-        task = "classification" if (integers and len(set(numbers)) <= MAX_AUTO_CLASSES) or not numeric \
+        task = (
+            "classification"
+            if (integers and len(set(numbers)) <= MAX_AUTO_CLASSES) or not numeric
             else "regression"
+        )
     if task == "regression":
         return x, np.asarray(numbers, dtype=np.float64).reshape(-1, 1), task
     keys = sorted(set(numbers if numeric else values))
@@ -239,7 +247,9 @@ def load(config: dict, dtype: str = "float32", data_dir: str | Path | None = Non
 
         if "x_val" in arrays:
             x_val = arrays["x_val"].reshape(len(arrays["x_val"]), *x.shape[1:])
-            return Data(x.astype(dtype), target(arrays["y"]), x_val.astype(dtype), target(arrays["y_val"]), task)
+            return Data(
+                x.astype(dtype), target(arrays["y"]), x_val.astype(dtype), target(arrays["y_val"]), task
+            )
         y = target(arrays["y"])
     elif source == "csv":
         x, y, task = table(path, config.get("target"), config.get("features"), config.get("task", "auto"))

@@ -4,10 +4,34 @@ from string import Template
 
 # Names the generated script defines itself; node variables never take them.
 RESERVED = (
-    "W", "DTYPE", "INPUT_SHAPES", "OUTPUT_SHAPE", "STANDARDIZE", "forward", "predict", "main",
-    "load_weights", "batch_norm", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu",
-    "silu", "softplus", "softsign", "hard_sigmoid", "softmax", "argparse", "base64", "io", "math",
-    "sys", "Path",
+    "W",
+    "DTYPE",
+    "INPUT_SHAPES",
+    "OUTPUT_SHAPE",
+    "STANDARDIZE",
+    "forward",
+    "predict",
+    "main",
+    "load_weights",
+    "batch_norm",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "softmax",
+    "argparse",
+    "base64",
+    "io",
+    "math",
+    "sys",
+    "Path",
 )
 
 # Activation name -> the function the script defines for it.
@@ -19,18 +43,18 @@ HELPERS = {
     e = np.exp(-np.abs(x))
     r = 1 / (1 + e)
     return np.where(x >= 0, r, e * r)''',
-    "tanh": '''def tanh(x):
-    return np.tanh(x)''',
-    "relu": '''def relu(x):
-    return np.where(x < 0, 0, x)''',
-    "leaky_relu": '''def leaky_relu(x, alpha):
-    return np.where(x > 0, x, x.dtype.type(alpha) * x)''',
-    "elu": '''def elu(x, alpha):
-    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))''',
-    "selu": '''def selu(x):
+    "tanh": """def tanh(x):
+    return np.tanh(x)""",
+    "relu": """def relu(x):
+    return np.where(x < 0, 0, x)""",
+    "leaky_relu": """def leaky_relu(x, alpha):
+    return np.where(x > 0, x, x.dtype.type(alpha) * x)""",
+    "elu": """def elu(x, alpha):
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))""",
+    "selu": """def selu(x):
     scale, alpha = 1.0507009873554805, 1.6732632423543772
     t = x.dtype.type
-    return np.where(x > 0, t(scale) * x, t(scale * alpha) * np.expm1(np.minimum(x, 0)))''',
+    return np.where(x > 0, t(scale) * x, t(scale * alpha) * np.expm1(np.minimum(x, 0)))""",
     "gelu": '''_erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
@@ -45,8 +69,8 @@ def gelu(x):
     "softplus": '''def softplus(x):
     """log(1 + e^x) without overflow."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))''',
-    "softsign": '''def softsign(x):
-    return x / (1 + np.abs(x))''',
+    "softsign": """def softsign(x):
+    return x / (1 + np.abs(x))""",
     "hard_sigmoid": '''def hard_sigmoid(x):
     """Keras 3's definition: relu6(x + 3) / 6."""
     return np.minimum(np.maximum(x + 3, 0), 6) / x.dtype.type(6)''',

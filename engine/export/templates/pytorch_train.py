@@ -31,8 +31,14 @@ from model import INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model
 # BEGIN SETTINGS (written by the NetCanvas exporter; these are stand-ins)
 LOSS: dict = {"type": "mse"}
 FUSED_ACTIVATION: str | None = None  # the output activation the loss is computed through
-OPTIMIZER: dict = {"type": "adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
-                   "epsilon": 1e-07, "amsgrad": False}
+OPTIMIZER: dict = {
+    "type": "adam",
+    "learning_rate": 0.001,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-07,
+    "amsgrad": False,
+}
 SCHEDULE: dict = {"type": "constant"}
 BATCH_SIZE = 32
 EPOCHS = 20
@@ -149,19 +155,23 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     if o["type"] == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], nesterov=o["nesterov"])
     if o["type"] == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=o["rho"], eps=o["epsilon"],
-                                   momentum=o["momentum"], centered=o["centered"])
+        return torch.optim.RMSprop(
+            params, lr=lr, alpha=o["rho"], eps=o["epsilon"], momentum=o["momentum"], centered=o["centered"]
+        )
     if o["type"] == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, eps=o["epsilon"],
-                                   initial_accumulator_value=o["initial_accumulator_value"])
+        return torch.optim.Adagrad(
+            params, lr=lr, eps=o["epsilon"], initial_accumulator_value=o["initial_accumulator_value"]
+        )
     betas = (o["beta_1"], o["beta_2"])
     if o["type"] == "adam":
         return torch.optim.Adam(params, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
     # adamw: NetCanvas decays Dense kernels only (not biases or BatchNormalization scales)
     kernels = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
     ids = {id(k) for k in kernels}
-    groups = [{"params": kernels, "weight_decay": o["weight_decay"]},
-              {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0}]
+    groups = [
+        {"params": kernels, "weight_decay": o["weight_decay"]},
+        {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
 
 
@@ -190,8 +200,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=OPTIMIZER["learning_rate"])
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--data-dir", help="folder holding the data file/folder named in DATA")
-    parser.add_argument("--fresh-init", action="store_true",
-                        help="PyTorch's initialization instead of the exported weights")
+    parser.add_argument(
+        "--fresh-init", action="store_true", help="PyTorch's initialization instead of the exported weights"
+    )
     parser.add_argument("-o", "--output", default="trained.pt", help="state dict to write")
     parser.add_argument("--metrics-json", help="also write the final metrics here (JSON)")
     return parser.parse_args(argv)
@@ -238,7 +249,7 @@ def evaluate(model, x, y, batch_size: int = 1024) -> dict[str, float]:
     """Loss and metrics over a whole set in eval() mode (as NetCanvas's validation)."""
     model.eval()
     with torch.no_grad():
-        out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        out = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
         logs = {"loss": loss_value(out, y, False).item() + regularization(model).item()}
         logs.update({m: metric_value(m, out, y) for m in METRICS})
     return logs
@@ -270,14 +281,18 @@ def main(argv=None) -> int:
     net = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device] if device.type == "cuda" else None)
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
     optimizer = make_optimizer(model, args.lr)
     shuffle_rng = np.random.default_rng([args.seed, 1, 0])  # NetCanvas's shuffling generator
     count, batch = len(x), args.batch_size
     logs: dict[str, float] = {}
     if rank == 0:
-        print(f"training on {data_sources.describe(DATA)}: {count} samples, {len(x_val)} for validation, "
-              f"{world} process(es) on {device.type}", flush=True)
+        print(
+            f"training on {data_sources.describe(DATA)}: {count} samples, {len(x_val)} for validation, "
+            f"{world} process(es) on {device.type}",
+            flush=True,
+        )
     for epoch in range(args.epochs):
         started = time.perf_counter()
         lr = learning_rate(args.lr, epoch, args.epochs)
@@ -287,7 +302,7 @@ def main(argv=None) -> int:
         totals = torch.zeros(2 + len(METRICS), dtype=torch.float64, device=device)
         net.train()
         for start in range(0, count, batch):
-            idx = torch.as_tensor(order[start:start + batch][rank::world], device=device)
+            idx = torch.as_tensor(order[start : start + batch][rank::world], device=device)
             xb, yb = x[idx], y[idx]
             optimizer.zero_grad(set_to_none=True)
             out = net(xb, logits=True) if FUSED_ACTIVATION else net(xb)
@@ -311,8 +326,10 @@ def main(argv=None) -> int:
             logs.update({f"val_{k}": v for k, v in evaluate(model, x_val, y_val).items()})
         if rank == 0:
             text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
-            print(f"epoch {epoch + 1}/{args.epochs}  {text}  lr {lr:g}  "
-                  f"{time.perf_counter() - started:.1f}s", flush=True)
+            print(
+                f"epoch {epoch + 1}/{args.epochs}  {text}  lr {lr:g}  {time.perf_counter() - started:.1f}s",
+                flush=True,
+            )
     if rank == 0:
         torch.save(model.state_dict(), args.output)
         print(f"saved {args.output}", flush=True)
