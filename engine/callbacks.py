@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from engine.trainer import Trainer
 
 MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are decimated
+MAX_EPOCH_POINTS = 10_000  # per-epoch values kept per key, decimated likewise
 
 
 @dataclass
@@ -81,12 +82,30 @@ class Callback:
 
 @dataclass
 class History:
-    """Per-epoch numbers under Keras keys, plus decimated per-batch losses for plots."""
+    """Per-epoch numbers under Keras keys, plus decimated per-batch losses for plots.
+
+    Both stay bounded however long training goes: past MAX_BATCH_LOSSES batch losses, every other
+    one is dropped and `batch_stride` doubles; past MAX_EPOCH_POINTS values of a key, the same
+    happens to the per-epoch values and `epoch_stride`. `epoch_numbers[key][i]` is the (0-based)
+    epoch `epochs[key][i]` belongs to: a multiple of `epoch_stride`, except the key's latest value,
+    which is always kept (final numbers stay exact) until the next epoch's replaces it."""
 
     epochs: dict[str, list[float]] = field(default_factory=dict)
     batch_losses: list[float] = field(default_factory=list)
     batch_stride: int = 1  # batch_losses[i] is the loss of optimizer step i * batch_stride
     steps: int = 0
+    epoch_numbers: dict[str, list[int]] = field(default_factory=dict)
+    epoch_stride: int = 1
+    epoch_count: int = -1  # epochs recorded over the whole life; -1: as many as `epochs["loss"]`
+
+    def __post_init__(self) -> None:
+        """Fill what a history saved before per-epoch thinning lacks: one value per epoch, each
+        key's values ending at the latest epoch."""
+        if self.epoch_count < 0:
+            self.epoch_count = max((len(values) for values in self.epochs.values()), default=0)
+        for key, values in self.epochs.items():
+            if key not in self.epoch_numbers:
+                self.epoch_numbers[key] = list(range(self.epoch_count - len(values), self.epoch_count))
 
     def __deepcopy__(self, memo: dict) -> History:
         """Its lists hold only numbers, which are immutable, so new lists are a deep copy.
@@ -97,11 +116,37 @@ class History:
             list(self.batch_losses),
             self.batch_stride,
             self.steps,
+            {key: list(numbers) for key, numbers in self.epoch_numbers.items()},
+            self.epoch_stride,
+            self.epoch_count,
         )
 
     def append_epoch(self, logs: dict[str, float]) -> None:
+        epoch = self.epoch_count  # one int object shared by every key's list
+        longest = 0
         for key, value in logs.items():
-            self.epochs.setdefault(key, []).append(float(value))
+            values = self.epochs.setdefault(key, [])
+            numbers = self.epoch_numbers.setdefault(key, [])
+            if numbers and numbers[-1] % self.epoch_stride:  # kept only as the latest value
+                values.pop()
+                numbers.pop()
+            values.append(float(value))
+            numbers.append(epoch)
+            longest = max(longest, len(values))
+        self.epoch_count += 1
+        if longest > MAX_EPOCH_POINTS:
+            self._thin_epochs()
+
+    def _thin_epochs(self) -> None:
+        """Double the epoch stride, keeping each key's values on it and its latest value."""
+        self.epoch_stride *= 2
+        stride = self.epoch_stride
+        for key, numbers in self.epoch_numbers.items():
+            values = self.epochs[key]
+            last = len(numbers) - 1
+            kept = [i for i, number in enumerate(numbers) if number % stride == 0 or i == last]
+            self.epochs[key] = [values[i] for i in kept]
+            self.epoch_numbers[key] = [numbers[i] for i in kept]
 
     def append_batches(self, losses: list[float]) -> None:
         """`append_batch` for each value in turn, without a Python call per value."""
@@ -125,7 +170,3 @@ class History:
                 self.batch_losses = self.batch_losses[::2]
                 self.batch_stride *= 2
         self.steps += 1
-
-    @property
-    def epoch_count(self) -> int:
-        return len(self.epochs.get("loss", []))
