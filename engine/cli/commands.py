@@ -6,17 +6,29 @@ import argparse
 import json
 import signal
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 from engine.cli.export_command import add_export_parser, run_export
+from engine.cli.failures import MESSAGE_LIMIT, UsageError, check_output, error_line, one_line
 from engine.cli.progress import DownloadPrinter, ProgressPrinter
 from engine.examples import output_base, resolve_network_file
 
+EXIT_INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (128 + SIGINT)
 FILE_HELP = "a .json or .ncv network file, or the name of an example (spiral, xor, mnist_mlp, ...)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are UsageErrors (one line, exit 1 like any failure)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python main.py",
         description="NetCanvas: design, train and export neural networks. Without a command, opens the app.",
     )
@@ -44,32 +56,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_cli(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    import engine
+    """Run one command; every failure is one `error: …` line on stderr and exit status 1
+    (130 after Ctrl-C), never a traceback."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(argv)
 
+
+def _run(argv: list[str]) -> int:
     try:
+        args = build_parser().parse_args(argv)
         if args.command == "summary":
+            import engine
+
             print(engine.load(resolve_network_file(args.file)).summary())
             return 0
         if args.command == "train":
             return _train(args)
-        if args.command == "export":
-            return run_export(args)
-    except engine.NetCanvasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return run_export(args)
+    except KeyboardInterrupt:
+        print("error: interrupted by Ctrl-C; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001  (the one place every failure becomes one line)
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 2
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """A warning (say NumPy's overflow in a diverging run) as one `warning: …` line."""
+    print(f"warning: {one_line(str(message), MESSAGE_LIMIT)}", file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
     import engine
     from engine.control import TrainingControl
     from engine.data import load_data, parse_data_argument
+    from engine.errors import TrainingError
 
     source = resolve_network_file(args.file)
+    base = output_base(source)
+    output = Path(args.output) if args.output else base.with_name(f"{base.stem}_trained.ncv")
+    check_output(output, "-o", suffixes=(".ncv", ".json"))
+    if args.metrics_json:
+        check_output(Path(args.metrics_json), "--metrics-json")
     network = engine.load(source)
     data_config = dict(network.spec.data)
     if args.data:
@@ -96,30 +125,42 @@ def _train(args: argparse.Namespace) -> int:
     if dataset.scaler is not None:
         network.scaler = dataset.scaler
     control = TrainingControl()
-    previous = signal.signal(signal.SIGINT, lambda *_: control.stop())
-    printer = ProgressPrinter(sys.stderr)
+    previous = signal.signal(signal.SIGINT, _stop_handler(control))
     try:
         network.fit(
             train_set.x,
             train_set.y,
             validation_data=(val_set.x, val_set.y) if len(val_set) else None,
-            callbacks=[printer],
+            callbacks=[ProgressPrinter(sys.stderr)],
             control=control,
         )
+    except TrainingError as exc:
+        # Not saved: the optimizer's state holds the NaN/inf values, so the file would not load.
+        raise TrainingError(f"{exc} Nothing was saved to {output}.") from None
     finally:
         signal.signal(signal.SIGINT, previous)
-    if control.stop_requested:
-        print("stopped by Ctrl-C after the current batch; saving what was learned", file=sys.stderr)
     network.spec.data = data_config
-    base = output_base(source)
-    output = Path(args.output) if args.output else base.with_name(f"{base.stem}_trained.ncv")
     engine.save(network, output)
     final = {key: values[-1] for key, values in network.history.epochs.items() if values}
     final.pop("lr", None)
+    if control.stop_requested:
+        print(f"stopped by Ctrl-C after the current batch; saved what was learned to {output}", file=sys.stderr)
     print(f"saved {output}  " + "  ".join(f"{k} {v:.4f}" for k, v in final.items()))
     if args.metrics_json:
         Path(args.metrics_json).write_text(json.dumps(final, indent=2) + "\n")
-    return 0
+    return EXIT_INTERRUPTED if control.stop_requested else 0
+
+
+def _stop_handler(control: Any) -> Callable[..., None]:
+    """SIGINT during training: the first asks the trainer to stop after its batch (the run is
+    then saved); a second one interrupts at once (nothing saved)."""
+
+    def handler(*_: object) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        control.stop()
+
+    return handler
 
 
 def _check_fit(network, dataset) -> None:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.cli.failures import check_output
 from engine.examples import output_base, resolve_network_file
 from engine.export import EXPORT_FORMATS, default_output, export_network, import_onnx
 from engine.export.untrained import untrained_warning
@@ -35,7 +36,7 @@ def add_export_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    """Export and print the files written; engine errors propagate to run_cli (one line, exit 1)."""
+    """Export and print the files written; errors propagate to run_cli (one line, exit 1)."""
     import engine
 
     source = resolve_network_file(args.file)
@@ -44,6 +45,8 @@ def run_export(args: argparse.Namespace) -> int:
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     output = Path(args.output) if args.output else default_output(output_base(source), args.format)
+    if not EXPORT_FORMATS[args.format].is_folder:
+        check_output(output, "-o")
     written = export_network(network, args.format, output, source_path=source)
     print(f"exported {args.format}: " + ", ".join(str(p) for p in written))
     return 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -102,33 +100,6 @@ def test_training_options_override_the_file(tmp_path):
     assert trained.training.batch_size == 50 and trained.training.seed == 3
     assert trained.spec.data["source"] == "circle"
     assert set(metrics) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
-
-
-@pytest.mark.slow
-def test_ctrl_c_stops_after_the_batch_and_still_saves(tmp_path):
-    out = tmp_path / "stopped.ncv"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "train",
-            str(EXAMPLES / "spiral.json"),
-            "--epochs",
-            "100000",
-            "-o",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    time.sleep(6)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-    assert "stopped by Ctrl-C" in stderr
-    assert engine.load(out).history.steps > 0
 
 
 @pytest.mark.slow
