@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.array_checks import checked_inputs, checked_targets
 from engine.callbacks import Callback, History
 from engine.control import TrainingControl
 from engine.data import Standardizer
@@ -98,25 +99,31 @@ class Network:
         return time.perf_counter() - started
 
     # ------------------------------------------------------------- inference
-    def _inputs(self, x: Any) -> list[np.ndarray]:
-        if self.scaler is not None:
-            if isinstance(x, dict):  # {input id: array}; a standardizer belongs to a single input
-                if len(x) != 1:
-                    raise DataError(f"the network's standardizer applies to one input, got {len(x)} inputs")
-                ((key, value),) = x.items()
-                x = {key: self.scaler.transform(np.asarray(value))}
-            else:
-                x = self.scaler.transform(np.asarray(x))
-        return self.model.prepare_inputs(x)
+    def _inputs(self, x: Any, where: str, name: str = "x") -> list[np.ndarray]:
+        """`x` checked (engine.array_checks), standardized if the network carries a scaler, and
+        prepared for the model; DataError naming the call (`where`) and the argument."""
+        x = checked_inputs(x, where, name)
+        try:
+            if self.scaler is not None:
+                if isinstance(x, dict):  # {input id: array}; a standardizer belongs to a single input
+                    if len(x) != 1:
+                        raise DataError(f"the standardizer applies to one input, got {len(x)} inputs")
+                    ((key, value),) = x.items()
+                    x = {key: self.scaler.transform(value)}
+                else:
+                    x = self.scaler.transform(x)
+            return self.model.prepare_inputs(x)
+        except DataError as exc:
+            raise DataError(f"{where}: {name}: {exc}") from None
 
-    def _targets(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)
+    def _targets(self, y: Any, count: int, where: str, name: str = "y") -> np.ndarray:
+        """`y` checked against the `count` samples of x and the loss (engine.array_checks), as
+        the trainer takes it: int64 class ids, or floats shaped like the output."""
         loss = get_loss(self.training.loss.type, **self.training.loss.params)
+        y = checked_targets(y, loss, self.model.output_shape, count, where, name)
         if loss.target == "index":
-            if not np.issubdtype(y.dtype, np.number):
-                raise DataError(f"targets must be numeric class ids, got {y.dtype}")
-            return y.reshape(len(y)).astype(np.int64)
-        y = y.astype(self.model.dtype)
+            return np.ascontiguousarray(y.reshape(len(y)), dtype=np.int64)
+        y = np.ascontiguousarray(y, dtype=self.model.dtype)
         if y.ndim == 1:
             y = y.reshape(len(y), *([1] * len(self.model.output_shape)))
         return y
@@ -124,11 +131,13 @@ class Network:
     def predict(self, x: Any, batch_size: int = 1024) -> np.ndarray:
         """Outputs `(N, *output_shape)` for inputs `(N, *input_shape)` (standardized if the
         network carries a scaler)."""
-        return predict(self.model, self._inputs(x), batch_size)
+        return predict(self.model, self._inputs(x, "predict"), batch_size)
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 1024) -> dict[str, float]:
         loss = get_loss(self.training.loss.type, **self.training.loss.params)
-        return evaluate(self.model, loss, self._metrics(), self._inputs(x), self._targets(y), batch_size)
+        inputs = self._inputs(x, "evaluate")
+        targets = self._targets(y, len(inputs[0]), "evaluate")
+        return evaluate(self.model, loss, self._metrics(), inputs, targets, batch_size)
 
     def _metrics(self) -> list[Any]:
         names = self.training.metrics
@@ -174,10 +183,14 @@ class Network:
             self.model.set_weights(weights)
 
     def _fit(self, config, x, y, validation_data, validation_split, callbacks, control) -> None:
-        inputs, targets = self._inputs(x), self._targets(y)
+        inputs = self._inputs(x, "fit")
+        targets = self._targets(y, len(inputs[0]), "fit")
         validation = None
         if validation_data is not None:
-            validation = (self._inputs(validation_data[0]), self._targets(validation_data[1]))
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise DataError("validation_data: expected a pair (x, y)")
+            x_val = self._inputs(validation_data[0], "validation_data")
+            validation = (x_val, self._targets(validation_data[1], len(x_val[0]), "validation_data"))
         elif validation_split:
             inputs, targets, validation = _split(inputs, targets, validation_split, config.seed)
         optimizer = self._optimizer(config)

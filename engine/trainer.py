@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from engine._kernels import KERNEL_DTYPES, blas
+from engine.array_checks import check_prepared, target_label
 from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
 from engine.control import TrainingControl
 from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
@@ -109,9 +110,12 @@ class Trainer:
                 "split leaves of it) is empty"
             )
         batches = max(1, math.ceil(count / self.batch_size))
-        self.loss.validate_targets(y, self.model.output_shape, "training targets")
+        # The kernels index x, y and their buffers by these counts and shapes without bounds checks.
+        check_prepared(self.model, x, y, "fit")
+        self.loss.validate_targets(y, self.model.output_shape, target_label("fit"))
         if validation is not None:
-            self.loss.validate_targets(validation[1], self.model.output_shape, "evaluation targets")
+            check_prepared(self.model, validation[0], validation[1], "validation_data")
+            self.loss.validate_targets(validation[1], self.model.output_shape, "validation_data: y")
         self._data = (x, y)
         self._plan_path()
         # The small-net path's kernels are single-threaded: BLAS threads would only serve the
@@ -522,7 +526,8 @@ class Trainer:
     def evaluate(self, x: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
         """Loss and metrics over (x, y) in inference mode, batched. The outputs stay in
         `last_predictions` (callbacks reuse the validation outputs, e.g. for a confusion matrix)."""
-        self.loss.validate_targets(y, self.model.output_shape, "evaluation targets")
+        check_prepared(self.model, x, y, "evaluate")
+        self.loss.validate_targets(y, self.model.output_shape, "evaluate: y")
         return self._evaluate(x, y)
 
     def _evaluate(self, x: list[np.ndarray], y: np.ndarray) -> dict[str, float]:
@@ -539,6 +544,7 @@ class Trainer:
 
 def predict(model: Model, x: list[np.ndarray], batch_size: int = 1024) -> np.ndarray:
     """Inference-mode outputs `(N, *output_shape)` for prepared inputs, batched."""
+    check_prepared(model, x, None, "predict")
     count = len(x[0])
     out = np.empty((count, *model.output_shape), dtype=model.dtype)
     for start in range(0, count, batch_size):
@@ -555,7 +561,8 @@ def evaluate(
     y: np.ndarray,
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    loss.validate_targets(y, model.output_shape, "evaluation targets")
+    check_prepared(model, x, y, "evaluate")
+    loss.validate_targets(y, model.output_shape, "evaluate: y")
     return scores(model, loss, metrics, predict(model, x, max(batch_size, 256)), y)
 
 
