@@ -1,0 +1,135 @@
+"""The limits a network file must stay within, and the checks that enforce them before anything
+large is allocated. Any byte sequence loaded as a network file gives a network or one
+`NetworkFileError`, in bounded time and memory; the numbers below are documented in
+docs/file-format.md.
+
+The JSON limits bound the memory of the parsed document: json.loads of N bytes of `[{},{},...]`
+makes N/3 dicts (~70 bytes each), so 8 MB of JSON costs at most ~200 MB of Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import NetCanvasError, NetworkFileError
+from engine.graph import NetworkSpec, Shape
+from engine.registry import LAYERS
+
+MAX_JSON_BYTES = 8 * 1024 * 1024  # a network's JSON document (the .json file or network.json)
+MAX_HISTORY_BYTES = 16 * 1024 * 1024  # history.json inside a .ncv
+MAX_JSON_DEPTH = 100  # nesting of arrays and objects
+MAX_INT_DIGITS = 20  # a whole number in a file (a 64-bit seed has 20 digits)
+MAX_NODES = 10_000
+MAX_EDGES = 50_000
+MAX_SAMPLE_VALUES = 10_000_000  # numbers in one sample at any node (an Input's shape, say)
+MAX_PARAMETERS = 10_000_000  # weights of the whole network (40 MB as float32, 80 MB as float64)
+NPY_HEADER_BYTES = 64 * 1024  # room for one array's .npy header and its zip entry
+QUOTE_CHARS = 80  # at most this much of an offending value appears in a message
+MAX_MESSAGE_CHARS = 240
+
+
+def quote(value: Any) -> str:
+    """`repr(value)` cut to QUOTE_CHARS characters (a value from a file can be megabytes)."""
+    text = repr(value)
+    if len(text) <= QUOTE_CHARS:
+        return text
+    return f"{text[: QUOTE_CHARS - 1]}… ({len(text):,} characters)"
+
+
+def clip_message(message: str) -> str:
+    """A message from deeper code, cut so it cannot echo a huge value from the file."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[: MAX_MESSAGE_CHARS - 40]}… (message cut; {len(message):,} characters)"
+
+
+# ---------------------------------------------------------------------- JSON
+def parse_json(payload: bytes, where: str) -> dict[str, Any]:
+    """The JSON object in `payload`, or NetworkFileError naming `where` and what is wrong."""
+    if not payload.strip():
+        raise NetworkFileError(f"{where}: the file is empty")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NetworkFileError(f"{where}: not a text (UTF-8) JSON file") from None
+    try:
+        doc = json.loads(text, parse_int=_parse_int(where))
+    except json.JSONDecodeError as exc:
+        raise NetworkFileError(
+            f"{where}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise NetworkFileError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if not isinstance(doc, dict):
+        raise NetworkFileError(f"{where}: expected a JSON object at the top, got {type(doc).__name__}")
+    _check_depth(doc, where)
+    return doc
+
+
+def _parse_int(where: str) -> Callable[[str], int]:
+    """json.loads' hook for whole numbers: long digit strings are refused before int() runs."""
+
+    def parse(text: str) -> int:
+        if len(text.lstrip("-")) > MAX_INT_DIGITS:
+            raise NetworkFileError(
+                f"{where}: a whole number of {len(text):,} digits (at most {MAX_INT_DIGITS}): {quote(text)}"
+            )
+        return int(text)
+
+    return parse
+
+
+def _check_depth(doc: Any, where: str) -> None:
+    """Iteratively, so a deep document cannot exhaust the stack of the code that walks it later."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise NetworkFileError(f"{where}: nested more than {MAX_JSON_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+
+
+# ------------------------------------------------------------ network sizes
+def check_document_sizes(doc: dict[str, Any], where: str) -> None:
+    nodes, edges = doc.get("nodes"), doc.get("edges")
+    if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+        raise NetworkFileError(f"{where}: {len(nodes):,} nodes; a network has at most {MAX_NODES:,}")
+    if isinstance(edges, list) and len(edges) > MAX_EDGES:
+        raise NetworkFileError(f"{where}: {len(edges):,} edges; a network has at most {MAX_EDGES:,}")
+
+
+def weight_shapes(spec: NetworkSpec, where: str) -> dict[str, Shape]:
+    """Every weight the network will have ("node/key" -> shape), computed without allocating any;
+    NetworkFileError if a node's samples or the parameter total pass the limits above.
+    A network that cannot be built (shape problems) has none: the model reports those itself."""
+    report = spec.infer_shapes()
+    for nid, shape in report.shapes.items():
+        if shape is not None and math.prod(shape) > MAX_SAMPLE_VALUES:
+            raise NetworkFileError(
+                f"{where}: {spec.nodes[nid].label()} has {math.prod(shape):,} values per sample "
+                f"(shape {quote(list(shape))}); at most {MAX_SAMPLE_VALUES:,} are supported"
+            )
+    if not report.ok:
+        return {}
+    shapes: dict[str, Shape] = {}
+    total = 0
+    for nid in spec.topological_order():
+        node = spec.nodes[nid]
+        in_shapes = [report.shapes[s] for s in spec.inputs_of(nid)]
+        try:
+            owned = LAYERS.get(node.type).weight_shapes(node.params, in_shapes)
+        except NetCanvasError:
+            return {}
+        for key, shape in owned.items():
+            shapes[f"{nid}/{key}"] = tuple(shape)
+            total += math.prod(shape)
+        if total > MAX_PARAMETERS:
+            raise NetworkFileError(
+                f"{where}: the network has more than {MAX_PARAMETERS:,} parameters "
+                f"({node.label()} alone has {sum(math.prod(s) for s in owned.values()):,})"
+            )
+    return shapes
