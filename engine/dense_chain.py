@@ -60,7 +60,23 @@ def dense_chain_layers(model: Model, loss: Loss, x: list[np.ndarray], y: np.ndar
         return None
     if (y.dtype, y.ndim) != ((np.dtype(np.int64), 1) if loss.target == "index" else (model.dtype, 2)):
         return None
-    return plain_dense_chain(model)
+    dense = plain_dense_chain(model)
+    if dense is not None:
+        _check_data(dense, loss, x[0], y)
+    return dense
+
+
+def _check_data(dense: list[Dense], loss: Loss, x: np.ndarray, y: np.ndarray) -> None:
+    """What the step's kernels index, checked once per fit: a target per sample, each sample
+    as wide as the first kernel, class ids in [0, classes) (or a target row per class)."""
+    classes = dense[-1].output_shape_[0]
+    if x.shape[1] != dense[0].weights["kernel"].shape[0] or len(y) != len(x):
+        raise ValueError(f"dense chain: x {x.shape} and targets {y.shape} do not fit the network")
+    if loss.target != "index":
+        if y.shape[1] != classes:
+            raise ValueError(f"dense chain: targets {y.shape} for {classes} classes")
+    elif len(y) and (y.min() < 0 or y.max() >= classes):
+        raise ValueError(f"dense chain: class ids must lie in [0, {classes})")
 
 
 class DenseChainStep:
@@ -101,7 +117,9 @@ class DenseChainStep:
     def step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, output probabilities) of the batch `x` (rows, inputs) C-contiguous in the
         model's dtype; fills every layer's gradients. The outputs stay valid until the next step
-        with as many rows."""
+        with as many rows. `y` holds rows of the training targets `plan` checked."""
+        if len(y) != len(x):  # the loss kernel reads a target per row of x
+            raise ValueError(f"dense chain: {len(x)} samples but {len(y)} targets")
         z, a, grad_z, grad_x = self._buffers(len(x))
         kernels, biases, codes, alphas = self.kernels, self.biases, self.codes, self.alphas
         last = len(kernels) - 1

@@ -44,6 +44,20 @@ def weight_offsets(model: Model) -> dict[tuple[str, str], int]:
     return offsets
 
 
+def check_array(array: object, shape: tuple[int, ...], dtype: np.dtype | type, name: str) -> None:
+    """ValueError unless `array` is a C-contiguous ndarray of `shape` and `dtype`: the kernels
+    index it by these sizes without bounds checks."""
+    ok = (
+        isinstance(array, np.ndarray)
+        and array.shape == shape
+        and array.dtype == dtype
+        and array.flags.c_contiguous
+    )
+    if not ok:
+        got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+        raise ValueError(f"fused path: {name} must be C-contiguous {np.dtype(dtype)} {shape}, got {got}")
+
+
 def kernel_targets(
     y: np.ndarray, sparse: bool, outputs: int, dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -67,9 +81,68 @@ class FusedPath(ABC):
         self.batch_size = batch_size  # the scratch arrays hold this many rows
         self.batches_per_call = 1  # most batches one `run` call should take (set by each path)
 
+    @property
+    def inputs(self) -> int:
+        """Features per sample (the first layer's fan-in)."""
+        return int(self.layers[0, 2])
+
+    def kernel_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """The samples `x` (N, inputs) C-contiguous and (dense targets (N, outputs), class ids
+        (N,)), the one the loss does not use a stand-in, checked (`check_data`). Called once per
+        epoch, not per batch."""
+        xs, targets = np.ascontiguousarray(x), self.targets(y)
+        self.check_data(xs, targets)
+        return xs, targets
+
     def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
         return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
+
+    def check_data(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray]) -> None:
+        """What the kernels index for a fit's data: a row of x and of the targets per sample,
+        class ids in [0, outputs)."""
+        self._check_shapes(x, targets)
+        index = targets[1]
+        if self.loss_code == K.SPARSE_CE and len(index) and (index.min() < 0 or index.max() >= self.outputs):
+            raise ValueError(f"fused path: class ids must lie in [0, {self.outputs})")
+
+    def _check_shapes(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray]) -> None:
+        sparse, dtype, count = self.loss_code == K.SPARSE_CE, self.model.dtype, len(x)
+        check_array(x, (count, self.inputs), dtype, "x")
+        check_array(targets[0], (1 if sparse else count, self.outputs), dtype, "targets")
+        check_array(targets[1], (count if sparse else 1,), np.dtype(np.int64), "class ids")
+
+    def check_call(
+        self,
+        x: np.ndarray,
+        targets: tuple[np.ndarray, np.ndarray],
+        order: np.ndarray,
+        first_batch: int,
+        batches: int,
+        preds: np.ndarray,
+        slots: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """What one training call indexes besides this path's own scratch arrays: x and targets
+        shaped as `kernel_data` gives them (it checked their class ids), the sample order (N,) over
+        the batches run, which must lie in the epoch, the outputs (N, outputs) and the optimizer's
+        state slabs (P,) or (0,). A few comparisons and a pass over the order of the batches run."""
+        self._check_shapes(x, targets)
+        count = len(x)
+        check_array(order, (count,), np.dtype(np.int64), "order")
+        check_array(preds, (count, self.outputs), self.model.dtype, "preds")
+        total = -(-count // max(self.batch_size, 1))
+        if self.batch_size < 1 or first_batch < 0 or batches < 1 or first_batch + batches > total:
+            raise ValueError(
+                f"fused path: batches {first_batch}..{first_batch + batches - 1} are not in the "
+                f"epoch's {total} batches of {self.batch_size}"
+            )
+        run = order[first_batch * self.batch_size : (first_batch + batches) * self.batch_size]
+        if run.min() < 0 or run.max() >= count:
+            raise ValueError(f"fused path: the sample order must lie in [0, {count})")
+        size = self.model.grad_buffer.size
+        for slot in slots:
+            if slot.shape not in ((size,), (0,)) or slot.dtype != self.model.dtype:
+                raise ValueError(f"fused path: optimizer state of shape {slot.shape} for {size} weights")
 
     def run(
         self,
@@ -85,6 +158,7 @@ class FusedPath(ABC):
         return their losses (float64; fewer when one was not finite, that one last). `preds`
         (N, outputs) receives each sample's output before its step, at its position in order."""
         slot1, slot2 = optimizer_slots(self.model, self.optimizer)
+        self.check_call(x, targets, order, first_batch, batches, preds, (slot1, slot2))
         consts = self.optimizer.constants_table(learning_rate, batches)
         losses = np.empty(batches, np.float64)
         done = self._train_batches(

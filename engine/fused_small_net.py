@@ -16,7 +16,7 @@ import numpy as np
 
 from engine._kernels import small_net as K
 from engine.dense_chain import plain_dense_chain
-from engine.fused_path import FusedPath, fused_optimizer, optimizer_slots, weight_offsets
+from engine.fused_path import FusedPath, check_array, fused_optimizer, optimizer_slots, weight_offsets
 from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
@@ -137,6 +137,9 @@ class SmallNetPath(FusedPath):
         batches done (all unless a loss was not finite)."""
         model, optimizer = self.model, self.optimizer
         slot1, slot2 = optimizer_slots(model, optimizer)
+        x_val = np.ascontiguousarray(x_val, model.dtype)
+        self._check_epochs(x, targets, orders, learning_rates, x_val, preds, losses, val_preds, epoch_start)
+        self.check_call(x, targets, orders[0], 0, losses.shape[1], preds[0], (slot1, slot2))
         batches = losses.shape[1]
         consts = optimizer.constants_table(np.repeat(learning_rates, batches), len(orders) * batches)
         done = K.train_epochs(
@@ -160,21 +163,43 @@ class SmallNetPath(FusedPath):
             self.delta,
             preds,
             losses,
-            np.ascontiguousarray(x_val, model.dtype),
+            x_val,
             val_preds,
             epoch_start,
         )
         optimizer.iterations += done
         return done
 
+    def _check_epochs(self, x, targets, orders, learning_rates, x_val, preds, losses, val_preds, epoch_start):
+        """What `K.train_epochs` indexes beyond one `train_batches` call (`check_call` checks
+        the first epoch's): every epoch's order, outputs, losses and validation outputs, once
+        per call (a whole-run check: at most EPOCH_RUN_MAX_SAMPLES order entries)."""
+        epochs, count, dtype = len(orders), len(x), self.model.dtype
+        batches = -(-count // max(self.batch_size, 1))
+        if epochs < 1:
+            raise ValueError("fused path: run_epochs needs at least one epoch")
+        self.check_data(x, targets)
+        check_array(orders, (epochs, count), np.dtype(np.int64), "orders")
+        if orders.min() < 0 or orders.max() >= count:
+            raise ValueError(f"fused path: the sample orders must lie in [0, {count})")
+        check_array(learning_rates, (epochs,), learning_rates.dtype, "learning_rates")
+        check_array(preds, (epochs, count, self.outputs), dtype, "preds")
+        check_array(losses, (epochs, batches), np.dtype(np.float64), "losses")
+        check_array(x_val, (len(x_val), self.inputs), dtype, "x_val")
+        check_array(val_preds, (epochs, len(x_val), self.outputs), dtype, "val_preds")
+        check_array(epoch_start, self.model.weight_buffer.shape, dtype, "epoch_start")
+
     def predict(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Inference outputs of rows `x` (N, inputs) into `out` (N, outputs), without the GIL."""
         model = self.model
+        x = np.ascontiguousarray(x, model.dtype)
+        check_array(x, (len(x), self.inputs), model.dtype, "x")
+        check_array(out, (len(x), self.outputs), model.dtype, "out")
         K.predict_rows(
             model.weight_buffer,
             self.layers,
             self.alphas,
-            np.ascontiguousarray(x, model.dtype),
+            x,
             self.z,
             self.a,
             out,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine._kernels.health import activation_stats
+from engine.array_checks import check_prepared
 from engine.model import Model
 
 HISTOGRAM_BINS = 24
@@ -94,6 +95,9 @@ class TrainingMonitor:
         grid's forward passes would be most of a snapshot's cost)."""
         self.model = model
         self.probe_x = np.ascontiguousarray(probe_x, dtype=model.dtype)
+        check_prepared(model, [self.probe_x], None, "monitor")
+        if not all(0 <= f < self.probe_x[0].size for f in feature_pair):
+            raise ValueError(f"monitor: feature_pair {feature_pair} for {self.probe_x[0].size} features")
         self.grid_size = grid_size
         self.unit_grid_size = unit_grid_size
         self.features = feature_pair
@@ -153,6 +157,8 @@ class TrainingMonitor:
         lo, hi = bounds or (0.0, 1.0)
         low, high = SATURATING.get(kind or "", (-np.inf, np.inf))
         counts, edges = np.empty(HISTOGRAM_BINS, np.int64), np.empty(HISTOGRAM_BINS + 1)
+        if not lo < hi:  # the kernel divides by hi - lo to find each value's bin
+            raise ValueError(f"monitor: histogram range [{lo}, {hi}] of '{nid}' is empty")
         mean, dead, saturated = activation_stats(flat, lo, hi, bounds is None, low, high, counts, edges)
         layer = model.layers[nid]
         grads = [g for g in layer.grads.values()]

@@ -238,10 +238,11 @@ class Trainer:
         losses = np.empty((run, batches), np.float64)
         val_preds = np.empty((run, len(x_val), small_net.outputs), dtype)
         epoch_start = np.empty_like(self.model.weight_buffer)
+        xs, targets = small_net.kernel_data(x[0], y)
         started = time.perf_counter()
         done = small_net.run_epochs(
-            np.ascontiguousarray(x[0]),
-            small_net.targets(y),
+            xs,
+            targets,
             orders,
             lrs,
             x_val,
@@ -348,9 +349,8 @@ class Trainer:
         snapshot = self.model.get_weights()
         count = len(y)
         preds = self._buffer("preds", (count, fused.outputs), self.model.dtype)
-        targets = fused.targets(y)
+        xs, targets = fused.kernel_data(x[0], y)
         order = np.ascontiguousarray(order, dtype=np.int64)
-        xs = np.ascontiguousarray(x[0])
         chunk = fused.batches_per_call
         losses: list[float] = []
         batch = 0
@@ -479,8 +479,8 @@ class Trainer:
         once for both, into a reused array (targets were validated when fit started)."""
         kernel = SOFTMAX_CE_KERNELS.get(self.loss.name)
         ok = kernel is not None and z.ndim == 2 and z.dtype in KERNEL_DTYPES and z.flags.c_contiguous
-        if ok and self.loss.target == "index":
-            ok = yb.ndim == 1 and yb.dtype == np.int64 and yb.flags.c_contiguous
+        if ok and self.loss.target == "index":  # (class ids were checked in range when fit started)
+            ok = yb.shape == z.shape[:1] and yb.dtype == np.int64 and yb.flags.c_contiguous
         elif ok:
             ok = yb.shape == z.shape and yb.dtype == z.dtype and yb.flags.c_contiguous
         if not ok:
