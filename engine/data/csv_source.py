@@ -1,22 +1,26 @@
 """CSV tables: a header row, numeric feature columns and one target column.
 
 Errors name the file, the line (1-based, as a text editor counts, the line where the record
-starts), the column and the offending value.
+starts), the column and the offending value (at most 80 characters of it: `files.excerpt`).
+The file is opened by `files.open_data_file`: a regular file of at most 1 GiB.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 
 from engine.data.dataset import Dataset, Standardizer, check_dtype, split_indices
+from engine.data.files import MAX_CSV_BYTES, clip, excerpt, open_data_file
 from engine.errors import ConfigError, DataError
 
 CSV_TASKS = ("auto", "classification", "regression")
 MAX_AUTO_CLASSES = 20  # whole-number targets with at most this many distinct values are classes
+SNIFF_CHARS = 1 << 16  # the start of the header line that chooses the delimiter
 
 
 def _delimiter(first_line: str) -> str:
@@ -32,8 +36,8 @@ def _read_records(path: Path) -> tuple[list[str], list[int], list[list[str]]]:
     """(header, line numbers, rows) with blank rows skipped; every row has the header's length."""
     name = path.name
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            first = handle.readline()
+        with io.TextIOWrapper(open_data_file(path, "CSV", MAX_CSV_BYTES), "utf-8-sig", newline="") as handle:
+            first = handle.readline(SNIFF_CHARS)
             handle.seek(0)
             reader = csv.reader(handle, delimiter=_delimiter(first))
             header: list[str] | None = None
@@ -56,11 +60,7 @@ def _read_records(path: Path) -> tuple[list[str], list[int], list[list[str]]]:
                     lines.append(start)
                     rows.append(row)
             except csv.Error as exc:
-                raise DataError(f"{name} line {reader.line_num}: unreadable CSV ({exc})") from None
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a CSV file") from None
+                raise DataError(f"{name} line {reader.line_num}: unreadable CSV ({excerpt(exc)})") from None
     except UnicodeDecodeError:
         raise DataError(f"{name}: not UTF-8 text; save the table as 'CSV UTF-8'") from None
     if header is None:
@@ -76,40 +76,43 @@ def _check_header(header: list[str], name: str) -> None:
         if not column:
             raise DataError(f"{name} line 1: column {index + 1} has no name in the header")
         if header.index(column) != index:
-            raise DataError(f"{name} line 1: column name '{column}' appears twice in the header")
+            raise DataError(f"{name} line 1: column name {excerpt(column)} appears twice in the header")
 
 
 def _columns(
     header: list[str], target: str | None, features: list[str] | None, name: str
 ) -> tuple[int, list[int]]:
     """Indices of the target column and of the feature columns."""
-    available = ", ".join(header)
+    available = clip(", ".join(header))
     if target is None:
         target = header[-1]
     if not isinstance(target, str):
-        raise ConfigError(f"{name}: target must be a column name, got {target!r}")
+        raise ConfigError(f"{name}: target must be a column name, got {excerpt(target)}")
     if target not in header:
-        raise DataError(f"{name}: no target column '{target}'; the columns are: {available}")
+        raise DataError(f"{name}: no target column {excerpt(target)}; the columns are: {available}")
     if features is None:
         features = [column for column in header if column != target]
     if not isinstance(features, (list, tuple)) or not all(isinstance(f, str) for f in features):
-        raise ConfigError(f"{name}: features must be a list of column names, got {features!r}")
+        raise ConfigError(f"{name}: features must be a list of column names, got {excerpt(features)}")
     unknown = [f for f in features if f not in header]
     if unknown:
-        raise DataError(f"{name}: no feature column(s) {', '.join(unknown)}; the columns are: {available}")
+        raise DataError(
+            f"{name}: no feature column(s) {clip(', '.join(unknown))}; the columns are: {available}"
+        )
     if target in features:
-        raise DataError(f"{name}: column '{target}' cannot be both the target and a feature")
+        raise DataError(f"{name}: column {excerpt(target)} cannot be both the target and a feature")
     if len(set(features)) != len(features):
-        raise DataError(f"{name}: a feature column is listed twice in {list(features)}")
+        raise DataError(f"{name}: a feature column is listed twice in {excerpt(list(features))}")
     if not features:
-        raise DataError(f"{name}: no feature columns (only the target '{target}')")
+        raise DataError(f"{name}: no feature columns (only the target {excerpt(target)})")
     return header.index(target), [header.index(f) for f in features]
 
 
 def _cell_error(name: str, line: int, column: str, value: str, expected: str = "a number") -> DataError:
+    where = f"{name} line {line}, column {excerpt(column)}"
     if not value.strip():
-        return DataError(f"{name} line {line}, column '{column}': empty cell (expected {expected})")
-    return DataError(f"{name} line {line}, column '{column}': expected {expected}, got {value!r}")
+        return DataError(f"{where}: empty cell (expected {expected})")
+    return DataError(f"{where}: expected {expected}, got {excerpt(value)}")
 
 
 def _features(
@@ -196,9 +199,9 @@ def load_csv(
     """
     path = Path(path)
     if task not in CSV_TASKS:
-        raise ConfigError(f"{path.name}: task must be one of {', '.join(CSV_TASKS)}; got {task!r}")
+        raise ConfigError(f"{path.name}: task must be one of {', '.join(CSV_TASKS)}; got {excerpt(task)}")
     if not isinstance(standardize, bool):
-        raise ConfigError(f"{path.name}: standardize expects true or false, got {standardize!r}")
+        raise ConfigError(f"{path.name}: standardize expects true or false, got {excerpt(standardize)}")
     resolved_dtype = check_dtype(dtype)
     header, lines, rows = _read_records(path)
     target_index, feature_indices = _columns(header, target, features, path.name)

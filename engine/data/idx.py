@@ -2,7 +2,8 @@
 
 IDX layout: two zero bytes, a type code, the number of dimensions d, then d big-endian uint32
 sizes, then the values in big-endian order. Files may be gzip-compressed (recognised by their
-first two bytes 1f 8b, whatever the file name says).
+first two bytes 1f 8b, whatever the file name says). Files are opened by
+`files.open_data_file`: regular files of at most 1 GiB, and at most 1 GiB once unpacked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.dataset import Dataset, check_dtype
+from engine.data.files import MAX_IDX_BYTES, open_data_file, size_text
 from engine.errors import DataError
 
 IDX_TYPES = {
@@ -26,6 +28,7 @@ IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+UNPACK_CHUNK = 1 << 22  # bytes unpacked at a time, so the size limit is checked as they come
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -51,18 +54,23 @@ TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 
 def _read_bytes(path: Path) -> bytes:
     """The file's content, decompressed when it starts with the gzip magic bytes."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected an IDX file") from None
-    if raw[:2] != GZIP_MAGIC:
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: damaged gzip data ({exc})") from None
+    with open_data_file(path, "IDX", MAX_IDX_BYTES) as handle:
+        if handle.peek(2)[:2] != GZIP_MAGIC:
+            return handle.read()
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as unpacked:
+                while chunk := unpacked.read(UNPACK_CHUNK):
+                    total += len(chunk)
+                    if total > MAX_IDX_BYTES:
+                        raise DataError(
+                            f"{path}: unpacks to more than the {size_text(MAX_IDX_BYTES)} limit for IDX files"
+                        )
+                    chunks.append(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: damaged gzip data ({exc})") from None
+    return b"".join(chunks)
 
 
 def read_idx(path: str | Path) -> np.ndarray:

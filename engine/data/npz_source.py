@@ -1,29 +1,67 @@
-"""NumPy `.npz` archives with arrays `x` and `y` (and optionally `x_val`, `y_val`), no pickle."""
+"""NumPy `.npz` archives with arrays `x` and `y` (and optionally `x_val`, `y_val`), no pickle.
+
+The archive is opened by `files.open_data_file` (a regular file of at most 4 GiB); each array's
+header is checked against its member's size before the array is allocated, so a header that
+claims terabytes is refused instead of allocated.
+"""
 
 from __future__ import annotations
 
+import math
 import zipfile
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from engine.data.dataset import Dataset, check_dtype
+from engine.data.files import MAX_NPZ_BYTES, clip, excerpt, open_data_file, size_text
 from engine.errors import DataError
 
 NPZ_KEYS = ("x", "y", "x_val", "y_val")
 
 
+def _check_member(archive: np.lib.npyio.NpzFile, path: Path, key: str) -> None:
+    """Refuse array `key` when its unpacked size passes the limit or its header claims more
+    values than the member holds (read before numpy allocates the array)."""
+    names = archive.zip.namelist()
+    info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in names else key)
+    if info.file_size > MAX_NPZ_BYTES:
+        raise DataError(
+            f"{path.name}: array '{key}' is too large: {info.file_size:,} bytes unpacked; "
+            f"an array may have at most {size_text(MAX_NPZ_BYTES)}"
+        )
+    with archive.zip.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _fortran, dtype = read_header(member)
+        header = member.tell()
+    if dtype.hasobject:
+        return  # refused with its own message when read
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > info.file_size - header:
+        raise DataError(
+            f"{path.name}: array '{key}' is damaged: its header says shape {excerpt(shape)} of "
+            f"{dtype} ({needed} bytes), the archive holds {info.file_size - header} bytes of data"
+        )
+
+
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The known arrays of the archive (other members are ignored)."""
+    with open_data_file(path, "NPZ", MAX_NPZ_BYTES) as handle:
+        return _read_open_archive(handle, path)
+
+
+def _read_open_archive(handle: BinaryIO, path: Path) -> dict[str, np.ndarray]:
     try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected an .npz file") from None
+        archive = np.load(handle, allow_pickle=False)
+    except DataError:
+        raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path.name}: not a readable .npz archive ({exc})") from None
+        raise DataError(f"{path.name}: not a readable .npz archive ({clip(str(exc))})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(
             f"{path.name}: expected an .npz archive with arrays 'x' and 'y', got a single .npy array"
@@ -34,23 +72,26 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         if missing:
             raise DataError(
                 f"{path.name}: missing array(s) {', '.join(repr(k) for k in missing)}; "
-                f"the archive holds: {', '.join(present) or 'nothing'}"
+                f"the archive holds: {clip(', '.join(present)) or 'nothing'}"
             )
         arrays = {}
         for key in NPZ_KEYS:
             if key not in present:
                 continue
             try:
+                _check_member(archive, path, key)
                 arrays[key] = archive[key]
+            except DataError:
+                raise
             except ValueError as exc:
                 if "allow_pickle" in str(exc):
                     raise DataError(
                         f"{path.name}: array '{key}' holds Python objects; store plain "
                         "numeric arrays (no dtype=object)"
                     ) from None
-                raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                raise DataError(f"{path.name}: array '{key}' is damaged ({exc})") from None
+                raise DataError(f"{path.name}: array '{key}' is damaged ({clip(str(exc))})") from None
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
+                raise DataError(f"{path.name}: array '{key}' is damaged ({clip(str(exc))})") from None
     return arrays
 
 

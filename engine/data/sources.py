@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.data.csv_source import load_csv
 from engine.data.dataset import Dataset, check_dtype, check_split
-from engine.data.download import REMOTE_SETS, Progress, ensure
+from engine.data.download import REMOTE_SETS, Progress, cache_root, ensure
+from engine.data.files import clip, excerpt, is_within, real_location, resolve_data_path
 from engine.data.idx import load_mnist
 from engine.data.npz_source import load_npz
 from engine.errors import ConfigError
@@ -38,18 +39,36 @@ def _check_keys(config: dict[str, Any], known: list[str], source: str) -> None:
     unknown = sorted(set(config) - set(known))
     if unknown:
         raise ConfigError(
-            f"data: unknown key(s) {', '.join(unknown)} for source '{source}'; known: {', '.join(known)}"
+            f"data: unknown key(s) {clip(', '.join(map(str, unknown)))} for source '{source}'; "
+            f"known: {', '.join(known)}"
         )
 
 
 def _path(config: dict[str, Any], base_dir: str | Path | None, source: str) -> Path:
-    value = config.get("path")
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"data: source '{source}' needs a 'path' (text), got {value!r}")
-    path = Path(value).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = Path(base_dir) / path
-    return path
+    if not isinstance(config.get("path"), str) or not config.get("path"):
+        raise ConfigError(f"data: source '{source}' needs a 'path' (text), got {excerpt(config.get('path'))}")
+    return resolve_data_path(config["path"], base_dir)
+
+
+def data_location(config: Any, base_dir: str | Path | None) -> Path | None:
+    """The file or folder (symbolic links resolved) that `load_data(config, base_dir)` would read;
+    None for a synthetic set, the data cache, or a section too broken to read anything."""
+    if not isinstance(config, dict) or config.get("source") not in FILE_SOURCES or "path" not in config:
+        return None
+    try:
+        return real_location(_path(config, base_dir, config["source"]))
+    except ConfigError:
+        return None
+
+
+def reads_outside(config: Any, base_dir: str | Path) -> Path | None:
+    """Where a data section reads when that is outside `base_dir` (the network file's folder) and
+    the user's data cache, else None. Opening a network file reads no such data by itself: the
+    app waits for the user to ask (see docs/data.md)."""
+    location = data_location(config, base_dir)
+    if location is None or is_within(location, [Path(base_dir), cache_root()]):
+        return None
+    return location
 
 
 def load_data(
@@ -69,13 +88,14 @@ def load_data(
     files are fetched first (`progress(done, total)` in bytes), else a missing set raises
     `NotDownloaded`. `val_split` (default 0.2) and `seed` (default 0) are the split
     `Dataset.split` should use; for CSV they also choose the rows the standardizer is fitted on.
-    Unknown keys raise ConfigError listing the known ones.
+    Unknown keys raise ConfigError listing the known ones. Files are opened by
+    `engine.data.files.open_data_file`: regular files within a size limit, else a DataError.
     """
     if not isinstance(config, dict):
-        raise ConfigError(f"data: expected an object with a 'source', got {config!r}")
+        raise ConfigError(f"data: expected an object with a 'source', got {excerpt(config)}")
     source = config.get("source")
     if not isinstance(source, str) or source not in source_names():
-        raise ConfigError(f"data: 'source' must be one of {', '.join(source_names())}; got {source!r}")
+        raise ConfigError(f"data: 'source' must be one of {', '.join(source_names())}; got {excerpt(source)}")
     resolved_dtype = check_dtype(dtype)
     val_split = config.get("val_split", DEFAULT_VAL_SPLIT)
     seed = config.get("seed", 0)
