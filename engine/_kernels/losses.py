@@ -37,6 +37,8 @@ def softmax_ce_index(z, labels, grad_out):
             if want_grad:
                 grad_out[i, j] = e
         label = labels[i]
+        if label < 0 or label >= cols:  # the one index no shape check covers (public Loss methods)
+            raise IndexError("softmax_ce_index: a class id is outside [0, number of columns)")
         total += np.float64((m - z[i, label]) + np.log(s))
         if want_grad:
             r = inv / s

@@ -160,6 +160,16 @@ def test_the_monitor_checks_its_probe_batch():
         TrainingMonitor(model, np.zeros((5, 4)), feature_pair=(0, 4))
 
 
+@pytest.mark.parametrize("label", [3, -1, 10**6])
+def test_the_sparse_loss_kernel_refuses_class_ids_outside_its_columns(label):
+    """The public Loss methods reach the kernel without the trainer's target check."""
+    loss = get_loss("sparse_categorical_crossentropy")
+    z = np.zeros((2, 3), np.float32)
+    assert loss.forward_from_logits(z, np.array([0, 2])) == pytest.approx(np.log(3))
+    with pytest.raises(IndexError, match="class id is outside"):
+        loss.backward_from_logits(z, np.array([0, label]))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("NETCANVAS_BOUNDSCHECK") != "1" or os.environ.get("NUMBA_BOUNDSCHECK") == "1",
