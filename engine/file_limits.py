@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ MAX_SAMPLE_VALUES = 10_000_000  # numbers in one sample at any node (an Input's 
 MAX_PARAMETERS = 10_000_000  # weights of the whole network (40 MB as float32, 80 MB as float64)
 NPY_HEADER_BYTES = 64 * 1024  # room for one array's .npy header and its zip entry
 QUOTE_CHARS = 80  # at most this much of an offending value appears in a message
-MAX_MESSAGE_CHARS = 240
+MAX_MESSAGE_CHARS = 400
 
 
 def quote(value: Any) -> str:
@@ -40,10 +41,20 @@ def quote(value: Any) -> str:
 
 
 def clip_message(message: str) -> str:
-    """A message from deeper code, cut so it cannot echo a huge value from the file."""
+    """A message from deeper code, with every long quoted value cut to QUOTE_CHARS characters
+    (they quote values with repr) and the whole cut to MAX_MESSAGE_CHARS as a last resort."""
+    message = message[: 50 * MAX_MESSAGE_CHARS]  # bounds the work of the patterns below
+    message = _LONG_QUOTED.sub(lambda m: f"{m.group(0)[: QUOTE_CHARS - 1]}…{m.group(1)}", message)
+    message = _LONG_LIST.sub(lambda m: f"{m.group(0)[: QUOTE_CHARS - 1]}…{m.group(0)[-1]}", message)
+    message = _LONG_WORD.sub(lambda m: f"{m.group(0)[: QUOTE_CHARS - 1]}…", message)
     if len(message) <= MAX_MESSAGE_CHARS:
         return message
     return f"{message[: MAX_MESSAGE_CHARS - 40]}… (message cut; {len(message):,} characters)"
+
+
+_LONG_QUOTED = re.compile(rf"""(['"])(?:(?!\1)[^\\]|\\.){{{QUOTE_CHARS},}}?\1""", re.DOTALL)
+_LONG_LIST = re.compile(rf"[\[(][^\[\]()'\"]{{{QUOTE_CHARS},}}[\])]")
+_LONG_WORD = re.compile(rf"\S{{{QUOTE_CHARS + 40},}}")
 
 
 # ---------------------------------------------------------------------- JSON
