@@ -15,16 +15,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import NetCanvasError, NetworkFileError
-from engine.graph import NetworkSpec, Shape
+from engine.errors import NetworkFileError
+from engine.graph import NetworkSpec
 from engine.registry import LAYERS
 
 MAX_JSON_BYTES = 8 * 1024 * 1024  # a network's JSON document (the .json file or network.json)
 MAX_HISTORY_BYTES = 16 * 1024 * 1024  # history.json inside a .ncv
 MAX_JSON_DEPTH = 100  # nesting of arrays and objects
 MAX_INT_DIGITS = 20  # a whole number in a file (a 64-bit seed has 20 digits)
-MAX_NODES = 10_000
-MAX_EDGES = 50_000
+MAX_NODES = 1_000  # building the graph checks each edge against the others: quadratic
+MAX_EDGES = 2_000
 MAX_SAMPLE_VALUES = 10_000_000  # numbers in one sample at any node (an Input's shape, say)
 MAX_PARAMETERS = 10_000_000  # weights of the whole network (40 MB as float32, 80 MB as float64)
 NPY_HEADER_BYTES = 64 * 1024  # room for one array's .npy header and its zip entry
@@ -113,10 +113,10 @@ def check_document_sizes(doc: dict[str, Any], where: str) -> None:
         raise NetworkFileError(f"{where}: {len(edges):,} edges; a network has at most {MAX_EDGES:,}")
 
 
-def weight_shapes(spec: NetworkSpec, where: str) -> dict[str, Shape]:
-    """Every weight the network will have ("node/key" -> shape), computed without allocating any;
-    NetworkFileError if a node's samples or the parameter total pass the limits above.
-    A network that cannot be built (shape problems) has none: the model reports those itself."""
+def check_network_size(spec: NetworkSpec, where: str) -> None:
+    """NetworkFileError if a node's samples or the network's parameters pass the limits above,
+    computed from the shapes alone (nothing is allocated). A network with shape problems is left
+    to the model, which reports them itself when it is built."""
     report = spec.infer_shapes()
     for nid, shape in report.shapes.items():
         if shape is not None and math.prod(shape) > MAX_SAMPLE_VALUES:
@@ -125,22 +125,15 @@ def weight_shapes(spec: NetworkSpec, where: str) -> dict[str, Shape]:
                 f"(shape {quote(list(shape))}); at most {MAX_SAMPLE_VALUES:,} are supported"
             )
     if not report.ok:
-        return {}
-    shapes: dict[str, Shape] = {}
+        return
     total = 0
     for nid in spec.topological_order():
         node = spec.nodes[nid]
         in_shapes = [report.shapes[s] for s in spec.inputs_of(nid)]
-        try:
-            owned = LAYERS.get(node.type).weight_shapes(node.params, in_shapes)
-        except NetCanvasError:
-            return {}
-        for key, shape in owned.items():
-            shapes[f"{nid}/{key}"] = tuple(shape)
-            total += math.prod(shape)
+        owned = sum(math.prod(s) for s in LAYERS.get(node.type).weight_shapes(node.params, in_shapes).values())
+        total += owned
         if total > MAX_PARAMETERS:
             raise NetworkFileError(
                 f"{where}: the network has more than {MAX_PARAMETERS:,} parameters "
-                f"({node.label()} alone has {sum(math.prod(s) for s in owned.values()):,})"
+                f"({node.label()} alone has {owned:,})"
             )
-    return shapes

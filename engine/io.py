@@ -38,10 +38,10 @@ from engine.file_limits import (
     MAX_JSON_BYTES,
     NPY_HEADER_BYTES,
     check_document_sizes,
+    check_network_size,
     clip_message,
     parse_json,
     quote,
-    weight_shapes,
 )
 from engine.graph import NetworkSpec
 from engine.network import Network
@@ -239,7 +239,7 @@ def network_from_document(doc: dict[str, Any], name: str) -> Network:
     _check_structure(doc, name)
     check_document_sizes(doc, name)
     spec = NetworkSpec.from_dict(doc)
-    weight_shapes(spec, name)  # refuses a network too large to build, before anything is allocated
+    check_network_size(spec, name)  # before anything is allocated for it
     network = Network(spec)
     standardize = (doc.get("preprocessing") or {}).get("standardize")
     if standardize is not None:
@@ -324,7 +324,7 @@ def _npz_cap(shapes: list[tuple[int, ...]]) -> int:
 
 
 def _load_weights(network: Network, archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
-    expected = weight_shapes(network.spec, where)
+    expected = {key: array.shape for key, array in network.model.named_weights().items()}
 
     def check(key: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
         if key not in expected:

@@ -182,6 +182,13 @@ def test_input_shape_and_parameter_count_have_limits(tmp_path):
     refused(write(tmp_path / "wide.json", wide), r"more than 10,000,000 parameters \(Dense 'h' alone has 100,001,000\)")
 
 
+def test_node_and_edge_counts_have_limits(tmp_path):
+    nodes = [{"id": f"n{i}", "type": "Input"} for i in range(1001)]
+    refused(write(tmp_path / "nodes.json", document(nodes=nodes)), "1,001 nodes; a network has at most 1,000")
+    edges = [["in", "h"]] * 2001
+    refused(write(tmp_path / "edges.json", document(edges=edges)), "2,001 edges; a network has at most 2,000")
+
+
 def _bomb(path: Path) -> Path:
     """A ~0.7 MB .ncv whose network.json really inflates to 640 MiB (streamed: the test stays small)."""
     with (
