@@ -5,12 +5,14 @@ in the middle, the chosen source's parameters (samples, noise, seed, the validat
 split is hidden for sources that bring their own test set), its file or folder, and for MNIST /
 Fashion-MNIST the download with progress and Cancel; right, a preview of the loaded data.
 Every choice goes through `document.set_data` (one undo entry). A file that fails to load gets
-the loader's message and the previous data stays.
+the loader's message and the previous data stays. Data outside the network file's folder is not
+read when the file opens: the tab says where it points and offers Load (see `TrainingSession`).
 """
 
 from __future__ import annotations
 
 import csv
+import html
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,21 @@ class DataPanel(QWidget):
         for widget in (self.change_button, self.cache_button, self.reload_button):
             location_row.addWidget(widget)
         location_row.addStretch(1)
+        self.held_label = QLabel()
+        self.held_label.setWordWrap(True)
+        self.held_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.load_button = QPushButton("Load")
+        self.load_button.setToolTip("Read this data now")
+        self.load_button.clicked.connect(self._load_held)
+        self.held_box = QWidget()
+        held_layout = QVBoxLayout(self.held_box)
+        held_layout.setContentsMargins(0, 6, 0, 0)
+        held_layout.addWidget(self.held_label)
+        held_row = QHBoxLayout()
+        held_row.addWidget(self.load_button)
+        held_row.addStretch(1)
+        held_layout.addLayout(held_row)
+        self.held_box.hide()
         self.split = QSlider(Qt.Orientation.Horizontal)
         self.split.setRange(5, 50)
         self.split.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -107,6 +124,7 @@ class DataPanel(QWidget):
         column.addWidget(self.split_row)
         column.addWidget(self.location)
         column.addLayout(location_row)
+        column.addWidget(self.held_box)
         column.addWidget(self.download)
         column.addWidget(self.summary)
         column.addStretch(1)
@@ -129,6 +147,7 @@ class DataPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         session.data_changed.connect(self.refresh)
+        session.ask_to_read_outside = self._ask_to_read
         session.preload_failed.connect(self._preload_failed)
         self.document.settings_changed.connect(self._settings_changed)
         self.document.document_reset.connect(self._settings_changed)
@@ -156,6 +175,41 @@ class DataPanel(QWidget):
             self.summary.setText(NO_DATA_TEXT if source is None else "Reading the data…")
         if self.session.state == "idle":
             self.reload(quiet=True)
+        self._show_held()
+
+    def _show_held(self) -> None:
+        """Say where the data points and offer Load while it is outside the file's folder."""
+        held = self.session.held_location()
+        self.held_box.setVisible(held is not None)
+        if held is None:
+            return
+        self.reload_button.hide()
+        self.summary.setText("")
+        muted = hint_color(self.palette())
+        self.held_label.setText(
+            f"<b>Not read yet.</b> This data points outside the network's folder, to "
+            f"<code>{html.escape(str(held))}</code>.<br><span style='color:{muted}'>Opening a "
+            "network reads no data outside its folder or your data cache by itself.</span>"
+        )
+
+    def _load_held(self) -> None:
+        """The Load button: read the data the file names, outside its folder, in the background."""
+        held = self.session.held_location()
+        if held is not None:
+            self.session.allow_location(held)
+        self._show_location(self.source(), self.document.spec.data)
+        self._show_held()
+        self.summary.setText("Reading the data…")
+        self.session.preload_data()
+
+    def _ask_to_read(self, location: Path) -> bool:
+        """Train with data outside the network's folder: read it? (the session asks)"""
+        answer = QMessageBox.question(
+            self,
+            "Data outside the network's folder",
+            f"This network's data is outside its folder:\n{location}\n\nRead it and train?",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _show_parameters(self, source: str | None, data: dict[str, Any]) -> None:
         muted = hint_color(self.palette())
@@ -307,6 +361,8 @@ class DataPanel(QWidget):
         previous = dict(self.document.spec.data)
         if not self._set_data(config):
             return False
+        if self.session.held_location() is not None:  # not read until Load or Train
+            return True
         problem = self.session.load_data(force=True)
         if problem:
             if self.document.spec.data != previous:
@@ -322,12 +378,16 @@ class DataPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(
             self, f"Folder with the four {title(source)} files", self._start_folder()
         )
+        if folder:
+            self.session.allow_location(folder)
         return bool(folder) and self.apply_config({"source": source, "path": folder})
 
     def choose_npz(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(
             self, "NPZ data", self._start_folder(), "NumPy archives (*.npz)"
         )
+        if path:
+            self.session.allow_location(path)
         return bool(path) and self.apply_config(
             {"source": "npz", "path": path, "val_split": self.split.value() / 100}
         )
@@ -338,6 +398,7 @@ class DataPanel(QWidget):
         )
         if not path:
             return False
+        self.session.allow_location(path)
         try:
             dialog = CsvImportDialog(Path(path), self)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:

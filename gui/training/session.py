@@ -10,6 +10,10 @@ whose data section (or file folder) differs, `dataset`, `train_set` and `val_set
 `data_changed` is emitted (views show their empty state) before the new data is read in the
 background; `data_changed` is emitted again when it is in. A run still going when the document is
 replaced is stopped and its results are dropped: nothing of the previous file reaches the views.
+
+Data outside the network file's folder and the user's data cache is not read in the background:
+a network file may name any path. It is read when the user asks (`allow_location`, the Data
+tab's Load button, a file chosen in a dialog) or, after `ask_to_read_outside` says yes, on Train.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import copy
 import gc
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
@@ -25,6 +30,8 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 from engine import data_fit
 from engine.control import TrainingControl
 from engine.data import Dataset, load_data
+from engine.data.files import real_location
+from engine.data.sources import reads_outside
 from engine.data_fit import FitProblem
 from engine.errors import NetCanvasError
 from engine.network import Network
@@ -67,6 +74,9 @@ class TrainingSession(QObject):
         self._discarded = False  # the document was replaced during the run: drop what it sends
         self._data_key: str | None = None
         self._preloading: str | None = None  # key of the data a loader thread is reading
+        self._allowed: set[Path] = set()  # data locations outside the file's folder the user asked for
+        # Asked before Train reads data outside the network file's folder: True to read it.
+        self.ask_to_read_outside: Callable[[Path], bool] | None = None
         self._preloaded.connect(self._take_preloaded)
         self._preload_error.connect(self._preload_problem)
         document.document_reset.connect(self._document_reset)
@@ -105,6 +115,11 @@ class TrainingSession(QObject):
             return None
         if not config:
             return "the network has no data source: choose one in the Data tab"
+        held = self.held_location()
+        if held is not None:
+            if self.ask_to_read_outside is None or not self.ask_to_read_outside(held):
+                return f"the data was not read: {held} is outside the network file's folder (Load reads it)"
+            self.allow_location(held)
         try:
             loaded = _load_and_split(config, self._data_base(), self.document.network.training.dtype)
         except (NetCanvasError, OSError) as exc:
@@ -120,6 +135,16 @@ class TrainingSession(QObject):
     def _data_base(self) -> Path:
         return self.document.path.parent if self.document.path is not None else Path.cwd()
 
+    def held_location(self) -> Path | None:
+        """The file or folder the data section names when it lies outside the network file's
+        folder and the data cache and the user has not asked for it: it is then not read by itself."""
+        location = reads_outside(self._data_request()[0], self._data_base())
+        return None if location is None or location in self._allowed else location
+
+    def allow_location(self, path: str | Path) -> None:
+        """Let data at `path` (a file chosen in a dialog, or Load pressed) be read from now on."""
+        self._allowed.add(real_location(Path(path)))
+
     def _install_data(self, key: str, dataset: Dataset, train_set: Dataset, val_set: Dataset) -> None:
         self.dataset, self.train_set, self.val_set, self._data_key = dataset, train_set, val_set, key
         self.data_changed.emit()
@@ -127,9 +152,11 @@ class TrainingSession(QObject):
     def preload_data(self) -> None:
         """Read the data section in a background thread, so neither opening a file nor pressing
         Train freezes the window (MNIST takes ~1.3 s). A failure is reported by `preload_failed`;
-        Train loads again and shows the message."""
+        Train loads again and shows the message. Data outside the file's folder waits (module doc)."""
         config, key = self._data_request()
         if not config or key == self._preloading or (key == self._data_key and self.dataset is not None):
+            return
+        if self.held_location() is not None:  # the Data tab offers Load instead
             return
         self._preloading = key
         args = (key, config, self._data_base(), self.document.network.training.dtype)
