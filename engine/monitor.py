@@ -96,8 +96,6 @@ class TrainingMonitor:
         self.model = model
         self.probe_x = np.ascontiguousarray(probe_x, dtype=model.dtype)
         check_prepared(model, [self.probe_x], None, "monitor")
-        if not all(0 <= f < self.probe_x[0].size for f in feature_pair):
-            raise ValueError(f"monitor: feature_pair {feature_pair} for {self.probe_x[0].size} features")
         self.grid_size = grid_size
         self.unit_grid_size = unit_grid_size
         self.features = feature_pair
@@ -105,6 +103,8 @@ class TrainingMonitor:
             nid for nid in model.order if nid != model.output_id and _activation_name(model, nid) is not None
         ]
         self.surface_wanted = surface
+        if self.has_surface and not all(0 <= f < self.probe_x.shape[1] for f in feature_pair):
+            raise ValueError(f"monitor: feature_pair {feature_pair} for {self.probe_x.shape[1]} features")
         self.surface_grid = self._grid(grid_size) if self.has_surface else None
         self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
         # Probe, unit grid and surface grid as one batch: one forward pass instead of three, so
