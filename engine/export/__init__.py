@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import keyword
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,11 +191,52 @@ _ENGINE_RESERVED = frozenset({"self", "torch", "nn", "F", "np", "math", "x", "we
 
 
 def python_identifier(text: str) -> str:
-    """`text` made into a Python identifier: other characters become '_'."""
-    name = re.sub(r"\W", "_", text)
-    if not name or name[0].isdigit():
+    """`text` made into a Python identifier: characters that cannot be in one become '_'.
+
+    The result is already in the NFKC form Python gives identifiers (so 'ﬁ' and 'fi' are one name,
+    as Python sees them) and is checked with `str.isidentifier`: whatever the text holds, the
+    generated code can only ever see a plain name.
+    """
+    text = unicodedata.normalize("NFKC", str(text))
+    name = "".join(ch if ("_" + ch).isidentifier() else "_" for ch in text)
+    if not name or not name[0].isidentifier():
         name = "_" + name
+    if unicodedata.normalize("NFKC", name) != name or not name.isidentifier():
+        name = "_" + re.sub(r"\W", "_", name, flags=re.ASCII)  # pragma: no cover (combining marks)
     return name
+
+
+def docstring_text(text: object) -> str:
+    """`text` written so it reads back unchanged inside a triple-double-quoted docstring.
+
+    Backslashes and double quotes are escaped (so no `\"\"\"` can end the docstring early and no
+    text that follows can become code); line breaks stay; other unprintable characters (NUL, CR,
+    lone surrogates, U+2028) become escapes.
+    """
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n" or ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
+def node_mapping(network: Network, names: dict[str, str]) -> str:
+    """Docstring lines 'node id -> Python name  type', one per node in model order.
+
+    An id that is not plain one-line text is shown as its repr(), so every node takes one line.
+    """
+    lines = []
+    for nid in network.model.order:
+        plain = nid.isprintable() and not any(c in nid for c in "\"'\\")
+        shown = docstring_text(nid if plain else repr(nid))
+        lines.append(f"    {shown:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}")
+    return "\n".join(lines)
 
 
 def python_names(ids: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:

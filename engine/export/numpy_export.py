@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.export import activation_of, check_export, python_names
+from engine.export import activation_of, check_export, docstring_text, node_mapping, python_names
 from engine.export.templates import numpy_script as T
 from engine.io import _write_atomic  # the same atomic save as network files
 from engine.network import Network
@@ -44,7 +44,8 @@ def forward_lines(network: Network, names: dict[str, str]) -> tuple[list[str], s
         var = names[nid]
         args = [names[s] for s in model.sources[nid]]
         p = node.params
-        comment = f"  # {node.type} '{nid}'" if names[nid] != nid else ""
+        # Node ids reach the code only as names[nid] or repr(): a comment is no place for raw text.
+        comment = f"  # {node.type} {nid!r}" if names[nid] != nid else ""
         if node.type == "Dense":
             act, act_params = activation_of(layer)
             z = f"{args[0]} @ W[{nid + '/kernel'!r}]"
@@ -58,7 +59,7 @@ def forward_lines(network: Network, names: dict[str, str]) -> tuple[list[str], s
             used.add(act)
         elif node.type == "Dropout":
             expr = args[0]
-            comment = f"  # Dropout '{nid}' (rate {p['rate']:g}): identity at inference"
+            comment = f"  # Dropout {nid!r} (rate {p['rate']:g}): identity at inference"
         elif node.type == "Flatten":
             expr = f"{args[0]}.reshape(len({args[0]}), -1)"
         elif node.type == "Reshape":
@@ -99,21 +100,19 @@ def render_script(network: Network, module: str, weights_file: str | None, blob:
     body, used = forward_lines(network, names)
     helpers = [T.HELPERS[name] for name in T.HELPER_ORDER if name in used]
     inputs = ", ".join(names[i] for i in model.input_ids)
-    mapping = "\n".join(
-        f"    {nid:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}" for nid in model.order
-    )
+    mapping = node_mapping(network, names)
     meta = network.spec.metadata or {}
     if blob is not None:
         encoded = base64.b64encode(blob).decode("ascii")
         chunks = "\n".join(f'    "{line}"' for line in textwrap.wrap(encoded, 96))
         weights_code = T.EMBEDDED_WEIGHTS.substitute(chunks=chunks)
     else:
-        weights_code = T.FILE_WEIGHTS.substitute(file=weights_file)
+        weights_code = T.FILE_WEIGHTS.substitute(file=repr(weights_file))
     description = str(meta.get("description") or "").strip()
     return T.SCRIPT.substitute(
-        title=meta.get("name") or "NetCanvas network",
-        description=f"\n{textwrap.fill(description, 96)}\n" if description else "",
-        module=module,
+        title=docstring_text(meta.get("name") or "NetCanvas network"),
+        description=f"\n{docstring_text(textwrap.fill(description, 96))}\n" if description else "",
+        module=docstring_text(module),
         mapping=mapping,
         dtype=model.dtype.name,
         input_shapes=", ".join(f"{i!r}: {tuple(model.shapes[i])!r}" for i in model.input_ids),

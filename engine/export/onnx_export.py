@@ -187,7 +187,10 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
         tensors[nid] = _emit_node(g, network, nid, [tensors[s] for s in model.sources[nid]])
     output = model.output_id
     if output in model.input_ids:  # a network that is only an Input: ONNX needs a distinct name
-        output = g.add("Identity", [tensors[output]], f"{output}_output", f"{output}_output")
+        name = f"{output}_output"
+        while name in network.spec.nodes:
+            name += "_"
+        output = g.add("Identity", [tensors[output]], name, name)
     graph_output = helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", *model.output_shape])
     metadata = network.spec.metadata or {}
     graph = helper.make_graph(
@@ -196,7 +199,7 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
         graph_inputs,
         [graph_output],
         g.initializers,
-        doc_string=str(metadata.get("description", "")),
+        doc_string=_proto_text(metadata.get("description", "")),
     )
     proto = helper.make_model(
         graph,
@@ -213,7 +216,12 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
 
 
 def _graph_name(name: Any) -> str:
-    return str(name) if name else "netcanvas"
+    return _proto_text(name) if name else "netcanvas"
+
+
+def _proto_text(text: Any) -> str:
+    """`text` as valid UTF-8 for a protobuf string field (a lone surrogate becomes an escape)."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _metadata_props(network: Network) -> dict[str, str]:

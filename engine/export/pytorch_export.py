@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import json
+import keyword
 import pprint
 import re
 import textwrap
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from engine.data.sources import FILE_SOURCES
-from engine.export import activation_of, check_export, python_names
+from engine.export import activation_of, check_export, docstring_text, node_mapping, python_names
 from engine.export.templates import pytorch_model as T
 from engine.io import _write_atomic, network_document  # the same atomic save as network files
 from engine.losses import get_loss
@@ -202,17 +203,22 @@ class _ModelWriter:
 
 
 def class_name(network: Network) -> str:
-    """A CamelCase class name from the network's name ('3-5-1 classifier' -> 'Net351Classifier')."""
+    """A CamelCase class name from the network's name ('3-5-1 classifier' -> 'Net351Classifier').
+
+    Only ASCII letters and digits survive; a keyword ('none' -> 'None') or a name model.py uses
+    itself ('f' -> 'F') gets the 'Net' prefix too.
+    """
     words = re.findall(r"[A-Za-z0-9]+", str((network.spec.metadata or {}).get("name") or ""))
     name = "".join(w[:1].upper() + w[1:] for w in words) or "Network"
-    return name if name[0].isalpha() else f"Net{name}"
+    taken = keyword.iskeyword(name) or name in T.MODULE_RESERVED or name in ("F", "Path")
+    return name if name[0].isalpha() and not taken else f"Net{name}"
 
 
 def render_model(network: Network, writer: _ModelWriter) -> str:
     model = network.model
     names = writer.names
     meta = network.spec.metadata or {}
-    title = str(meta.get("name") or "NetCanvas network")
+    title = docstring_text(meta.get("name") or "NetCanvas network")
     description = str(meta.get("description") or "").strip()
     fused = fused_activation(network)
     inputs = ", ".join(names[i] for i in model.input_ids)
@@ -222,13 +228,11 @@ def render_model(network: Network, writer: _ModelWriter) -> str:
     forward_doc = f"{shapes} -> ({out_shape})."
     if fused:
         forward_doc += f" logits=True skips the final {fused} (train.py's loss uses it)."
-    mapping = "\n".join(
-        f"    {nid:<20} -> {names[nid]:<20} {network.spec.nodes[nid].type}" for nid in model.order
-    )
+    mapping = node_mapping(network, names)
     regularization = " + ".join(writer.regularization) or "torch.zeros((), dtype=DTYPE)"
     return T.MODEL.substitute(
         title=title,
-        description=f"\n{textwrap.fill(description, 96)}\n" if description else "",
+        description=f"\n{docstring_text(textwrap.fill(description, 96))}\n" if description else "",
         call_args=inputs,
         call_shapes=render_call_shapes(network),
         standardize_note=" (inputs are standardized inside, so pass raw values)"
@@ -323,7 +327,7 @@ def export_pytorch(
         "model.py": render_model(network, writer),
         "train.py": render_train(network, base_dir),
         "data_sources.py": (TEMPLATES / "data_sources.py").read_text(encoding="utf-8"),
-        "__init__.py": T.INIT.substitute(title=title),
+        "__init__.py": T.INIT.substitute(title=docstring_text(title)),
         "README.md": T.README.substitute(
             title=title,
             source=Path(source_path).name if source_path is not None else "the canvas",
@@ -336,7 +340,8 @@ def export_pytorch(
     }
     written = []
     for name, text in texts.items():
-        _write_atomic(out_dir / name, text.encode("utf-8"))
+        # backslashreplace: a lone surrogate in the network's name must not stop the README
+        _write_atomic(out_dir / name, text.encode("utf-8", "backslashreplace"))
         written.append(out_dir / name)
     _write_atomic(out_dir / "weights.npz", weights)
     written.append(out_dir / "weights.npz")

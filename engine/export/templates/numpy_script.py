@@ -32,6 +32,7 @@ RESERVED = (
     "math",
     "sys",
     "Path",
+    "len",
 )
 
 # Activation name -> the function the script defines for it.
@@ -105,9 +106,10 @@ def load_weights():
     with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         return {name: npz[name] for name in npz.files}''')
 
-FILE_WEIGHTS = Template('''# The trained weights live in "$file" next to this script (too large to embed), one
-# array per "<node id>/<name>" as in NetCanvas's .ncv files (Dense kernels are (inputs, units)).
-WEIGHTS_FILE = Path(__file__).resolve().with_name("$file")
+FILE_WEIGHTS = Template('''# The trained weights live in the file WEIGHTS_FILE names, next to this script (too large
+# to embed), one array per "<node id>/<name>" as in NetCanvas's .ncv files (Dense kernels are
+# (inputs, units)).
+WEIGHTS_FILE = Path(__file__).resolve().with_name($file)
 
 
 def load_weights():
