@@ -10,14 +10,12 @@ makes N/3 dicts (~70 bytes each), so 8 MB of JSON costs at most ~200 MB of Pytho
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import NetworkFileError
 from engine.graph import NetworkSpec
-from engine.registry import LAYERS
 
 MAX_JSON_BYTES = 8 * 1024 * 1024  # a network's JSON document (the .json file or network.json)
 MAX_HISTORY_BYTES = 16 * 1024 * 1024  # history.json inside a .ncv
@@ -25,8 +23,6 @@ MAX_JSON_DEPTH = 100  # nesting of arrays and objects
 MAX_INT_DIGITS = 20  # a whole number in a file (a 64-bit seed has 20 digits)
 MAX_NODES = 1_000  # building the graph checks each edge against the others: quadratic
 MAX_EDGES = 2_000
-MAX_SAMPLE_VALUES = 10_000_000  # numbers in one sample at any node (an Input's shape, say)
-MAX_PARAMETERS = 10_000_000  # weights of the whole network (40 MB as float32, 80 MB as float64)
 NPY_HEADER_BYTES = 64 * 1024  # room for one array's .npy header and its zip entry
 QUOTE_CHARS = 80  # at most this much of an offending value appears in a message
 MAX_MESSAGE_CHARS = 400
@@ -114,26 +110,9 @@ def check_document_sizes(doc: dict[str, Any], where: str) -> None:
 
 
 def check_network_size(spec: NetworkSpec, where: str) -> None:
-    """NetworkFileError if a node's samples or the network's parameters pass the limits above,
-    computed from the shapes alone (nothing is allocated). A network with shape problems is left
-    to the model, which reports them itself when it is built."""
-    report = spec.infer_shapes()
-    for nid, shape in report.shapes.items():
-        if shape is not None and math.prod(shape) > MAX_SAMPLE_VALUES:
-            raise NetworkFileError(
-                f"{where}: {spec.nodes[nid].label()} has {math.prod(shape):,} values per sample "
-                f"(shape {quote(list(shape))}); at most {MAX_SAMPLE_VALUES:,} are supported"
-            )
-    if not report.ok:
-        return
-    total = 0
-    for nid in spec.topological_order():
-        node = spec.nodes[nid]
-        in_shapes = [report.shapes[s] for s in spec.inputs_of(nid)]
-        owned = sum(math.prod(s) for s in LAYERS.get(node.type).weight_shapes(node.params, in_shapes).values())
-        total += owned
-        if total > MAX_PARAMETERS:
-            raise NetworkFileError(
-                f"{where}: the network has more than {MAX_PARAMETERS:,} parameters "
-                f"({node.label()} alone has {owned:,})"
-            )
+    """NetworkFileError if a node's samples or the network's parameters pass the graph's limits
+    (MAX_SAMPLE_VALUES, MAX_PARAMETERS), found from the shapes alone: a file is refused outright,
+    before anything is allocated for it."""
+    for problem in spec.infer_shapes().problems:
+        if problem.too_large:
+            raise NetworkFileError(f"{where}: {problem.message}")

@@ -9,6 +9,7 @@ Shapes exclude the batch dimension; images are channels-first `(C, H, W)` as in 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from engine.errors import ConfigError, GraphError, NetCanvasError
 from engine.registry import LAYERS, resolve_params
 
 Shape = tuple[int, ...]
+# What one network may hold, so that building it never tries to allocate gigabytes: numbers in
+# one sample at any node (an Input's shape, say), and weights in all (40 MB as float32).
+MAX_SAMPLE_VALUES = 10_000_000
+MAX_PARAMETERS = 10_000_000
 _ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -39,6 +44,7 @@ class Problem:
 
     node_id: str | None
     message: str
+    too_large: bool = False  # past MAX_SAMPLE_VALUES or MAX_PARAMETERS: a file is refused for it
 
 
 @dataclass
@@ -213,13 +219,39 @@ class NetworkSpec:
             except NetCanvasError as exc:
                 problems.append(Problem(nid, str(exc)))
                 continue
+            if math.prod(shapes[nid]) > MAX_SAMPLE_VALUES:
+                problems.append(Problem(nid, _too_large_message(node, shapes[nid]), too_large=True))
+                shapes[nid] = None  # nothing downstream is sized from it
+                continue
             if node.params.get("activation") == "softmax" and shapes[nid] and shapes[nid][-1] == 1:
                 # The shape stays known (later layers still get theirs); the node gets the badge.
                 problems.append(Problem(nid, f"{node.label()}: softmax over 1 unit is always 1: use sigmoid"))
         sinks = self.sink_ids()
         if len(sinks) > 1:
             problems.append(Problem(None, _sink_message(sinks)))
+        if not problems:
+            problems.extend(self._parameter_problems(order, shapes))
         return ShapeReport(shapes, problems)
+
+    def _parameter_problems(self, order: list[str], shapes: dict[str, Shape | None]) -> list[Problem]:
+        """The network's weights past MAX_PARAMETERS, counted from shapes (nothing allocated)."""
+        total = 0
+        for nid in order:
+            node = self.nodes[nid]
+            in_shapes = [shapes[s] for s in self.inputs_of(nid)]
+            owned = LAYERS.get(node.type).weight_shapes(node.params, in_shapes)
+            count = sum(math.prod(s) for s in owned.values())
+            total += count
+            if total > MAX_PARAMETERS:
+                return [
+                    Problem(
+                        nid,
+                        f"the network has more than {MAX_PARAMETERS:,} parameters ({node.label()} alone "
+                        f"has {count:,}): make the layers or the inputs smaller",
+                        too_large=True,
+                    )
+                ]
+        return []
 
     def validate(self) -> list[Problem]:
         return self.infer_shapes().problems
@@ -287,6 +319,14 @@ def _pos(pos: Iterable[Any]) -> tuple[float, float]:
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+def _too_large_message(node: Node, shape: Shape) -> str:
+    text = str(list(shape)) if len(shape) <= 8 else f"[{shape[0]}, … {len(shape)} dimensions]"
+    return (
+        f"{node.label()} has {math.prod(shape):,} values per sample (shape {text}); "
+        f"at most {MAX_SAMPLE_VALUES:,} are supported"
+    )
 
 
 def _missing_input_message(node: Node, needed: int) -> str:

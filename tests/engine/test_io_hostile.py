@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 import engine
-from engine.errors import NetworkFileError
+from engine.errors import GraphError, NetworkFileError
+from engine.graph import NetworkSpec
+from engine.model import Model
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {
@@ -180,6 +182,26 @@ def test_input_shape_and_parameter_count_have_limits(tmp_path):
     wide["nodes"][0]["params"]["shape"] = [100_000]
     wide["nodes"][1]["params"]["units"] = 1000
     refused(write(tmp_path / "wide.json", wide), r"more than 10,000,000 parameters \(Dense 'h' alone has 100,001,000\)")
+
+
+def test_a_network_too_large_is_a_problem_on_its_node_and_is_never_built():
+    """As drawn on the canvas, not only as read from a file: nothing tries to allocate it."""
+    spec = NetworkSpec()
+    spec.add_node("Input", {"shape": [10**9]}, node_id="in")
+    spec.add_node("Dense", {"units": 1}, node_id="out")
+    spec.connect("in", "out")
+    [problem] = spec.validate()
+    assert (problem.node_id, problem.too_large) == ("in", True)
+    assert "1,000,000,000 values per sample" in problem.message
+    with pytest.raises(GraphError, match="at most 10,000,000 are supported"):
+        Model(spec)
+    spec.set_params("in", {"shape": [100_000]})
+    spec.set_params("out", {"units": 1000})
+    [problem] = spec.validate()
+    assert (problem.node_id, problem.too_large) == ("out", True)
+    assert "more than 10,000,000 parameters (Dense 'out' alone has 100,001,000)" in problem.message
+    with pytest.raises(GraphError, match="more than 10,000,000 parameters"):
+        Model(spec)
 
 
 def test_node_and_edge_counts_have_limits(tmp_path):
