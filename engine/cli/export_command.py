@@ -40,13 +40,13 @@ def run_export(args: argparse.Namespace) -> int:
     import engine
 
     source = resolve_network_file(args.file)
+    output = Path(args.output) if args.output else default_output(output_base(source), args.format)
+    if not EXPORT_FORMATS[args.format].is_folder:
+        check_output(output, "-o")
     network = import_onnx(source) if source.suffix.lower() == ".onnx" else engine.load(source)
     warning = untrained_warning(network)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
-    output = Path(args.output) if args.output else default_output(output_base(source), args.format)
-    if not EXPORT_FORMATS[args.format].is_folder:
-        check_output(output, "-o")
     written = export_network(network, args.format, output, source_path=source)
     print(f"exported {args.format}: " + ", ".join(str(p) for p in written))
     return 0

@@ -114,6 +114,23 @@ def test_whatever_the_data_loader_raises_is_one_line(capsys, monkeypatch):
     assert not (Path.cwd() / "never.ncv").exists()
 
 
+def test_ctrl_c_before_training_is_one_line_and_130(capsys, monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "load", interrupted)
+    code, _, err = run(capsys, "summary", "xor")
+    assert code == 130
+    assert "nothing was saved" in assert_one_error_line(err)
+
+
+def test_export_to_a_missing_folder_fails_naming_it(tmp_path, capsys):
+    code, _, err = run(capsys, "export", "xor", "--format", "python", "-o", str(tmp_path / "no" / "x.py"))
+    assert code == 1
+    line = assert_one_error_line(err)
+    assert f"the folder {tmp_path / 'no'} does not exist" in line and ".tmp" not in line
+
+
 def test_usage_errors_are_one_line(capsys):
     for argv in (["train"], ["summary", "xor", "--bogus"], ["train", "xor", "--epochs", "many"]):
         code, _, err = run(capsys, *argv)
