@@ -11,9 +11,12 @@ whose data section (or file folder) differs, `dataset`, `train_set` and `val_set
 background; `data_changed` is emitted again when it is in. A run still going when the document is
 replaced is stopped and its results are dropped: nothing of the previous file reaches the views.
 
-Data outside the network file's folder and the user's data cache is not read in the background:
-a network file may name any path. It is read when the user asks (`allow_location`, the Data
-tab's Load button, a file chosen in a dialog) or, after `ask_to_read_outside` says yes, on Train.
+Data outside the network file's folder and the user's data cache, as an opened file names it, is
+not read in the background: a network file may name any path. It is read when the user asks
+(`allow_location`: the Data tab's Load button) or, after `ask_to_read_outside` says yes, on
+Train. A data section set by an edit in this session (a file chosen in the Data tab) was chosen
+by the user and is read wherever it is; undoing back to the opened file's own section does not
+read that.
 """
 
 from __future__ import annotations
@@ -75,18 +78,28 @@ class TrainingSession(QObject):
         self._data_key: str | None = None
         self._preloading: str | None = None  # key of the data a loader thread is reading
         self._allowed: set[Path] = set()  # data locations outside the file's folder the user asked for
+        self._file_location: Path | None = None  # the outside data the opened file itself names
         # Asked before Train reads data outside the network file's folder: True to read it.
         self.ask_to_read_outside: Callable[[Path], bool] | None = None
         self._preloaded.connect(self._take_preloaded)
         self._preload_error.connect(self._preload_problem)
         document.document_reset.connect(self._document_reset)
+        document.settings_changed.connect(self._data_edited)
 
     def _document_reset(self) -> None:
         if self.state != IDLE:
             self._discarded = True
             self.stop()
         self._forget_stale_data()
+        self._file_location = reads_outside(self._data_request()[0], self._data_base())
         self.warm_up()
+
+    def _data_edited(self) -> None:
+        """A data section set by an edit was the user's choice: allow where it reads (see the
+        module doc; the opened file's own outside data still waits for Load)."""
+        location = reads_outside(self._data_request()[0], self._data_base())
+        if location is not None and location != self._file_location:
+            self.allow_location(location)
 
     def _forget_stale_data(self) -> None:
         """Drop the loaded data when a new document asks for other data (see the module doc). (An

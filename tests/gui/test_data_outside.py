@@ -121,3 +121,18 @@ def test_a_file_chosen_in_the_data_tab_is_read_wherever_it_is(
     panel.choose("npz")
     assert window.session.dataset is not None and len(window.session.dataset) == 20
     assert reads[-1]["path"] == str(elsewhere) and not panel.held_box.isVisible()
+
+
+def test_undo_back_to_the_files_own_outside_data_reads_nothing(
+    window, qtbot, dialogs, reads, outside, tmp_path
+):
+    panel = open_via_menu(window, qtbot, dialogs, outside)
+    mine = tmp_path / "mine.npz"
+    np.savez(mine, x=np.zeros((10, 3), np.float32), y=np.zeros((10, 1), np.float32))
+    window.document.set_data({"source": "npz", "path": str(mine)})  # an edit: the user's choice
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert [r["path"] for r in reads] == [str(mine)]
+
+    window.document.undo_stack.undo()  # back to the opened file's own data section
+    QTest.qWait(200)
+    assert [r["path"] for r in reads] == [str(mine)] and panel.load_button.isVisible()
