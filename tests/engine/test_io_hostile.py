@@ -123,6 +123,7 @@ def test_history_steps_infinite_or_text_is_refused(trained, tmp_path):
         ('{"epochs": {"loss": "high"}}', "epochs.loss must be a list of finite numbers"),
         ('{"epochs": 3}', '"epochs" must be an object'),
         ('{"batch_losses": [true]}', "batch_losses must be a list of finite numbers"),
+        ('{"epochs": {"loss": [' + "[]," * 3_000_000 + "[]]}}", "at most 8,388,608 are allowed here"),
     ]:
         path = repack(tmp_path / "history.ncv", {**members, "history.json": history.encode()})
         refused(path, match)
