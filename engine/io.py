@@ -4,8 +4,10 @@
 
 Saving is atomic (temp file in the same folder, then `os.replace`): a crash mid-save leaves the
 previous file intact. The saved file keeps the permission bits of the file it replaces; a new one
-gets the usual ones for the user's umask (0644 under umask 022). Loading validates everything, migrates older format versions, never
-unpickles (`allow_pickle=False`) and never executes anything from the file. Every problem is one
+gets the usual ones for the user's umask (0644 under umask 022). The next save or open of a
+target removes temp files a killed save left beside it. Loading validates everything, migrates
+older format versions, never unpickles (`allow_pickle=False`), never executes anything from the
+file, and stays within engine.file_limits whatever the file claims. Every problem is one
 `NetworkFileError` whose message starts with the file name.
 """
 
@@ -25,11 +27,6 @@ from typing import Any
 import numpy as np
 
 from engine.callbacks import History
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
 from engine.data import Standardizer
 from engine.errors import NetCanvasError, NetworkFileError
 from engine.file_archive import members, open_archive, read_member, read_npz
@@ -46,6 +43,11 @@ from engine.file_limits import (
 from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.optimizers import get_optimizer
+
+try:
+    import fcntl  # a save locks its temp file, so a killed save's one is told from a live one
+except ImportError:  # Windows: an open file cannot be deleted, which protects a live save anyway
+    fcntl = None  # type: ignore[assignment]
 
 FORMAT_NAME = "netcanvas"
 FORMAT_VERSION = 1
@@ -314,7 +316,8 @@ def _load_archive(path: Path) -> Network:
             _load_optimizer(network, archive, entries[OPTIMIZER_MEMBER], f"{name}/{OPTIMIZER_MEMBER}")
         if HISTORY_MEMBER in entries:
             where = f"{name}/{HISTORY_MEMBER}"
-            network.history = _read_history(read_member(archive, entries[HISTORY_MEMBER], MAX_HISTORY_BYTES, where), where)
+            payload = read_member(archive, entries[HISTORY_MEMBER], MAX_HISTORY_BYTES, where)
+            network.history = _read_history(payload, where)
     return network
 
 
