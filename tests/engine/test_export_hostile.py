@@ -216,7 +216,8 @@ def test_hostile_node_ids_become_names_and_literals(tmp_path, marker):
 @pytest.mark.parametrize("index", range(8))
 def test_each_payload_alone_never_runs(tmp_path, marker, index, field):
     """One payload at a time in one field (combined texts may stop at a syntax error before a
-    lone one would run): the PyTorch package imports and the NumPy script runs, both predicting."""
+    lone one would run): the PyTorch package and the NumPy script import and predict, in one
+    fresh interpreter."""
     pytest.importorskip("torch")
     spec = NetworkSpec(training={"loss": "mse"}, metadata={field: payloads(marker)[index]})
     spec.add_node("Input", {"shape": [3]}, node_id="in")
@@ -225,6 +226,18 @@ def test_each_payload_alone_never_runs(tmp_path, marker, index, field):
     network = engine.Network(spec)
     export_network(network, "pytorch", tmp_path / "pkg")
     export_network(network, "python", tmp_path / "script.py")
-    check_pytorch_import(network, tmp_path / "pkg", tmp_path)
-    check_python(network, tmp_path / "script.py", tmp_path, marker)
+    inputs, x = inputs_file(tmp_path)
+    run_python(
+        "import sys, numpy as np, torch\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import pkg, script\n"
+        f"x = np.load({str(inputs)!r})\n"
+        "with torch.no_grad():\n"
+        "    torch_out = pkg.load_model()(torch.from_numpy(x)).numpy()\n"
+        f"np.savez({str(tmp_path / 'out.npz')!r}, torch=torch_out, numpy=script.predict(x))\n",
+        tmp_path,
+    )
+    with np.load(tmp_path / "out.npz") as out:
+        for name in ("torch", "numpy"):
+            assert np.max(np.abs(out[name] - network.predict(x))) <= TOLERANCE, name
     assert not marker.exists()
