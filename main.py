@@ -7,6 +7,9 @@
 
 Installed, `netcanvas` is the app and `netcanvas-cli` the commands. The commands also take the
 name of a bundled example as FILE (`netcanvas-cli summary spiral`).
+
+The commands exit with 0 when done, 1 on any failure (one `error: …` line on stderr, never a
+traceback) and 130 when Ctrl-C stopped training (what was learned is saved first).
 """
 
 from __future__ import annotations

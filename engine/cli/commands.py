@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(downloaded once into the user's data cache), mnist:DIR or fashion_mnist:DIR (a folder "
         "with the four IDX files), csv:PATH[:TARGET] or npz:PATH (default: the file's data section)",
     )
-    train.add_argument("-o", "--output", help="trained network to write (.ncv; default FILE_trained.ncv)")
+    train.add_argument(
+        "-o", "--output", help="trained network to write (.ncv or .json; default FILE_trained.ncv)"
+    )
     train.add_argument("--metrics-json", help="write the final metrics (Keras keys) as JSON here")
     add_export_parser(commands)
     return parser
@@ -144,7 +146,9 @@ def _train(args: argparse.Namespace) -> int:
     final = {key: values[-1] for key, values in network.history.epochs.items() if values}
     final.pop("lr", None)
     if control.stop_requested:
-        print(f"stopped by Ctrl-C after the current batch; saved what was learned to {output}", file=sys.stderr)
+        print(
+            f"stopped by Ctrl-C after the current batch; saved what was learned to {output}", file=sys.stderr
+        )
     print(f"saved {output}  " + "  ".join(f"{k} {v:.4f}" for k, v in final.items()))
     if args.metrics_json:
         Path(args.metrics_json).write_text(json.dumps(final, indent=2) + "\n")

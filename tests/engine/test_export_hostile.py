@@ -118,7 +118,9 @@ def inputs_file(tmp_path: Path) -> tuple[Path, np.ndarray]:
 
 
 def run_python(code: str, cwd: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
     assert result.returncode == 0, result.stderr
 
 
