@@ -97,6 +97,7 @@ class History:
     epoch_numbers: dict[str, list[int]] = field(default_factory=dict)
     epoch_stride: int = 1
     epoch_count: int = -1  # epochs recorded over the whole life; -1: as many as `epochs["loss"]`
+    _shared: bool = field(default=False, init=False, repr=False, compare=False)  # see share_numbers
 
     def __post_init__(self) -> None:
         """Fill what a history saved before per-epoch thinning lacks: one value per epoch, each
@@ -121,7 +122,23 @@ class History:
             self.epoch_count,
         )
 
+    def share_numbers(self) -> None:
+        """Let keys with equal epoch numbers (usually all) share one list: a history that is kept
+        as it is (an Undo step holds one per run) then costs about half the memory. Appending
+        gives each key its own list again."""
+        kept: list[list[int]] = []
+        for key, numbers in self.epoch_numbers.items():
+            same = next((other for other in kept if other == numbers), None)
+            if same is None:
+                kept.append(numbers)
+            else:
+                self.epoch_numbers[key] = same
+        self._shared = True
+
     def append_epoch(self, logs: dict[str, float]) -> None:
+        if self._shared:
+            self.epoch_numbers = {key: list(numbers) for key, numbers in self.epoch_numbers.items()}
+            self._shared = False
         epoch = self.epoch_count  # one int object shared by every key's list
         longest = 0
         for key, value in logs.items():

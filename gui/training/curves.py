@@ -1,7 +1,9 @@
 """Loss and metric curves: per batch (smoothed) and per epoch, train and validation.
 
 Numbers arrive into buffers (`add_batches`, `add_epoch`); `redraw()` is called by the panel's
-timer, so the plots are redrawn at most 25 times a second however fast training goes.
+timer, so the plots are redrawn at most 25 times a second however fast training goes. The buffers
+stay bounded however long training goes: like the network's History, they keep every point up to
+a limit, then every other one (a doubled stride), and so on.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ PREVIOUS_PEN = pg.mkPen((148, 163, 184, 150), width=1)  # the faded previous run
 SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
+MAX_BATCH_POINTS = 20_000  # smoothed batch losses kept (as History keeps its batch losses)
 
 
 class GrowingArray:
@@ -52,14 +55,22 @@ class GrowingArray:
     def clear(self) -> None:
         self._size = 0
 
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the values where `mask` (as long as the array) is true."""
+        kept = self.values[mask]
+        self._data[: len(kept)] = kept
+        self._size = len(kept)
+
 
 class CurvesView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.batch_steps = GrowingArray()
         self._smoothed = GrowingArray()
-        self.epoch_logs: dict[str, list[float]] = {}
-        self.epoch_steps: list[float] = []
+        self._batch_stride = 1  # the steps kept are multiples of it
+        self._smoothing = None  # the moving average after the latest batch (kept or not)
+        self._epochs = History()  # the per-epoch logs, thinned as the network's
+        self._epoch_steps = History()  # "step": the step each epoch ended at, thinned alike
         self.marks: list[tuple[int, str]] = []
         self._drawn_marks = 0
         self.dirty = False
@@ -122,6 +133,11 @@ class CurvesView(QWidget):
             return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
 
     @property
+    def epoch_logs(self) -> dict[str, list[float]]:
+        """The per-epoch values under Keras keys (thinned in long runs: see `_epoch_x`)."""
+        return self._epochs.epochs
+
+    @property
     def metric_name(self) -> str | None:
         names = [k for k in self.epoch_logs if k not in ("loss", "lr") and not k.startswith("val_")]
         return names[0] if names else None
@@ -147,13 +163,24 @@ class CurvesView(QWidget):
             stable.plan_x(0)
             stable.reset()
         self.batch_steps.clear()
-        self.batch_steps.extend(np.arange(len(history.batch_losses), dtype=np.float64) * history.batch_stride)
         self._smoothed.clear()
-        self._smooth(history.batch_losses)
-        self.epoch_logs = {k: list(v) for k, v in history.epochs.items()}
-        count = len(self.epoch_logs.get("loss", []))
-        per_epoch = history.steps / count if count else 0
-        self.epoch_steps = [per_epoch * (i + 1) for i in range(count)]
+        self._batch_stride, self._smoothing = 1, None
+        steps = np.arange(len(history.batch_losses), dtype=np.float64) * history.batch_stride
+        self._keep(steps, self._smooth(history.batch_losses))
+        self._epochs = History(
+            epochs={k: list(v) for k, v in history.epochs.items()},
+            epoch_numbers={k: list(v) for k, v in history.epoch_numbers.items()},
+            epoch_stride=history.epoch_stride,
+            epoch_count=history.epoch_count,
+        )
+        numbers = history.epoch_numbers.get("loss", [])
+        per_epoch = history.steps / history.epoch_count if history.epoch_count else 0
+        self._epoch_steps = History(
+            epochs={"step": [per_epoch * (n + 1) for n in numbers]} if numbers else {},
+            epoch_numbers={"step": list(numbers)} if numbers else {},
+            epoch_stride=history.epoch_stride,
+            epoch_count=history.epoch_count,
+        )
         self.marks, self._drawn_marks = [], 0
         self._drawn_epochs = -1
         for item in list(self.loss_plot.items()):
@@ -165,11 +192,10 @@ class CurvesView(QWidget):
     def _keep_as_previous(self) -> None:
         metric = self.metric_name
         train = self.epoch_logs.get(metric, []) if metric else []
-        values = (self.epoch_logs.get(f"val_{metric}") or train) if metric else []
-        epochs = np.arange(len(train) - len(values) + 1.0, len(train) + 1.0)
+        key = (f"val_{metric}" if self.epoch_logs.get(f"val_{metric}") else metric) if train else None
         self.previous = {
             "loss": _thinned(self.batch_steps.values.copy(), self.smoothed.copy()),
-            "metric": (epochs, np.asarray(values, dtype=np.float64)),
+            "metric": self._epoch_x(key) if key else (np.empty(0), np.empty(0)),
         }
         self._drawn_epochs = -1
 
@@ -179,23 +205,36 @@ class CurvesView(QWidget):
         self.dirty = True
 
     def add_batches(self, first_step: int, losses: np.ndarray) -> None:
-        self.batch_steps.extend(np.arange(first_step, first_step + len(losses), dtype=np.float64))
-        self._smooth(losses)
+        steps = np.arange(first_step, first_step + len(losses), dtype=np.float64)
+        self._keep(steps, self._smooth(losses))
         self.dirty = True
 
-    def _smooth(self, losses) -> None:
-        """Exponential moving average, extended as batches arrive; vectorised per block, since a
-        bundle holds hundreds of losses. (A non-finite loss, which ends training anyway, counts
-        as the average at the start of its block.)"""
+    def _keep(self, steps: np.ndarray, smoothed: np.ndarray) -> None:
+        """Add the points on the stride; past MAX_BATCH_POINTS, double it and drop the rest."""
+        if self._batch_stride > 1:
+            on = steps % self._batch_stride == 0
+            steps, smoothed = steps[on], smoothed[on]
+        self.batch_steps.extend(steps)
+        self._smoothed.extend(smoothed)
+        while len(self.batch_steps) > MAX_BATCH_POINTS:
+            self._batch_stride *= 2
+            on = self.batch_steps.values % self._batch_stride == 0
+            self.batch_steps.keep(on)
+            self._smoothed.keep(on)
+
+    def _smooth(self, losses) -> np.ndarray:
+        """Exponential moving average of `losses`, continuing from the batches before; vectorised
+        per block, since a bundle holds hundreds of losses. (A non-finite loss, which ends training
+        anyway, counts as the average at the start of its block.)"""
         values = np.asarray(losses, dtype=np.float64)
-        smoothed = self._smoothed
-        acc = float(smoothed.values[-1]) if len(smoothed) and np.isfinite(smoothed.values[-1]) else None
+        smoothed = []
+        acc = self._smoothing
         for start in range(0, len(values), SMOOTH_BLOCK):
             block = values[start : start + SMOOTH_BLOCK]
             finite = np.isfinite(block)
             if acc is None:
                 if not finite.any():
-                    smoothed.extend(np.full(len(block), np.nan))
+                    smoothed.append(np.full(len(block), np.nan))
                     continue
                 acc = float(block[finite][0])
             # s_i = a^(i+1) acc + (1-a) sum_{j<=i} a^(i-j) v_j
@@ -203,14 +242,30 @@ class CurvesView(QWidget):
             powers = SMOOTHING ** np.arange(1, len(block) + 1)
             sums = np.cumsum(block / powers)
             out = powers * (acc + (1 - SMOOTHING) * sums)
-            smoothed.extend(out)
+            smoothed.append(out)
             acc = float(out[-1])
+            acc = acc if np.isfinite(acc) else None
+        self._smoothing = acc
+        return np.concatenate(smoothed) if smoothed else np.empty(0)
 
     def add_epoch(self, logs: dict[str, float], step: int) -> None:
-        for key, value in logs.items():
-            self.epoch_logs.setdefault(key, []).append(float(value))
-        self.epoch_steps.append(float(step))
+        self._epochs.append_epoch(logs)
+        self._epoch_steps.append_epoch({"step": step})
         self.dirty = True
+
+    def _epoch_x(self, key: str, steps: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """A key's kept values and where they go on x: the epoch (1-based), or with `steps` the
+        step it ended at."""
+        values = np.asarray(self.epoch_logs.get(key, []), dtype=np.float64)
+        numbers = np.asarray(self._epochs.epoch_numbers.get(key, []), dtype=np.int64)
+        if not steps:
+            return numbers + 1.0, values
+        known = np.asarray(self._epoch_steps.epoch_numbers.get("step", []), dtype=np.int64)
+        at = np.asarray(self._epoch_steps.epochs.get("step", []), dtype=np.float64)
+        index = np.searchsorted(known, numbers)
+        found = index < len(known)
+        found[found] = known[index[found]] == numbers[found]
+        return at[index[found]], values[found]
 
     def mark(self, step: int, text: str) -> None:
         """A vertical line where a setting was changed during training."""
@@ -226,16 +281,11 @@ class CurvesView(QWidget):
         self.batch_curve.setData(steps, self._loss_values(values))  # empty after a reset
         if len(values):
             drawn.append((steps, self.batch_curve.yData))
-        count = len(self.epoch_logs.get("loss", []))
+        count = self._epochs.epoch_count
         if count != self._drawn_epochs:  # the epoch curves change only when an epoch ends
             self._drawn_epochs = count
-            steps = np.asarray(self.epoch_steps[-count:] if count else [], dtype=np.float64)
-            val = self.epoch_logs.get("val_loss", [])
-            for curve, values, x in (
-                (self.train_curve, self.epoch_logs.get("loss", []), steps),
-                (self.val_curve, val, steps[len(steps) - len(val) :]),
-            ):
-                x, values = _thinned(x, np.asarray(values, dtype=np.float64))
+            for curve, key in ((self.train_curve, "loss"), (self.val_curve, "val_loss")):
+                x, values = _thinned(*self._epoch_x(key, steps=True))
                 curve.setData(x, self._loss_values(values))
             self._draw_metric()
         drawn += [(c.xData, c.yData) for c in (self.train_curve, self.val_curve) if c.xData is not None]
@@ -263,12 +313,7 @@ class CurvesView(QWidget):
             self._metric_title = title
             self.metric_plot.setTitle(title)
             keep_readable(self.metric_plot)
-        train = np.asarray(self.epoch_logs.get(metric, []), dtype=np.float64)
-        val = np.asarray(self.epoch_logs.get(f"val_{metric}", []), dtype=np.float64)
-        drawn = [
-            _thinned(np.arange(1.0, len(train) + 1), train),
-            _thinned(np.arange(len(train) - len(val) + 1.0, len(train) + 1), val),
-        ]
+        drawn = [_thinned(*self._epoch_x(metric)), _thinned(*self._epoch_x(f"val_{metric}"))]
         self.metric_train.setData(*drawn[0])
         self.metric_val.setData(*drawn[1])
         self.metric_range.follow([*drawn, previous])
@@ -287,12 +332,12 @@ class CurvesView(QWidget):
         self._drawn_marks = len(self.marks)
 
     def table(self) -> tuple[list[str], list[list[float]]]:
-        """Per-epoch numbers as CSV columns."""
+        """Per-epoch numbers as CSV columns: a row per epoch kept (every one, short of a very long
+        history)."""
         keys = list(self.epoch_logs)
-        rows = [
-            [i + 1] + [self.epoch_logs[k][i] if i < len(self.epoch_logs[k]) else float("nan") for k in keys]
-            for i in range(len(self.epoch_logs.get("loss", [])))
-        ]
+        by_epoch = [dict(zip(self._epochs.epoch_numbers[k], self.epoch_logs[k], strict=True)) for k in keys]
+        epochs = sorted(set().union(*by_epoch)) if by_epoch else []
+        rows = [[n + 1] + [values.get(n, float("nan")) for values in by_epoch] for n in epochs]
         return ["epoch", *keys], rows
 
 

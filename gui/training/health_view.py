@@ -15,6 +15,8 @@ from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
+MAX_SNAPSHOTS = 5_000  # gradient-norm points kept; past it every other older one is dropped
+
 LAYER_COLOURS = [
     "#3b82f6",
     "#f97316",
@@ -136,6 +138,8 @@ class HealthView(QWidget):
                 # 0 means no step yet (a run's first snapshot): a gap, not a point at a made-up
                 # floor that would stretch the log axis over ten decades
                 series.append(layer.gradient_norm if layer.gradient_norm > 0 else np.nan)
+        if len(self.times) > MAX_SNAPSHOTS:
+            self._thin()
         ids = [layer.node_id for layer in snapshot.layers]
         if [self.layer_choice.itemText(i) for i in range(self.layer_choice.count())] != ids:
             current = self.layer_choice.currentText()
@@ -146,6 +150,15 @@ class HealthView(QWidget):
                 self.layer_choice.setCurrentText(current)
             self.layer_choice.blockSignals(False)
         self.dirty = True
+
+    def _thin(self) -> None:
+        """Keep every other snapshot and the latest, so a long run's series stay bounded (the
+        curve is drawn at about a point per pixel anyway)."""
+        last = len(self.times) - 1
+        kept = [*range(0, last, 2), last]
+        self.times = [self.times[i] for i in kept]
+        for node_id, series in self.grad_norms.items():
+            self.grad_norms[node_id] = [series[i] for i in kept if i < len(series)]
 
     def redraw(self) -> None:
         if not self.dirty or self.latest is None:

@@ -371,7 +371,7 @@ class TrainingSession(QObject):
         # The worker's network is dropped after this run: the document takes its model, optimizer
         # and history as they are (no copies; nothing changes them any more).
         after = NetworkState(network.model, network.optimizer, network.history, network.scaler)
-        epochs = len(result.history_epochs.get("loss", [])) - len(self._before.history.epochs.get("loss", []))
+        epochs = network.history.epoch_count - self._before.history.epoch_count
         if result.steps > self._before.history.steps:
             if self.document.structure_version != self._structure:
                 result.reason, result.message = (
@@ -390,7 +390,9 @@ class TrainingSession(QObject):
 
     def _thread_done(self) -> None:
         self.thread.deleteLater()
-        self.worker.deleteLater()
+        # Not the worker's deleteLater: it lives in the thread that just finished, which runs no
+        # more events, so it (with its network and data) would never be deleted. Its thread done,
+        # dropping the last reference deletes it here.
         self.thread, self.worker, self.control = None, None, None
         gc.unfreeze()
         self._set_state(IDLE)

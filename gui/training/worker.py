@@ -276,8 +276,16 @@ class TrainingWorker(QObject):
         """The weights and numbers the GUI shows; the optimizer and full history stay on
         `self.network`, which the session reads once the thread is done with it."""
         network = self.network
+        weights = network.get_weights()
+        # The model goes into the document, and with it into an Undo step that may live all
+        # session: rebuilt from its weights, it leaves behind the per-batch arrays its layers keep
+        # (a few MB for the monitor's decision-surface batch alone). Its history, kept likewise,
+        # shares what it can.
+        network._model = None
+        network.set_weights(weights)
+        network.history.share_numbers()
         return TrainingResult(
-            weights=network.get_weights(),
+            weights=weights,
             reason=reason,
             message=message,
             history_epochs={k: list(v) for k, v in network.history.epochs.items()},

@@ -3,6 +3,7 @@ each kept value with the epoch it belongs to, and saved files keep (and old file
 
 from __future__ import annotations
 
+import copy
 import json
 import tracemalloc
 import zipfile
@@ -105,3 +106,25 @@ def test_a_file_saved_before_thinning_loads_as_one_value_per_epoch(tmp_path):
     assert loaded.epoch_numbers["loss"] == [0, 1, 2] and loaded.epoch_numbers["val_loss"] == [2]
     loaded.append_epoch({"loss": 0.1})
     assert loaded.epoch_count == 4 and loaded.epoch_numbers["loss"] == [0, 1, 2, 3]
+
+
+def test_a_kept_history_shares_equal_epoch_numbers_until_appended_to():
+    history = History()
+    for epoch in range(5):
+        history.append_epoch({"loss": loss_at(epoch), "accuracy": 0.5})
+    history.append_epoch({"loss": 0.1})  # accuracy not this epoch: its own numbers
+    history.share_numbers()
+    numbers = history.epoch_numbers
+    assert numbers["loss"] == [0, 1, 2, 3, 4, 5] and numbers["accuracy"] == [0, 1, 2, 3, 4]
+    history.epoch_numbers["val_loss"] = history.epochs["val_loss"] = []
+    history.epoch_numbers["lr"] = list(numbers["loss"])
+    history.epochs["lr"] = [0.01] * 6
+    history.share_numbers()
+    assert numbers["lr"] is numbers["loss"] and numbers["accuracy"] is not numbers["loss"]
+    copied = copy.deepcopy(history)
+    assert copied == history
+    history.append_epoch({"loss": 0.05, "accuracy": 0.9})
+    assert history.epoch_numbers["loss"] == [0, 1, 2, 3, 4, 5, 6]
+    assert history.epoch_numbers["lr"] == [0, 1, 2, 3, 4, 5]
+    assert history.epoch_numbers["accuracy"] == [0, 1, 2, 3, 4, 6]
+    assert copied.epoch_numbers["loss"] == [0, 1, 2, 3, 4, 5]
