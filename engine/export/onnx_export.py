@@ -187,10 +187,7 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
         tensors[nid] = _emit_node(g, network, nid, [tensors[s] for s in model.sources[nid]])
     output = model.output_id
     if output in model.input_ids:  # a network that is only an Input: ONNX needs a distinct name
-        name = f"{output}_output"
-        while name in network.spec.nodes:
-            name += "_"
-        output = g.add("Identity", [tensors[output]], name, name)
+        output = g.add("Identity", [tensors[output]], f"{output}_output", f"{output}_output")
     graph_output = helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", *model.output_shape])
     metadata = network.spec.metadata or {}
     graph = helper.make_graph(

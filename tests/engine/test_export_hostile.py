@@ -243,3 +243,19 @@ def test_each_payload_alone_never_runs(tmp_path, marker, index, field):
         for name in ("torch", "numpy"):
             assert np.max(np.abs(out[name] - network.predict(x))) <= TOLERANCE, name
     assert not marker.exists()
+
+
+def test_a_lone_surrogate_in_the_name_still_exports(tmp_path):
+    """JSON can spell a lone surrogate ("\\ud800"), which UTF-8 cannot: exports escape it."""
+    pytest.importorskip("onnx")
+    spec = NetworkSpec(training={"loss": "mse"}, metadata={"name": "half \ud800", "description": "\udfff"})
+    spec.add_node("Input", {"shape": [3]}, node_id="in")
+    spec.add_node("Dense", {"units": 2}, node_id="out")
+    spec.connect("in", "out")
+    network = engine.Network(spec)
+    for fmt, out in (("pytorch", "pkg"), ("python", "script.py"), ("onnx", "model.onnx")):
+        export_network(network, fmt, tmp_path / out)
+    assert "half \\ud800" in (tmp_path / "pkg" / "README.md").read_text()
+    script = (tmp_path / "script.py").read_text()
+    compile(script, "script.py", "exec")
+    assert '"""half \\ud800: a NetCanvas network' in script
