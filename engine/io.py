@@ -156,7 +156,9 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     prefix = f".{path.name}."
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(prefix) and _TEMP_TAIL.fullmatch(n[len(prefix) :])]
+        names = [
+            n for n in os.listdir(folder) if n.startswith(prefix) and _TEMP_TAIL.fullmatch(n[len(prefix) :])
+        ]
     except OSError:
         return
     for name in names:
@@ -263,7 +265,9 @@ def _check_structure(doc: dict[str, Any], name: str) -> None:
             raise NetworkFileError(f"{where} must be an object, got {quote(node)}")
         for key in ("id", "type"):
             if not isinstance(node.get(key), str):
-                raise NetworkFileError(f"{where} needs an 'id' and a 'type' (text); its '{key}' is {quote(node.get(key))}")
+                raise NetworkFileError(
+                    f"{where} needs an 'id' and a 'type' (text); its '{key}' is {quote(node.get(key))}"
+                )
         if not isinstance(node.get("params", {}), dict):
             raise NetworkFileError(f'{where}: "params" must be an object, got {quote(node["params"])}')
         pos = node.get("pos", [0, 0])

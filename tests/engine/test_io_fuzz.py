@@ -97,9 +97,32 @@ def mutate_json_value(rng: random.Random, doc: object) -> object:
     key = rng.choice(keys)
     replacement = rng.choice(
         [
-            None, True, 0, -1, 1.5, 10**30, float("inf"), float("nan"), "", "x" * 30_000, [], {},
-            [None, None], {"type": None}, 2**63, -(2**63), 1e308, [[[[[0]]]]], "Dense", "../../etc",
-            "\u0000\udcff"[:1], 5, [1, 2, 3], {"shape": [10**9]}, [10**9], json.loads("[" * 90 + "]" * 90),
+            None,
+            True,
+            0,
+            -1,
+            1.5,
+            10**30,
+            float("inf"),
+            float("nan"),
+            "",
+            "x" * 30_000,
+            [],
+            {},
+            [None, None],
+            {"type": None},
+            2**63,
+            -(2**63),
+            1e308,
+            [[[[[0]]]]],
+            "Dense",
+            "../../etc",
+            "\u0000\udcff"[:1],
+            5,
+            [1, 2, 3],
+            {"shape": [10**9]},
+            [10**9],
+            json.loads("[" * 90 + "]" * 90),
         ]  # fmt: skip
     )
     if rng.random() < 0.15 and isinstance(target, dict):
@@ -156,7 +179,9 @@ def rebuild_zip(rng: random.Random, data: bytes) -> bytes:
 def patch_zip_headers(rng: random.Random, data: bytes) -> bytes:
     """Change a field of a local or central header: method, flags, sizes, name length."""
     out = bytearray(data)
-    headers = [(i, 26) for i in _find_all(data, b"PK\x03\x04")] + [(i, 28) for i in _find_all(data, b"PK\x01\x02")]
+    headers = [(i, 26) for i in _find_all(data, b"PK\x03\x04")] + [
+        (i, 28) for i in _find_all(data, b"PK\x01\x02")
+    ]
     if not headers:
         return flip_bytes(rng, data)
     offset, name_len_at = rng.choice(headers)
@@ -244,12 +269,18 @@ KEYS = ["id", "type", "params", "pos", "shape", "units", "activation", "rate", "
 
 @st.composite
 def mutated_documents(draw) -> dict:
-    doc = json.loads((EXAMPLES / draw(st.sampled_from(sorted(p.name for p in EXAMPLES.glob("*.json"))))).read_text())
+    doc = json.loads(
+        (EXAMPLES / draw(st.sampled_from(sorted(p.name for p in EXAMPLES.glob("*.json"))))).read_text()
+    )
     for _ in range(draw(st.integers(1, 3))):
-        section = draw(st.sampled_from(["nodes", "edges", "training", "data", "metadata", "preprocessing", "top"]))
+        section = draw(
+            st.sampled_from(["nodes", "edges", "training", "data", "metadata", "preprocessing", "top"])
+        )
         value = draw(json_values)
         if section == "top":
-            doc[draw(st.sampled_from(["format_version", "nodes", "edges", "training", "preprocessing"]))] = value
+            doc[draw(st.sampled_from(["format_version", "nodes", "edges", "training", "preprocessing"]))] = (
+                value
+            )
         elif section == "nodes" and isinstance(doc["nodes"], list) and doc["nodes"]:
             node = doc["nodes"][draw(st.integers(0, len(doc["nodes"]) - 1))]
             key = draw(st.sampled_from(KEYS))
@@ -277,7 +308,8 @@ def test_json_structure_mutations_give_a_network_or_a_network_file_error(tmp_pat
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("network.json", text)
             archive.writestr(
-                "history.json", json.dumps({"epochs": {"loss": doc.get("metadata")}, "steps": doc.get("format")})
+                "history.json",
+                json.dumps({"epochs": {"loss": doc.get("metadata")}, "steps": doc.get("format")}),
             )
     else:
         path = tmp_path / "net.json"

@@ -60,7 +60,9 @@ def trained(tmp_path) -> Path:
 
 
 def write(path: Path, doc: dict | str | bytes) -> Path:
-    path.write_bytes(doc if isinstance(doc, bytes) else (doc if isinstance(doc, str) else json.dumps(doc)).encode())
+    path.write_bytes(
+        doc if isinstance(doc, bytes) else (doc if isinstance(doc, str) else json.dumps(doc)).encode()
+    )
     return path
 
 
@@ -102,12 +104,24 @@ def set_declared_size(data: bytes, member: str, size: int) -> bytes:
         (document(nodes=[{"id": "in", "type": "Input", "pos": None}]), r'"pos" must be \[x, y\]'),
         (document(nodes=[{"id": 5, "type": "Input"}]), "needs an 'id' and a 'type'"),
         (document(edges=[["in", 7]]), r"edges\[0\] must be a pair of node ids"),
-        (document(preprocessing={"standardize": {"mean": [1, "a"], "std": [1, 1]}}), "list of finite numbers"),
+        (
+            document(preprocessing={"standardize": {"mean": [1, "a"], "std": [1, 1]}}),
+            "list of finite numbers",
+        ),
         ('{"format": "netcanvas", "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested more than 100 levels"),
         ('{"format": "netcanvas", "seed": ' + "9" * 5000 + "}", "a whole number of 5,000 digits"),
         (b'{"format": "\xff"}', r"not a text \(UTF-8\) JSON file"),
     ],
-    ids=["preprocessing-5", "pos-null", "id-number", "edge-number", "mean-text", "deep", "long-int", "not-utf8"],
+    ids=[
+        "preprocessing-5",
+        "pos-null",
+        "id-number",
+        "edge-number",
+        "mean-text",
+        "deep",
+        "long-int",
+        "not-utf8",
+    ],
 )
 def test_malformed_documents_give_a_network_file_error(tmp_path, doc, match):
     refused(write(tmp_path / "bad.json", doc), match)
@@ -178,11 +192,17 @@ def test_npy_header_claiming_4_tib_is_checked_against_the_network(trained, tmp_p
 
 def test_input_shape_and_parameter_count_have_limits(tmp_path):
     huge_input = document(nodes=[{"id": "in", "type": "Input", "params": {"shape": [10**9]}}], edges=[])
-    refused(write(tmp_path / "input.json", huge_input), r"1,000,000,000 values per sample \(shape \[1000000000\]\); at most 10,000,000")
+    refused(
+        write(tmp_path / "input.json", huge_input),
+        r"1,000,000,000 values per sample \(shape \[1000000000\]\); at most 10,000,000",
+    )
     wide = document()
     wide["nodes"][0]["params"]["shape"] = [100_000]
     wide["nodes"][1]["params"]["units"] = 1000
-    refused(write(tmp_path / "wide.json", wide), r"more than 10,000,000 parameters \(Dense 'h' alone has 100,001,000\)")
+    refused(
+        write(tmp_path / "wide.json", wide),
+        r"more than 10,000,000 parameters \(Dense 'h' alone has 100,001,000\)",
+    )
 
 
 def test_a_network_too_large_is_a_problem_on_its_node_and_is_never_built():
@@ -248,13 +268,19 @@ def test_hostile_files_are_refused_fast_in_bounded_memory(trained, tmp_path):
     npy_4tib = io.BytesIO()
     with zipfile.ZipFile(npy_4tib, "w") as inner:
         header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**20, 2**20)})
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (2**20, 2**20)}
+        )
         inner.writestr("h/kernel.npy", header.getvalue())
     cases = {
         "bomb": _bomb(tmp_path / "bomb.ncv"),
-        "input-ncv": repack(tmp_path / "input.ncv", {**members, "network.json": json.dumps(huge_input).encode()}),
+        "input-ncv": repack(
+            tmp_path / "input.ncv", {**members, "network.json": json.dumps(huge_input).encode()}
+        ),
         "npy-4tib": repack(tmp_path / "npy.ncv", {**members, "weights.npz": npy_4tib.getvalue()}),
-        "declared": write(tmp_path / "declared.ncv", set_declared_size(trained.read_bytes(), "weights.npz", 3 * 2**30)),
+        "declared": write(
+            tmp_path / "declared.ncv", set_declared_size(trained.read_bytes(), "weights.npz", 3 * 2**30)
+        ),
         "input": write(
             tmp_path / "input.json",
             document(nodes=[{"id": "in", "type": "Input", "params": {"shape": [10**9]}}], edges=[]),
@@ -393,6 +419,8 @@ def test_killed_saves_leave_no_damage_and_no_temp_file(tmp_path):
             damaged += 1
         engine.save(network, target)
         temps_left += len(list(target.parent.glob(".net.ncv.*.tmp")))
-    print(f"\n100 kills: {damaged} damaged, {temps_seen} temp files left by kills, {temps_left} after next save")
+    print(
+        f"\n100 kills: {damaged} damaged, {temps_seen} temp files left by kills, {temps_left} after next save"
+    )
     assert damaged == 0
     assert temps_left == 0
