@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.trainer import Trainer
 
-MAX_BATCH_LOSSES = 20_000  # per-batch losses kept for plots; older halves are decimated
-MAX_EPOCH_POINTS = 10_000  # per-epoch values kept per key, decimated likewise
+# Plots draw ~500 points a curve; what is kept beyond that is for zooming in and for the CSV.
+# Each run's Undo step keeps its history, so these also bound what a Train adds to memory.
+MAX_BATCH_LOSSES = 4_096  # per-batch losses kept for plots; older halves are decimated
+MAX_EPOCH_POINTS = 2_048  # per-epoch values kept per key, decimated likewise
 
 
 @dataclass

@@ -20,7 +20,9 @@ from engine.errors import NetworkFileError
 from engine.graph import NetworkSpec
 
 MAX_JSON_BYTES = 8 * 1024 * 1024  # a network's JSON document (the .json file or network.json)
-MAX_HISTORY_BYTES = 8 * 1024 * 1024  # history.json in a .ncv (20,000 batch losses take ~0.4 MB)
+MAX_HISTORY_BYTES = (
+    8 * 1024 * 1024
+)  # history.json in a .ncv (4,096 batch losses and 2,048 values a key take well under 1 MB)
 MAX_JSON_DEPTH = 100  # nesting of arrays and objects
 MAX_INT_DIGITS = 20  # a whole number in a file (a 64-bit seed has 20 digits)
 MAX_NODES = 1_000  # building the graph checks each edge against the others: quadratic

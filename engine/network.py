@@ -160,7 +160,7 @@ class Network:
         **overrides: Any,
     ) -> dict[str, list[float]]:
         """Train and return the history dict (Keras keys, one value per epoch over the whole life,
-        thinned to at most 10,000 values a key past that: see `History`).
+        thinned to at most 2,048 values a key past that: see `History`).
 
         `overrides` replace training settings for this call only (the network's own settings,
         saved with it, stay as they are): loss, optimizer, learning_rate, seed, clip_norm, dtype.

@@ -25,7 +25,7 @@ PREVIOUS_PEN = pg.mkPen((148, 163, 184, 150), width=1)  # the faded previous run
 SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
-MAX_BATCH_POINTS = 20_000  # smoothed batch losses kept (as History keeps its batch losses)
+MAX_BATCH_POINTS = 4_096  # smoothed batch losses kept (as History keeps its batch losses)
 
 
 class GrowingArray:

@@ -128,3 +128,23 @@ def test_a_kept_history_shares_equal_epoch_numbers_until_appended_to():
     assert history.epoch_numbers["lr"] == [0, 1, 2, 3, 4, 5]
     assert history.epoch_numbers["accuracy"] == [0, 1, 2, 3, 4, 6]
     assert copied.epoch_numbers["loss"] == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_history_longer_than_the_caps_comes_back_under_them():
+    """A file saved when more points were kept (20,000 batch losses, 10,000 epochs a key) loads,
+    and training on shrinks it under today's caps within a few epochs."""
+    from engine.callbacks import MAX_BATCH_LOSSES
+
+    old = History(
+        {"loss": [loss_at(e) for e in range(10_000)]},
+        [loss_at(s) for s in range(20_000)],
+        batch_stride=1,
+        steps=20_000,
+    )
+    for epoch in range(10_000, 10_004):
+        old.append_batches([loss_at(s) for s in range(old.steps, old.steps + 30)])
+        old.append_epoch({"loss": loss_at(epoch)})
+    assert len(old.batch_losses) < MAX_BATCH_LOSSES and old.steps == 20_120
+    assert old.batch_losses == [loss_at(s) for s in range(0, old.steps, old.batch_stride)]
+    assert len(old.epochs["loss"]) <= MAX_EPOCH_POINTS + 1
+    assert_thinned(old, {"loss": 0})
