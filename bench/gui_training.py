@@ -22,6 +22,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _network_and_data(case: str):
 def _random_mnist() -> Path:
     import numpy as np
 
-    target = Path("/tmp/netcanvas_random_mnist.npz")
+    target = Path(tempfile.gettempdir()) / "netcanvas_random_mnist.npz"
     if not target.exists():
         rng = np.random.default_rng(0)
         np.savez(target, x=rng.random((60000, 784), dtype=np.float32), y=rng.integers(0, 10, 60000))
