@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
             doc.settings_changed,
             doc.document_reset,
             self.session.data_changed,
+            self.session.data_unreadable,
         ):
             signal.connect(self._update_status)
         doc.modified_changed.connect(lambda _m: self._update_title())

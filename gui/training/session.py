@@ -54,6 +54,7 @@ class TrainingSession(QObject):
     finished = Signal(object)  # TrainingResult
     failed = Signal(str)  # a message for the error panel
     data_changed = Signal()  # self.dataset replaced, or forgotten (None) for a new data section
+    data_unreadable = Signal()  # the chosen data could not be read: fit_problems() says why
     edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
     preload_failed = Signal(str)  # why the data section could not be read in the background
     preload_finished = Signal()  # a background read ended (whether or not its data was kept)
@@ -77,6 +78,7 @@ class TrainingSession(QObject):
         self._discarded = False  # the document was replaced during the run: drop what it sends
         self._data_key: str | None = None
         self._preloading: str | None = None  # key of the data a loader thread is reading
+        self._unreadable: tuple[str, str] | None = None  # (data key, why it could not be read)
         self._allowed: set[Path] = set()  # data locations outside the file's folder the user asked for
         self._file_location: Path | None = None  # the outside data the opened file itself names
         # Asked before Train reads data outside the network file's folder: True to read it.
@@ -136,6 +138,8 @@ class TrainingSession(QObject):
         try:
             loaded = _load_and_split(config, self._data_base(), self.document.network.training.dtype)
         except (NetCanvasError, OSError) as exc:
+            self._unreadable = (key, str(exc))
+            self.data_unreadable.emit()
             return str(exc)
         self._install_data(key, *loaded)
         return None
@@ -206,15 +210,19 @@ class TrainingSession(QObject):
         if key == self._preloading:
             self._preloading = None
         if key == self._data_request()[1]:
+            self._unreadable = (key, message)
             self.preload_failed.emit(message)
+            self.data_unreadable.emit()
         self.preload_finished.emit()
 
     def fit_problems(self) -> list[FitProblem]:
         """Where the data does not fit the network (`engine.data_fit`), each with the fix to offer:
-        "no data chosen" without a data section; nothing about data that is not read yet (the
-        check is asked again on `data_changed`)."""
+        "no data chosen" without a data section, why the chosen data could not be read; nothing
+        about data that is not read yet (the check is asked again on `data_changed`)."""
         config, key = self._data_request()
         if config and (self.dataset is None or key != self._data_key):
+            if self._unreadable is not None and self._unreadable[0] == key:
+                return [FitProblem(f"the data could not be read: {self._unreadable[1]}")]
             return []
         return data_fit.fit_problems(
             self.document.spec,

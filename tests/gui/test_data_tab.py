@@ -198,3 +198,14 @@ def test_the_inspector_button_opens_the_data_tab(window, qtbot):
     QTest.mouseClick(page.data_button, Qt.MouseButton.LeftButton)
     assert panel.tabs.currentWidget() is panel.data_panel
     assert panel.data_panel.isVisible()
+
+
+def test_data_that_cannot_be_read_counts_as_a_problem(window, qtbot, cache):
+    """The MNIST example with nothing downloaded yet: the status bar never says "No problems"
+    before a Train that would fail; it counts the unreadable data, and says why."""
+    _open(window, qtbot, "mnist_mlp.json")
+    qtbot.waitUntil(lambda: window.problems_button.text() == "⚠ 1 problem", timeout=10000)
+    assert "not downloaded yet" in window.problems_button.toolTip()
+    window.document.set_data({"source": "xor"})  # readable data: the problem goes with it
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert "not downloaded" not in window.problems_button.toolTip()
