@@ -7,30 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPoint, QRect, QRectF, QSettings
+from PySide6.QtCore import QPoint, QRect, QRectF
 from PySide6.QtWidgets import QScrollArea
 
 from gui.examples import EXAMPLES_DIR
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.confusion_view import SAMPLE_TILES
 from gui.training.session import IDLE
 
 SIZES = [(1280, 800), (1920, 1080)]
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(
-        settings=AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    )
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.session.shutdown()
 
 
 def show_tab(window: MainWindow, qtbot, name: str):

@@ -6,13 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 import engine  # noqa: F401  (registers every layer type)
 from gui.examples import EXAMPLES_DIR
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 
 
@@ -46,15 +44,8 @@ def save_dialog(monkeypatch) -> SaveDialog:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, home):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # unsaved changes are not the point here
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.session.shutdown()
+def window(window, home):
+    return window
 
 
 def train_one_batch(win: MainWindow, qtbot) -> None:

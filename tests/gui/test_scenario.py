@@ -8,31 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 from test_views_follow_document import assert_views_show_the_document
 
-from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 
 MNIST = Path(__file__).parents[3] / "shared/data/mnist"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(settings=settings)
-    qtbot.addWidget(win)
-    win.maybe_save = lambda: True  # each step drops the previous network unsaved, as "Discard" would
-    win.resize(1280, 800)
-    win.show()
+def window(window, monkeypatch):
+    # (each step drops the previous network unsaved, as "Discard" would)
     for kind in ("warning", "critical", "information"):  # any message box would be a failure here
         monkeypatch.setattr(
             QMessageBox, kind, lambda _p, title, text, *a, _k=kind, **k: pytest.fail(f"{title}: {text}")
         )
-    yield win
-    win.session.shutdown()
+    return window
 
 
 def _open_example(win, qtbot, name: str) -> None:
