@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-import platformdirs
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from engine.cli.failures import append_to_log
+from engine.cli.failures import log_dir as user_log_dir
 from gui.examples import EXAMPLES_DIR
 from gui.settings import APPLICATION, ORGANIZATION, AppSettings
 from gui.theme import apply_theme
@@ -27,7 +28,6 @@ DEFAULT_EXAMPLE = EXAMPLES_DIR / "spiral.json"
 SWITCH_INTERVAL = 0.0005  # seconds (Python's default is 0.005)
 USAGE = "usage: netcanvas [FILE]   (FILE: a .json or .ncv network)"
 ERROR_LOG_NAME = "errors.log"
-ERROR_LOG_MAX_BYTES = 1_000_000  # beyond this the log starts again (the old one kept as .1)
 REPEAT_QUIET_SECONDS = 5.0  # the same error again this soon after its box closed is only logged
 
 
@@ -80,11 +80,7 @@ class ErrorRouter(QObject):
 
     def _log(self, text: str) -> None:
         try:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            if self.log_path.exists() and self.log_path.stat().st_size > ERROR_LOG_MAX_BYTES:
-                self.log_path.replace(self.log_path.with_name(ERROR_LOG_NAME + ".1"))
-            with self.log_path.open("a", encoding="utf-8") as log:
-                log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}")
+            append_to_log(self.log_path, text)
         except OSError as exc:  # an unwritable log must not hide the error itself
             if sys.stderr is not None:
                 sys.stderr.write(f"cannot write {self.log_path}: {exc}\n")
@@ -110,12 +106,7 @@ class ErrorRouter(QObject):
 def install_error_router(show: Callable[[str, str], None], log_dir: Path | None = None) -> ErrorRouter:
     """Route uncaught exceptions to `show` (the main window's `show_error`); logs go to `log_dir`
     (default: the user's log folder)."""
-    router = ErrorRouter(
-        show,
-        Path(log_dir)
-        if log_dir is not None
-        else Path(platformdirs.user_log_dir("netcanvas", appauthor=False)),
-    )
+    router = ErrorRouter(show, Path(log_dir) if log_dir is not None else user_log_dir())
     router.install()
     return router
 

@@ -38,18 +38,26 @@ def one_line(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def append_to_log(path: Path, text: str) -> None:
+    """Append `text` to the log file `path` under a time stamp; past LOG_MAX_BYTES the log starts
+    again, the old one kept as `<name>.1` (the command line's and the window's logs alike).
+
+    Raises OSError when the log cannot be written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
+        path.replace(path.with_name(path.name + ".1"))
+    with path.open("a", encoding="utf-8", errors="backslashreplace") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}\n{text}")
+
+
 def write_traceback(error: BaseException, folder: Path | None = None) -> Path:
-    """Append `error`'s traceback to the log (rotated past LOG_MAX_BYTES); return its path.
+    """Append `error`'s traceback to the command line's log; return its path.
 
     Raises OSError when the log cannot be written.
     """
     path = (folder or log_dir()) / LOG_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size > LOG_MAX_BYTES:
-        path.replace(path.with_name(LOG_NAME + ".1"))
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    with path.open("a", encoding="utf-8", errors="backslashreplace") as log:
-        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}\n{text}")
+    append_to_log(path, "".join(traceback.format_exception(type(error), error, error.__traceback__)))
     return path
 
 
