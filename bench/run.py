@@ -342,13 +342,13 @@ its per-batch loss, metrics and history.
   twice). All weights live in one flat buffer and all gradients in another (layers keep views),
   and the optimizer keeps each state slot as one flat slab, so Adam/SGD/RMSprop/Adagrad update
   the whole model in one kernel call (its argument checks run once, not every step).
-- **Lean step for Dense-chain classifiers** (`engine/dense_chain.py`, general path): for
+- **Lean step for Dense-chain classifiers** (`engine/training/runners/dense_chain.py`, general path): for
   Input -> Dense ... -> Dense softmax with (sparse) categorical cross-entropy and no penalties,
   the per-layer bookkeeping (graph dicts, workspace lookups, dtype checks) is done once when
   training starts; each step then makes exactly the kernel and matmul calls of the
   layer-by-layer step (bit for bit the same numbers, tested), ~10% of an MNIST step less.
   Softmax is one Numba pass per row; accuracy counts hits with `count_nonzero`.
-- **Fused small-net path** (`engine/fused_small_net.py`, chosen automatically by `Trainer`): a
+- **Fused small-net path** (`engine/training/runners/small_net.py`, chosen automatically by `Trainer`): a
   chain of Dense layers with elementwise activations, at most 32 units wide, with mse,
   binary cross-entropy (sigmoid output) or cross-entropy (softmax output) and SGD(+momentum) or
   Adam, trains each batch layer by layer over its rows (the rows' independent work overlaps in
@@ -363,7 +363,7 @@ its per-batch loss, metrics and history.
   Anything else (dropout, batch norm, penalties, clipping, other losses or optimizers) uses the
   general path; a penalty switched on while training moves the rest of the epoch there.
   `tests/engine/test_fused_path.py` checks both paths agree within 1e-6 in float64.
-- **Fused BLAS-chain path** (`engine/fused_blas_chain.py`, chosen automatically for the networks
+- **Fused BLAS-chain path** (`engine/training/runners/blas_chain.py`, chosen automatically for the networks
   the lean step takes, e.g. the MNIST MLP and the deep narrow net, with SGD or Adam and no
   clipping): chunks
   of an epoch's batches (about 1.5 G multiply-adds, at most 256 batches) run in one GIL-free

@@ -9,11 +9,11 @@ Usable on its own from a script or notebook; never imports Qt.
     engine.save(net, "xor_trained.ncv")
 """
 
-from engine import activations, data, initializers, layers, losses, metrics, optimizers, schedules
-from engine.callbacks import BatchEnd, BatchesEnd, Callback, EpochEnd, History
+from engine import activations, data, initializers, layers, losses, metrics, optimizers
 from engine.errors import (
     ConfigError,
     DataError,
+    DivergenceError,
     GraphError,
     NetCanvasError,
     NetworkFileError,
@@ -24,6 +24,8 @@ from engine.graph import NetworkSpec, Node, Problem
 from engine.io import load, save
 from engine.network import Network
 from engine.registry import REGISTRIES
+from engine.training import schedules
+from engine.training.callbacks import BatchEnd, BatchesEnd, Callback, EpochEnd, History
 
 __all__ = [
     "BatchEnd",
@@ -31,6 +33,7 @@ __all__ = [
     "Callback",
     "ConfigError",
     "DataError",
+    "DivergenceError",
     "EpochEnd",
     "GraphError",
     "History",

@@ -21,7 +21,7 @@ from engine.data.dataset import Dataset
 from engine.errors import DataError, NetCanvasError
 from engine.graph import NetworkSpec, Shape, ShapeReport
 from engine.losses import Loss, get_loss
-from engine.training_config import TrainingConfig
+from engine.training.config import TrainingConfig
 
 NO_DATA = "no data chosen: choose a data source in the Data tab"
 BINARY = (1, "sigmoid", "binary_crossentropy")

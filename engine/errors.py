@@ -33,4 +33,8 @@ class NetworkFileError(NetCanvasError, ValueError):
 
 
 class TrainingError(NetCanvasError, RuntimeError):
-    """Training cannot go on (for example the loss became NaN or infinite)."""
+    """Training cannot go on."""
+
+
+class DivergenceError(TrainingError):
+    """The loss became NaN or infinite; the weights were restored from the start of that epoch."""

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.callbacks import History
 from engine.data import Standardizer
 from engine.errors import NetCanvasError, NetworkFileError
 from engine.file_archive import members, open_archive, read_member, read_npz
@@ -43,6 +42,7 @@ from engine.file_limits import (
 from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.optimizers import get_optimizer
+from engine.training.callbacks import History
 
 try:
     import fcntl  # a save locks its temp file, so a killed save's one is told from a live one

@@ -10,20 +10,20 @@ from typing import Any
 import numpy as np
 
 from engine.array_checks import checked_inputs, checked_targets
-from engine.callbacks import Callback, History
-from engine.control import TrainingControl
 from engine.data import Standardizer
 from engine.errors import ConfigError, DataError
 from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.metrics import METRICS, default_metrics
 from engine.model import Model
-from engine.monitor import TrainingMonitor
 from engine.optimizers import Optimizer, get_optimizer
-from engine.schedules import get_schedule
 from engine.summary import summary_table
-from engine.trainer import Trainer, evaluate, predict
-from engine.training_config import TrainingConfig
+from engine.training.callbacks import Callback, History
+from engine.training.config import TrainingConfig
+from engine.training.control import TrainingControl
+from engine.training.monitor import TrainingMonitor
+from engine.training.schedules import get_schedule
+from engine.training.trainer import Trainer, evaluate, predict
 
 
 class Network:

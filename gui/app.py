@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from engine.cli.failures import append_to_log
 from engine.cli.failures import log_dir as user_log_dir
+from gui.app_settings import APPLICATION, ORGANIZATION, AppSettings
 from gui.examples import EXAMPLES_DIR
-from gui.settings import APPLICATION, ORGANIZATION, AppSettings
 from gui.theme import apply_theme
 from gui.training.screenshot_mode import run_screenshot_mode, wants_screenshot
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.callbacks import History
 from engine.graph import Node
+from engine.training.callbacks import History
 
 if TYPE_CHECKING:
     from engine.data import Standardizer

@@ -19,13 +19,13 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from engine import io as engine_io
-from engine.callbacks import History
 from engine.data import source_names
 from engine.errors import ConfigError, GraphError, NetworkFileError
 from engine.graph import NetworkSpec, Node, ShapeReport
 from engine.network import Network
 from engine.registry import LAYERS, resolve_params
-from engine.training_config import TrainingConfig
+from engine.training.callbacks import History
+from engine.training.config import TrainingConfig
 from gui.canvas.layout import CARD_SIZE, X_GAP, free_position, layered_positions
 from gui.commands import (
     AddNodesCmd,

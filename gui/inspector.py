@@ -31,7 +31,7 @@ from gui.document import NetworkDocument
 from gui.param_editors import SpecForm, install_wheel_guard
 from gui.summary_view import node_parameters
 from gui.theme import ERROR_COLOR, group_icon, hint_color
-from gui.training_settings import TrainingSettingsPage
+from gui.training.settings_page import TrainingSettingsPage
 
 
 def _shape_text(shape: tuple[int, ...] | None) -> str:

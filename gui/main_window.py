@@ -30,6 +30,7 @@ from engine.errors import NetCanvasError
 from engine.examples import is_example, is_examples_folder
 from gui import accessibility
 from gui.actions import Actions
+from gui.app_settings import AppSettings
 from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
 from gui.examples import ExamplesDialog
@@ -38,11 +39,10 @@ from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
 from gui.param_editors import install_wheel_guard
 from gui.problems import ProblemsWidget
-from gui.settings import AppSettings
 from gui.summary_view import SummaryView, total_parameters
 from gui.theme import apply_theme
-from gui.training.controls import TrainingControls
 from gui.training.panel import TrainingPanel
+from gui.training.run_buttons import TrainingControls
 from gui.training.session import TrainingSession
 from gui.workspaces import Workspaces
 

@@ -28,7 +28,7 @@ app = QApplication([])
 import engine, gui.examples
 from gui.app import DEFAULT_EXAMPLE
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
+from gui.app_settings import AppSettings
 examples = gui.examples.list_examples()
 picture = gui.examples.render_preview(examples[0].path)
 window = MainWindow(settings=AppSettings(QSettings(sys.argv[1], QSettings.Format.IniFormat)))

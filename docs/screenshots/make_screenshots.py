@@ -23,9 +23,9 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 import engine  # noqa: E402, F401  (registers the layer types)
+from gui.app_settings import AppSettings  # noqa: E402
 from gui.examples import EXAMPLES_DIR  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from gui.settings import AppSettings  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""A layer's numbers for the health views in one pass over its outputs (engine/monitor.py).
+"""A layer's numbers for the health views in one pass over its outputs (engine/training/monitor.py).
 
 The NumPy twin makes ~10 calls per layer (min, max, histogram, the dead and saturated masks,
 mean), each walking the outputs and most allocating, and those that release the GIL may each

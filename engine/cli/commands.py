@@ -91,9 +91,9 @@ def _show_warning(message: Warning | str, category: type[Warning], *_: object, *
 
 def _train(args: argparse.Namespace) -> int:
     import engine
-    from engine.control import TrainingControl
     from engine.data import load_data, parse_data_argument
     from engine.errors import TrainingError
+    from engine.training.control import TrainingControl
 
     source = resolve_network_file(args.file)
     base = output_base(source)

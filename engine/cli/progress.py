@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
-from engine.callbacks import BatchEnd, Callback, EpochEnd
+from engine.training.callbacks import BatchEnd, Callback, EpochEnd
 
 BAR_WIDTH = 24
 REDRAW_SECONDS = 0.1

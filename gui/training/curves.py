@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from engine.callbacks import History
+from engine.training.callbacks import History
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.monitor import MonitorSnapshot
+from engine.training.monitor import MonitorSnapshot
 from gui.training.curves import StableRange
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations

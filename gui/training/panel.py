@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.errors import NetCanvasError
-from engine.monitor import MonitorSnapshot, shows_surface
+from engine.training.monitor import MonitorSnapshot, shows_surface
 from gui.training.confusion_view import ConfusionView
 from gui.training.curves import CurvesView
 from gui.training.data_panel import DataPanel

@@ -31,13 +31,13 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal
 
 from engine import data_fit
-from engine.control import TrainingControl
 from engine.data import Dataset, load_data
 from engine.data.files import real_location
 from engine.data.sources import reads_outside
 from engine.data_fit import FitProblem
 from engine.errors import NetCanvasError
 from engine.network import Network
+from engine.training.control import TrainingControl
 from gui.commands import NetworkState
 from gui.document import NetworkDocument
 from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, TrainingWorker
@@ -49,7 +49,7 @@ class TrainingSession(QObject):
     state_changed = Signal(str)  # IDLE, RUNNING or PAUSED
     run_started = Signal(dict)  # TrainingWorker.started's dict
     progressed = Signal(object)  # TrainingProgress
-    snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
+    snapshot_taken = Signal(object)  # engine.training.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport] since the last bundle
     finished = Signal(object)  # TrainingResult
     failed = Signal(str)  # a message for the error panel

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from engine.monitor import Surface
+from engine.training.monitor import Surface
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 

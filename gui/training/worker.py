@@ -1,7 +1,7 @@
 """TrainingWorker: runs `Network.fit` on its own copy of the network, in a QThread.
 
 It talks to the GUI only through signals carrying plain data (numbers, small NumPy arrays,
-dataclasses of those) and is steered only through `engine.control.TrainingControl`. It never
+dataclasses of those) and is steered only through `engine.training.control.TrainingControl`. It never
 touches a widget. Batch losses go out in bundles at most `EMIT_HZ` times a second, and health
 snapshots (activations, gradients, decision surface) within a time budget, so a fast engine
 neither floods the GUI's event queue nor loses much speed to being watched.
@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
-from engine.callbacks import BatchesEnd, Callback, EpochEnd
-from engine.control import TrainingControl
-from engine.errors import NetCanvasError
-from engine.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix, shows_surface
+from engine.errors import DivergenceError, NetCanvasError
 from engine.network import Network
-from engine.trainer import Trainer
+from engine.training.callbacks import BatchesEnd, Callback, EpochEnd
+from engine.training.control import TrainingControl
+from engine.training.monitor import MonitorSnapshot, TrainingMonitor, confusion_matrix, shows_surface
+from engine.training.trainer import Trainer
 
 EMIT_HZ = 30.0
 SNAPSHOT_HZ = 5.0
@@ -219,7 +219,7 @@ class TrainingWorker(QObject):
     # is time.perf_counter() on this thread as training begins (the GUI may hear of it much later)
     started = Signal(dict)
     progressed = Signal(object)  # TrainingProgress
-    snapshot_taken = Signal(object)  # engine.monitor.MonitorSnapshot
+    snapshot_taken = Signal(object)  # engine.training.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport], bundled like the batch losses
     finished = Signal(object)  # TrainingResult (also after a stop or divergence)
 
@@ -267,7 +267,7 @@ class TrainingWorker(QObject):
             )
             reason = network.last_stop_reason or "finished"
         except NetCanvasError as exc:
-            reason, message = ("diverged" if "diverged" in str(exc) else "failed"), str(exc)
+            reason, message = ("diverged" if isinstance(exc, DivergenceError) else "failed"), str(exc)
         except Exception as exc:  # noqa: BLE001 - the thread boundary: report, never die silently
             reason, message = "failed", f"training failed ({type(exc).__name__}): {exc}"
         self.finished.emit(self._result(reason, message))

@@ -12,7 +12,7 @@ import pytest
 from engine.errors import DataError
 from engine.graph import NetworkSpec
 from engine.network import Network
-from engine.trainer import Trainer
+from engine.training.trainer import Trainer
 
 
 def classifier(loss: str = "sparse_categorical_crossentropy", hidden: int = 8) -> Network:

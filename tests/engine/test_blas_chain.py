@@ -7,13 +7,13 @@ import pytest
 
 from engine._kernels import blas
 from engine._kernels import blas_chain as KB
-from engine.control import TrainingControl
 from engine.errors import TrainingError
-from engine.fused_blas_chain import MAX_BATCHES_PER_CALL, BlasChainPath
 from engine.graph import NetworkSpec
 from engine.losses import Loss, get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
+from engine.training.control import TrainingControl
+from engine.training.runners.blas_chain import MAX_BATCHES_PER_CALL, BlasChainPath
 from tests.engine.test_dense_chain import classifier, data, small_classifier
 from tests.engine.test_fused_path import PenaltyAt, check_stop_and_single_steps, fit
 

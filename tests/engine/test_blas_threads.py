@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from engine._kernels import blas
-from engine.callbacks import Callback
+from engine.training.callbacks import Callback
 from tests.engine.test_dense_chain import classifier, data, small_classifier
 
 pytestmark = pytest.mark.skipif(

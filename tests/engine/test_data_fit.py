@@ -14,7 +14,7 @@ from engine.errors import DataError
 from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.registry import DATASETS
-from engine.training_config import TrainingConfig
+from engine.training.config import TrainingConfig
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "resources" / "examples").glob("*.json"))
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine.dense_chain
-from engine.callbacks import Callback
-from engine.control import TrainingControl
-from engine.fused_blas_chain import BlasChainPath
+import engine.training.runners.dense_chain
 from engine.graph import NetworkSpec
 from engine.network import Network
+from engine.training.callbacks import Callback
+from engine.training.control import TrainingControl
+from engine.training.runners.blas_chain import BlasChainPath
 from tests.engine.test_fused_path import PenaltyAt
 
 
@@ -83,7 +83,9 @@ def train(net, x, y, lean: bool, monkeypatch, callbacks=(), **kwargs):
     with the lean step or, `lean` False, layer by layer."""
     monkeypatch.setattr(BlasChainPath, "plan", classmethod(lambda cls, *a: None))
     if not lean:
-        monkeypatch.setattr(engine.dense_chain.DenseChainStep, "plan", classmethod(lambda cls, *a: None))
+        monkeypatch.setattr(
+            engine.training.runners.dense_chain.DenseChainStep, "plan", classmethod(lambda cls, *a: None)
+        )
     seen = SeesPlan()
     history = net.fit(x, y, callbacks=[seen, *callbacks], **kwargs)
     monkeypatch.undo()

@@ -11,19 +11,19 @@ import pytest
 from numba import njit
 
 import engine.network as network_module
-import engine.trainer as trainer_module
+import engine.training.trainer as trainer_module
 from engine._kernels import activations as KA
 from engine._kernels import small_net as KS
-from engine.callbacks import MAX_BATCH_LOSSES, Callback, History
-from engine.control import TrainingControl
-from engine.dense_chain import DenseChainStep
 from engine.errors import TrainingError
-from engine.fused_small_net import SmallNetPath
 from engine.graph import NetworkSpec
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
-from engine.trainer import EPOCH_RUN_SAMPLES, Trainer
+from engine.training.callbacks import MAX_BATCH_LOSSES, Callback, History
+from engine.training.control import TrainingControl
+from engine.training.runners.dense_chain import DenseChainStep
+from engine.training.runners.small_net import SmallNetPath
+from engine.training.trainer import EPOCH_RUN_SAMPLES, Trainer
 
 CASES = [
     ({"type": "sgd", "learning_rate": 0.05}, "mse", "linear", 1),
@@ -532,7 +532,7 @@ import numpy as np
 from numba.core.dispatcher import Dispatcher
 import engine
 from engine._kernels import activations, blas_chain, health, losses, optimizers, small_net
-from engine.monitor import TrainingMonitor
+from engine.training.monitor import TrainingMonitor
 kernels = [v for m in (activations, blas_chain, health, losses, optimizers, small_net)
            for v in vars(m).values() if isinstance(v, Dispatcher)]
 net = engine.load(sys.argv[1] + "/resources/examples/spiral.json")

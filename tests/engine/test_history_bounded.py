@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine import io
-from engine.callbacks import MAX_EPOCH_POINTS, Callback, History
+from engine.training.callbacks import MAX_EPOCH_POINTS, Callback, History
 from tests.engine.test_trainer import small_network, xor_data
 
 EPOCHS = 1_000_000
@@ -133,7 +133,7 @@ def test_a_kept_history_shares_equal_epoch_numbers_until_appended_to():
 def test_a_history_longer_than_the_caps_comes_back_under_them():
     """A file saved when more points were kept (20,000 batch losses, 10,000 epochs a key) loads,
     and training on shrinks it under today's caps within a few epochs."""
-    from engine.callbacks import MAX_BATCH_LOSSES
+    from engine.training.callbacks import MAX_BATCH_LOSSES
 
     old = History(
         {"loss": [loss_at(e) for e in range(10_000)]},

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dense_chain import DenseChainStep
-from engine.fused_blas_chain import BlasChainPath
-from engine.fused_small_net import SmallNetPath
 from engine.graph import NetworkSpec
 from engine.losses import get_loss
-from engine.monitor import TrainingMonitor
 from engine.network import Network
 from engine.optimizers import get_optimizer
+from engine.training.monitor import TrainingMonitor
+from engine.training.runners.blas_chain import BlasChainPath
+from engine.training.runners.dense_chain import DenseChainStep
+from engine.training.runners.small_net import SmallNetPath
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_TESTS = [

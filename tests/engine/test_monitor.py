@@ -7,8 +7,8 @@ import pytest
 
 from engine._kernels.health import activation_stats, activation_stats_ref
 from engine.graph import NetworkSpec
-from engine.monitor import HISTOGRAM_BINS, TrainingMonitor, confusion_matrix, shows_surface
 from engine.network import Network
+from engine.training.monitor import HISTOGRAM_BINS, TrainingMonitor, confusion_matrix, shows_surface
 
 
 def chain(units: list[int], activation: str, output: str = "sigmoid", inputs: int = 2, **training) -> Network:

@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.registry import SCHEDULES
-from engine.schedules import Schedule, get_schedule
+from engine.training.schedules import Schedule, get_schedule
 
 # (name, params, total_epochs, {epoch: expected rate for base 0.1})
 KNOWN = [

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import engine
-from engine.callbacks import Callback
-from engine.control import TrainingControl
 from engine.graph import NetworkSpec
 from engine.network import Network
+from engine.training.callbacks import Callback
+from engine.training.control import TrainingControl
 
 
 def small_network(**training) -> Network:

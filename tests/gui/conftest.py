@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import QSettings
 
+from gui.app_settings import AppSettings
 from gui.document import NetworkDocument
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 
 
 @pytest.fixture

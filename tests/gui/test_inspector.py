@@ -11,7 +11,7 @@ import engine
 from gui.document import NetworkDocument
 from gui.inspector import InspectorWidget, NodePage
 from gui.param_editors import ChoiceField, IntField, TextField
-from gui.training_settings import TrainingSettingsPage
+from gui.training.settings_page import TrainingSettingsPage
 
 
 @pytest.fixture

@@ -32,11 +32,11 @@ import engine  # noqa: F401  (registers every layer type)
 import gui.theme
 from engine import io as engine_io
 from engine.errors import NetCanvasError
+from gui.app_settings import AppSettings
 from gui.document import FRAGMENT_MIME
 from gui.examples import EXAMPLES_DIR, ExamplesDialog, list_examples
 from gui.inspector import NodePage
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.theme import apply_theme, is_dark
 
 LEFT = Qt.MouseButton.LeftButton

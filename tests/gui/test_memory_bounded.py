@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from engine.callbacks import MAX_EPOCH_POINTS
+from engine.training.callbacks import MAX_EPOCH_POINTS
 from gui.training.curves import MAX_BATCH_POINTS, SMOOTHING
 from gui.training.health_view import MAX_SNAPSHOTS
 from gui.training.session import IDLE, PAUSED

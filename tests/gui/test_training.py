@@ -489,7 +489,7 @@ def test_the_gui_objects_are_left_out_of_garbage_collection_only_while_training(
 def test_a_slow_first_snapshot_does_not_hold_back_the_next_ones(window, qtbot, monkeypatch):
     """The first snapshot also loads kernels (slow when Train is pressed right after opening);
     the live views must still refresh at SNAPSHOT_HZ after it, not after its budget share."""
-    from engine.monitor import TrainingMonitor
+    from engine.training.monitor import TrainingMonitor
 
     snapshot = TrainingMonitor.snapshot
     calls = []

@@ -7,9 +7,9 @@ import pytest
 from PySide6.QtCore import QRect, QSettings, Qt
 from PySide6.QtGui import QColor
 
+from gui.app_settings import AppSettings
 from gui.examples import EXAMPLES_DIR
 from gui.main_window import MainWindow
-from gui.settings import AppSettings
 from gui.training.session import IDLE
 from gui.workspaces import DESIGN, TRAIN
 

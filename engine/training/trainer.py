@@ -15,17 +15,17 @@ import numpy as np
 
 from engine._kernels import KERNEL_DTYPES, blas
 from engine.array_checks import check_prepared, target_label
-from engine.callbacks import BatchesEnd, Callback, EpochEnd, History
-from engine.control import TrainingControl
-from engine.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
-from engine.errors import DataError, TrainingError
-from engine.fused_blas_chain import BlasChainPath
-from engine.fused_small_net import SmallNetPath
+from engine.errors import DataError, DivergenceError
 from engine.losses import Loss
 from engine.metrics import Metric
 from engine.model import Model
 from engine.optimizers import Optimizer, clip_by_global_norm
-from engine.schedules import Schedule
+from engine.training.callbacks import BatchesEnd, Callback, EpochEnd, History
+from engine.training.control import TrainingControl
+from engine.training.runners.blas_chain import BlasChainPath
+from engine.training.runners.dense_chain import SOFTMAX_CE_KERNELS, DenseChainStep
+from engine.training.runners.small_net import SmallNetPath
+from engine.training.schedules import Schedule
 
 # Where epochs are tiny (the Playground sets), the fused path runs whole epochs per kernel call:
 # EPOCH_RUN_SAMPLES' worth first, then EPOCH_RUN_SECONDS' worth at the measured speed (a GUI thread
@@ -98,8 +98,8 @@ class Trainer:
     ) -> History:
         """Train on prepared inputs `x` (list per Input, each (N, ...)) and targets `y` (N, ...).
 
-        Small dense chains run on the fused small-net path (`engine.fused_small_net`), Dense-chain
-        classifiers on the fused BLAS-chain path (`engine.fused_blas_chain`), unless `fused_paths`
+        Small dense chains run on the fused small-net path (`engine.training.runners.small_net`), Dense-chain
+        classifiers on the fused BLAS-chain path (`engine.training.runners.blas_chain`), unless `fused_paths`
         is False; they give the same numbers and report every batch the same way.
         """
         callbacks = callbacks or []
@@ -281,7 +281,7 @@ class Trainer:
                 callbacks,
             )
             self.model.weight_buffer[...] = epoch_start
-            raise TrainingError(
+            raise DivergenceError(
                 _divergence_message(
                     float(losses[finished, failed]), epoch + finished, failed, float(lrs[finished])
                 )
@@ -335,7 +335,7 @@ class Trainer:
             loss_value, y_pred = self._train_step(xb, yb, weights, grads, decay, lr)
             if not math.isfinite(loss_value):
                 self.model.set_weights(snapshot)
-                raise TrainingError(_divergence_message(loss_value, epoch, batch, lr))
+                raise DivergenceError(_divergence_message(loss_value, epoch, batch, lr))
             self._accumulate(totals, loss_value, y_pred, yb)
             self._report([loss_value], epoch, batch, batches, len(y), lr, callbacks)
         return totals, lr
@@ -369,7 +369,7 @@ class Trainer:
             losses.extend(finite)
             if len(finite) < len(values):
                 self.model.set_weights(snapshot)
-                raise TrainingError(_divergence_message(values[-1], epoch, batch + len(finite), lr))
+                raise DivergenceError(_divergence_message(values[-1], epoch, batch + len(finite), lr))
             batch += size
         return self._fused_totals(losses, preds, y, order, batches), lr
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.trainer import Trainer
+    from engine.training.trainer import Trainer
 
 # Plots draw ~500 points a curve; what is kept beyond that is for zooming in and for the CSV.
 # Each run's Undo step keeps its history, so these also bound what a Train adds to memory.

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NetCanvasError
 from engine.registry import LOSSES, OPTIMIZERS, SCHEDULES, Registry
-from engine.training_config import EARLY_STOPPING_SPECS, TRAINING_SPECS
+from engine.training.config import EARLY_STOPPING_SPECS, TRAINING_SPECS
 from gui.document import NetworkDocument
 from gui.param_editors import SpecForm
 from gui.theme import ERROR_COLOR, hint_color

@@ -20,12 +20,12 @@ import numpy as np
 from engine._kernels import blas
 from engine._kernels import blas_chain as K
 from engine._kernels.small_net import DENSE_CE, SPARSE_CE
-from engine.dense_chain import dense_chain_layers
-from engine.fused_path import FusedPath, fused_optimizer, weight_offsets
 from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
+from engine.training.runners.dense_chain import dense_chain_layers
+from engine.training.runners.fused import FusedPath, fused_optimizer, weight_offsets
 
 CALL_MULTIPLY_ADDS = 1_500_000_000
 MAX_BATCHES_PER_CALL = 256

@@ -15,12 +15,18 @@ from __future__ import annotations
 import numpy as np
 
 from engine._kernels import small_net as K
-from engine.dense_chain import plain_dense_chain
-from engine.fused_path import FusedPath, check_array, fused_optimizer, optimizer_slots, weight_offsets
 from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
+from engine.training.runners.dense_chain import plain_dense_chain
+from engine.training.runners.fused import (
+    FusedPath,
+    check_array,
+    fused_optimizer,
+    optimizer_slots,
+    weight_offsets,
+)
 
 # At most this many batches (and about this many samples) per kernel call: the trainer checks
 # pause/stop and reports between calls, so a stop lands within ~0.1-1 ms.

@@ -1,7 +1,7 @@
 """What the fused paths share: each runs chunks of an epoch's batches in one GIL-free Numba
 call on the model's own flat weight and gradient buffers and the optimizer's own state slabs, so
 weights, `layer.grads`, optimizer moments and iteration count are those general-path steps
-leave. `SmallNetPath` (engine.fused_small_net) and `BlasChainPath` (engine.fused_blas_chain)
+leave. `SmallNetPath` (engine.training.runners.small_net) and `BlasChainPath` (engine.training.runners.blas_chain)
 differ in the networks they take and in their kernel.
 """
 
