@@ -51,6 +51,7 @@ def _close(actual, expected, rtol):
 def test_registry_entries_have_the_contract():
     defaults = {"sgd": 0.01, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001, "adamw": 0.001}
     assert set(OPTIMIZERS.names()) == set(defaults)
+    assert OPTIMIZERS.names() == ["sgd", "rmsprop", "adagrad", "adam", "adamw"]  # the settings page's order
     for name, cls in OPTIMIZERS.items():
         assert issubclass(cls, Optimizer) and cls.name == name and cls.group == "Optimizer"
         assert cls.description

@@ -1,18 +1,7 @@
-"""Optimizers: update weight arrays in place from their gradients, one fused kernel per array.
+"""The optimizer base class: argument checks, per-weight state kept in flat slabs, state save/load.
 
-Update formulas follow PyTorch's `torch.optim` (SGD, Adagrad, Adam, AdamW), so one step can be
-compared against torch; defaults and parameter names follow Keras. Differences:
-- epsilon defaults to Keras' 1e-7 (PyTorch: 1e-8) and Adagrad's initial accumulator to 0.1
-  (PyTorch: 0); the formulas put epsilon where PyTorch does, outside the square root.
-- rmsprop follows Keras exactly: epsilon inside the square root, `lr*g/sqrt(v + eps)`, and the
-  momentum buffer accumulates steps that already include the learning rate. With a constant
-  learning rate this equals PyTorch's RMSprop except for where epsilon sits.
-- Moments with `abs(x) < 1e-30` (float32; 1e-300 in float64) are stored as 0, so they never
-  become subnormal (PERF-NOTES lesson 6). PyTorch keeps them.
-
-Per-step constants (1-β, bias corrections, lr·weight_decay) are computed in float64 once per
-step and rounded once to the weights' dtype (PERF-NOTES lesson 5); the kernels never upcast.
-State arrays are allocated on the first step, match each weight's shape and dtype, and are reused.
+Subclasses (`first_order`, `adaptive`) supply the update: their per-step constants and one kernel
+call per weight array (or per slab).
 """
 
 from __future__ import annotations
@@ -24,22 +13,21 @@ from typing import Any
 
 import numpy as np
 
-from engine._kernels import optimizers as K
 from engine.errors import ConfigError
-from engine.registry import OPTIMIZERS, ParamSpec, resolve_params
+from engine.registry import ParamSpec, resolve_params
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-# Below this a moment is stored as 0 (see the module docstring).
-_TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-300}
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Below this a moment is stored as 0 (see the package docstring).
+TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-300}
 # Zero-length stand-ins for the slots a setting turns off; kernels never index them.
-_EMPTY = {dtype: np.empty(0, dtype) for dtype in _FLOATS}
+_EMPTY = {dtype: np.empty(0, dtype) for dtype in FLOATS}
 
 
-def _learning_rate(default: float) -> ParamSpec:
+def learning_rate_spec(default: float) -> ParamSpec:
     return ParamSpec("learning_rate", "float", default, "Step size of each update", minimum=1e-12)
 
 
-def _epsilon(help_text: str) -> ParamSpec:
+def epsilon_spec(help_text: str) -> ParamSpec:
     return ParamSpec("epsilon", "float", 1e-7, help_text, minimum=1e-12, maximum=1.0)
 
 
@@ -126,7 +114,7 @@ class Optimizer(ABC):
         if whole is not None:  # one pass over the model's flat buffers and the state slabs
             w, g = whole
             cast = w.dtype.type
-            c = (*(cast(x) for x in constants), cast(_TINY[w.dtype]))
+            c = (*(cast(x) for x in constants), cast(TINY[w.dtype]))
             decay = True if decay_mask is None or not len(decay_mask) else bool(decay_mask[0])
             self._update(kernel, len(weights), w, g, c, decay)
             return
@@ -134,7 +122,7 @@ class Optimizer(ABC):
             c = typed.get(w.dtype)
             if c is None:
                 cast = w.dtype.type
-                c = typed[w.dtype] = (*(cast(x) for x in constants), cast(_TINY[w.dtype]))
+                c = typed[w.dtype] = (*(cast(x) for x in constants), cast(TINY[w.dtype]))
             decay = True if decay_mask is None else bool(decay_mask[i])
             self._update(kernel, i, w.reshape(-1), g.reshape(-1), c, decay)
 
@@ -283,7 +271,7 @@ class Optimizer(ABC):
         table = np.empty((steps, len(constants) + 1), np.float64)
         for column, value in enumerate(constants):
             table[:, column] = value
-        table[:, -1] = _TINY[dtype]
+        table[:, -1] = TINY[dtype]
         return table.astype(dtype)
 
     def _refresh_flat(self) -> None:
@@ -347,7 +335,7 @@ def _check_arrays(arrays: Sequence[np.ndarray], where: str) -> None:
     if not isinstance(arrays, Sequence):
         raise ConfigError(f"{where}: expected a list of arrays, got {type(arrays).__name__}")
     for i, a in enumerate(arrays):
-        if not isinstance(a, np.ndarray) or a.dtype not in _FLOATS:
+        if not isinstance(a, np.ndarray) or a.dtype not in FLOATS:
             kind = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
             raise ConfigError(f"{where}: array {i} must be a float32 or float64 array, got {kind}")
         if not a.flags.c_contiguous:
@@ -385,244 +373,3 @@ def _checked_copy(value: Any, weight: np.ndarray, label: str, i: int) -> np.ndar
     if value.dtype != weight.dtype:
         raise ConfigError(f"{label} has dtype {value.dtype}, but weight {i} is {weight.dtype}")
     return np.array(value, order="C", copy=True)
-
-
-# ---------------------------------------------------------------------------- types
-@OPTIMIZERS.register
-class SGD(Optimizer):
-    name = "sgd"
-    description = "Gradient descent, optionally with momentum or Nesterov momentum"
-    param_specs = (
-        _learning_rate(0.01),
-        ParamSpec(
-            "momentum",
-            "float",
-            0.0,
-            "Fraction of the previous step kept (0 = none)",
-            minimum=0.0,
-            maximum=0.9999,
-        ),
-        ParamSpec("nesterov", "bool", False, "Use Nesterov momentum (needs momentum > 0)"),
-    )
-    slots = ("momentum",)
-    _kernel = staticmethod(K.sgd_update)
-    _kernel_ref = staticmethod(K.sgd_update_ref)
-
-    def active_slots(self) -> tuple[str, ...]:
-        return ("momentum",) if self.params["momentum"] > 0 else ()
-
-    def _constants(self, lr, t):
-        return lr, self.params["momentum"]
-
-    def _update(self, kernel, i, w, g, c, decay):
-        lr, mu, tiny = c
-        kernel(
-            w,
-            g,
-            self._flat["momentum"][i],
-            lr,
-            mu,
-            self.params["momentum"] > 0,
-            self.params["nesterov"],
-            tiny,
-        )
-
-
-@OPTIMIZERS.register
-class RMSprop(Optimizer):
-    name = "rmsprop"
-    description = "Divides each step by a running average of recent gradient magnitudes (Keras form)"
-    param_specs = (
-        _learning_rate(0.001),
-        ParamSpec(
-            "rho",
-            "float",
-            0.9,
-            "How slowly the average of squared gradients forgets",
-            minimum=0.0,
-            maximum=0.9999,
-        ),
-        _epsilon("Added under the square root to avoid dividing by zero"),
-        ParamSpec(
-            "momentum",
-            "float",
-            0.0,
-            "Fraction of the previous step kept (0 = none)",
-            minimum=0.0,
-            maximum=0.9999,
-        ),
-        ParamSpec("centered", "bool", False, "Divide by the gradient's variance instead of its mean square"),
-    )
-    slots = ("velocity", "average_gradient", "momentum")
-    required_slots = ("velocity",)
-    _kernel = staticmethod(K.rmsprop_update)
-    _kernel_ref = staticmethod(K.rmsprop_update_ref)
-
-    def active_slots(self) -> tuple[str, ...]:
-        return (
-            ("velocity",)
-            + (("average_gradient",) if self.params["centered"] else ())
-            + (("momentum",) if self.params["momentum"] > 0 else ())
-        )
-
-    def _constants(self, lr, t):
-        rho = self.params["rho"]
-        return lr, rho, 1.0 - rho, self.params["epsilon"], self.params["momentum"]
-
-    def _update(self, kernel, i, w, g, c, decay):
-        lr, rho, one_minus_rho, eps, mu, tiny = c
-        f = self._flat
-        kernel(
-            w,
-            g,
-            f["velocity"][i],
-            f["average_gradient"][i],
-            f["momentum"][i],
-            lr,
-            rho,
-            one_minus_rho,
-            eps,
-            mu,
-            self.params["centered"],
-            self.params["momentum"] > 0,
-            tiny,
-        )
-
-
-@OPTIMIZERS.register
-class Adagrad(Optimizer):
-    name = "adagrad"
-    description = "Per-weight step sizes that shrink with the sum of past squared gradients"
-    param_specs = (
-        _learning_rate(0.01),
-        ParamSpec(
-            "initial_accumulator_value", "float", 0.1, "Starting sum of squared gradients", minimum=0.0
-        ),
-        _epsilon("Added to the square root to avoid dividing by zero"),
-    )
-    slots = ("accumulator",)
-    required_slots = ("accumulator",)
-    _kernel = staticmethod(K.adagrad_update)
-    _kernel_ref = staticmethod(K.adagrad_update_ref)
-
-    def initial_value(self, slot: str) -> float:
-        return self.params["initial_accumulator_value"]
-
-    def _constants(self, lr, t):
-        return lr, self.params["epsilon"]
-
-    def _update(self, kernel, i, w, g, c, decay):
-        lr, eps, tiny = c
-        kernel(w, g, self._flat["accumulator"][i], lr, eps, tiny)
-
-
-@OPTIMIZERS.register
-class Adam(Optimizer):
-    name = "adam"
-    description = "Adaptive moments: momentum plus per-weight step sizes; a good default"
-    param_specs = (
-        _learning_rate(0.001),
-        ParamSpec(
-            "beta_1", "float", 0.9, "How slowly the average gradient forgets", minimum=0.0, maximum=0.9999
-        ),
-        ParamSpec(
-            "beta_2",
-            "float",
-            0.999,
-            "How slowly the average squared gradient forgets",
-            minimum=0.0,
-            maximum=0.99999,
-        ),
-        _epsilon("Added to the square root to avoid dividing by zero"),
-        ParamSpec("amsgrad", "bool", False, "Use the largest squared-gradient average seen so far"),
-    )
-    slots = ("m", "v", "vmax")
-    required_slots = ("m", "v")
-    _kernel = staticmethod(K.adam_update)
-    _kernel_ref = staticmethod(K.adam_update_ref)
-
-    def active_slots(self) -> tuple[str, ...]:
-        return ("m", "v", "vmax") if self.params["amsgrad"] else ("m", "v")
-
-    def _constants(self, lr, t):
-        b1, b2 = self.params["beta_1"], self.params["beta_2"]
-        lr_wd = lr * self.params.get("weight_decay", 0.0)
-        return (
-            b1,
-            1.0 - b1,
-            b2,
-            1.0 - b2,
-            lr / (1.0 - b1**t),
-            np.sqrt(1.0 - b2**t),
-            self.params["epsilon"],
-            lr_wd,
-            0.0,
-        )
-
-    def _update(self, kernel, i, w, g, c, decay):
-        b1, one_minus_b1, b2, one_minus_b2, step_size, sqrt_bc2, eps, lr_wd, zero, tiny = c
-        f = self._flat
-        kernel(
-            w,
-            g,
-            f["m"][i],
-            f["v"][i],
-            f["vmax"][i],
-            b1,
-            one_minus_b1,
-            b2,
-            one_minus_b2,
-            step_size,
-            sqrt_bc2,
-            eps,
-            lr_wd if decay else zero,
-            self.params["amsgrad"],
-            tiny,
-        )
-
-
-@OPTIMIZERS.register
-class AdamW(Adam):
-    name = "adamw"
-    description = "Adam with decoupled weight decay (w -= lr * weight_decay * w each step)"
-    param_specs = (
-        *Adam.param_specs,
-        ParamSpec(
-            "weight_decay",
-            "float",
-            0.01,
-            "Fraction of each weight removed per step, times the learning rate",
-            minimum=0.0,
-            maximum=1.0,
-        ),
-    )
-
-
-# ---------------------------------------------------------------------------- helpers
-def clip_by_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
-    """Scale every gradient array in place by `max_norm / norm` when their joint L2 norm exceeds
-    `max_norm` (TensorFlow's clip_by_global_norm); return the norm before clipping.
-
-    The norm is accumulated in float64. A non-finite norm leaves the gradients untouched
-    (clipping cannot repair them; the trainer reports the divergence).
-    """
-    limit = float(max_norm)
-    if not (math.isfinite(limit) and limit > 0.0):
-        raise ConfigError(f"clip_by_global_norm: max_norm must be a finite number > 0, got {max_norm!r}")
-    for i, g in enumerate(grads):
-        if not isinstance(g, np.ndarray) or g.dtype not in _FLOATS:
-            kind = g.dtype if isinstance(g, np.ndarray) else type(g).__name__
-            raise ConfigError(
-                f"clip_by_global_norm: gradient {i} must be a float32 or float64 array, got {kind}"
-            )
-    norm = math.sqrt(sum(K.sum_squares(g.reshape(-1)) for g in grads))
-    if math.isfinite(norm) and norm > limit:
-        scale = limit / norm
-        for g in grads:
-            np.multiply(g, g.dtype.type(scale), out=g)
-    return norm
-
-
-def get_optimizer(name: str, **params: Any) -> Optimizer:
-    """A new optimizer of registered type `name` (RegistryError lists the valid names)."""
-    return OPTIMIZERS.get(name)(**params)
