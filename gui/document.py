@@ -26,7 +26,6 @@ from engine.network import Network
 from engine.registry import LAYERS, resolve_params
 from engine.training.callbacks import History
 from engine.training.config import TrainingConfig
-from gui.canvas.layout import CARD_SIZE, X_GAP, free_position, layered_positions
 from gui.commands import (
     AddNodesCmd,
     ConnectCmd,
@@ -40,6 +39,7 @@ from gui.commands import (
     StateCmd,
     layers_text,
 )
+from gui.network_layout import CARD_SIZE, X_GAP, free_position, layered_positions
 
 FRAGMENT_MIME = "application/x-netcanvas-fragment"  # clipboard: JSON of copy_fragment()
 LAYER_MIME = "application/x-netcanvas-layer"  # palette drag: the registry type name (utf-8)

@@ -33,7 +33,7 @@ from gui.actions import Actions
 from gui.app_settings import AppSettings
 from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
-from gui.examples import ExamplesDialog
+from gui.examples_dialog import ExamplesDialog
 from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
@@ -170,7 +170,7 @@ class MainWindow(QMainWindow):
     def view_centre(self) -> tuple[float, float]:
         """Where a double-clicked layer goes: centred in the canvas, or beside a card already there."""
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        return self.view.free_spot(centre.x() - 92.0, centre.y() - 50.0)
+        return self.view.free_spot_centred(centre)
 
     # ------------------------------------------------------------------ status
     def _update_title(self) -> None:

@@ -25,12 +25,12 @@ import sys
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-import engine, gui.examples
+import engine, gui.examples, gui.examples_dialog
 from gui.app import DEFAULT_EXAMPLE
 from gui.main_window import MainWindow
 from gui.app_settings import AppSettings
 examples = gui.examples.list_examples()
-picture = gui.examples.render_preview(examples[0].path)
+picture = gui.examples_dialog.render_preview(examples[0].path)
 window = MainWindow(settings=AppSettings(QSettings(sys.argv[1], QSettings.Format.IniFormat)))
 menu = [a.text() for a in window.actions_.menus["examples"].actions() if a.text()]
 assert window.load_path(DEFAULT_EXAMPLE)

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.layout import X_GAP
 from gui.canvas.node_item import HEIGHT, NodeItem
 from gui.canvas.port_item import PORT_RADIUS
+from gui.network_layout import X_GAP
 
 ARROW_LENGTH = 9.0
 ARROW_WIDTH = 8.0

@@ -15,8 +15,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from gui.canvas.layout import CARD_SIZE
 from gui.canvas.port_item import PortItem
+from gui.network_layout import CARD_SIZE
 
 WIDTH, HEIGHT = CARD_SIZE
 RADIUS = 9.0

@@ -33,11 +33,11 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsView, QWidget
 
 from engine.errors import NetCanvasError
 from gui.canvas.edge_item import EdgeItem, PreviewEdge
-from gui.canvas.layout import free_position
 from gui.canvas.node_item import HEIGHT, WIDTH, CanvasTheme, NodeItem
 from gui.canvas.port_item import ConnectHint, PortItem
 from gui.canvas.scene import CanvasScene
 from gui.document import LAYER_MIME, NetworkDocument
+from gui.network_layout import free_position
 
 GRID = 24.0
 MIN_TEXT_PX = 9.0  # fit_to_view never shrinks a card's text below this many pixels
@@ -126,6 +126,11 @@ class CanvasView(QGraphicsView):
         """The top-left corner nearest to (x, y) where a new card covers no other card."""
         occupied = [node.pos for node in self.document.spec.nodes.values()]
         return free_position((x, y), occupied, (WIDTH, HEIGHT))
+
+    def free_spot_centred(self, centre: QPointF) -> tuple[float, float]:
+        """The top-left corner of a new card centred on the scene point `centre`, or of the
+        nearest spot beside it where the card covers no other card."""
+        return self.free_spot(centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2)
 
     def delete_selection(self) -> None:
         """Remove the selected layers and disconnect the selected edges (one undo entry)."""
@@ -440,9 +445,7 @@ class CanvasView(QGraphicsView):
         type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8").strip()
         centre = self.mapToScene(event.position().toPoint())
         try:
-            node_id = self.document.add_node(
-                type_name, self.free_spot(centre.x() - WIDTH / 2, centre.y() - HEIGHT / 2)
-            )
+            node_id = self.document.add_node(type_name, self.free_spot_centred(centre))
         except NetCanvasError:
             event.ignore()
             return

@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
 
 import engine  # noqa: F401  (registers every layer type)
 from gui.accessibility import derive_name
-from gui.examples import EXAMPLES_DIR, ExamplesDialog
+from gui.examples import EXAMPLES_DIR
+from gui.examples_dialog import ExamplesDialog
 from gui.main_window import MainWindow
 
 NAMED = (

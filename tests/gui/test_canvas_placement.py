@@ -9,9 +9,9 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from gui.canvas.layout import free_position
 from gui.canvas.node_item import HEIGHT, WIDTH
 from gui.canvas.view import CanvasView
+from gui.network_layout import free_position
 from gui.palette import PaletteWidget
 
 LEFT = Qt.MouseButton.LeftButton

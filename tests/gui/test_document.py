@@ -7,8 +7,8 @@ import json
 import pytest
 
 from engine.errors import ConfigError, GraphError, NetworkFileError, RegistryError
-from gui.canvas.layout import layer_depths, layered_positions, order_layers
 from gui.document import NetworkDocument
+from gui.network_layout import layer_depths, layered_positions, order_layers
 
 
 @pytest.fixture

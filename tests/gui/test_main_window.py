@@ -34,7 +34,8 @@ from engine import io as engine_io
 from engine.errors import NetCanvasError
 from gui.app_settings import AppSettings
 from gui.document import FRAGMENT_MIME
-from gui.examples import EXAMPLES_DIR, ExamplesDialog, list_examples
+from gui.examples import EXAMPLES_DIR, list_examples
+from gui.examples_dialog import ExamplesDialog
 from gui.inspector import NodePage
 from gui.main_window import MainWindow
 from gui.theme import apply_theme, is_dark

@@ -1,7 +1,9 @@
-"""Automatic layout: layers left to right by topological depth, rows ordered to cut crossings.
+"""Where layer cards go: the card size, automatic layout and the free spot for a new card.
 
-Pure Python (no Qt), so the document can use it for its undoable auto-layout command and tests
-can check it without a view. The algorithm is the first half of Sugiyama's: longest-path
+Pure Python (no Qt): the geometry of a network's drawing, which the document (a new layer placed
+beside another, the undoable auto-layout) and the canvas (cards, arrows, drops) share, so the
+model needs no view for it. Automatic layout puts layers left to right by topological depth,
+rows ordered to cut crossings. The algorithm is the first half of Sugiyama's: longest-path
 layering, then a few barycentric sweeps (each node moves towards the mean row of its neighbours
 in the layers already placed), alternating left-to-right and right-to-left.
 """
