@@ -12,7 +12,7 @@ NetCanvas never imports torch: this module only writes text and NumPy arrays.
 | NetCanvas | PyTorch |
 |---|---|
 | Dense | nn.Linear (weight = kernel.T) + the activation as a function in forward() |
-| Activation | torch / torch.nn.functional call (gelu exact, hard_sigmoid = relu6(x + 3) / 6) |
+| Activation | torch / torch.nn.functional call: each activation's `torch_expression` (gelu exact, hard_sigmoid = relu6(x + 3) / 6) |
 | Dropout | nn.Dropout(rate) |
 | Flatten, Reshape | torch.flatten(x, 1), x.reshape(batch, *target_shape) |
 | BatchNormalization | nn.BatchNorm1d/2d/3d by rank (momentum 1 - NetCanvas's), others via BatchNorm1d on x.flatten(2) |
@@ -33,46 +33,21 @@ from typing import Any
 
 import numpy as np
 
+from engine.activations import get_activation
 from engine.data.sources import FILE_SOURCES
-from engine.export import activation_of, check_export, docstring_text, node_mapping, python_names
+from engine.errors import ConfigError
+from engine.export import check_export, docstring_text, node_mapping, python_names
 from engine.export.templates import pytorch_model as T
 from engine.io import _write_atomic, network_document  # the same atomic save as network files
 from engine.losses import get_loss
 from engine.metrics import default_metrics
 from engine.network import Network
-from engine.registry import DATASETS, resolve_params
+from engine.registry import DATASETS, LOSSES, resolve_params
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _SETTINGS_BLOCK = re.compile(r"# BEGIN SETTINGS.*?# END SETTINGS\n", re.S)
+_LOSS_BLOCK = re.compile(r"# BEGIN LOSS.*?# END LOSS\n", re.S)
 _BATCH_NORM = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
-
-
-def torch_activation(name: str, params: dict[str, Any], arg: str) -> str:
-    """The PyTorch expression applying activation `name` to the expression `arg`."""
-    simple = {
-        "sigmoid": "torch.sigmoid",
-        "tanh": "torch.tanh",
-        "relu": "F.relu",
-        "selu": "F.selu",
-        "gelu": "F.gelu",
-        "silu": "F.silu",
-        "swish": "F.silu",
-        "softsign": "F.softsign",
-        "softplus": "F.softplus",
-    }
-    if name == "linear":
-        return arg
-    if name in simple:
-        return f"{simple[name]}({arg})"
-    if name == "leaky_relu":
-        return f"F.leaky_relu({arg}, {float(params.get('alpha', 0.01))!r})"
-    if name == "elu":
-        return f"F.elu({arg}, {float(params.get('alpha', 1.0))!r})"
-    if name == "hard_sigmoid":
-        return f"F.hardsigmoid({arg})"  # relu6(x + 3) / 6, as NetCanvas (Keras 3)
-    if name == "softmax":
-        return f"torch.softmax({arg}, dim=-1)"
-    raise AssertionError(f"activation {name!r} has no PyTorch form")  # pragma: no cover
 
 
 def fused_activation(network: Network) -> str | None:
@@ -141,17 +116,15 @@ class _ModelWriter:
             for key, term in (("kernel_l1", "abs().sum()"), ("kernel_l2", "square().sum()")):
                 if p[key]:
                     self.regularization.append(f"{p[key]!r} * self.{var}.weight.{term}")
-            act, act_params = activation_of(layer)
             if fused:
                 self.body.append(f"{var} = self.{var}({args[0]})  # logits")
             else:
-                self.body.append(f"{var} = {torch_activation(act, act_params, f'self.{var}({args[0]})')}")
+                self.body.append(f"{var} = {layer.activation.torch_expression(f'self.{var}({args[0]})')}")
         elif node.type == "Activation":
-            act, act_params = activation_of(layer)
             if fused:
                 self.body.append(f"{var} = {args[0]}  # logits")
             else:
-                self.body.append(f"{var} = {torch_activation(act, act_params, args[0])}")
+                self.body.append(f"{var} = {layer.activation.torch_expression(args[0])}")
         elif node.type == "Dropout":
             self.init.append(f"self.{var} = nn.Dropout({p['rate']!r})")
             self.body.append(f"{var} = self.{var}({args[0]})")
@@ -168,7 +141,7 @@ class _ModelWriter:
             axis = 1 + p["axis"] % len(layer.input_shapes[0])
             self.body.append(f"{var} = torch.cat([{', '.join(args)}], dim={axis})")
         if fused:
-            self.body.append(f"return {var} if logits else {torch_activation(fused, {}, var)}")
+            self.body.append(f"return {var} if logits else {get_activation(fused).torch_expression(var)}")
         elif is_output:
             self.body.append(f"return {var}")
 
@@ -276,6 +249,7 @@ def training_settings(network: Network, base_dir: Path | None) -> dict[str, Any]
     cfg = network.training
     return {
         "LOSS": cfg.loss.to_dict(),
+        "INDEX_TARGETS": LOSSES.get(cfg.loss.type).target == "index",
         "FUSED_ACTIVATION": fused_activation(network),
         "OPTIMIZER": cfg.optimizer.to_dict(),
         "SCHEDULE": cfg.schedule.to_dict(),
@@ -298,7 +272,22 @@ def render_train(network: Network, base_dir: Path | None) -> str:
         lines.append(f"{key} = " + textwrap.indent(text, " " * (len(key) + 3)).lstrip())
     lines.append("# END SETTINGS\n")
     template = (TEMPLATES / "pytorch_train.py").read_text(encoding="utf-8")
+    template = _LOSS_BLOCK.sub(lambda _: loss_function(network.training.loss.type), template, count=1)
     return _SETTINGS_BLOCK.sub(lambda _: "\n".join(lines), template, count=1)
+
+
+def loss_function(name: str) -> str:
+    """train.py's `loss_value`: the registered loss's own PyTorch form (`Loss.torch_loss`)."""
+    body = textwrap.dedent(LOSSES.get(name).torch_loss).strip("\n")
+    if not body:
+        raise ConfigError(f"loss '{name}' has no PyTorch form (its class sets no torch_loss)")
+    return (
+        f"# The loss {name!r}, as NetCanvas computes it\n"
+        "def loss_value(output, target, logits: bool):\n"
+        '    """The mean loss of a batch, with Keras\'/NetCanvas\'s definitions. `output` holds logits\n'
+        '    (before the final sigmoid/softmax) when `logits` is True."""\n'
+        f"{textwrap.indent(body, '    ')}\n"
+    )
 
 
 def export_pytorch(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -377,3 +379,39 @@ def test_unknown_names_and_bad_parameters_are_reported():
     with pytest.raises(ConfigError, match="loss 'binary_focal': parameter 'alpha' must be at most 1"):
         get_loss("binary_focal", alpha=2.0)
     assert get_loss("binary_focal").params == {"gamma": 2.0, "alpha": 0.25, "apply_class_balancing": False}
+
+
+def _torch_loss_value(name: str, torch) -> Any:
+    """train.py's `loss_value` for loss `name`, as the PyTorch export writes it: the loss's own
+    `torch_loss` with the template's helpers (_clip, _bce, _hinge_targets, EPSILON)."""
+    from engine.export.pytorch_export import TEMPLATES, loss_function
+
+    tree = ast.parse((TEMPLATES / "pytorch_train.py").read_text(encoding="utf-8"))
+    wanted = {"_clip", "_bce", "_hinge_targets", "EPSILON"}
+    helpers = [
+        node
+        for node in tree.body
+        if (isinstance(node, ast.FunctionDef) and node.name in wanted)
+        or (isinstance(node, ast.Assign) and node.targets[0].id in wanted)
+    ]
+    namespace = {"torch": torch, "F": torch.nn.functional, "math": math, "LOSS": {"type": name}}
+    exec(compile(ast.Module(helpers, []), "pytorch_train.py", "exec"), namespace)
+    namespace["LOSS"].update(get_loss(name).params)
+    exec(loss_function(name), namespace)
+    return namespace["loss_value"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_form_in_the_training_script_equals_the_loss(name):
+    torch = pytest.importorskip("torch", reason="torch not installed: comparison skipped")
+    loss_value = _torch_loss_value(name, torch)
+    p, t = sample(name, seed=3)
+    target = torch.tensor(t, dtype=torch.int64 if LOSSES.get(name).target == "index" else torch.float64)
+    expected = get_loss(name).forward(p, t)
+    assert math.isclose(loss_value(torch.tensor(p), target, False).item(), expected, rel_tol=1e-9)
+    if name in FUSED:
+        z = np.random.default_rng(4).normal(size=SHAPE)
+        t = logit_targets(name, z)
+        target = torch.tensor(t, dtype=target.dtype)
+        expected = get_loss(name).forward_from_logits(z, t)
+        assert math.isclose(loss_value(torch.tensor(z), target, True).item(), expected, rel_tol=1e-9)

@@ -30,6 +30,7 @@ from model import INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model
 
 # BEGIN SETTINGS (written by the NetCanvas exporter; these are stand-ins)
 LOSS: dict = {"type": "mse"}
+INDEX_TARGETS = False  # the loss takes integer class ids as targets
 FUSED_ACTIVATION: str | None = None  # the output activation the loss is computed through
 OPTIMIZER: dict = {
     "type": "adam",
@@ -68,47 +69,14 @@ def _hinge_targets(t):
     return 2 * t - 1 if bool(((t == 0) | (t == 1)).all()) else t
 
 
+# BEGIN LOSS (written by the NetCanvas exporter from the loss's class; this one is mse)
 def loss_value(output, target, logits: bool):
     """The mean loss of a batch, with Keras'/NetCanvas's definitions. `output` holds logits
     (before the final sigmoid/softmax) when `logits` is True."""
-    name, params = LOSS["type"], LOSS
-    if name == "mse":
-        return (output - target).square().mean()
-    if name == "mae":
-        return (output - target).abs().mean()
-    if name == "huber":
-        d, delta = (output - target).abs(), params["delta"]
-        return torch.where(d <= delta, 0.5 * d * d, delta * d - 0.5 * delta * delta).mean()
-    if name == "log_cosh":
-        d = (output - target).abs()
-        return (d + torch.log1p(torch.exp(-2 * d)) - math.log(2.0)).mean()
-    if name == "binary_crossentropy":
-        return _bce(output, target, logits).mean()
-    if name == "binary_focal":
-        p = torch.sigmoid(output) if logits else output
-        u = target * (1 - p) + (1 - target) * p
-        weight = 1.0
-        if params["apply_class_balancing"]:
-            weight = target * params["alpha"] + (1 - target) * (1 - params["alpha"])
-        return (weight * u ** params["gamma"] * _bce(output, target, logits)).mean()
-    if name in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
-        if name == "sparse_categorical_crossentropy":
-            target = F.one_hot(target, output.shape[-1]).to(output.dtype)
-        if logits:
-            log_q = torch.log_softmax(output, dim=-1)
-        else:
-            log_q = torch.log(_clip(output / output.sum(dim=-1, keepdim=True)))
-        return -(target * log_q).sum(dim=-1).mean()
-    if name == "kl_divergence":
-        t, p = target.clamp(EPSILON, 1.0), output.clamp(EPSILON, 1.0)
-        return (t * torch.log(t / p)).sum(dim=-1).mean()
-    if name in ("hinge", "squared_hinge"):
-        margin = F.relu(1 - _hinge_targets(target) * output)
-        return (margin if name == "hinge" else margin.square()).mean()
-    if name == "dice":
-        p, t = output.reshape(len(output), -1), target.reshape(len(target), -1)
-        return (1 - 2 * (t * p).sum(1) / (t.sum(1) + p.sum(1) + EPSILON)).mean()
-    raise ValueError(f"unknown loss {name!r}")
+    return (output - target).square().mean()
+
+
+# END LOSS
 
 
 # ------------------------------------------------------------------------------ metrics
@@ -230,7 +198,7 @@ def as_inputs(x: np.ndarray) -> np.ndarray:
 
 def as_targets(y: np.ndarray, output_dim: int) -> np.ndarray:
     """Class ids stay int64 for the sparse loss; otherwise targets shaped like the output."""
-    if LOSS["type"] == "sparse_categorical_crossentropy":
+    if INDEX_TARGETS:
         return y.reshape(len(y)).astype(np.int64)
     y = y.astype(DTYPE)
     return y.reshape(len(y), *([1] * output_dim)) if y.ndim == 1 else y
