@@ -378,7 +378,9 @@ its per-batch loss, metrics and history.
   `tests/engine/test_blas_chain.py`).
   Its cost: compiling
   the kernel takes ~9 s more the first time on a machine (then it loads from Numba's cache).
-- **Threads**: every Numba kernel is serial; BLAS owns the threads (PERF-NOTES lesson 1). The
+- **Threads**: every Numba kernel is serial; BLAS owns the threads (a second pool beside
+  OpenBLAS's competes for the same cores: Adam split over two OpenMP threads took 3.6 ms, see
+  "Tried and not kept" below). The
   fused kernels release the GIL. That matters in the app: PySide6 keeps the GIL through every
   C++ call, so while the GUI thread paints, a training thread that needs the GIL waits. Fewer,
   longer GIL-free calls keep it training (`bench/gui_training.py`), and between them the
@@ -395,7 +397,7 @@ its per-batch loss, metrics and history.
   (`blas.single_threaded`): a snapshot's matmul over the decision-surface grid no longer
   wakes a second BLAS thread that then spins ~7 ms beside the GUI thread.
 - **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
-  subnormal (PERF-NOTES lesson 6; `engine/_kernels/optimizers.py`). Until 2026-11-30 the fused
+  subnormal (`engine/_kernels/optimizers.py`; `tests/engine/test_optimizers.py`). Until 2026-11-30 the fused
   paths passed Adam a 0 threshold (the wrong column of the constants table): on real MNIST,
   whose border pixels stop getting gradients, ~5% of the moments went subnormal within 3 epochs
   and Adam's update took 0.080 against 0.047 ms on the 784-128-10 example (random data, as in

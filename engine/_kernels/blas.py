@@ -2,7 +2,7 @@
 
 A kernel that runs many training steps per call (no Python between the steps) still needs
 BLAS for its matrix products. Numba's `np.dot` would go through SciPy, a second OpenBLAS with a
-second thread pool (PERF-NOTES lesson 1); here the kernels call the very library `np.matmul`
+second thread pool (docs/performance.md, "Threads"); here the kernels call the very library `np.matmul`
 uses, found next to NumPy, with the arguments `np.matmul` passes it for 2-D operands. So results
 are bit for bit those of `np.matmul`, and BLAS's thread settings apply to both.
 

@@ -6,7 +6,8 @@ nothing here is upcast and float32 stays float32). Slots a setting turns off (no
 centered, no AMSGrad) are passed as zero-length arrays and never indexed.
 
 Moments are flushed to zero when `abs(x) < tiny` (1e-30 in float32): decaying moments would
-otherwise become subnormal late in training and slow every step 2-6x (PERF-NOTES lesson 6). The
+otherwise become subnormal late in training and slow every step (docs/performance.md, "Subnormals":
+Adam's update 0.080 against 0.047 ms on real MNIST; tests/engine/test_optimizers.py). The
 flush is branch-free, `x * (abs(x) >= tiny)`, so the loops still vectorize. A value that small
 never matters next to epsilon.
 

@@ -8,10 +8,12 @@ compared against torch; defaults and parameter names follow Keras. Differences:
   momentum buffer accumulates steps that already include the learning rate. With a constant
   learning rate this equals PyTorch's RMSprop except for where epsilon sits.
 - Moments with `abs(x) < 1e-30` (float32; 1e-300 in float64) are stored as 0, so they never
-  become subnormal (PERF-NOTES lesson 6). PyTorch keeps them.
+  become subnormal (docs/performance.md, "Subnormals"; tests/engine/test_optimizers.py checks it).
+  PyTorch keeps them.
 
 Per-step constants (1-β, bias corrections, lr·weight_decay) are computed in float64 once per
-step and rounded once to the weights' dtype (PERF-NOTES lesson 5); the kernels never upcast.
+step and rounded once to the weights' dtype (in float32, 1 - 0.999 is 1.3e-5 off relative, as is
+0.999**1000, and the error compounds over the steps); the kernels never upcast.
 State arrays are allocated on the first step, match each weight's shape and dtype, and are reused.
 """
 
