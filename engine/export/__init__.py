@@ -9,8 +9,9 @@ the same messages:
 
 Nothing here imports onnx or torch at module import time: `onnx` is imported inside the ONNX
 functions (optional dependency, `pip install onnx`), and torch is needed only to *run* the
-exported PyTorch code, never by NetCanvas. Every registered layer type exports to every format;
-`check_export` raises a ConfigError naming the node if a future type is not covered yet.
+exported PyTorch code, never by NetCanvas. Each layer type says how it exports (its `to_onnx`,
+`to_torch`, `to_numpy`); `check_export` raises a ConfigError naming the node whose type has no
+form for the chosen format.
 """
 
 from __future__ import annotations
@@ -23,26 +24,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError
+from engine.layers import Layer
+from engine.registry import LAYERS
 
 if TYPE_CHECKING:
     from engine.network import Network
 
-# Layer types each exporter knows. Kept as data so a new registry type is reported by name
-# (check_export) instead of failing deep inside an exporter.
-EXPORTABLE_LAYERS = (
-    "Input",
-    "Dense",
-    "Activation",
-    "Dropout",
-    "Flatten",
-    "Reshape",
-    "BatchNormalization",
-    "Add",
-    "Concatenate",
-)
+# The Layer method each format's exporter calls (engine/layers/base.py). A layer type without
+# it cannot be exported to that format: check_export names the node instead of an exporter
+# failing deep inside. An Input is always a graph input and needs none.
+LAYER_FORMS = {"onnx": "to_onnx", "pytorch": "to_torch", "python": "to_numpy"}
+
+
+def exportable_layers(fmt: str) -> list[str]:
+    """The registered layer types that export to format `fmt` (all of them for "netcanvas")."""
+    method = LAYER_FORMS.get(fmt)
+    return [
+        name
+        for name, cls in LAYERS.items()
+        if method is None or cls.max_inputs == 0 or getattr(cls, method) is not getattr(Layer, method)
+    ]
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,12 @@ def check_export(network: Network, fmt: str) -> None:
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    known = exportable_layers(fmt)
     for node in network.spec.nodes.values():
-        if node.type not in EXPORTABLE_LAYERS:
+        if node.type not in known:
             raise ConfigError(
-                f"{node.label()} cannot be exported to {fmt}: the exporter knows "
-                f"{', '.join(EXPORTABLE_LAYERS)}"
+                f"{node.label()} cannot be exported to {fmt}: its layer type has no {fmt} form; "
+                f"the exporter knows {', '.join(known)}"
             )
     model = network.model
     if network.scaler is not None and len(model.input_ids) != 1:
@@ -181,12 +186,6 @@ def import_onnx(path: str | Path) -> Network:
 
 
 # ----------------------------------------------------------------- shared helpers
-def activation_of(layer: Any) -> tuple[str, dict[str, float]]:
-    """(activation name, its parameters) of a Dense or Activation layer instance."""
-    activation = layer.activation
-    return activation.name, dict(getattr(activation, "params", {}) or {})
-
-
 _ENGINE_RESERVED = frozenset({"self", "torch", "nn", "F", "np", "math", "x", "weights", "model"})
 
 
@@ -262,12 +261,13 @@ def python_names(ids: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, 
 
 
 __all__ = [
-    "EXPORTABLE_LAYERS",
     "EXPORT_FORMATS",
+    "LAYER_FORMS",
     "ExportDependencyError",
     "ExportFormat",
     "check_export",
     "default_output",
     "export_network",
+    "exportable_layers",
     "import_onnx",
 ]

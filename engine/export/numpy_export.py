@@ -12,68 +12,71 @@ import base64
 import io
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from engine.export import activation_of, check_export, docstring_text, node_mapping, python_names
+from engine.export import check_export, docstring_text, node_mapping, python_names
 from engine.export.templates import numpy_script as T
 from engine.io import _write_atomic  # the same atomic save as network files
 from engine.network import Network
+from engine.registry import ACTIVATIONS, LAYERS
 
 EMBED_LIMIT = 4 * 1024 * 1024  # bytes of compressed weights kept inside the script
 
 
-def _activation_call(name: str, params: dict, arg: str) -> str:
-    if name == "linear":
-        return arg
-    if name in ("leaky_relu", "elu"):
-        return f"{name}({arg}, alpha={params.get('alpha', 0.01 if name == 'leaky_relu' else 1.0)!r})"
-    return f"{T.FUNCTION_NAMES.get(name, name)}({arg})"
+def activation_helpers() -> dict[str, str]:
+    """The helper function each activation's script form calls, by function name, in the
+    registry's order (each activation's `numpy_name` and `numpy_source`)."""
+    return {cls.numpy_name: cls.numpy_source for _, cls in ACTIVATIONS.items() if cls.numpy_name}
+
+
+def layer_helpers() -> dict[str, str]:
+    """The helper functions layer types ask the script for, by name (their `numpy_helpers`)."""
+    return {name: source for _, cls in LAYERS.items() for name, source in cls.numpy_helpers.items()}
+
+
+class _ScriptNode:
+    """What a layer's `to_numpy` writes through for one node (the `NumpyScript` of
+    engine/layers/export_forms.py)."""
+
+    def __init__(self, nid: str, used: set[str]):
+        self.nid = nid
+        self.node_literal = repr(nid)
+        self.used = used
+        self.comment: str | None = None
+
+    def weight(self, key: str) -> str:
+        return f"W[{self.nid + '/' + key!r}]"
+
+    def activation(self, activation: Any, expr: str) -> str:
+        self.used.add(activation.numpy_name)
+        return activation.numpy_expression(expr)
+
+    def use(self, helper: str) -> None:
+        self.used.add(helper)
+
+    def note(self, text: str) -> None:
+        self.comment = text
 
 
 def forward_lines(network: Network, names: dict[str, str]) -> tuple[list[str], set[str]]:
-    """The body of `forward` (one statement per canvas node) and the helper functions it uses."""
+    """The body of `forward` (one statement per canvas node, each from its layer's `to_numpy`)
+    and the helper functions it uses."""
     model = network.model
     used: set[str] = set()
     lines: list[str] = []
     for nid in model.order:
         if nid in model.input_ids:
             continue
-        node = network.spec.nodes[nid]
-        layer = model.layers[nid]
-        var = names[nid]
-        args = [names[s] for s in model.sources[nid]]
-        p = node.params
+        node = _ScriptNode(nid, used)
+        expr = model.layers[nid].to_numpy(node, [names[s] for s in model.sources[nid]])
         # Node ids reach the code only as names[nid] or repr(): a comment is no place for raw text.
-        comment = f"  # {node.type} {nid!r}" if names[nid] != nid else ""
-        if node.type == "Dense":
-            act, act_params = activation_of(layer)
-            z = f"{args[0]} @ W[{nid + '/kernel'!r}]"
-            if "bias" in layer.weights:
-                z += f" + W[{nid + '/bias'!r}]"
-            expr = _activation_call(act, act_params, z)
-            used.add(act)
-        elif node.type == "Activation":
-            act, act_params = activation_of(layer)
-            expr = _activation_call(act, act_params, args[0])
-            used.add(act)
-        elif node.type == "Dropout":
-            expr = args[0]
-            comment = f"  # Dropout {nid!r} (rate {p['rate']:g}): identity at inference"
-        elif node.type == "Flatten":
-            expr = f"{args[0]}.reshape(len({args[0]}), -1)"
-        elif node.type == "Reshape":
-            dims = ", ".join(str(d) for d in p["target_shape"])
-            expr = f"{args[0]}.reshape(len({args[0]}), {dims})"
-        elif node.type == "BatchNormalization":
-            expr = f"batch_norm({args[0]}, {nid!r}, epsilon={p['epsilon']!r})"
-            used.add("batch_norm")
-        elif node.type == "Add":
-            expr = " + ".join(args)
-        else:  # Concatenate
-            axis = 1 + p["axis"] % len(layer.input_shapes[0])
-            expr = f"np.concatenate([{', '.join(args)}], axis={axis})"
-        lines.append(f"{var} = {expr}{comment}")
+        if node.comment is not None:
+            comment = f"  # {node.comment}"
+        else:
+            comment = f"  # {network.spec.nodes[nid].type} {nid!r}" if names[nid] != nid else ""
+        lines.append(f"{names[nid]} = {expr}{comment}")
     lines.append(f"return {names[model.output_id]}")
     return lines, used
 
@@ -96,9 +99,11 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def render_script(network: Network, module: str, weights_file: str | None, blob: bytes | None) -> str:
     """The text of script `module`.py; weights from `blob` (embedded) or `weights_file` beside it."""
     model = network.model
-    names = python_names(model.order, reserved=T.RESERVED)
+    activations = activation_helpers()
+    layers = layer_helpers()
+    names = python_names(model.order, reserved=(*T.RESERVED, *activations, *layers))
     body, used = forward_lines(network, names)
-    helpers = [T.HELPERS[name] for name in T.HELPER_ORDER if name in used]
+    helpers = [source for name, source in {**activations, **layers}.items() if name in used]
     inputs = ", ".join(names[i] for i in model.input_ids)
     mapping = node_mapping(network, names)
     meta = network.spec.metadata or {}

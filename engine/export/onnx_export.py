@@ -7,10 +7,13 @@ Layout of the graph (what Netron shows):
 - weights are initializers named like the .ncv archive: "<node id>/kernel", "<node id>/bias",
   "<node id>/gamma", ... (float32, Dense kernels in NetCanvas's (in, out) layout: Gemm transB=0).
 
+Each layer type writes its own operators (its `to_onnx`, engine/layers); the exporter only walks
+the nodes in order. Today's forms:
+
 | NetCanvas | ONNX |
 |---|---|
 | Dense | Gemm (+ the activation's operators) |
-| Activation | linear: Identity; gelu: Div, Erf, Add, Mul, Mul (0.5·x·(1 + erf(x/√2)), exact erf form, valid in every opset); silu/swish: Sigmoid, Mul; hard_sigmoid: HardSigmoid(alpha=1/6, beta=0.5) (Keras 3's relu6(x+3)/6); softmax: Softmax(axis=-1); the rest: the operator of the same name |
+| Activation | each activation's `to_onnx`: linear: Identity; gelu: Div, Erf, Add, Mul, Mul (0.5·x·(1 + erf(x/√2)), exact erf form, valid in every opset); silu/swish: Sigmoid, Mul; hard_sigmoid: HardSigmoid(alpha=1/6, beta=0.5) (Keras 3's relu6(x+3)/6); softmax: Softmax(axis=-1); the rest: the operator of the same name |
 | Dropout | Dropout with training_mode absent (identity at inference), ratio kept for re-import |
 | Flatten | Flatten(axis=1) |
 | Reshape | Reshape to [0, *target_shape] (0 keeps the batch size) |
@@ -26,32 +29,22 @@ Training, data and metadata settings and canvas positions travel in the model's 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError
-from engine.export import activation_of, check_export, require
+from engine.export import check_export, require
 from engine.io import _write_atomic  # the same atomic save as network files
 from engine.network import Network
 
 DEFAULT_OPSET = 17
-SELU_ALPHA = 1.6732632423543772
-SELU_GAMMA = 1.0507009873554805
-# Operators that take no attributes and have the activation's name in ONNX.
-_SIMPLE = {
-    "sigmoid": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-    "softplus": "Softplus",
-    "softsign": "Softsign",
-}
 
 
 class _Graph:
-    """Collects nodes and initializers with unique names."""
+    """Collects nodes and initializers with unique names. Each layer's `to_onnx` writes through
+    it (the `LayerOnnxGraph` of engine/layers/export_forms.py), an activation's `to_onnx` through
+    `add` and `scalar` (the `OnnxGraph` of engine/activations/base.py)."""
 
     def __init__(self, helper: Any, numpy_helper: Any):
         self.helper = helper
@@ -75,87 +68,6 @@ class _Graph:
             name = f"const/{value:g}"
             self._constants[key] = self.tensor(name, np.array(value, dtype=np.float32))
         return self._constants[key]
-
-
-def _activation(g: _Graph, name: str, params: dict[str, Any], x: str, out: str, prefix: str) -> str:
-    """Emit the operators of activation `name` from tensor x to tensor out."""
-    if name == "linear":
-        return g.add("Identity", [x], out, prefix)
-    if name in _SIMPLE:
-        return g.add(_SIMPLE[name], [x], out, prefix)
-    if name == "leaky_relu":
-        return g.add("LeakyRelu", [x], out, prefix, alpha=float(params.get("alpha", 0.01)))
-    if name == "elu":
-        return g.add("Elu", [x], out, prefix, alpha=float(params.get("alpha", 1.0)))
-    if name == "selu":
-        return g.add("Selu", [x], out, prefix, alpha=SELU_ALPHA, gamma=SELU_GAMMA)
-    if name == "hard_sigmoid":
-        return g.add("HardSigmoid", [x], out, prefix, alpha=1.0 / 6.0, beta=0.5)
-    if name == "softmax":
-        return g.add("Softmax", [x], out, prefix, axis=-1)
-    if name in ("silu", "swish"):
-        s = g.add("Sigmoid", [x], f"{prefix}/sigmoid", f"{prefix}/sigmoid")
-        return g.add("Mul", [x, s], out, prefix)
-    if name == "gelu":
-        t = g.add("Div", [x, g.scalar(math.sqrt(2.0))], f"{prefix}/gelu_div", f"{prefix}/gelu_div")
-        t = g.add("Erf", [t], f"{prefix}/gelu_erf", f"{prefix}/gelu_erf")
-        t = g.add("Add", [t, g.scalar(1.0)], f"{prefix}/gelu_add", f"{prefix}/gelu_add")
-        t = g.add("Mul", [x, t], f"{prefix}/gelu_mul", f"{prefix}/gelu_mul")
-        return g.add("Mul", [t, g.scalar(0.5)], out, prefix)
-    raise ConfigError(f"activation '{name}' of '{prefix}' cannot be exported to ONNX")
-
-
-def _emit_node(g: _Graph, network: Network, nid: str, args: list[str]) -> str:
-    """Operators for canvas node `nid` reading tensors `args`; returns the tensor named `nid`."""
-    model = network.model
-    layer = model.layers[nid]
-    node = network.spec.nodes[nid]
-    p = node.params
-    weights = {k: v.astype(np.float32) for k, v in layer.weights.items()}
-    if node.type == "Dense":
-        act, act_params = activation_of(layer)
-        inputs = [args[0], g.tensor(f"{nid}/kernel", weights["kernel"])]
-        if "bias" in weights:
-            inputs.append(g.tensor(f"{nid}/bias", weights["bias"]))
-        if act == "linear":
-            return g.add("Gemm", inputs, nid, nid)
-        z = g.add("Gemm", inputs, f"{nid}/linear", f"{nid}/linear")
-        return _activation(g, act, act_params, z, nid, nid)
-    if node.type == "Activation":
-        act, act_params = activation_of(layer)
-        return _activation(g, act, act_params, args[0], nid, nid)
-    if node.type == "Dropout":
-        ratio = g.tensor(f"{nid}/ratio", np.array(p["rate"], dtype=np.float32))
-        return g.add("Dropout", [args[0], ratio], nid, nid)
-    if node.type == "Flatten":
-        return g.add("Flatten", args, nid, nid, axis=1)
-    if node.type == "Reshape":
-        shape = g.tensor(f"{nid}/shape", np.array([0, *p["target_shape"]], dtype=np.int64))
-        return g.add("Reshape", [args[0], shape], nid, nid)
-    if node.type == "BatchNormalization":
-        features = layer.input_shapes[0][0]
-        gamma = weights.get("gamma")
-        beta = weights.get("beta")
-        inputs = [
-            args[0],
-            g.tensor(f"{nid}/gamma", gamma)
-            if gamma is not None
-            else g.tensor(f"{nid}/unit_scale", np.ones(features, np.float32)),
-            g.tensor(f"{nid}/beta", beta)
-            if beta is not None
-            else g.tensor(f"{nid}/zero_offset", np.zeros(features, np.float32)),
-            g.tensor(f"{nid}/moving_mean", weights["moving_mean"]),
-            g.tensor(f"{nid}/moving_variance", weights["moving_variance"]),
-        ]
-        return g.add(
-            "BatchNormalization", inputs, nid, nid, epsilon=float(p["epsilon"]), momentum=float(p["momentum"])
-        )
-    if node.type == "Add":
-        return g.add("Add" if len(args) == 2 else "Sum", args, nid, nid)
-    if node.type == "Concatenate":
-        rank = len(layer.input_shapes[0])
-        return g.add("Concat", args, nid, nid, axis=1 + p["axis"] % rank)
-    raise AssertionError(f"check_export lets {node.type} through")  # pragma: no cover
 
 
 def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
@@ -184,7 +96,9 @@ def build_onnx_model(network: Network, opset: int = DEFAULT_OPSET) -> Any:
     for nid in model.order:
         if nid in model.input_ids:
             continue
-        tensors[nid] = _emit_node(g, network, nid, [tensors[s] for s in model.sources[nid]])
+        layer = model.layers[nid]
+        weights = {key: array.astype(np.float32) for key, array in layer.weights.items()}
+        tensors[nid] = layer.to_onnx(g, [tensors[s] for s in model.sources[nid]], nid, weights)
     output = model.output_id
     if output in model.input_ids:  # a network that is only an Input: ONNX needs a distinct name
         output = g.add("Identity", [tensors[output]], f"{output}_output", f"{output}_output")

@@ -1,9 +1,13 @@
 """ONNX import: an ONNX model whose operators map onto the layer registry, as a Network with weights.
 
+The importer walks the graph in order; each operator is read by the layer type that lists it in
+its `onnx_ops` (its `from_onnx`, engine/layers) or by the activation that recognises it (with
+the operators after it), which folds into the Dense before it where it can. Today's forms:
+
 | ONNX | NetCanvas |
 |---|---|
 | Gemm (transA=0, alpha=beta=1), MatMul with a constant 2-D weight (+ Add of a constant bias) | Dense |
-| Relu Sigmoid Tanh Softplus Softsign Selu Elu LeakyRelu HardSigmoid(1/6, 0.5) Softmax(last axis) Gelu; Sigmoid+Mul (silu); Div/Erf/Add/Mul/Mul (exact gelu) | the activation of the Dense before it, or an Activation node |
+| what an activation's `from_onnx` recognises (its `onnx_ops`): Relu Sigmoid Tanh Softplus Softsign Selu Elu LeakyRelu HardSigmoid(1/6, 0.5) Softmax(last axis) Gelu; Sigmoid+Mul (silu); Div/Erf/Add/Mul/Mul (exact gelu) | the activation of the Dense before it, or an Activation node |
 | Dropout | Dropout (its ratio) |
 | Flatten (axis 1), Reshape (batch kept) | Flatten, Reshape |
 | BatchNormalization | BatchNormalization (inference statistics) |
@@ -27,26 +31,20 @@ from typing import Any
 
 import numpy as np
 
+from engine.activations import OnnxMatch
 from engine.data import Standardizer
 from engine.errors import NetCanvasError, NetworkFileError
 from engine.export import require
-from engine.export.onnx_export import SELU_ALPHA, SELU_GAMMA
 from engine.graph import NetworkSpec
 from engine.network import Network
+from engine.registry import ACTIVATIONS, LAYERS
 
-_SIMPLE_ACTIVATIONS = {
-    "Relu": "relu",
-    "Sigmoid": "sigmoid",
-    "Tanh": "tanh",
-    "Softplus": "softplus",
-    "Softsign": "softsign",
-    "Identity": "linear",
-}
-SUPPORTED = (
-    "Gemm, MatMul(+Add), Relu, Sigmoid, Tanh, Softplus, Softsign, Selu, Elu, LeakyRelu, "
-    "HardSigmoid, Softmax, Gelu, Erf (exact gelu), Mul (silu), Dropout, Flatten, Reshape, "
-    "BatchNormalization, Add, Sum, Concat, Identity, Sub/Div (input standardization)"
-)
+
+def supported() -> str:
+    """The operators an import reads: the layers' and those every activation recognises."""
+    ops = dict.fromkeys(op for _, cls in LAYERS.items() for op in cls.onnx_ops)
+    ops.update(dict.fromkeys(op for _, cls in ACTIVATIONS.items() for op in cls.onnx_ops))
+    return f"{', '.join(ops)}, Sub/Div (input standardization)"
 
 
 @dataclass
@@ -78,6 +76,8 @@ class _Importer:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         self.done: set[int] = set()  # ids of nodes consumed by a pattern
+        # ONNX operator -> the layer type that reads it (its `onnx_ops` and `from_onnx`)
+        self.layer_types = {op: cls for _, cls in LAYERS.items() for op in cls.onnx_ops}
         self.scaler: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -87,7 +87,7 @@ class _Importer:
     def unsupported(self, node: Any) -> NetworkFileError:
         return NetworkFileError(
             f"{self.file}: operator '{node.op_type}' (node '{node.name or node.output[0]}') has no "
-            f"NetCanvas layer; supported: {SUPPORTED}"
+            f"NetCanvas layer; supported: {supported()}"
         )
 
     def attr(self, node: Any, name: str, default: Any) -> Any:
@@ -100,6 +100,9 @@ class _Importer:
 
     def source(self, tensor: str) -> _Layer:
         return self.producer[tensor]
+
+    def rank(self, tensor: str) -> int:
+        return self.source(tensor).rank
 
     def only_consumer(self, tensor: str) -> Any | None:
         """The one node reading `tensor` (None if several, none, or it is the graph output)."""
@@ -163,54 +166,11 @@ class _Importer:
 
     def node(self, node: Any) -> None:
         op, ins, out = node.op_type, list(node.input), node.output[0]
-        if op in ("Gemm", "MatMul"):
-            return self.dense(node)
-        if op in _SIMPLE_ACTIVATIONS:
-            if op == "Sigmoid" and self.silu(node):
-                return None
-            return self.activation_layer(node, _SIMPLE_ACTIVATIONS[op], ins[0], out)
-        if op in ("LeakyRelu", "Elu"):
-            alpha = float(self.attr(node, "alpha", 0.01 if op == "LeakyRelu" else 1.0))
-            name = "leaky_relu" if op == "LeakyRelu" else "elu"
-            default = 0.01 if op == "LeakyRelu" else 1.0
-            return self.activation_layer(
-                node,
-                name,
-                ins[0],
-                out,
-                None if math.isclose(alpha, default, rel_tol=1e-6) else {"alpha": alpha},
-            )
-        if op == "Selu":
-            alpha, gamma = self.attr(node, "alpha", SELU_ALPHA), self.attr(node, "gamma", SELU_GAMMA)
-            if not (
-                math.isclose(alpha, SELU_ALPHA, rel_tol=1e-6)
-                and math.isclose(gamma, SELU_GAMMA, rel_tol=1e-6)
-            ):
-                raise self.fail(
-                    node, f"has alpha {alpha} / gamma {gamma}; NetCanvas's selu uses the standard ones"
-                )
-            return self.activation_layer(node, "selu", ins[0], out)
-        if op == "HardSigmoid":
-            alpha, beta = self.attr(node, "alpha", 0.2), self.attr(node, "beta", 0.5)
-            if not (math.isclose(alpha, 1 / 6, rel_tol=1e-6) and math.isclose(beta, 0.5)):
-                raise self.fail(
-                    node,
-                    f"has alpha {alpha:g}, beta {beta:g}; NetCanvas's hard_sigmoid is "
-                    "alpha 1/6, beta 0.5 (relu6(x + 3) / 6)",
-                )
-            return self.activation_layer(node, "hard_sigmoid", ins[0], out)
-        if op == "Gelu":
-            if self.attr(node, "approximate", b"none") not in (b"none", "none"):
-                raise self.fail(node, "uses the tanh approximation; NetCanvas's gelu is the exact one")
-            return self.activation_layer(node, "gelu", ins[0], out)
-        if op == "Softmax":
-            rank = self.source(ins[0]).rank
-            axis = int(self.attr(node, "axis", -1))
-            if axis % rank != rank - 1:
-                raise self.fail(node, f"works on axis {axis}; NetCanvas's softmax works on the last axis")
-            return self.activation_layer(node, "softmax", ins[0], out)
-        if op == "Div" and self.gelu(node):
-            return None
+        found = self.activation_match(node)
+        if found is not None:
+            name, match = found
+            self.done.update(id(n) for n in match.consumed)
+            return self.activation_layer(node, name, match.x, match.out, match.params, users=match.users)
         if (
             op in ("Sub", "Div")
             and ins[1] in self.constants
@@ -221,138 +181,47 @@ class _Importer:
             self.scaler["sub" if op == "Sub" else "div"] = self.constants[ins[1]]
             self.producer[out] = self.source(ins[0])
             return None
-        return self.structural(node)
-
-    def structural(self, node: Any) -> None:
-        op, ins, out = node.op_type, list(node.input), node.output[0]
-        if op == "Dropout":
-            ratio = (
-                float(self.constants[ins[1]]) if len(ins) > 1 and ins[1] else self.attr(node, "ratio", 0.5)
-            )
-            src = self.source(ins[0])
-            self.add(_Layer(out, "Dropout", {"rate": round(float(ratio), 7)}, [ins[0]], rank=src.rank), out)
-        elif op == "Flatten":
-            if int(self.attr(node, "axis", 1)) != 1:
-                raise self.fail(node, "flattens from an axis other than 1 (NetCanvas keeps the batch axis)")
-            self.add(_Layer(out, "Flatten", {}, [ins[0]], rank=2), out)
-        elif op == "Reshape":
-            self.reshape(node)
-        elif op == "BatchNormalization":
-            if any(name not in self.constants for name in ins[1:5]):
-                raise self.fail(node, "needs constant scale, bias, mean and variance")
-            gamma, beta, mean, var = (self.constants[n].astype(np.float32) for n in ins[1:5])
-            # NetCanvas writes a fixed scale / offset under these names for scale/center = false
-            scale, center = not ins[1].endswith("/unit_scale"), not ins[2].endswith("/zero_offset")
-            params = {
-                "epsilon": float(self.attr(node, "epsilon", 1e-5)),
-                "momentum": round(float(self.attr(node, "momentum", 0.9)), 7),
-                "scale": scale,
-                "center": center,
-            }
-            weights = {"moving_mean": mean, "moving_variance": var}
-            if scale:
-                weights["gamma"] = gamma
-            if center:
-                weights["beta"] = beta
-            self.add(
-                _Layer(out, "BatchNormalization", params, [ins[0]], weights, rank=self.source(ins[0]).rank),
-                out,
-            )
-        elif op in ("Add", "Sum") and all(i in self.producer for i in ins) and len(ins) >= 2:
-            self.add(_Layer(out, "Add", {}, ins, rank=self.source(ins[0]).rank), out)
-        elif op == "Concat" and all(i in self.producer for i in ins):
-            rank = self.source(ins[0]).rank
-            axis = int(self.attr(node, "axis", 1)) % rank
-            if axis == 0:
-                raise self.fail(node, "joins along the batch axis")
-            sample_axis = axis - 1 if axis < rank - 1 else -1
-            self.add(_Layer(out, "Concatenate", {"axis": sample_axis}, ins, rank=rank), out)
-        else:
+        layer_type = self.layer_types.get(op)
+        if layer_type is None:
             raise self.unsupported(node)
+        return layer_type.from_onnx(self, node)
 
-    def dense(self, node: Any) -> None:
-        ins, out = list(node.input), node.output[0]
-        if len(ins) < 2 or ins[1] not in self.constants or ins[0] not in self.producer:
-            raise self.fail(node, "needs a constant weight matrix as its second input")
-        kernel = self.constants[ins[1]].astype(np.float32)
-        if kernel.ndim != 2:
-            raise self.fail(node, f"has a weight of shape {kernel.shape}; a Dense kernel is 2-D")
-        bias = None
-        if node.op_type == "Gemm":
-            if (
-                self.attr(node, "transA", 0)
-                or self.attr(node, "alpha", 1.0) != 1.0
-                or self.attr(node, "beta", 1.0) != 1.0
-            ):
-                raise self.fail(node, "uses transA, alpha or beta, which a Dense layer cannot express")
-            if self.attr(node, "transB", 0):
-                kernel = kernel.T
-            if len(ins) > 2 and ins[2]:
-                bias = self.constants.get(ins[2])
-                if bias is None:
-                    raise self.fail(node, "needs a constant bias")
-        else:
-            user = self.only_consumer(out)
-            if user is not None and user.op_type == "Add":
-                other = [i for i in user.input if i != out]
-                if len(other) == 1 and other[0] in self.constants:
-                    bias = self.constants[other[0]]
-                    self.done.add(id(user))
-                    out = user.output[0]
-        units = kernel.shape[1]
-        weights = {"kernel": np.ascontiguousarray(kernel)}
-        if bias is not None:
-            weights["bias"] = np.broadcast_to(np.asarray(bias, np.float32).reshape(-1), (units,)).copy()
-        params = {"units": int(units), "activation": "linear", "use_bias": bias is not None}
-        self.add(_Layer(out, "Dense", params, [ins[0]], weights, rank=2), out)
+    # ------------------------------------------------- what a layer's from_onnx reads
+    def constant(self, tensor: str) -> np.ndarray | None:
+        return self.constants.get(tensor)
 
-    def reshape(self, node: Any) -> None:
-        ins, out = list(node.input), node.output[0]
-        if ins[1] not in self.constants:
-            raise self.fail(node, "needs a constant target shape")
-        shape = [int(d) for d in self.constants[ins[1]]]
-        if len(shape) < 2 or shape[0] not in (0, -1) or any(d <= 0 for d in shape[1:]):
-            raise self.fail(
-                node,
-                f"reshapes to {shape}; NetCanvas needs the batch axis kept (0 or -1 "
-                "first) and explicit sizes for the others",
-            )
-        self.add(_Layer(out, "Reshape", {"target_shape": shape[1:]}, [ins[0]], rank=len(shape)), out)
+    def known(self, tensor: str) -> bool:
+        return tensor in self.producer
 
-    # ----------------------------------------------------------- composite activations
-    def silu(self, node: Any) -> bool:
-        """Sigmoid(x) feeding only Mul(x, sigmoid(x)): silu."""
-        x, s = node.input[0], node.output[0]
-        user = self.only_consumer(s)
-        if user is None or user.op_type != "Mul" or sorted(user.input) != sorted([x, s]):
-            return False
-        self.done.add(id(user))
-        self.activation_layer(node, "silu", x, user.output[0], users=2)
-        return True
+    def consume(self, node: Any) -> None:
+        self.done.add(id(node))
 
-    def gelu(self, node: Any) -> bool:
-        """x / sqrt(2) -> Erf -> + 1 -> x * . -> * 0.5: the exact gelu NetCanvas exports."""
-        x = node.input[0]
-        chain, tensor = [node], node.output[0]
-        expected = (("Erf", None), ("Add", 1.0), ("Mul", "x"), ("Mul", 0.5))
-        if not self._const_is(node.input[1], math.sqrt(2.0)):
-            return False
-        for op, other in expected:
-            user = self.only_consumer(tensor)
-            if user is None or user.op_type != op:
-                return False
-            rest = [i for i in user.input if i != tensor]
-            if other == "x" and rest != [x]:
-                return False
-            if isinstance(other, float) and not (len(rest) == 1 and self._const_is(rest[0], other)):
-                return False
-            chain.append(user)
-            tensor = user.output[0]
-        self.done.update(id(n) for n in chain[1:])
-        self.activation_layer(node, "gelu", x, tensor, users=2)
-        return True
+    def add_layer(
+        self,
+        layer_type: str,
+        params: dict[str, Any],
+        inputs: list[str],
+        output: str,
+        weights: dict[str, np.ndarray] | None = None,
+        rank: int = 2,
+    ) -> None:
+        self.add(_Layer(output, layer_type, params, inputs, weights or {}, rank=rank), output)
 
-    def _const_is(self, name: str, value: float) -> bool:
+    # ------------------------------------------------------------------ activations
+    def activation_match(self, node: Any) -> tuple[str, OnnxMatch] | None:
+        """(name, match) of the activation whose `from_onnx` recognises `node` (with the nodes
+        after it); when several do (Sigmoid: sigmoid, or silu's Sigmoid + Mul), the pattern
+        using the most nodes wins."""
+        best: tuple[str, OnnxMatch] | None = None
+        for name, cls in ACTIVATIONS.items():
+            if node.op_type not in cls.onnx_ops or node.input[0] not in self.producer:
+                continue
+            match = cls.from_onnx(self, node)
+            if match is not None and (best is None or len(match.consumed) > len(best[1].consumed)):
+                best = (name, match)
+        return best
+
+    def const_is(self, name: str, value: float) -> bool:
         array = self.constants.get(name)
         return array is not None and array.size == 1 and math.isclose(float(array), value, rel_tol=1e-6)
 

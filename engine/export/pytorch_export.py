@@ -7,7 +7,9 @@
     OUT_DIR/data_sources.py   the file's data source read with NumPy only (no NetCanvas needed)
     OUT_DIR/__init__.py, README.md, requirements.txt
 
-NetCanvas never imports torch: this module only writes text and NumPy arrays.
+NetCanvas never imports torch: this module only writes text and NumPy arrays. Each layer type
+writes its own part of model.py (its `to_torch`, engine/layers) and each loss its `loss_value`
+in train.py (`Loss.torch_loss`). Today's forms:
 
 | NetCanvas | PyTorch |
 |---|---|
@@ -47,7 +49,6 @@ from engine.registry import DATASETS, LOSSES, resolve_params
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _SETTINGS_BLOCK = re.compile(r"# BEGIN SETTINGS.*?# END SETTINGS\n", re.S)
 _LOSS_BLOCK = re.compile(r"# BEGIN LOSS.*?# END LOSS\n", re.S)
-_BATCH_NORM = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
 
 
 def fused_activation(network: Network) -> str | None:
@@ -99,80 +100,43 @@ class _ModelWriter:
                 self._node(nid)
 
     def _node(self, nid: str) -> None:
-        node = self.network.spec.nodes[nid]
-        layer = self.model.layers[nid]
-        p = node.params
         var = self.names[nid]
-        args = [self.names[s] for s in self.model.sources[nid]]
         is_output = nid == self.model.output_id
         fused = fused_activation(self.network) if is_output else None
-        if node.type == "Dense":
-            fan_in = layer.input_shapes[0][0]
-            bias = "" if p["use_bias"] else ", bias=False"
-            self.init.append(f"self.{var} = nn.Linear({fan_in}, {p['units']}{bias})")
-            self.state[f"{var}.weight"] = np.ascontiguousarray(layer.weights["kernel"].T)
-            if p["use_bias"]:
-                self.state[f"{var}.bias"] = layer.weights["bias"].copy()
-            for key, term in (("kernel_l1", "abs().sum()"), ("kernel_l2", "square().sum()")):
-                if p[key]:
-                    self.regularization.append(f"{p[key]!r} * self.{var}.weight.{term}")
-            if fused:
-                self.body.append(f"{var} = self.{var}({args[0]})  # logits")
-            else:
-                self.body.append(f"{var} = {layer.activation.torch_expression(f'self.{var}({args[0]})')}")
-        elif node.type == "Activation":
-            if fused:
-                self.body.append(f"{var} = {args[0]}  # logits")
-            else:
-                self.body.append(f"{var} = {layer.activation.torch_expression(args[0])}")
-        elif node.type == "Dropout":
-            self.init.append(f"self.{var} = nn.Dropout({p['rate']!r})")
-            self.body.append(f"{var} = self.{var}({args[0]})")
-        elif node.type == "Flatten":
-            self.body.append(f"{var} = torch.flatten({args[0]}, 1)")
-        elif node.type == "Reshape":
-            dims = ", ".join(str(d) for d in p["target_shape"])
-            self.body.append(f"{var} = {args[0]}.reshape({args[0]}.shape[0], {dims})")
-        elif node.type == "BatchNormalization":
-            self._batch_norm(nid, var, args[0], layer)
-        elif node.type == "Add":
-            self.body.append(f"{var} = {' + '.join(args)}")
-        else:  # Concatenate
-            axis = 1 + p["axis"] % len(layer.input_shapes[0])
-            self.body.append(f"{var} = torch.cat([{', '.join(args)}], dim={axis})")
+        node = _ModuleNode(self, var, fused is not None)
+        expr = self.model.layers[nid].to_torch(node, [self.names[s] for s in self.model.sources[nid]])
+        self.body.append(f"{var} = {expr}" + ("  # logits" if fused else ""))
         if fused:
             self.body.append(f"return {var} if logits else {get_activation(fused).torch_expression(var)}")
         elif is_output:
             self.body.append(f"return {var}")
 
-    def _batch_norm(self, nid: str, var: str, arg: str, layer: Any) -> None:
-        p = self.network.spec.nodes[nid].params
-        shape = layer.input_shapes[0]
-        kind = _BATCH_NORM.get(len(shape), "BatchNorm1d")
-        affine = p["scale"] or p["center"]
-        momentum = round(1.0 - p["momentum"], 12)  # PyTorch weighs the new batch by momentum
-        extra = "" if affine else ", affine=False"
-        self.init.append(
-            f"self.{var} = nn.{kind}({shape[0]}, eps={p['epsilon']!r}, momentum={momentum!r}{extra})"
-        )
-        w = layer.weights
-        ones = np.ones(shape[0], self.model.dtype)
-        if affine:
-            self.state[f"{var}.weight"] = w["gamma"].copy() if "gamma" in w else ones
-            self.state[f"{var}.bias"] = w["beta"].copy() if "beta" in w else ones * 0
-            for key, flag, label in (
-                ("weight", "scale", "gamma stays 1"),
-                ("bias", "center", "beta stays 0"),
-            ):
-                if not p[flag]:
-                    self.init.append(f"self.{var}.{key}.requires_grad_(False)  # {flag}=false: {label}")
-        self.state[f"{var}.running_mean"] = w["moving_mean"].copy()
-        self.state[f"{var}.running_var"] = w["moving_variance"].copy()
-        self.state[f"{var}.num_batches_tracked"] = np.array(0, dtype=np.int64)
-        if len(shape) <= 4:
-            self.body.append(f"{var} = self.{var}({arg})")
-        else:
-            self.body.append(f"{var} = self.{var}({arg}.flatten(2)).reshape({arg}.shape)")
+
+class _ModuleNode:
+    """What a layer's `to_torch` writes through for one node (the `TorchModule` of
+    engine/layers/export_forms.py)."""
+
+    def __init__(self, writer: _ModelWriter, var: str, logits: bool):
+        self.writer = writer
+        self.var = var
+        self.dtype = writer.model.dtype
+        self.logits = logits  # the loss works on this output's logits: leave the activation out
+
+    def module(self, text: str) -> str:
+        self.writer.init.append(f"self.{self.var} = {text}")
+        return f"self.{self.var}"
+
+    def init(self, line: str) -> None:
+        self.writer.init.append(line)
+
+    def state(self, key: str, array: np.ndarray) -> None:
+        self.writer.state[f"{self.var}.{key}"] = array
+
+    def penalty(self, text: str) -> None:
+        self.writer.regularization.append(text)
+
+    def activation(self, activation: Any, expr: str) -> str:
+        return expr if self.logits else activation.torch_expression(expr)
 
 
 def class_name(network: Network) -> str:

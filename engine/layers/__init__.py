@@ -1,6 +1,10 @@
 """Layer types; importing this package registers them all in `engine.registry.LAYERS`."""
 
-from engine.layers import core, merge, normalization
+# The import order is the registration order, which the palette lists: core types first.
+# isort: off
+from engine.layers import core, regularization, reshaping, merge, normalization
+
+# isort: on
 from engine.layers.base import ActivatedLayer, Layer
 
-__all__ = ["ActivatedLayer", "Layer", "core", "merge", "normalization"]
+__all__ = ["ActivatedLayer", "Layer", "core", "merge", "normalization", "regularization", "reshaping"]

@@ -4,18 +4,31 @@ Class level (no arrays, used by the canvas, validation, summary and file loader)
 `output_shape`, `weight_shapes`, `trainable_keys`, `describe`. Instance level (built by
 `engine.model.Model`): `weights` and `grads` dicts under the same keys, `initialize`, `forward`,
 `backward`, `regularization_loss`. Shapes exclude the batch dimension.
+
+Export forms (what engine/export asks of a layer, through the builders of
+engine/layers/export_forms.py): `to_onnx`, `to_torch`, `to_numpy` (with `numpy_helpers`), and for
+the ONNX import `onnx_ops` / `from_onnx`. A type that does not define one cannot be exported to
+that format (`engine.export.check_export` names the node) or is not recognised on import.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from engine.registry import ParamSpec
 
+if TYPE_CHECKING:
+    from engine.layers.export_forms import LayerOnnxGraph, LayerOnnxReader, NumpyScript, TorchModule
+
 Shape = tuple[int, ...]
+
+
+def shape_text(shape: Shape | list[int]) -> str:
+    """(28, 28) and (3,) as people write them."""
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 class Layer(ABC):
@@ -76,6 +89,32 @@ class Layer(ABC):
 
     def regularization_loss(self) -> float:
         return 0.0
+
+    # ------------------------------------------------------------- export forms
+    onnx_ops: ClassVar[tuple[str, ...]] = ()  # the ONNX operators `from_onnx` reads
+    numpy_helpers: ClassVar[dict[str, str]] = {}  # functions the NumPy script defines for it
+
+    def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
+        """Add the operators computing this layer to `g`, reading tensors `args` and writing
+        tensor `out` (the node id; helper tensors are named "<out>/<what>"), with `weights` (the
+        layer's arrays in float32) as initializers; returns `out`."""
+        raise NotImplementedError(f"{self.name} has no ONNX form")
+
+    def to_torch(self, m: TorchModule, args: list[str]) -> str:
+        """The layer's output in the exported module's forward(), from the variables `args`;
+        submodules, state-dict arrays and penalties are declared through `m`."""
+        raise NotImplementedError(f"{self.name} has no PyTorch form")
+
+    def to_numpy(self, s: NumpyScript, args: list[str]) -> str:
+        """The layer's output at inference in the NumPy script's forward(), from the variables
+        `args`; arrays are read through `s.weight(key)`."""
+        raise NotImplementedError(f"{self.name} has no NumPy-script form")
+
+    @classmethod
+    def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
+        """Read ONNX `node` (its op_type is one of `onnx_ops`) as this layer type:
+        `reader.add_layer(...)`, or raise `reader.fail(node, why)`."""
+        raise reader.unsupported(node)
 
 
 class ActivatedLayer(Layer):

@@ -1,9 +1,8 @@
-"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape."""
+"""Core layers: Input, Dense and Activation."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,8 +11,11 @@ from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
-from engine.layers.base import ActivatedLayer, Layer, Shape
+from engine.layers.base import ActivatedLayer, Layer, Shape, shape_text
 from engine.registry import LAYERS, ParamSpec
+
+if TYPE_CHECKING:
+    from engine.layers.export_forms import LayerOnnxGraph, LayerOnnxReader, NumpyScript, TorchModule
 
 _NO_BIAS = {dtype: np.empty(0, dtype) for dtype in KERNEL_DTYPES}
 # Activations NumPy computes faster than a scalar Numba loop (its SIMD tanh: 5x in float32).
@@ -44,13 +46,15 @@ class Input(Layer):
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
-        return f"Input {_shape_text(params['shape'])}"
+        return f"Input {shape_text(params['shape'])}"
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
         return inputs[0]
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         return []
+
+    # Every format reads an Input as a graph input: the exporters never ask it for a form.
 
 
 @LAYERS.register
@@ -80,9 +84,7 @@ class Dense(ActivatedLayer):
     def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
         shape = input_shapes[0]
         if len(shape) != 1:
-            raise GraphError(
-                f"{where} expects a 1-D input, got {_shape_text(shape)}: add a Flatten before it"
-            )
+            raise GraphError(f"{where} expects a 1-D input, got {shape_text(shape)}: add a Flatten before it")
         return (params["units"],)
 
     @classmethod
@@ -208,6 +210,78 @@ class Dense(ActivatedLayer):
             loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
         return loss
 
+    # ------------------------------------------------------------- export forms
+    onnx_ops = ("Gemm", "MatMul")
+
+    def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
+        """Gemm with the kernel in (in, units) layout (transB=0), then the activation."""
+        inputs = [args[0], g.tensor(f"{out}/kernel", weights["kernel"])]
+        if "bias" in weights:
+            inputs.append(g.tensor(f"{out}/bias", weights["bias"]))
+        if self.activation.name == "linear":
+            return g.add("Gemm", inputs, out, out)
+        z = g.add("Gemm", inputs, f"{out}/linear", f"{out}/linear")
+        return self.activation.to_onnx(g, z, out, out)
+
+    def to_torch(self, m: TorchModule, args: list[str]) -> str:
+        """nn.Linear (its weight is the kernel transposed), then the activation as a function."""
+        p = self.params
+        bias = "" if p["use_bias"] else ", bias=False"
+        linear = m.module(f"nn.Linear({self.input_shapes[0][0]}, {p['units']}{bias})")
+        m.state("weight", np.ascontiguousarray(self.weights["kernel"].T))
+        if p["use_bias"]:
+            m.state("bias", self.weights["bias"].copy())
+        for key, term in (("kernel_l1", "abs().sum()"), ("kernel_l2", "square().sum()")):
+            if p[key]:
+                m.penalty(f"{p[key]!r} * {linear}.weight.{term}")
+        return m.activation(self.activation, f"{linear}({args[0]})")
+
+    def to_numpy(self, s: NumpyScript, args: list[str]) -> str:
+        z = f"{args[0]} @ {s.weight('kernel')}"
+        if "bias" in self.weights:
+            z += f" + {s.weight('bias')}"
+        return s.activation(self.activation, z)
+
+    @classmethod
+    def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
+        """Gemm (transA=0, alpha=beta=1), or MatMul with a constant 2-D weight followed by the
+        Add of a constant bias; the activation after it is folded in by the importer."""
+        ins, out = list(node.input), node.output[0]
+        kernel = reader.constant(ins[1]) if len(ins) >= 2 else None
+        if kernel is None or not reader.known(ins[0]):
+            raise reader.fail(node, "needs a constant weight matrix as its second input")
+        kernel = kernel.astype(np.float32)
+        if kernel.ndim != 2:
+            raise reader.fail(node, f"has a weight of shape {kernel.shape}; a Dense kernel is 2-D")
+        bias = None
+        if node.op_type == "Gemm":
+            if (
+                reader.attr(node, "transA", 0)
+                or reader.attr(node, "alpha", 1.0) != 1.0
+                or reader.attr(node, "beta", 1.0) != 1.0
+            ):
+                raise reader.fail(node, "uses transA, alpha or beta, which a Dense layer cannot express")
+            if reader.attr(node, "transB", 0):
+                kernel = kernel.T
+            if len(ins) > 2 and ins[2]:
+                bias = reader.constant(ins[2])
+                if bias is None:
+                    raise reader.fail(node, "needs a constant bias")
+        else:
+            user = reader.only_consumer(out)
+            if user is not None and user.op_type == "Add":
+                other = [i for i in user.input if i != out]
+                if len(other) == 1 and reader.constant(other[0]) is not None:
+                    bias = reader.constant(other[0])
+                    reader.consume(user)
+                    out = user.output[0]
+        units = kernel.shape[1]
+        weights = {"kernel": np.ascontiguousarray(kernel)}
+        if bias is not None:
+            weights["bias"] = np.broadcast_to(np.asarray(bias, np.float32).reshape(-1), (units,)).copy()
+        params = {"units": int(units), "activation": "linear", "use_bias": bias is not None}
+        reader.add_layer("Dense", params, [ins[0]], out, weights)
+
 
 @LAYERS.register
 class Activation(ActivatedLayer):
@@ -247,84 +321,13 @@ class Activation(ActivatedLayer):
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         return [grad_z]
 
+    # Export forms: the activation's own. (The importer makes an Activation node from an
+    # activation's operators when it cannot fold them into the Dense before.)
+    def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
+        return self.activation.to_onnx(g, args[0], out, out)
 
-@LAYERS.register
-class Dropout(Layer):
-    """Inverted dropout: during training zeroes a fraction `rate` and scales the rest by 1/(1-rate)."""
+    def to_torch(self, m: TorchModule, args: list[str]) -> str:
+        return m.activation(self.activation, args[0])
 
-    name = "Dropout"
-    group = "Regularization"
-    description = "Randomly silences units while training, against overfitting"
-    param_specs = (
-        ParamSpec(
-            "rate", "float", 0.5, "Fraction of units dropped while training", minimum=0.0, maximum=0.95
-        ),
-    )
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        return f"Dropout {params['rate']:g}"
-
-    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
-        x = inputs[0]
-        rate = self.params["rate"]
-        if not training or rate == 0.0:
-            self.mask = None
-            return x
-        keep = rng.random(x.shape, dtype=np.float64 if self.dtype == np.float64 else np.float32)
-        self.mask = (keep >= rate).astype(self.dtype) * self.dtype.type(1.0 / (1.0 - rate))
-        return x * self.mask
-
-    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
-        return [grad_out if self.mask is None else grad_out * self.mask]
-
-
-@LAYERS.register
-class Flatten(Layer):
-    name = "Flatten"
-    group = "Reshape"
-    description = "Unrolls each sample into a 1-D vector (e.g. 28×28 image → 784)"
-
-    @classmethod
-    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
-        return (math.prod(input_shapes[0]),)
-
-    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
-        return inputs[0].reshape(inputs[0].shape[0], -1)
-
-    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
-        return [grad_out.reshape((grad_out.shape[0], *self.input_shapes[0]))]
-
-
-@LAYERS.register
-class Reshape(Layer):
-    name = "Reshape"
-    group = "Reshape"
-    description = "Rearranges each sample into a new shape with the same number of values"
-    param_specs = (ParamSpec("target_shape", "shape", (1,), "New shape of one sample, e.g. [1, 28, 28]"),)
-
-    @classmethod
-    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
-        target = tuple(params["target_shape"])
-        if math.prod(target) != math.prod(input_shapes[0]):
-            raise GraphError(
-                f"{where} cannot reshape {_shape_text(input_shapes[0])} "
-                f"({math.prod(input_shapes[0])} values) into {_shape_text(target)} "
-                f"({math.prod(target)} values): the number of values must stay the same"
-            )
-        return target
-
-    @classmethod
-    def describe(cls, params: dict[str, Any]) -> str:
-        return f"Reshape {_shape_text(params['target_shape'])}"
-
-    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
-        return inputs[0].reshape((inputs[0].shape[0], *self.output_shape_))
-
-    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
-        return [grad_out.reshape((grad_out.shape[0], *self.input_shapes[0]))]
-
-
-def _shape_text(shape: Shape | list[int]) -> str:
-    """(28, 28) and (3,) as people write them."""
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    def to_numpy(self, s: NumpyScript, args: list[str]) -> str:
+        return s.activation(self.activation, args[0])

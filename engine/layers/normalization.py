@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.layers.base import Layer, Shape
 from engine.registry import LAYERS, ParamSpec
+
+if TYPE_CHECKING:
+    from engine.layers.export_forms import LayerOnnxGraph, LayerOnnxReader, NumpyScript, TorchModule
+
+_TORCH_KINDS = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
+_NUMPY_BATCH_NORM = '''def batch_norm(x, name, epsilon):
+    """Inference-mode batch normalization over axis 1 with the moving statistics."""
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = W[name + "/moving_mean"].reshape(shape)
+    inv_std = (1 / np.sqrt(W[name + "/moving_variance"] + epsilon)).astype(x.dtype).reshape(shape)
+    out = (x - mean) * inv_std
+    if name + "/gamma" in W:
+        out = out * W[name + "/gamma"].reshape(shape)
+    if name + "/beta" in W:
+        out = out + W[name + "/beta"].reshape(shape)
+    return out'''
 
 
 @LAYERS.register
@@ -109,3 +125,90 @@ class BatchNormalization(Layer):
         mean_g = self._broadcast(grad_x_hat.mean(axis=axes))
         mean_gx = self._broadcast((grad_x_hat * self.x_hat).sum(axis=axes) / count)
         return [(grad_x_hat - mean_g - self.x_hat * mean_gx) * inv_std]
+
+    # ------------------------------------------------------------- export forms
+    onnx_ops = ("BatchNormalization",)
+    numpy_helpers = {"batch_norm": _NUMPY_BATCH_NORM}
+
+    def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
+        """BatchNormalization in inference mode with the moving statistics; its momentum is
+        NetCanvas's (ONNX uses the same convention). Without scale / center a fixed scale 1 /
+        offset 0 is written under a name the import recognises."""
+        features = self.input_shapes[0][0]
+        scale = weights.get("gamma")
+        offset = weights.get("beta")
+        inputs = [
+            args[0],
+            g.tensor(f"{out}/gamma", scale)
+            if scale is not None
+            else g.tensor(f"{out}/unit_scale", np.ones(features, np.float32)),
+            g.tensor(f"{out}/beta", offset)
+            if offset is not None
+            else g.tensor(f"{out}/zero_offset", np.zeros(features, np.float32)),
+            g.tensor(f"{out}/moving_mean", weights["moving_mean"]),
+            g.tensor(f"{out}/moving_variance", weights["moving_variance"]),
+        ]
+        p = self.params
+        return g.add(
+            "BatchNormalization",
+            inputs,
+            out,
+            out,
+            epsilon=float(p["epsilon"]),
+            momentum=float(p["momentum"]),
+        )
+
+    def to_torch(self, m: TorchModule, args: list[str]) -> str:
+        """nn.BatchNorm1d/2d/3d by rank (PyTorch's momentum is 1 - NetCanvas's); other ranks
+        through BatchNorm1d on x.flatten(2)."""
+        p = self.params
+        shape = self.input_shapes[0]
+        kind = _TORCH_KINDS.get(len(shape), "BatchNorm1d")
+        affine = p["scale"] or p["center"]
+        momentum = round(1.0 - p["momentum"], 12)  # PyTorch weighs the new batch by momentum
+        extra = "" if affine else ", affine=False"
+        norm = m.module(f"nn.{kind}({shape[0]}, eps={p['epsilon']!r}, momentum={momentum!r}{extra})")
+        w = self.weights
+        ones = np.ones(shape[0], m.dtype)
+        if affine:
+            m.state("weight", w["gamma"].copy() if "gamma" in w else ones)
+            m.state("bias", w["beta"].copy() if "beta" in w else ones * 0)
+            for key, flag, label in (
+                ("weight", "scale", "gamma stays 1"),
+                ("bias", "center", "beta stays 0"),
+            ):
+                if not p[flag]:
+                    m.init(f"{norm}.{key}.requires_grad_(False)  # {flag}=false: {label}")
+        m.state("running_mean", w["moving_mean"].copy())
+        m.state("running_var", w["moving_variance"].copy())
+        m.state("num_batches_tracked", np.array(0, dtype=np.int64))
+        x = args[0]
+        return f"{norm}({x})" if len(shape) <= 4 else f"{norm}({x}.flatten(2)).reshape({x}.shape)"
+
+    def to_numpy(self, s: NumpyScript, args: list[str]) -> str:
+        s.use("batch_norm")
+        return f"batch_norm({args[0]}, {s.node_literal}, epsilon={self.params['epsilon']!r})"
+
+    @classmethod
+    def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
+        ins = list(node.input)
+        arrays = [reader.constant(name) for name in ins[1:5]]
+        if len(arrays) < 4 or any(a is None for a in arrays):
+            raise reader.fail(node, "needs constant scale, bias, mean and variance")
+        gamma, beta, mean, var = (a.astype(np.float32) for a in arrays)
+        # NetCanvas writes a fixed scale / offset under these names for scale/center = false
+        scale, center = not ins[1].endswith("/unit_scale"), not ins[2].endswith("/zero_offset")
+        params = {
+            "epsilon": float(reader.attr(node, "epsilon", 1e-5)),
+            "momentum": round(float(reader.attr(node, "momentum", 0.9)), 7),
+            "scale": scale,
+            "center": center,
+        }
+        weights = {"moving_mean": mean, "moving_variance": var}
+        if scale:
+            weights["gamma"] = gamma
+        if center:
+            weights["beta"] = beta
+        reader.add_layer(
+            "BatchNormalization", params, [ins[0]], node.output[0], weights, rank=reader.rank(ins[0])
+        )

@@ -2,7 +2,8 @@
 
 from string import Template
 
-# Names the generated script defines itself; node variables never take them.
+# Names the generated script defines itself; node variables never take them (nor the names of
+# the activations' and layers' helper functions, see engine/export/numpy_export.py).
 RESERVED = (
     "W",
     "DTYPE",
@@ -13,19 +14,6 @@ RESERVED = (
     "predict",
     "main",
     "load_weights",
-    "batch_norm",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "silu",
-    "softplus",
-    "softsign",
-    "hard_sigmoid",
-    "softmax",
     "argparse",
     "base64",
     "io",
@@ -34,64 +22,6 @@ RESERVED = (
     "Path",
     "len",
 )
-
-# Activation name -> the function the script defines for it.
-FUNCTION_NAMES = {"swish": "silu"}
-
-HELPERS = {
-    "sigmoid": '''def sigmoid(x):
-    """1 / (1 + e^-x), computed without overflow for large |x|."""
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)''',
-    "tanh": """def tanh(x):
-    return np.tanh(x)""",
-    "relu": """def relu(x):
-    return np.where(x < 0, 0, x)""",
-    "leaky_relu": """def leaky_relu(x, alpha):
-    return np.where(x > 0, x, x.dtype.type(alpha) * x)""",
-    "elu": """def elu(x, alpha):
-    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))""",
-    "selu": """def selu(x):
-    scale, alpha = 1.0507009873554805, 1.6732632423543772
-    t = x.dtype.type
-    return np.where(x > 0, t(scale) * x, t(scale * alpha) * np.expm1(np.minimum(x, 0)))""",
-    "gelu": '''_erfc = np.vectorize(math.erfc, otypes=[np.float64])
-
-
-def gelu(x):
-    """Exact GELU: x/2 * (1 + erf(x / sqrt 2)), written with erfc for accuracy when x < 0."""
-    return (0.5 * x * _erfc(-x * x.dtype.type(1 / math.sqrt(2))).astype(x.dtype)).astype(x.dtype)''',
-    "silu": '''def silu(x):
-    """x * sigmoid(x) (also called swish)."""
-    e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return x * np.where(x >= 0, r, e * r)''',
-    "softplus": '''def softplus(x):
-    """log(1 + e^x) without overflow."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))''',
-    "softsign": """def softsign(x):
-    return x / (1 + np.abs(x))""",
-    "hard_sigmoid": '''def hard_sigmoid(x):
-    """Keras 3's definition: relu6(x + 3) / 6."""
-    return np.minimum(np.maximum(x + 3, 0), 6) / x.dtype.type(6)''',
-    "softmax": '''def softmax(x):
-    """Over the last axis, on max-subtracted values so it never overflows."""
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)''',
-    "batch_norm": '''def batch_norm(x, name, epsilon):
-    """Inference-mode batch normalization over axis 1 with the moving statistics."""
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    mean = W[name + "/moving_mean"].reshape(shape)
-    inv_std = (1 / np.sqrt(W[name + "/moving_variance"] + epsilon)).astype(x.dtype).reshape(shape)
-    out = (x - mean) * inv_std
-    if name + "/gamma" in W:
-        out = out * W[name + "/gamma"].reshape(shape)
-    if name + "/beta" in W:
-        out = out + W[name + "/beta"].reshape(shape)
-    return out''',
-}
-HELPER_ORDER = tuple(HELPERS)
 
 EMBEDDED_WEIGHTS = Template('''# The trained weights: a compressed .npz archive, base64-encoded, one array per
 # "<node id>/<name>" as in NetCanvas's .ncv files (Dense kernels are (inputs, units)).
