@@ -3,9 +3,11 @@
 A `TrainingMonitor` is called between batches on the training thread (it reads the model only
 then, so no locking is needed). Each `snapshot()` runs one inference pass over a fixed probe
 batch and, for networks with two inputs, over a grid of the input plane, and returns plain
-arrays: per-layer activation histograms, mean activation, the fraction of dead ReLU units, the
-fraction of saturated sigmoid/tanh values, the gradient norm of the last step, and the decision
-surface with each hidden unit's response. Nothing here knows about Qt.
+arrays: per-layer activation histograms, mean activation, the fraction of dead units, the
+fraction of saturated values, the gradient norm of the last step, and the decision
+surface with each hidden unit's response. Which layers have dead units, saturate, or have a
+fixed output range is each activation's own declaration (`has_dead_units`, `saturating`,
+`bounded_range` in engine/activations/base.py). Nothing here knows about Qt.
 """
 
 from __future__ import annotations
@@ -15,24 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine._kernels.health import activation_stats
+from engine.activations import Activation
 from engine.array_checks import check_prepared
 from engine.model import Model
 
 HISTOGRAM_BINS = 24
-DEAD_KINDS = ("relu",)  # units that output exactly 0 for every probe sample are dead
-SATURATING = {
-    "sigmoid": (0.02, 0.98),
-    "hard_sigmoid": (0.02, 0.98),
-    "tanh": (-0.98, 0.98),
-    "softsign": (-0.95, 0.95),
-}
-BOUNDED_RANGES = {
-    "sigmoid": (0.0, 1.0),
-    "hard_sigmoid": (0.0, 1.0),
-    "softmax": (0.0, 1.0),
-    "tanh": (-1.0, 1.0),
-    "softsign": (-1.0, 1.0),
-}
 UNIT_MAPS_PER_LAYER = 8
 
 
@@ -45,7 +34,7 @@ class LayerHealth:
     mean_activation: float
     histogram: np.ndarray  # (HISTOGRAM_BINS,) counts
     bin_edges: np.ndarray  # (HISTOGRAM_BINS + 1,)
-    dead_fraction: float | None  # ReLU layers only: units silent for every probe sample
+    dead_fraction: float | None  # ReLU-like layers only: units silent for every probe sample
     saturated_fraction: float | None  # sigmoid/tanh-like layers only: values in the flat tails
     gradient_norm: float | None  # L2 norm of this layer's weight gradients; None if no weights
     weight_scale: float | None  # mean |kernel|; drives edge thickness on the canvas
@@ -100,7 +89,7 @@ class TrainingMonitor:
         self.unit_grid_size = unit_grid_size
         self.features = feature_pair
         self.hidden_ids = [
-            nid for nid in model.order if nid != model.output_id and _activation_name(model, nid) is not None
+            nid for nid in model.order if nid != model.output_id and _activation(model, nid) is not None
         ]
         self.surface_wanted = surface
         if self.has_surface and not all(0 <= f < self.probe_x.shape[1] for f in feature_pair):
@@ -151,11 +140,13 @@ class TrainingMonitor:
     def _layer_health(self, nid: str, out: np.ndarray) -> LayerHealth:
         """`nid`'s numbers from its outputs `out` on the probe batch."""
         model = self.model
-        kind = _activation_name(model, nid)
+        activation = _activation(model, nid)
         flat = np.ascontiguousarray(out.reshape(len(out), -1))
-        bounds = BOUNDED_RANGES.get(kind or "")  # else the histogram spans the values
+        # Without a bounded range the histogram spans the values.
+        bounds = activation.bounded_range if activation is not None else None
         lo, hi = bounds or (0.0, 1.0)
-        low, high = SATURATING.get(kind or "", (-np.inf, np.inf))
+        saturating = activation.saturating if activation is not None else None
+        low, high = saturating or (-np.inf, np.inf)
         counts, edges = np.empty(HISTOGRAM_BINS, np.int64), np.empty(HISTOGRAM_BINS + 1)
         if not lo < hi:  # the kernel divides by hi - lo to find each value's bin
             raise ValueError(f"monitor: histogram range [{lo}, {hi}] of '{nid}' is empty")
@@ -166,12 +157,12 @@ class TrainingMonitor:
         kernel = layer.weights.get("kernel")
         return LayerHealth(
             node_id=nid,
-            activation=kind,
+            activation=activation.name if activation is not None else None,
             mean_activation=mean,
             histogram=counts,
             bin_edges=edges,
-            dead_fraction=dead if kind in DEAD_KINDS else None,
-            saturated_fraction=saturated if kind in SATURATING else None,
+            dead_fraction=dead if activation is not None and activation.has_dead_units else None,
+            saturated_fraction=saturated if saturating is not None else None,
             gradient_norm=grad_norm,
             weight_scale=float(np.abs(kernel).mean()) if kernel is not None and kernel.size else None,
         )
@@ -193,8 +184,9 @@ class TrainingMonitor:
         output = model.outputs[model.output_id][unit_rows.stop :]
         size = self.grid_size
         if output.ndim == 2 and output.shape[1] == 1:
-            activation = _activation_name(model, model.output_id)
-            kind = "probability" if activation in ("sigmoid", "hard_sigmoid") else "value"
+            activation = _activation(model, model.output_id)
+            probability = activation is not None and activation.bounded_range == (0.0, 1.0)
+            kind = "probability" if probability else "value"
             values = output[:, 0]
         elif output.ndim == 2:
             kind, values = "class", output.argmax(axis=1).astype(np.float64)
@@ -203,9 +195,9 @@ class TrainingMonitor:
         return Surface(xs.copy(), ys.copy(), values.reshape(size, size).astype(np.float64), kind, unit_maps)
 
 
-def _activation_name(model: Model, nid: str) -> str | None:
-    activation = getattr(model.layers[nid], "activation", None)
-    return activation.name if activation is not None else None
+def _activation(model: Model, nid: str) -> Activation | None:
+    """The activation of node `nid` (a Dense or Activation layer), None for other layers."""
+    return getattr(model.layers[nid], "activation", None)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:

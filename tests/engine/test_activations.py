@@ -157,15 +157,22 @@ def test_kernels_match_their_numpy_twins(code, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ELEMENTWISE)
-def test_forward_with_bias_fuses_the_bias(name, dtype):
+def test_the_fused_bias_kernel_matches_forward_of_the_biased_values(name, dtype):
+    """add_bias_act, a Dense layer's fused step: z += bias, out = f(z)."""
     act = get_activation(name)
     rng = np.random.default_rng(6)
     z, b = rng.normal(size=(7, 3)).astype(dtype), rng.normal(size=3).astype(dtype)
-    out = act.forward_with_bias(z, b)
+    expected_z = z + b
+    out = np.empty_like(z)
+    K.add_bias_act(z, b, out, act.kernel_code, dtype(act.alpha))
     assert out.dtype == dtype
-    np.testing.assert_allclose(out, act.forward(z + b), rtol=1e-6 if dtype == np.float32 else 1e-14)
-    with pytest.raises(ConfigError, match=r"bias of shape \(units,\), got \(7, 3\) and \(4,\)"):
-        act.forward_with_bias(z, np.zeros(4, dtype))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(out, act.forward(expected_z), rtol=tol)
+    np.testing.assert_allclose(z, expected_z, rtol=tol)
+
+
+def test_no_activation_has_a_separate_biased_forward():
+    assert not any(hasattr(ACTIVATIONS.get(name), "forward_with_bias") for name in NAMES)
 
 
 def test_softmax_is_stable_sums_to_one_and_works_over_the_last_axis():
