@@ -13,7 +13,8 @@ here. Its NumPy twin is the general path itself: the tests train both and compar
 
 Arrays (C-contiguous, the weights' float dtype unless said):
 - params, grads (P,), slot1, slot2, consts, x, y_dense, y_index, order, preds, losses: as in
-  `engine._kernels.small_net.train_batches`; the loss is SPARSE_CE or DENSE_CE there.
+  `engine._kernels.small_net.train_batches`; the loss is SPARSE_CE or DENSE_CE
+  (`engine._kernels.small_net_forward`) here.
 - layers (L, 7) int64: weight offset, bias offset (-1: none), fan_in, fan_out, activation code
   (the output layer's is unused: softmax), offset of the layer's units among all layers' units,
   offset of its inputs among all non-first layers' inputs.
@@ -31,7 +32,8 @@ from engine._kernels import FASTMATH
 from engine._kernels.activations import TANH, add_bias_act, bias_act_backward, column_sums, softmax_rows
 from engine._kernels.blas import matmul
 from engine._kernels.losses import softmax_ce_dense, softmax_ce_index
-from engine._kernels.small_net import SPARSE_CE, fused_tanh, optimizer_update
+from engine._kernels.small_net import optimizer_update
+from engine._kernels.small_net_forward import SPARSE_CE, fused_tanh
 
 # Eigen's float tanh (generic_fast_tanh_float): a 13/6 rational function of x clamped to +-CLAMP
 _TANH32_CLAMP = 7.90531110763549805

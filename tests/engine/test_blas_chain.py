@@ -13,7 +13,8 @@ from engine.losses import Loss, get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
 from engine.training.control import TrainingControl
-from engine.training.runners.blas_chain import MAX_BATCHES_PER_CALL, BlasChainPath
+from engine.training.runners.base import TrainingSetup
+from engine.training.runners.blas_chain import MAX_BATCHES_PER_CALL, BlasChainRunner
 from tests.engine.test_dense_chain import classifier, data, small_classifier
 from tests.engine.test_fused_path import PenaltyAt, check_stop_and_single_steps, fit
 
@@ -172,8 +173,8 @@ def test_calls_are_sized_by_work_so_stop_lands_soon_on_any_network():
         spec.connect(previous, "out")
         net = Network(spec)
         x = [np.zeros((256, inputs), np.float32)]
-        path = BlasChainPath.plan(
-            net.model, _loss(), get_optimizer("adam"), None, 128, x, np.zeros(256, np.int64)
+        path = BlasChainRunner.plan(
+            TrainingSetup(net.model, _loss(), get_optimizer("adam"), 128), x, np.zeros(256, np.int64)
         )
         sizes[name] = path.batches_per_call
     assert sizes == {"mnist": 16, "wide": 2}
@@ -186,8 +187,8 @@ def _loss() -> Loss:
 def test_stop_lands_between_calls_and_single_steps_run_one_batch():
     net = classifier(batch_size=1)
     x, y = data(count=3000)
-    plan = BlasChainPath.plan(
-        net.model, _loss(), get_optimizer("adam"), None, 1, [x.astype(net.model.dtype)], y
+    plan = BlasChainRunner.plan(
+        TrainingSetup(net.model, _loss(), get_optimizer("adam"), 1), [x.astype(net.model.dtype)], y
     )
     assert plan.batches_per_call == MAX_BATCHES_PER_CALL
     check_stop_and_single_steps(net, x, y, plan.batches_per_call)

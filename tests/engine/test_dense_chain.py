@@ -11,7 +11,8 @@ from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.training.callbacks import Callback
 from engine.training.control import TrainingControl
-from engine.training.runners.blas_chain import BlasChainPath
+from engine.training.runners.blas_chain import BlasChainRunner
+from engine.training.runners.dense_chain import DenseChainRunner
 from tests.engine.test_fused_path import PenaltyAt
 
 
@@ -75,13 +76,13 @@ def data(count=203, dense_targets=False):
 
 class SeesPlan(Callback):
     def on_train_begin(self, trainer):
-        self.lean = trainer._dense_chain is not None
+        self.lean = isinstance(trainer.runner, DenseChainRunner)
 
 
 def train(net, x, y, lean: bool, monkeypatch, callbacks=(), **kwargs):
     """Train on the general path (the fused BLAS-chain path would take these classifiers),
     with the lean step or, `lean` False, layer by layer."""
-    monkeypatch.setattr(BlasChainPath, "plan", classmethod(lambda cls, *a: None))
+    monkeypatch.setattr(BlasChainRunner, "plan", classmethod(lambda cls, *a: None))
     if not lean:
         monkeypatch.setattr(
             engine.training.runners.dense_chain.DenseChainStep, "plan", classmethod(lambda cls, *a: None)

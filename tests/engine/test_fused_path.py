@@ -14,6 +14,7 @@ import engine.network as network_module
 import engine.training.trainer as trainer_module
 from engine._kernels import activations as KA
 from engine._kernels import small_net as KS
+from engine._kernels import small_net_forward as KF
 from engine.errors import TrainingError
 from engine.graph import NetworkSpec
 from engine.losses import get_loss
@@ -21,8 +22,9 @@ from engine.network import Network
 from engine.optimizers import get_optimizer
 from engine.training.callbacks import MAX_BATCH_LOSSES, Callback, History
 from engine.training.control import TrainingControl
+from engine.training.runners.base import TrainingSetup
 from engine.training.runners.dense_chain import DenseChainStep
-from engine.training.runners.small_net import SmallNetPath
+from engine.training.runners.small_net import SmallNetRunner
 from engine.training.trainer import EPOCH_RUN_SAMPLES, Trainer
 
 CASES = [
@@ -248,8 +250,8 @@ class EpochsPerCall(Callback):
         self.calls = calls
 
     def on_train_begin(self, trainer):
-        original = trainer._small_net.run_epochs
-        trainer._small_net.run_epochs = lambda *a: self.calls.append(len(a[2])) or original(*a)
+        original = trainer.runner.run_epochs
+        trainer.runner.run_epochs = lambda *a: self.calls.append(len(a[2])) or original(*a)
 
 
 def test_whole_epochs_run_per_kernel_call_only_where_every_epoch_need_not_be_seen_first():
@@ -361,11 +363,11 @@ def test_predict_rows_matches_its_twin_and_the_general_forward(output, dtype):
     act, outputs = output
     loss = {"softmax": "sparse_categorical_crossentropy", "sigmoid": "binary_crossentropy"}.get(act, "mse")
     net = small_net({"type": "adam"}, loss, act, outputs, dtype=np.dtype(dtype).name, act="relu")
-    path = SmallNetPath.plan(net.model, get_loss(loss), get_optimizer("adam"), None, 8)
     x = np.random.default_rng(4).normal(size=(37, 2)).astype(dtype)
+    path = SmallNetRunner.plan(TrainingSetup(net.model, get_loss(loss), get_optimizer("adam"), 8), [x], None)
     fused, twin = np.empty((37, outputs), dtype), np.empty((37, outputs), dtype)
-    KS.predict_rows(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, fused)
-    KS.predict_rows_ref(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, twin)
+    KF.predict_rows(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, fused)
+    KF.predict_rows_ref(net.model.weight_buffer, path.layers, path.alphas, x, path.z, path.a, twin)
     general = net.model.forward([x], training=False)
     tol = {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-14}
     np.testing.assert_allclose(fused, twin, **tol)
@@ -382,7 +384,7 @@ def test_the_fused_tanh_matches_numpy_from_tiny_to_saturated_values(dtype, rtol)
 
     @njit
     def fused(values, two):
-        return np.array([KS.fused_tanh(x, two) for x in values])
+        return np.array([KF.fused_tanh(x, two) for x in values])
 
     np.testing.assert_allclose(fused(v, dtype(2.0)), np.tanh(v.astype(np.float64)), rtol=rtol, atol=0)
 
@@ -419,7 +421,7 @@ def test_train_batches_matches_its_numpy_twin(loss, optimizer, dtype):
             net.model,
             get_optimizer(optimizer["type"], **{k: v for k, v in optimizer.items() if k != "type"}),
         )
-        path = SmallNetPath.plan(model, get_loss(loss), opt, None, 8)
+        path = SmallNetRunner.plan(TrainingSetup(model, get_loss(loss), opt, 8), [x], y)
         slabs = opt.slabs(model.trainable()[0])
         slots = (slabs["m"], slabs["v"]) if "m" in slabs else (slabs["momentum"], slabs["momentum"][:0])
         order = np.random.default_rng(2).permutation(len(x)).astype(np.int64)
@@ -531,9 +533,9 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np
 from numba.core.dispatcher import Dispatcher
 import engine
-from engine._kernels import activations, blas_chain, health, losses, optimizers, small_net
+from engine._kernels import activations, blas_chain, health, losses, optimizers, small_net, small_net_forward
 from engine.training.monitor import TrainingMonitor
-kernels = [v for m in (activations, blas_chain, health, losses, optimizers, small_net)
+kernels = [v for m in (activations, blas_chain, health, losses, optimizers, small_net, small_net_forward)
            for v in vars(m).values() if isinstance(v, Dispatcher)]
 net = engine.load(sys.argv[1] + "/resources/examples/spiral.json")
 net.warmup()

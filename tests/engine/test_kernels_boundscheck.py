@@ -17,9 +17,10 @@ from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import get_optimizer
 from engine.training.monitor import TrainingMonitor
-from engine.training.runners.blas_chain import BlasChainPath
+from engine.training.runners.base import TrainingSetup
+from engine.training.runners.blas_chain import BlasChainRunner
 from engine.training.runners.dense_chain import DenseChainStep
-from engine.training.runners.small_net import SmallNetPath
+from engine.training.runners.small_net import SmallNetRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_TESTS = [
@@ -46,14 +47,15 @@ def chain(hidden: int, classes: int = 3, features: int = 4) -> Network:
     return Network(spec)
 
 
-def small_path(count: int = 20) -> tuple[SmallNetPath, np.ndarray, np.ndarray]:
+def small_path(count: int = 20) -> tuple[SmallNetRunner, np.ndarray, np.ndarray]:
     net = chain(8)
     model = net.model
     loss = get_loss("sparse_categorical_crossentropy")
-    path = SmallNetPath.plan(model, loss, get_optimizer("adam"), None, 8)
-    assert path is not None
     rng = np.random.default_rng(0)
-    return path, rng.normal(size=(count, 4)).astype(model.dtype), rng.integers(0, 3, count)
+    x, y = rng.normal(size=(count, 4)).astype(model.dtype), rng.integers(0, 3, count)
+    path = SmallNetRunner.plan(TrainingSetup(model, loss, get_optimizer("adam"), 8), [x], y)
+    assert path is not None
+    return path, x, y
 
 
 def test_fused_data_needs_a_row_per_sample_and_class_ids_in_range():
@@ -97,17 +99,17 @@ def test_a_multi_epoch_call_checks_every_epochs_buffers():
         val_preds=np.empty((epochs, 5, 3), dtype),
         epoch_start=np.empty_like(path.model.weight_buffer),
     )
-    assert path.run_epochs(xs, targets, orders, **args) == epochs * 3
+    assert path.train_epochs(xs, targets, orders, **args) == epochs * 3
     bad_orders = orders.copy()
     bad_orders[1, 7] = -1
     with pytest.raises(ValueError, match="sample orders must lie in"):
-        path.run_epochs(xs, targets, bad_orders, **args)
+        path.train_epochs(xs, targets, bad_orders, **args)
     with pytest.raises(ValueError, match="val_preds must be"):
-        path.run_epochs(xs, targets, orders, **{**args, "val_preds": np.empty((epochs, 4, 3), dtype)})
+        path.train_epochs(xs, targets, orders, **{**args, "val_preds": np.empty((epochs, 4, 3), dtype)})
     with pytest.raises(ValueError, match="losses must be"):
-        path.run_epochs(xs, targets, orders, **{**args, "losses": np.empty((epochs, 2))})
+        path.train_epochs(xs, targets, orders, **{**args, "losses": np.empty((epochs, 2))})
     with pytest.raises(ValueError, match="x_val must be"):
-        path.run_epochs(xs, targets, orders, **{**args, "x_val": np.zeros((5, 3), dtype)})
+        path.train_epochs(xs, targets, orders, **{**args, "x_val": np.zeros((5, 3), dtype)})
 
 
 def test_fused_predict_checks_inputs_and_outputs():
@@ -125,7 +127,7 @@ def test_the_blas_chain_checks_its_data():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(40, 32)).astype(np.float32), rng.integers(0, 10, 40)
     loss = get_loss("sparse_categorical_crossentropy")
-    path = BlasChainPath.plan(model, loss, get_optimizer("sgd"), None, 8, [x], y)
+    path = BlasChainRunner.plan(TrainingSetup(model, loss, get_optimizer("sgd"), 8), [x], y)
     assert path is not None
     xs, targets = path.kernel_data(x, y)
     order, preds = np.arange(40, dtype=np.int64), np.empty((40, 10), np.float32)

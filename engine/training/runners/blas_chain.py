@@ -1,16 +1,16 @@
-"""The fused BLAS-chain path: many training steps of a Dense-chain classifier per Numba call.
+"""The fused BLAS-chain runner: many training steps of a Dense-chain classifier per Numba call.
 
 For the networks `DenseChainStep` takes (Input -> Dense ... -> Dense softmax, (sparse)
 categorical cross-entropy, no weight penalties), when the optimizer is one the fused kernels
 implement (SGD, Adam without AMSGrad), there is no gradient clipping and every layer is at least
 2 wide, `engine._kernels.blas_chain.train_batches` runs chunks of an epoch's batches in one
-GIL-free call. It makes the calls of the general path's lean step and of the optimizer's update,
-BLAS included, so the weights, gradients and optimizer state are those the general path gives
+GIL-free call. It makes the calls of the general runner's lean step and of the optimizer's update,
+BLAS included, so the weights, gradients and optimizer state are those the general runner gives
 (tests/engine/test_blas_chain.py): bit for bit with SGD and without tanh; within rounding where
 Adam's update, compiled inside the kernel, rounds its last bit differently, or where tanh runs
-(NumPy's SIMD tanh cannot be called from Numba: in float64 the fused small-net path's tanh,
-within 1e-14 of NumPy's; in float32 Eigen's rational function, within 3.5e-7). Too small a network for BLAS to pay goes to the fused small-net path
-first (the trainer asks it first).
+(NumPy's SIMD tanh cannot be called from Numba: in float64 the fused small-net runner's tanh,
+within 1e-14 of NumPy's; in float32 Eigen's rational function, within 3.5e-7). A network too
+small for BLAS to pay goes to the fused small-net runner, which the trainer tries first.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import numpy as np
 
 from engine._kernels import blas
 from engine._kernels import blas_chain as K
-from engine._kernels.small_net import DENSE_CE, SPARSE_CE
+from engine._kernels.small_net_forward import DENSE_CE, SPARSE_CE
 from engine.layers.core import Dense
 from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
+from engine.training.runners.base import TrainingSetup
 from engine.training.runners.dense_chain import dense_chain_layers
-from engine.training.runners.fused import FusedPath, fused_optimizer, weight_offsets
+from engine.training.runners.fused import FusedRunner, fused_set_up, weight_offsets
 
 CALL_MULTIPLY_ADDS = 1_500_000_000
 MAX_BATCHES_PER_CALL = 256
@@ -34,8 +35,10 @@ call, so pause and stop, honoured between calls, land within a fraction of a sec
 network, and the progress views hear of small networks' batches often enough."""
 
 
-class BlasChainPath(FusedPath):
+class BlasChainRunner(FusedRunner):
     """Runs chunks of an epoch's batches in one kernel call; see the module docstring."""
+
+    name = "fused BLAS chain"
 
     def __init__(self, model: Model, loss: Loss, optimizer: Optimizer, dense: list[Dense], batch_size: int):
         super().__init__(
@@ -76,25 +79,16 @@ class BlasChainPath(FusedPath):
         self.grad_x = np.empty(size * inputs, dtype)
 
     @classmethod
-    def plan(
-        cls,
-        model: Model,
-        loss: Loss,
-        optimizer: Optimizer,
-        clip_norm: float | None,
-        batch_size: int,
-        x: list[np.ndarray],
-        y: np.ndarray,
-    ) -> BlasChainPath | None:
-        """This path for the training set-up and prepared data, or None when it does not apply."""
-        if not blas.AVAILABLE or clip_norm is not None or not fused_optimizer(optimizer):
+    def plan(cls, setup: TrainingSetup, x: list[np.ndarray], y: np.ndarray) -> BlasChainRunner | None:
+        """This runner for the set-up and prepared data, or None when it does not apply."""
+        if not blas.AVAILABLE or not fused_set_up(setup):
             return None
-        dense = dense_chain_layers(model, loss, x, y)
+        dense = dense_chain_layers(setup.model, setup.loss, x, y)
         if dense is None:
             return None
         if min(min(layer.input_shapes[0][0], layer.output_shape_[0]) for layer in dense) < 2:
             return None  # (np.matmul uses gemv, not gemm, for a 1-wide operand)
-        return cls(model, loss, optimizer, dense, batch_size)
+        return cls(setup.model, setup.loss, setup.optimizer, dense, setup.batch_size)
 
     def _train_batches(
         self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses

@@ -1,4 +1,4 @@
-"""The general path's training step for a plain chain of Dense layers, with its Python pared down.
+"""The general runner's step for a plain chain of Dense layers, with its Python pared down.
 
 A classifier such as the MNIST MLP spends each step in its matrix products, but the per-layer
 bookkeeping around them (graph dictionaries, workspace lookups, dtype and contiguity checks) ran
@@ -6,12 +6,14 @@ every batch. Measured inside the training loop it cost ~10% of a step, more than
 cost timed alone (likely cache misses after the big kernels). `DenseChainStep`
 checks everything once, when training starts, and then runs exactly the calls `Dense.forward`,
 `Dense.backward` and the fused softmax cross-entropy would run, on arrays it keeps, so the numbers
-are bit for bit those of the layer-by-layer path (tests/engine/test_dense_chain.py checks it).
+are bit for bit those of the layer-by-layer step (tests/engine/test_dense_chain.py checks it).
+`DenseChainRunner` is the general runner with this step: the trainer tries it just before the
+general runner, and the path it shows is "general" too.
 
 It applies to Input -> Dense -> ... -> Dense with float32/float64 weights, elementwise hidden
 activations, no weight penalties, and a softmax output trained with (sparse) categorical
 cross-entropy, on C-contiguous 2-D inputs of the model's dtype and targets the loss kernel
-takes as they are. Anything else keeps the layer-by-layer path.
+takes as they are. Anything else keeps the layer-by-layer step.
 """
 
 from __future__ import annotations
@@ -20,22 +22,17 @@ import numpy as np
 
 from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _k
-from engine._kernels import losses as _loss_kernels
 from engine.layers.core import UFUNC_ACTIVATIONS, Dense
 from engine.losses import Loss
 from engine.model import Model
-
-SOFTMAX_CE_KERNELS = {
-    "sparse_categorical_crossentropy": _loss_kernels.softmax_ce_index,
-    "categorical_crossentropy": _loss_kernels.softmax_ce_dense,
-}
-"""Loss name -> the Numba kernel computing softmax cross-entropy and its gradient in one pass."""
+from engine.training.runners.base import TrainingSetup
+from engine.training.runners.general import SOFTMAX_CE_KERNELS, GeneralRunner
 
 
 def plain_dense_chain(model: Model) -> list[Dense] | None:
     """The Dense layers of a model that is one 1-D Input -> Dense -> ... -> Dense, without weight
     penalties and with hidden activations the Numba kernels compute; None for any other model.
-    The lean step and both fused paths start from this."""
+    The lean step and both fused runners start from this."""
     if len(model.input_ids) != 1 or len(model.input_shape()) != 1:
         return None
     dense = [model.layers[nid] for nid in model.order[1:]]
@@ -151,3 +148,24 @@ class DenseChainStep:
                     z[i - 1], a[i - 1], grad_x[i], grad_z[i - 1], codes[i - 1], alphas[i - 1]
                 )
         return loss, a[last]
+
+
+class DenseChainRunner(GeneralRunner):
+    """The general runner with the lean step (`DenseChainStep`) for the networks it takes."""
+
+    name = "general"  # (the same numbers as the layer-by-layer step: shown as the general path)
+
+    def __init__(self, setup: TrainingSetup, step: DenseChainStep):
+        super().__init__(setup)
+        self.step = step
+
+    @classmethod
+    def plan(cls, setup: TrainingSetup, x: list[np.ndarray], y: np.ndarray) -> DenseChainRunner | None:
+        """This runner where the lean step applies (see the module docstring), else None."""
+        step = DenseChainStep.plan(setup.model, setup.loss, x, y)
+        return None if step is None else cls(setup, step)
+
+    def _loss_and_gradients(self, xb: list[np.ndarray], yb: np.ndarray) -> tuple[float, np.ndarray]:
+        # (a chain it takes has no weight penalties)
+        loss_value, output = self.step.step(xb[0], yb)
+        return float(loss_value), output

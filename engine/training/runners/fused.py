@@ -1,28 +1,40 @@
-"""What the fused paths share: each runs chunks of an epoch's batches in one GIL-free Numba
+"""What the fused runners share: each runs chunks of an epoch's batches in one GIL-free Numba
 call on the model's own flat weight and gradient buffers and the optimizer's own state slabs, so
-weights, `layer.grads`, optimizer moments and iteration count are those general-path steps
-leave. `SmallNetPath` (engine.training.runners.small_net) and `BlasChainPath` (engine.training.runners.blas_chain)
-differ in the networks they take and in their kernel.
+weights, `layer.grads`, optimizer moments and iteration count are those the general runner's
+steps leave. `SmallNetRunner` (engine.training.runners.small_net) and `BlasChainRunner`
+(engine.training.runners.blas_chain) differ in the networks they take and in their kernel.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
 import numpy as np
 
 from engine._kernels import small_net as K
+from engine._kernels import small_net_forward as KF
 from engine.model import Model
 from engine.optimizers import SGD, Adam, Optimizer
+from engine.training.runners.base import Runner, TrainingSetup
+from engine.training.totals import EpochTotals
 
 
-def fused_optimizer(optimizer: Optimizer) -> bool:
-    """Whether the fused kernels implement this optimizer: SGD (any momentum), Adam without AMSGrad."""
-    return type(optimizer) in (SGD, Adam) and not optimizer.params.get("amsgrad")
+def fused_set_up(setup: TrainingSetup) -> bool:
+    """What every fused runner needs of a set-up: fused runners allowed, a float model, an
+    optimizer the kernels implement (SGD with any momentum, Adam without AMSGrad), no gradient
+    clipping."""
+    optimizer = setup.optimizer
+    return (
+        setup.fused_paths
+        and setup.clip_norm is None
+        and setup.model.dtype.kind == "f"
+        and type(optimizer) in (SGD, Adam)
+        and not optimizer.params.get("amsgrad")
+    )
 
 
 def optimizer_code(optimizer: Optimizer) -> int:
-    """The kernels' code of a `fused_optimizer`."""
+    """The kernels' code of an optimizer `fused_set_up` accepts (SGD or Adam)."""
     return K.ADAM if isinstance(optimizer, Adam) else K.SGD
 
 
@@ -68,23 +80,55 @@ def kernel_targets(
     return np.ascontiguousarray(y.reshape(len(y), outputs), dtype=dtype), np.zeros(1, np.int64)
 
 
-class FusedPath(ABC):
-    """A fused path for one training set-up: `run` trains chunks of an epoch's batches."""
+class FusedRunner(Runner):
+    """A fused runner for one training set-up: `run` trains chunks of an epoch's batches."""
 
     def __init__(self, model: Model, optimizer: Optimizer, loss_code: int, outputs: int, batch_size: int):
         self.model = model
         self.optimizer = optimizer
-        self.loss_code = loss_code  # engine._kernels.small_net's MSE, BCE_LOGITS, SPARSE_CE or DENSE_CE
+        self.loss_code = (
+            loss_code  # engine._kernels.small_net_forward's MSE, BCE_LOGITS, SPARSE_CE or DENSE_CE
+        )
         self.opt_code = optimizer_code(optimizer)
         self.nesterov = bool(optimizer.params.get("nesterov", False))
         self.outputs = outputs
         self.batch_size = batch_size  # the scratch arrays hold this many rows
-        self.batches_per_call = 1  # most batches one `run` call should take (set by each path)
+        self.batches_per_call = 1  # most batches one `run` call should take (set by each runner)
+        self._preds = np.empty((0, outputs), model.dtype)  # each sample's output, kept between epochs
 
     @property
     def inputs(self) -> int:
         """Features per sample (the first layer's fan-in)."""
         return int(self.layers[0, 2])
+
+    def start_epoch(
+        self,
+        x: list[np.ndarray],
+        y: np.ndarray,
+        order: np.ndarray,
+        totals: EpochTotals,
+        first_batch: int = 0,
+    ) -> None:
+        """The kernels' data and order, checked once per epoch (not per chunk)."""
+        count = len(y)
+        if self._preds.shape != (count, self.outputs):
+            self._preds = np.empty((count, self.outputs), self.model.dtype)
+        self._xs, self._targets = self.kernel_data(x[0], y)
+        self._y, self._order = y, np.ascontiguousarray(order, dtype=np.int64)
+        self._totals, self._first, self._losses = totals, first_batch, []
+
+    def run_batches(self, first_batch: int, batches: int, learning_rate: float) -> list[float]:
+        values = self.run(
+            self._xs, self._targets, self._order, first_batch, batches, learning_rate, self._preds
+        )
+        losses = values.tolist()
+        self._losses.extend(losses)
+        return losses
+
+    def end_epoch(self, batches: int) -> None:
+        self._totals.add_outputs(
+            self._losses[: batches - self._first], self._preds, self._y, self._order, self._first
+        )
 
     def kernel_data(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """The samples `x` (N, inputs) C-contiguous and (dense targets (N, outputs), class ids
@@ -96,18 +140,18 @@ class FusedPath(ABC):
 
     def targets(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dense targets (N, outputs), class ids (N,)) for the kernel, the unused one a stand-in."""
-        return kernel_targets(y, self.loss_code == K.SPARSE_CE, self.outputs, self.model.dtype)
+        return kernel_targets(y, self.loss_code == KF.SPARSE_CE, self.outputs, self.model.dtype)
 
     def check_data(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray]) -> None:
         """What the kernels index for a fit's data: a row of x and of the targets per sample,
         class ids in [0, outputs)."""
         self._check_shapes(x, targets)
         index = targets[1]
-        if self.loss_code == K.SPARSE_CE and len(index) and (index.min() < 0 or index.max() >= self.outputs):
+        if self.loss_code == KF.SPARSE_CE and len(index) and (index.min() < 0 or index.max() >= self.outputs):
             raise ValueError(f"fused path: class ids must lie in [0, {self.outputs})")
 
     def _check_shapes(self, x: np.ndarray, targets: tuple[np.ndarray, np.ndarray]) -> None:
-        sparse, dtype, count = self.loss_code == K.SPARSE_CE, self.model.dtype, len(x)
+        sparse, dtype, count = self.loss_code == KF.SPARSE_CE, self.model.dtype, len(x)
         check_array(x, (count, self.inputs), dtype, "x")
         check_array(targets[0], (1 if sparse else count, self.outputs), dtype, "targets")
         check_array(targets[1], (count if sparse else 1,), np.dtype(np.int64), "class ids")

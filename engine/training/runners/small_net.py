@@ -1,29 +1,34 @@
-"""The fused small-network path: many training steps of a small dense chain per Numba call.
+"""The fused small-net runner: many training steps of a small dense chain per Numba call.
 
-`SmallNetPath.plan` accepts a model only when the fused kernel computes exactly what the general
-path does: Input -> Dense -> ... -> Dense, every activation elementwise (softmax only on the output
+`SmallNetRunner.plan` accepts a model only when the fused kernel computes exactly what the general
+runner does: Input -> Dense -> ... -> Dense, every activation elementwise (softmax only on the output
 with a cross-entropy loss), no weight penalties, no gradient clipping; loss mse (any output
 activation), binary_crossentropy with a sigmoid output, or (sparse_)categorical_crossentropy with
 a softmax output; optimizer sgd (with or without (Nesterov) momentum) or adam (no AMSGrad). It works
 on the model's own flat weight and gradient buffers and the optimizer's own state, so weights,
-`layer.grads`, optimizer moments and iteration count are the same as after general-path steps.
-Anything else returns None and the trainer uses the general path.
+`layer.grads`, optimizer moments and iteration count are the same as after the general runner's
+steps. Anything else returns None and the trainer tries the next runner. Where epochs are small
+it trains whole epochs per kernel call (`run_epochs`), and it predicts without the GIL.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import numpy as np
 
+from engine._kernels import blas
 from engine._kernels import small_net as K
+from engine._kernels import small_net_forward as KF
 from engine.layers.core import Dense
-from engine.losses import Loss
 from engine.model import Model
 from engine.optimizers import Optimizer
+from engine.training.runners.base import EpochsRun, TrainingSetup
 from engine.training.runners.dense_chain import plain_dense_chain
 from engine.training.runners.fused import (
-    FusedPath,
+    FusedRunner,
     check_array,
-    fused_optimizer,
+    fused_set_up,
     optimizer_slots,
     weight_offsets,
 )
@@ -32,19 +37,22 @@ from engine.training.runners.fused import (
 # pause/stop and reports between calls, so a stop lands within ~0.1-1 ms.
 CHUNK_BATCHES = 256
 CHUNK_SAMPLES = 2048
-MAX_UNITS = 32  # widest layer the fused path takes; wider layers are faster with BLAS
+MAX_UNITS = 32  # widest layer the runner takes; wider layers are faster with BLAS
 MAX_WORK = 4096  # most multiply-adds per sample (sum of fan_in * fan_out); beyond, BLAS wins
 _LOSSES = {
-    "mse": K.MSE,
-    "binary_crossentropy": K.BCE_LOGITS,
-    "sparse_categorical_crossentropy": K.SPARSE_CE,
-    "categorical_crossentropy": K.DENSE_CE,
+    "mse": KF.MSE,
+    "binary_crossentropy": KF.BCE_LOGITS,
+    "sparse_categorical_crossentropy": KF.SPARSE_CE,
+    "categorical_crossentropy": KF.DENSE_CE,
 }
-_OUTPUT_ACTIVATION = {K.BCE_LOGITS: "sigmoid", K.SPARSE_CE: "softmax", K.DENSE_CE: "softmax"}
+_OUTPUT_ACTIVATION = {KF.BCE_LOGITS: "sigmoid", KF.SPARSE_CE: "softmax", KF.DENSE_CE: "softmax"}
 
 
-class SmallNetPath(FusedPath):
+class SmallNetRunner(FusedRunner):
     """Runs chunks of an epoch's batches, or whole epochs, in one kernel call; see the module docstring."""
+
+    name = "fused small net"
+    runs_epochs = True
 
     def __init__(
         self, model: Model, loss_code: int, optimizer: Optimizer, dense: list[Dense], batch_size: int
@@ -62,7 +70,7 @@ class SmallNetPath(FusedPath):
                     offsets.get((layer.node_id, "bias"), -1),
                     layer.input_shapes[0][0],
                     layer.output_shape_[0],
-                    K.SOFTMAX if code is None else code,
+                    KF.SOFTMAX if code is None else code,
                     column,
                 )
             )
@@ -75,15 +83,12 @@ class SmallNetPath(FusedPath):
         self.delta = np.zeros((2, rows, max(widest, int(self.layers[:, 2].max()))), dtype)
 
     @classmethod
-    def plan(
-        cls, model: Model, loss: Loss, optimizer: Optimizer, clip_norm: float | None, batch_size: int
-    ) -> SmallNetPath | None:
-        """The fused path for this training set-up, or None when the general path must run."""
-        if clip_norm is not None or model.dtype.kind != "f":
+    def plan(cls, setup: TrainingSetup, x: list[np.ndarray], y: np.ndarray) -> SmallNetRunner | None:
+        """This runner for the set-up (the data do not matter), or None."""
+        loss_code = _LOSSES.get(setup.loss.name)
+        if loss_code is None or not fused_set_up(setup):
             return None
-        loss_code = _LOSSES.get(loss.name)
-        if loss_code is None or not fused_optimizer(optimizer):
-            return None
+        model = setup.model
         dense = plain_dense_chain(model)
         if dense is None:
             return None
@@ -95,7 +100,12 @@ class SmallNetPath(FusedPath):
         output = dense[-1].activation
         if (wanted is not None and output.name != wanted) or (wanted is None and output.kernel_code is None):
             return None
-        return cls(model, loss_code, optimizer, dense, batch_size)
+        return cls(model, loss_code, setup.optimizer, dense, setup.batch_size)
+
+    def training_context(self) -> AbstractContextManager[object]:
+        """NumPy's BLAS at one thread: the kernels are single-threaded, and BLAS threads would only
+        serve the callbacks' occasional small matmuls, and spin on the other core after each one."""
+        return blas.single_threaded()
 
     def _train_batches(
         self, x, targets, order, first_batch, batches, slot1, slot2, consts, preds, losses
@@ -127,6 +137,27 @@ class SmallNetPath(FusedPath):
         )
 
     def run_epochs(
+        self,
+        x: list[np.ndarray],
+        y: np.ndarray,
+        orders: np.ndarray,
+        learning_rates: np.ndarray,
+        x_val: list[np.ndarray] | None,
+    ) -> EpochsRun:
+        count, batches, dtype = len(y), -(-len(y) // max(self.batch_size, 1)), self.model.dtype
+        run = len(orders)
+        val = x_val[0] if x_val is not None else x[0][:0]
+        preds = np.empty((run, count, self.outputs), dtype)
+        losses = np.empty((run, batches), np.float64)
+        val_preds = np.empty((run, len(val), self.outputs), dtype)
+        epoch_start = np.empty_like(self.model.weight_buffer)
+        xs, targets = self.kernel_data(x[0], y)
+        done = self.train_epochs(
+            xs, targets, orders, learning_rates, val, preds, losses, val_preds, epoch_start
+        )
+        return EpochsRun(done, losses, preds, val_preds, epoch_start)
+
+    def train_epochs(
         self,
         x: np.ndarray,
         targets: tuple[np.ndarray, np.ndarray],
@@ -183,7 +214,7 @@ class SmallNetPath(FusedPath):
         epochs, count, dtype = len(orders), len(x), self.model.dtype
         batches = -(-count // max(self.batch_size, 1))
         if epochs < 1:
-            raise ValueError("fused path: run_epochs needs at least one epoch")
+            raise ValueError("fused path: train_epochs needs at least one epoch")
         self.check_data(x, targets)
         check_array(orders, (epochs, count), np.dtype(np.int64), "orders")
         if orders.min() < 0 or orders.max() >= count:
@@ -195,13 +226,18 @@ class SmallNetPath(FusedPath):
         check_array(val_preds, (epochs, len(x_val), self.outputs), dtype, "val_preds")
         check_array(epoch_start, self.model.weight_buffer.shape, dtype, "epoch_start")
 
+    def predict_outputs(self, x: list[np.ndarray]) -> np.ndarray | None:
+        if len(x) != 1 or x[0].ndim != 2:
+            return None
+        return self.predict(x[0], np.empty((len(x[0]), self.outputs), self.model.dtype))
+
     def predict(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Inference outputs of rows `x` (N, inputs) into `out` (N, outputs), without the GIL."""
         model = self.model
         x = np.ascontiguousarray(x, model.dtype)
         check_array(x, (len(x), self.inputs), model.dtype, "x")
         check_array(out, (len(x), self.outputs), model.dtype, "out")
-        K.predict_rows(
+        KF.predict_rows(
             model.weight_buffer,
             self.layers,
             self.alphas,
