@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine._kernels import activations as _k
 from engine.activations import elementwise, softmax
 from engine.activations.base import Activation, NumpyActivation, OnnxGraph, OnnxMatch, OnnxReader
 from engine.registry import ACTIVATIONS
 
 __all__ = [
-    "ACT_CODES",
     "Activation",
     "NumpyActivation",
     "OnnxGraph",
@@ -26,9 +24,6 @@ __all__ = [
     "get_activation",
     "softmax",
 ]
-
-ACT_CODES = _k.ACT_CODES
-"""Kernel code of each elementwise activation, for layers that call the fused kernels."""
 
 
 def get_activation(name: str, **params: Any) -> Activation:

@@ -5,10 +5,12 @@ An activation class carries everything about itself, so the code that asks reads
 - the maths: `forward`, `backward`, `derivative` (and `curve` for the plots);
 - the training monitor: `saturating` (values outside count as saturated), `bounded_range` (the
   histogram's fixed range) and `has_dead_units` (units silent for every probe sample are dead);
-- the ONNX export: `to_onnx` emits its operators through a small graph builder (`OnnxGraph`);
+- the ONNX export: `to_onnx` emits its operators through a small graph builder (`OnnxGraph`),
+  by default the one operator `onnx_op` with `onnx_attributes()`;
 - the ONNX import: `onnx_ops` and `from_onnx` recognise its operator (and attributes) or a
   pattern of several operators, through a small reader of the graph (`OnnxReader`);
-- the PyTorch export: `torch_expression`, its expression in `forward()`;
+- the PyTorch export: `torch_expression`, its expression in `forward()` (by default a call of
+  `torch_function`);
 - the NumPy script export: `numpy_name` / `numpy_source`, the helper function the script
   defines, and `numpy_expression`, the call in `forward()`;
 - its parameters: `param_specs`, whose defaults are the only ones (exporters read `self.params`).
