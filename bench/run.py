@@ -1,6 +1,6 @@
 """The NetCanvas benchmark suite: the engine against plain NumPy and PyTorch, in the same run.
 
-    python -m bench                      all cases, 7 alternated repeats, writes docs/performance.md
+    python -m bench                      all cases, 7 alternated repeats, updates docs/performance.md
     python -m bench --quick              smoke run: small data, 3 repeats, nothing written
     python -m bench --cases mnist-f32,playground-b1-f64 --repeats 9
 
@@ -10,6 +10,9 @@ blocks run alternated A B C A B C ..., one process at a time, and each rate is t
 repeats (min and max shown). Ratios compare medians from the same run. Also measured: the matrix
 products alone of the MNIST step, the machine's BLAS GEMM peak, JIT compile and first-step latency
 with a cold and a warm Numba cache, start-up of `python main.py train`, and peak training memory.
+
+The report's run details and tables go between `<!-- bench:NAME:start -->` / `<!-- bench:NAME:end -->`
+markers in docs/performance.md (`fill_blocks`); its prose is written by hand and left alone.
 """
 
 from __future__ import annotations
@@ -295,124 +298,53 @@ def extras_rows(
     return rows
 
 
-def write_markdown(
-    path: Path, info: dict, argv: list[str], repeats: int, results: list[dict], extra: list[list[str]]
-) -> None:
+class ReportError(ValueError):
+    """The report file lacks the markers of a block the benchmark writes."""
+
+
+def report_blocks(
+    info: dict, argv: list[str], repeats: int, results: list[dict], extra: list[list[str]]
+) -> dict[str, str]:
+    """The generated parts of the report by block name: the run's details and the two tables."""
     v = info["versions"]
-    text = f"""# Performance
-
-Measured with the benchmark suite in `bench/` (see `bench/run.py` for the method). Each
-implementation runs in its own process; after warm-up the timed blocks (about 0.6 s each) run
-alternated A B C A B C ..., {repeats} repeats; numbers are medians with min-max, ratios are
-between medians of the same run. Absolute numbers move ±15-25 % between runs on shared machines;
-the ratios are what the acceptance criteria use.
-
-Command: `python -m bench{(" " + " ".join(argv)) if argv else ""}` (run from the repository root).
-Quick smoke run: `python -m bench --quick`.
-
+    command = "python -m bench" + (" " + " ".join(argv) if argv else "")
+    run = f"""Command: `{command}`, {repeats} repeats.
 Machine: {info["cpu"]}, {info["cores"]} cores, {info["os"]}; BLAS {info["blas"]},
 {info["threads"]} threads for our BLAS and for `torch.set_num_threads`.
 Versions: Python {v["python"]}, NumPy {v["numpy"]}, Numba {v["numba"]}, PyTorch {v["torch"]}.
-Date: {time.strftime("%Y-%m-%d %H:%M %Z")}.
+Date: {time.strftime("%Y-%m-%d %H:%M %Z")}."""
+    return {
+        "run": run,
+        "throughput": _table(HEADER, [row for r in results for row in case_rows(r)]),
+        "extras": _table(["measurement", "result"], extra),
+    }
 
-## Training throughput
 
-{_table(HEADER, [row for r in results for row in case_rows(r)])}
+def fill_blocks(text: str, blocks: dict[str, str], where: str) -> str:
+    """`text` with the lines between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->`
+    replaced by `blocks[NAME]`, for every name; the hand-written rest is left as it is.
+    Raises ReportError naming the block when its pair of markers is missing or repeated."""
+    for name, body in blocks.items():
+        start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+        counts = (text.count(start), text.count(end))
+        if counts != (1, 1) or text.index(start) > text.index(end):
+            raise ReportError(
+                f"{where}: the '{name}' block needs one line {start} followed by one line {end} "
+                f"(found {counts[0]} and {counts[1]}); add them where its table belongs"
+            )
+        head, rest = text.split(start, 1)
+        text = f"{head}{start}\n{body.strip()}\n{end}{rest.split(end, 1)[1]}"
+    return text
 
-References: `numpy` is the project's `bench/numpy_reference.py` (vectorized NumPy written the
-obvious way, textbook Adam); `numpy-tuned` (MNIST case) is the same with in-place activations and
-an in-place Adam; `torch eager`
-is `torch.nn.Sequential` + `torch.optim` (default foreach Adam, eps 1e-7), `loss.item()` each
-step like our per-batch loss; `torch fused Adam` uses `Adam(fused=True)`. All shuffle each epoch
-and train on random data of the real shapes. Our engine is timed through `Network.fit`, including
-its per-batch loss, metrics and history.
 
-## Step anatomy, JIT, start-up and memory
-
-{_table(["measurement", "result"], extra)}
-
-## How the engine gets there
-
-- **General path** (any network): every Dense layer computes into arrays allocated once per
-  batch size and reused (`np.matmul(..., out=)`), adds its bias and applies its activation in
-  one Numba pass (`add_bias_act`; tanh uses NumPy's SIMD `np.tanh`, 5x faster in float32 than a
-  scalar loop), and its backward runs one fused activation-gradient kernel plus a column-sum
-  kernel for the bias. Softmax + cross-entropy is one kernel pass for loss and gradient. Batches
-  are gathered into reused buffers (`np.take(..., mode="clip", out=)`: the default mode copies
-  twice). All weights live in one flat buffer and all gradients in another (layers keep views),
-  and the optimizer keeps each state slot as one flat slab, so Adam/SGD/RMSprop/Adagrad update
-  the whole model in one kernel call (its argument checks run once, not every step).
-- **Lean step for Dense-chain classifiers** (`engine/training/runners/dense_chain.py`, general path): for
-  Input -> Dense ... -> Dense softmax with (sparse) categorical cross-entropy and no penalties,
-  the per-layer bookkeeping (graph dicts, workspace lookups, dtype checks) is done once when
-  training starts; each step then makes exactly the kernel and matmul calls of the
-  layer-by-layer step (bit for bit the same numbers, tested), ~10% of an MNIST step less.
-  Softmax is one Numba pass per row; accuracy counts hits with `count_nonzero`.
-- **Fused small-net path** (`engine/training/runners/small_net.py`, chosen automatically by `Trainer`): a
-  chain of Dense layers with elementwise activations, at most 32 units wide, with mse,
-  binary cross-entropy (sigmoid output) or cross-entropy (softmax output) and SGD(+momentum) or
-  Adam, trains each batch layer by layer over its rows (the rows' independent work overlaps in
-  the CPU) on the model's own weight, gradient and optimizer-state buffers. Its tanh selects
-  between a Taylor series and an exp form instead of calling glibc's branchy tanh/expm1.
-  Where epochs are small it runs whole epochs per Numba call (`train_epochs`), validation
-  outputs included (`predict_rows`): about 50 ms of them at the last call's speed (8192
-  samples' worth in the first call; at most 1/20 of the run beyond that); otherwise up to 256 batches
-  (about 2048 samples) of one epoch per call, and one batch per call while paused or stepping.
-  Between calls the trainer checks pause/stop, applies live changes and reports every batch's
-  loss and every epoch's logs to the callbacks (in one `on_batches_end` call per run of batches).
-  Anything else (dropout, batch norm, penalties, clipping, other losses or optimizers) uses the
-  general path; a penalty switched on while training moves the rest of the epoch there.
-  `tests/engine/test_fused_path.py` checks both paths agree within 1e-6 in float64.
-- **Fused BLAS-chain path** (`engine/training/runners/blas_chain.py`, chosen automatically for the networks
-  the lean step takes, e.g. the MNIST MLP and the deep narrow net, with SGD or Adam and no
-  clipping): chunks
-  of an epoch's batches (about 1.5 G multiply-adds, at most 256 batches) run in one GIL-free
-  Numba call that makes the lean step's calls itself: the batch gather, the matrix products
-  through NumPy's own OpenBLAS `cblas_?gemm` (called from Numba with `np.matmul`'s arguments,
-  `engine/_kernels/blas.py`), the same bias/activation, softmax cross-entropy and gradient
-  kernels, and the optimizer's update. No Python runs between the steps of a chunk. With SGD
-  the numbers are bit for bit the general path's; Adam's update, compiled inside the kernel,
-  may round its last bit differently, and tanh, as NumPy's SIMD tanh cannot be called from
-  Numba, is the small-net path's in float64 (within 1e-14) and Eigen's rational function in
-  float32 (within 3.5e-7; vectorized, 3.4 against 22 us for a 64x64 layer;
-  `tests/engine/test_blas_chain.py`).
-  Its cost: compiling
-  the kernel takes ~9 s more the first time on a machine (then it loads from Numba's cache).
-- **Threads**: every Numba kernel is serial; BLAS owns the threads (a second pool beside
-  OpenBLAS's competes for the same cores: Adam split over two OpenMP threads took 3.6 ms, see
-  "Tried and not kept" below). The
-  fused kernels release the GIL. That matters in the app: PySide6 keeps the GIL through every
-  C++ call, so while the GUI thread paints, a training thread that needs the GIL waits. Fewer,
-  longer GIL-free calls keep it training (`bench/gui_training.py`), and between them the
-  trainer avoids NumPy calls that release the GIL (each costs a wait under a busy GUI): a
-  multi-epoch call's shuffles are one `Generator.permuted` call, its epochs' accuracies one
-  pass (`Metric.each`), its loss totals one `cumsum`; a health snapshot's per-layer numbers
-  (histogram, mean, dead and saturated fractions) are one short kernel per layer that keeps
-  the GIL (`engine/_kernels/health.py`). On the GUI side, the status bar's
-  progress bars are painted by the event loop (which runs Qt's own painting without the GIL)
-  rather than synchronously inside `QProgressBar.setValue`. The app also shortens
-  OpenBLAS's spin after a call to 2**24 cycles (`gui/__init__.py`), so an occasional matmul
-  does not leave a thread spinning on the core the GUI needs; and while the fused small-net
-  path trains, whose kernels need no BLAS, NumPy's OpenBLAS runs one thread
-  (`blas.single_threaded`): a snapshot's matmul over the decision-surface grid no longer
-  wakes a second BLAS thread that then spins ~7 ms beside the GUI thread.
-- **Subnormals**: optimizer moments below 1e-30 (float32) are stored as 0, so they never become
-  subnormal (`engine/_kernels/optimizers.py`; `tests/engine/test_optimizers.py`). Until 2026-11-30 the fused
-  paths passed Adam a 0 threshold (the wrong column of the constants table): on real MNIST,
-  whose border pixels stop getting gradients, ~5% of the moments went subnormal within 3 epochs
-  and Adam's update took 0.080 against 0.047 ms on the 784-128-10 example (random data, as in
-  the table above, never showed it).
-- **JIT**: all kernels use `cache=True`; `Network.warmup()` trains a throw-away copy of the
-  network on two samples (two epochs in one go, then one: both ways the fused path calls its
-  kernels) and takes a health snapshot of it, compiling or loading every kernel training and
-  the live views will need (tests/engine/test_fused_path.py checks that a real run and a
-  snapshot after it compile nothing). The GUI
-  calls it in a background thread whenever a network is opened (`gui/training/session.py`).
-  Numba checks a cached kernel only against its own file, so importing the kernels drops the
-  cache when any kernel source changed (`engine/_kernels/cache_guard.py`): a kernel with a
-  callee from another file inlined would otherwise keep the old callee.
-"""
-    path.write_text(text)
+def write_markdown(
+    path: Path, info: dict, argv: list[str], repeats: int, results: list[dict], extra: list[list[str]]
+) -> None:
+    """Rewrite the generated blocks of the report at `path`; the file is untouched on an error."""
+    text = fill_blocks(
+        path.read_text(encoding="utf-8"), report_blocks(info, argv, repeats, results, extra), str(path)
+    )
+    path.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: small data, 3 repeats, no file")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     parser.add_argument("--repeats", type=int, default=None, help="alternated repeats (default 7; quick 3)")
-    parser.add_argument("--output", default="docs/performance.md", help="markdown report (not in --quick)")
+    parser.add_argument(
+        "--output",
+        default="docs/performance.md",
+        help="markdown report whose marked blocks are rewritten (not in --quick)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (3 if args.quick else 7)
     names = [n for n in args.cases.split(",") if n]
