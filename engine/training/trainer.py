@@ -25,12 +25,12 @@ from engine.training.runners.order import choose_runner
 from engine.training.schedules import Schedule
 from engine.training.totals import EpochTotals, totals_each
 
-# Where epochs are tiny (the Playground sets), a runner that can (the fused small-net one) runs whole
-# epochs per call:
-# EPOCH_RUN_SAMPLES' worth first, then EPOCH_RUN_SECONDS' worth at the measured speed (a GUI thread
-# painting with the GIL then stalls training once per call, and live views get numbers each frame),
-# but, beyond the first size, at most 1/EPOCH_RUN_PARTS of the run, so a short run still reports
-# its course in steps. Stop, pause and live changes land within one call.
+# Where epochs are tiny (the Playground sets), a runner that can (the fused small-net one) runs
+# whole epochs per call: EPOCH_RUN_SAMPLES' worth first, then EPOCH_RUN_SECONDS' worth at the
+# measured speed (a GUI thread painting with the GIL then stalls training once per call, and live
+# views get numbers each frame), but, beyond the first size, at most 1/EPOCH_RUN_PARTS of the run,
+# so a short run still reports its course in steps. Stop, pause and live changes land within one
+# call.
 EPOCH_RUN_SECONDS = 0.05
 EPOCH_RUN_SAMPLES = 8192
 EPOCH_RUN_PARTS = 20
@@ -38,6 +38,8 @@ EPOCH_RUN_MAX_SAMPLES = 1 << 16  # bounds a call's buffers (orders, outputs: <= 
 
 
 class Trainer:
+    """Trains a model with a loss, an optimizer and a schedule; its runner trains the batches."""
+
     def __init__(
         self,
         model: Model,
