@@ -70,6 +70,7 @@ class _ModelWriter:
         self.init: list[str] = []
         self.body: list[str] = []
         self.regularization: list[str] = []
+        self.decayed: list[str] = []  # state-dict names of the kernels (AdamW decays them)
         self.state: dict[str, np.ndarray] = {}
         self.standardize = network.scaler is not None or (
             network.spec.data.get("source") == "csv" and network.spec.data.get("standardize", True)
@@ -129,8 +130,10 @@ class _ModuleNode:
     def init(self, line: str) -> None:
         self.writer.init.append(line)
 
-    def state(self, key: str, array: np.ndarray) -> None:
+    def state(self, key: str, array: np.ndarray, decayed: bool = False) -> None:
         self.writer.state[f"{self.var}.{key}"] = array
+        if decayed:
+            self.writer.decayed.append(f"{self.var}.{key}")
 
     def penalty(self, text: str) -> None:
         self.writer.regularization.append(text)
@@ -179,6 +182,7 @@ def render_model(network: Network, writer: _ModelWriter) -> str:
         dtype=model.dtype.name,
         input_shapes=", ".join(f"{i!r}: {tuple(model.shapes[i])!r}" for i in model.input_ids),
         output_shape=tuple(model.output_shape),
+        decayed=tuple(writer.decayed),
         class_name=class_name(network),
         class_doc=f"{title}, as drawn on the NetCanvas canvas.",
         init_body=textwrap.indent("\n".join(writer.init) or "pass", " " * 8),

@@ -228,7 +228,7 @@ class Dense(ActivatedLayer):
         p = self.params
         bias = "" if p["use_bias"] else ", bias=False"
         linear = m.module(f"nn.Linear({self.input_shapes[0][0]}, {p['units']}{bias})")
-        m.state("weight", np.ascontiguousarray(self.weights["kernel"].T))
+        m.state("weight", np.ascontiguousarray(self.weights["kernel"].T), decayed=True)
         if p["use_bias"]:
             m.state("bias", self.weights["bias"].copy())
         for key, term in (("kernel_l1", "abs().sum()"), ("kernel_l2", "square().sum()")):

@@ -73,8 +73,9 @@ class TorchModule(Protocol):
         """Add a line to __init__ after the declarations so far."""
         ...
 
-    def state(self, key: str, array: np.ndarray) -> None:
-        """Put `array` into the state dict as "<var>.<key>" (weights.npz)."""
+    def state(self, key: str, array: np.ndarray, decayed: bool = False) -> None:
+        """Put `array` into the state dict as "<var>.<key>" (weights.npz); `decayed`: a
+        parameter AdamW decays, as NetCanvas decays the layer's "kernel" (engine/model.py)."""
         ...
 
     def penalty(self, text: str) -> None:

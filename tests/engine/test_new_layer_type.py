@@ -8,6 +8,7 @@ names it."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,8 @@ from tests.engine.test_export_cases import TOLERANCE, load_module
 
 
 class Scale(Layer):
-    """y = x · scale: one learned factor per feature of a 1-D sample."""
+    """y = x · kernel: one learned factor per feature of a 1-D sample. Its array is a "kernel",
+    so weight decay (AdamW) applies to it as to every layer's kernel."""
 
     name = "Scale"
     group = "Test"
@@ -29,30 +31,30 @@ class Scale(Layer):
 
     @classmethod
     def weight_shapes(cls, params: dict[str, Any], input_shapes: list[tuple[int, ...]]) -> dict:
-        return {"scale": (input_shapes[0][-1],)}
+        return {"kernel": (input_shapes[0][-1],)}
 
     def initialize(self, rng: np.random.Generator) -> None:
-        self.weights["scale"][...] = rng.uniform(0.5, 1.5, self.weights["scale"].shape)
+        self.weights["kernel"][...] = rng.uniform(0.5, 1.5, self.weights["kernel"].shape)
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
         self.x = inputs[0]
-        return self.x * self.weights["scale"]
+        return self.x * self.weights["kernel"]
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
-        self.grads["scale"][...] = (grad_out * self.x).sum(axis=0)
-        return [grad_out * self.weights["scale"]]
+        self.grads["kernel"][...] = (grad_out * self.x).sum(axis=0)
+        return [grad_out * self.weights["kernel"]]
 
     def to_onnx(self, g, args, out, weights):
-        return g.add("Mul", [args[0], g.tensor(f"{out}/scale", weights["scale"])], out, out)
+        return g.add("Mul", [args[0], g.tensor(f"{out}/kernel", weights["kernel"])], out, out)
 
     def to_torch(self, m, args):
-        features = self.weights["scale"].shape[0]
-        scale = m.module(f"nn.ParameterDict({{'scale': nn.Parameter(torch.ones({features}))}})")
-        m.state("scale", self.weights["scale"].copy())
-        return f"{args[0]} * {scale}['scale']"
+        features = self.weights["kernel"].shape[0]
+        scale = m.module(f"nn.ParameterDict({{'kernel': nn.Parameter(torch.ones({features}))}})")
+        m.state("kernel", self.weights["kernel"].copy(), decayed=True)
+        return f"{args[0]} * {scale}['kernel']"
 
     def to_numpy(self, s, args):
-        return f"{args[0]} * {s.weight('scale')}"
+        return f"{args[0]} * {s.weight('kernel')}"
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ def test_a_network_file_keeps_it_and_its_weights(scale_type, tmp_path):
     loaded = engine.load(tmp_path / "scaled.ncv")
     assert loaded.spec.nodes["gain"].type == "Scale"
     np.testing.assert_array_equal(
-        loaded.model.layers["gain"].weights["scale"], network.model.layers["gain"].weights["scale"]
+        loaded.model.layers["gain"].weights["kernel"], network.model.layers["gain"].weights["kernel"]
     )
 
 
@@ -103,11 +105,11 @@ def test_the_general_runner_trains_it(scale_type):
     network = _network()
     x, y = _data()
     before = network.evaluate(x, y)["loss"]
-    start = network.model.layers["gain"].weights["scale"].copy()
+    start = network.model.layers["gain"].weights["kernel"].copy()
     network.fit(x, y, epochs=30, batch_size=20)
     assert network.last_path == "general"  # the fused runners declined the network
     assert network.evaluate(x, y)["loss"] < 0.5 * before
-    assert not np.array_equal(network.model.layers["gain"].weights["scale"], start)
+    assert not np.array_equal(network.model.layers["gain"].weights["kernel"], start)
 
 
 def test_every_export_predicts_what_predict_does(scale_type, tmp_path):
@@ -133,3 +135,28 @@ def test_every_export_predicts_what_predict_does(scale_type, tmp_path):
     with torch.no_grad():
         got = model(torch.from_numpy(x)).numpy()
     assert np.max(np.abs(got - expected)) <= TOLERANCE
+
+
+def test_adamw_in_the_pytorch_training_script_decays_its_kernel(scale_type, tmp_path, monkeypatch):
+    pytest.importorskip("torch", reason="running the PyTorch export needs torch")
+    network = _network()
+    pkg = tmp_path / "pkg"
+    export_network(network, "pytorch", pkg)
+    monkeypatch.syspath_prepend(str(pkg))  # train.py imports model and data_sources beside it
+    try:
+        train = load_module(pkg / "train.py", "new_layer_train")
+        train.OPTIMIZER = {"type": "adamw", "weight_decay": 0.1, "beta_1": 0.9, "beta_2": 0.999}
+        train.OPTIMIZER.update(epsilon=1e-7, amsgrad=False)
+        decayed, other = train.make_optimizer(train.load_model(), 0.01).param_groups
+    finally:
+        for name in ("model", "data_sources"):
+            sys.modules.pop(name, None)
+    # NetCanvas decays every "kernel" (engine/model.py): the Dense kernels (weight = kernel.T)
+    # and the Scale's; the biases are not decayed.
+    kernels = [network.model.layers[nid].weights["kernel"] for nid in ("hidden", "gain", "y")]
+    assert decayed["weight_decay"] == 0.1 and other["weight_decay"] == 0.0
+    got = [p.detach().numpy() for p in decayed["params"]]
+    assert len(got) == 3
+    for param, kernel in zip(got, kernels, strict=True):
+        np.testing.assert_array_equal(param, kernel.T)
+    assert len(other["params"]) == 2

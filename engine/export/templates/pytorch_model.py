@@ -21,7 +21,7 @@ register_load_state_dict_post_hook register_load_state_dict_pre_hook register_mo
 register_parameter register_state_dict_post_hook register_state_dict_pre_hook requires_grad_
 set_extra_state set_submodule share_memory state_dict to to_empty train training type xpu
 zero_grad input_mean input_std regularization_loss logits load_model HERE INPUT_SHAPES
-OUTPUT_SHAPE MODEL_CLASS DTYPE Path
+OUTPUT_SHAPE MODEL_CLASS DTYPE DECAYED Path
 """
 MODULE_RESERVED = tuple(_RESERVED_WORDS.split())
 
@@ -50,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 DTYPE = torch.$dtype
 INPUT_SHAPES = {$input_shapes}  # one sample each, without the batch dimension
 OUTPUT_SHAPE = $output_shape
+DECAYED = $decayed  # the parameters AdamW decays in train.py (NetCanvas decays kernels only)
 
 
 class $class_name(nn.Module):

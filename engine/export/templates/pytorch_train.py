@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F  # noqa: N812  (the usual PyTorch spelling)
-from model import INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model
+from model import DECAYED, INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model
 
 # BEGIN SETTINGS (written by the NetCanvas exporter; these are stand-ins)
 LOSS: dict = {"type": "mse"}
@@ -133,8 +133,9 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
     betas = (o["beta_1"], o["beta_2"])
     if o["type"] == "adam":
         return torch.optim.Adam(params, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
-    # adamw: NetCanvas decays Dense kernels only (not biases or BatchNormalization scales)
-    kernels = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    # adamw: NetCanvas decays kernels only (not biases or BatchNormalization scales): DECAYED
+    named = dict(model.named_parameters())
+    kernels = [named[name] for name in DECAYED if named[name].requires_grad]
     ids = {id(k) for k in kernels}
     groups = [
         {"params": kernels, "weight_decay": o["weight_decay"]},
