@@ -1,6 +1,7 @@
 """A layer type registered from outside the engine works everywhere a built-in one does: the
 palette lists it, network files keep it, training trains it (on the general runner: the fused
-ones do not know it) and the three exports reproduce its predictions.
+ones do not know it), the three exports reproduce its predictions and the ONNX import reads it
+back.
 
 The type is written here only, as docs/architecture.md "Adding a layer type" describes: the
 class with its shape, weights, forward/backward and export forms. Nothing else in the app
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.export import check_export, export_network
+from engine.export import check_export, export_network, import_onnx
 from engine.layers import Layer
 from engine.registry import LAYERS
 from tests.engine.test_export_cases import TOLERANCE, load_module
@@ -46,6 +47,16 @@ class Scale(Layer):
 
     def to_onnx(self, g, args, out, weights):
         return g.add("Mul", [args[0], g.tensor(f"{out}/kernel", weights["kernel"])], out, out)
+
+    onnx_ops = ("Mul",)
+
+    @classmethod
+    def from_onnx(cls, reader, node):
+        x, factors = node.input
+        kernel = reader.constant(factors)
+        if kernel is None or kernel.ndim != 1 or not reader.known(x):
+            raise reader.unsupported(node)
+        reader.add_layer("Scale", {}, [x], node.output[0], {"kernel": kernel}, rank=reader.rank(x))
 
     def to_torch(self, m, args):
         features = self.weights["kernel"].shape[0]
@@ -112,7 +123,7 @@ def test_the_general_runner_trains_it(scale_type):
     assert not np.array_equal(network.model.layers["gain"].weights["kernel"], start)
 
 
-def test_every_export_predicts_what_predict_does(scale_type, tmp_path):
+def test_every_export_predicts_what_predict_does_and_onnx_reads_back(scale_type, tmp_path):
     network = _network()
     x, y = _data()
     network.fit(x, y, epochs=2)
@@ -124,6 +135,10 @@ def test_every_export_predicts_what_predict_does(scale_type, tmp_path):
     export_network(network, "onnx", tmp_path / "scaled.onnx")
     session = ort.InferenceSession(str(tmp_path / "scaled.onnx"), providers=["CPUExecutionProvider"])
     assert np.max(np.abs(session.run(None, {"x": x})[0] - expected)) <= TOLERANCE
+
+    network_back = import_onnx(tmp_path / "scaled.onnx")
+    assert network_back.spec.nodes["gain"].type == "Scale"
+    assert np.max(np.abs(network_back.predict(x) - expected)) <= TOLERANCE
 
     export_network(network, "python", tmp_path / "scaled_numpy.py")
     script = load_module(tmp_path / "scaled_numpy.py", "new_layer_numpy_script")
