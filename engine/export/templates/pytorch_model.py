@@ -50,7 +50,8 @@ HERE = Path(__file__).resolve().parent
 DTYPE = torch.$dtype
 INPUT_SHAPES = {$input_shapes}  # one sample each, without the batch dimension
 OUTPUT_SHAPE = $output_shape
-DECAYED = $decayed  # the parameters AdamW decays in train.py (NetCanvas decays kernels only)
+# The parameters AdamW decays in train.py (NetCanvas decays the layers' kernels only).
+DECAYED = $decayed
 
 
 class $class_name(nn.Module):
