@@ -8,8 +8,9 @@
     OUT_DIR/__init__.py, README.md, requirements.txt
 
 NetCanvas never imports torch: this module only writes text and NumPy arrays. Each layer type
-writes its own part of model.py (its `to_torch`, engine/layers) and each loss its `loss_value`
-in train.py (`Loss.torch_loss`). Today's forms:
+writes its own part of model.py (its `to_torch`, engine/layers); the loss, the optimizer and the
+schedule write train.py's `loss_value`, `make_optimizer` and `learning_rate` (`Loss.torch_loss`,
+`Optimizer.torch_optimizer`, `Schedule.torch_rate`). Today's forms:
 
 | NetCanvas | PyTorch |
 |---|---|
@@ -44,11 +45,32 @@ from engine.io import _write_atomic, network_document  # the same atomic save as
 from engine.losses import get_loss
 from engine.metrics import default_metrics
 from engine.network import Network
-from engine.registry import DATASETS, LOSSES, resolve_params
+from engine.registry import DATASETS, LOSSES, OPTIMIZERS, SCHEDULES, resolve_params
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _SETTINGS_BLOCK = re.compile(r"# BEGIN SETTINGS.*?# END SETTINGS\n", re.S)
-_LOSS_BLOCK = re.compile(r"# BEGIN LOSS.*?# END LOSS\n", re.S)
+# train.py's blocks written from a registry type's own PyTorch form: (the class attribute, the
+# function's header and docstring).
+_TYPE_BLOCKS = {
+    "LOSS": (
+        "torch_loss",
+        "def loss_value(output, target, logits: bool):\n"
+        '    """The mean loss of a batch, with Keras\'/NetCanvas\'s definitions. `output` holds logits\n'
+        '    (before the final sigmoid/softmax) when `logits` is True."""\n',
+    ),
+    "OPTIMIZER": (
+        "torch_optimizer",
+        "def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:\n"
+        '    """NetCanvas\'s optimizer with its settings."""\n'
+        "    o = OPTIMIZER\n"
+        "    params = [p for p in model.parameters() if p.requires_grad]\n",
+    ),
+    "SCHEDULE": (
+        "torch_rate",
+        "def learning_rate(base: float, epoch: int, total: int) -> float:\n"
+        '    """The rate of 0-based `epoch` of a run of `total` epochs (NetCanvas\'s schedule)."""\n',
+    ),
+}
 
 
 def fused_activation(network: Network) -> str | None:
@@ -240,22 +262,29 @@ def render_train(network: Network, base_dir: Path | None) -> str:
         lines.append(f"{key} = " + textwrap.indent(text, " " * (len(key) + 3)).lstrip())
     lines.append("# END SETTINGS\n")
     template = (TEMPLATES / "pytorch_train.py").read_text(encoding="utf-8")
-    template = _LOSS_BLOCK.sub(lambda _: loss_function(network.training.loss.type), template, count=1)
+    training = network.training
+    entries = {
+        "LOSS": LOSSES.get(training.loss.type),
+        "OPTIMIZER": OPTIMIZERS.get(training.optimizer.type),
+        "SCHEDULE": SCHEDULES.get(training.schedule.type),
+    }
+    for block, entry in entries.items():
+        pattern = re.compile(rf"# BEGIN {block}\b.*?# END {block}\n", re.S)
+        template = pattern.sub(lambda _, e=entry, b=block: type_block(b, e), template, count=1)
     return _SETTINGS_BLOCK.sub(lambda _: "\n".join(lines), template, count=1)
 
 
-def loss_function(name: str) -> str:
-    """train.py's `loss_value`: the registered loss's own PyTorch form (`Loss.torch_loss`)."""
-    body = textwrap.dedent(LOSSES.get(name).torch_loss).strip("\n")
+def type_block(block: str, entry: type) -> str:
+    """train.py's LOSS, OPTIMIZER or SCHEDULE block: the function of `block` with the registry
+    entry's own PyTorch form (`Loss.torch_loss`, `Optimizer.torch_optimizer`, `Schedule.torch_rate`)
+    as its body."""
+    attribute, header = _TYPE_BLOCKS[block]
+    body = textwrap.dedent(getattr(entry, attribute, "")).strip("\n")
     if not body:
-        raise ConfigError(f"loss '{name}' has no PyTorch form (its class sets no torch_loss)")
-    return (
-        f"# The loss {name!r}, as NetCanvas computes it\n"
-        "def loss_value(output, target, logits: bool):\n"
-        '    """The mean loss of a batch, with Keras\'/NetCanvas\'s definitions. `output` holds logits\n'
-        '    (before the final sigmoid/softmax) when `logits` is True."""\n'
-        f"{textwrap.indent(body, '    ')}\n"
-    )
+        raise ConfigError(
+            f"{entry.group.lower()} '{entry.name}' has no PyTorch form (its class sets no {attribute})"
+        )
+    return f"# The {entry.group.lower()} {entry.name!r}, as NetCanvas computes it\n{header}{textwrap.indent(body, '    ')}\n"
 
 
 def export_pytorch(

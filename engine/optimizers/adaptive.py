@@ -14,6 +14,12 @@ from engine.registry import OPTIMIZERS, ParamSpec
 @OPTIMIZERS.register
 class RMSprop(Optimizer):
     name = "rmsprop"
+    # NetCanvas follows Keras, which adds epsilon inside the square root (torch adds it outside).
+    torch_optimizer = """
+    return torch.optim.RMSprop(
+        params, lr=lr, alpha=o["rho"], eps=o["epsilon"], momentum=o["momentum"], centered=o["centered"]
+    )
+    """
     description = "Divides each step by a running average of recent gradient magnitudes (Keras form)"
     param_specs = (
         learning_rate_spec(0.001),
@@ -68,6 +74,11 @@ class RMSprop(Optimizer):
 @OPTIMIZERS.register
 class Adagrad(Optimizer):
     name = "adagrad"
+    torch_optimizer = """
+    return torch.optim.Adagrad(
+        params, lr=lr, eps=o["epsilon"], initial_accumulator_value=o["initial_accumulator_value"]
+    )
+    """
     description = "Per-weight step sizes that shrink with the sum of past squared gradients"
     param_specs = (
         learning_rate_spec(0.01),
@@ -95,6 +106,10 @@ class Adagrad(Optimizer):
 @OPTIMIZERS.register
 class Adam(Optimizer):
     name = "adam"
+    torch_optimizer = """
+    betas = (o["beta_1"], o["beta_2"])
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
+    """
     description = "Adaptive moments: momentum plus per-weight step sizes; a good default"
     param_specs = (
         learning_rate_spec(0.001),
@@ -160,6 +175,18 @@ class Adam(Optimizer):
 @OPTIMIZERS.register
 class AdamW(Adam):
     name = "adamw"
+    # NetCanvas decays kernels only (not biases or BatchNormalization scales): the model's DECAYED.
+    torch_optimizer = """
+    named = dict(model.named_parameters())
+    kernels = [named[name] for name in DECAYED if named[name].requires_grad]
+    ids = {id(k) for k in kernels}
+    groups = [
+        {"params": kernels, "weight_decay": o["weight_decay"]},
+        {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0},
+    ]
+    betas = (o["beta_1"], o["beta_2"])
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
+    """
     description = "Adam with decoupled weight decay (w -= lr * weight_decay * w each step)"
     param_specs = (
         *Adam.param_specs,

@@ -46,6 +46,9 @@ class Optimizer(ABC):
     slots: tuple[str, ...] = ()  # every per-weight state array this type can keep
     required_slots: tuple[str, ...] = ()  # the ones it keeps whatever its settings
     reference = False
+    # The body of the PyTorch training script's `make_optimizer(model, lr)`, where `o` holds this
+    # optimizer's settings and `params` the trainable tensors (see engine/export/pytorch_export.py).
+    torch_optimizer = ""
     _kernel: Any = None
     _kernel_ref: Any = None
 

@@ -17,6 +17,7 @@ def momentum_spec() -> ParamSpec:
 @OPTIMIZERS.register
 class SGD(Optimizer):
     name = "sgd"
+    torch_optimizer = 'return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], nesterov=o["nesterov"])'
     description = "Gradient descent, optionally with momentum or Nesterov momentum"
     param_specs = (
         learning_rate_spec(0.01),

@@ -21,6 +21,9 @@ class Schedule(ABC):
     group = "Schedule"
     description = ""
     param_specs: tuple[ParamSpec, ...] = ()
+    # The body of the PyTorch training script's `learning_rate(base, epoch, total)`; SCHEDULE
+    # holds this schedule's settings (see engine/export/pytorch_export.py).
+    torch_rate = ""
 
     def __init__(self, **params: Any):
         self.params = resolve_params(self, params, f"schedule '{self.name}'")
@@ -47,6 +50,7 @@ class Schedule(ABC):
 @SCHEDULES.register
 class Constant(Schedule):
     name = "constant"
+    torch_rate = "return base"
     description = "The same learning rate every epoch"
 
     def _rate(self, base_lr, epoch, total_epochs):
@@ -56,6 +60,7 @@ class Constant(Schedule):
 @SCHEDULES.register
 class StepDecay(Schedule):
     name = "step"
+    torch_rate = 'return base * SCHEDULE["gamma"] ** (epoch // SCHEDULE["step_size"])'
     description = "Multiply the learning rate by gamma every step_size epochs"
     param_specs = (
         ParamSpec("step_size", "int", 10, "Epochs between two reductions", minimum=1),
@@ -69,6 +74,7 @@ class StepDecay(Schedule):
 @SCHEDULES.register
 class ExponentialDecay(Schedule):
     name = "exponential"
+    torch_rate = 'return base * SCHEDULE["gamma"] ** epoch'
     description = "Multiply the learning rate by gamma every epoch"
     param_specs = (
         ParamSpec("gamma", "float", 0.95, "Factor applied each epoch", minimum=1e-12, maximum=1.0),
@@ -86,6 +92,15 @@ class CosineDecay(Schedule):
     epochs past the end keep the minimum."""
 
     name = "cosine"
+    torch_rate = """
+    s = SCHEDULE
+    warmup = s["warmup_epochs"]
+    if epoch < warmup:
+        return base * (epoch + 1) / warmup
+    progress = min(1.0, (epoch - warmup) / max(1, total - warmup))
+    low = base * s["min_lr_fraction"]
+    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    """
     description = "Optional linear warm-up, then a cosine curve down to a minimum rate"
     param_specs = (
         ParamSpec(

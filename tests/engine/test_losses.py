@@ -384,7 +384,7 @@ def test_unknown_names_and_bad_parameters_are_reported():
 def _torch_loss_value(name: str, torch) -> Any:
     """train.py's `loss_value` for loss `name`, as the PyTorch export writes it: the loss's own
     `torch_loss` with the template's helpers (_clip, _bce, _hinge_targets, EPSILON)."""
-    from engine.export.pytorch_export import TEMPLATES, loss_function
+    from engine.export.pytorch_export import TEMPLATES, type_block
 
     tree = ast.parse((TEMPLATES / "pytorch_train.py").read_text(encoding="utf-8"))
     wanted = {"_clip", "_bce", "_hinge_targets", "EPSILON"}
@@ -397,7 +397,7 @@ def _torch_loss_value(name: str, torch) -> Any:
     namespace = {"torch": torch, "F": torch.nn.functional, "math": math, "LOSS": {"type": name}}
     exec(compile(ast.Module(helpers, []), "pytorch_train.py", "exec"), namespace)
     namespace["LOSS"].update(get_loss(name).params)
-    exec(loss_function(name), namespace)
+    exec(type_block("LOSS", LOSSES.get(name)), namespace)
     return namespace["loss_value"]
 
 

@@ -344,25 +344,21 @@ TORCH_CASES = [
 
 
 def _torch_optimizer(torch, name, p, tensors):
-    lr = p["learning_rate"]
-    if name == "sgd":
-        return torch.optim.SGD(tensors, lr=lr, momentum=p["momentum"], nesterov=p["nesterov"])
-    if name == "rmsprop":
-        return torch.optim.RMSprop(
-            tensors, lr=lr, alpha=p["rho"], eps=p["epsilon"], momentum=p["momentum"], centered=p["centered"]
-        )
-    if name == "adagrad":
-        return torch.optim.Adagrad(
-            tensors, lr=lr, eps=p["epsilon"], initial_accumulator_value=p["initial_accumulator_value"]
-        )
-    betas = (p["beta_1"], p["beta_2"])
-    if name == "adam":
-        return torch.optim.Adam(tensors, lr=lr, betas=betas, eps=p["epsilon"], amsgrad=p["amsgrad"])
-    # decay_mask MASK = kernels decayed, the middle (bias-like) array not: two parameter groups
-    groups = [{"params": [tensors[0], tensors[2]]}, {"params": [tensors[1]], "weight_decay": 0.0}]
-    return torch.optim.AdamW(
-        groups, lr=lr, betas=betas, eps=p["epsilon"], weight_decay=p["weight_decay"], amsgrad=p["amsgrad"]
-    )
+    """The optimizer the exported train.py builds (`make_optimizer`, written from the optimizer
+    class's own PyTorch form), over a module holding `tensors`; `MASK`'s kernels are its DECAYED."""
+    from engine.export.pytorch_export import type_block
+
+    module = torch.nn.Module()
+    for i, tensor in enumerate(tensors):
+        module.register_parameter(f"w{i}", torch.nn.Parameter(tensor.detach(), requires_grad=True))
+    namespace = {
+        "torch": torch,
+        "OPTIMIZER": dict(p),
+        "DECAYED": tuple(f"w{i}" for i, decayed in enumerate(MASK) if decayed),
+    }
+    exec(type_block("OPTIMIZER", OPTIMIZERS.get(name)), namespace)
+    tensors[:] = list(module.parameters())
+    return namespace["make_optimizer"](module, p["learning_rate"])
 
 
 @pytest.mark.parametrize(

@@ -61,3 +61,23 @@ def test_parameters_are_validated():
         get_schedule("step", step_size=0)
     with pytest.raises(ConfigError, match="unknown parameter"):
         get_schedule("cosine", warmup=3)
+
+
+@pytest.mark.parametrize("name", SCHEDULES.names())
+def test_the_exported_training_script_gives_the_same_rates(name):
+    """train.py's `learning_rate`, written from the schedule class's own PyTorch form, gives the
+    engine's rate at every epoch of a run, warm-up and epochs past the end included."""
+    from engine.export.pytorch_export import type_block
+
+    settings = {
+        "step": {"step_size": 3, "gamma": 0.5},
+        "cosine": {"warmup_epochs": 2, "min_lr_fraction": 0.1},
+    }
+    schedule = get_schedule(name, **settings.get(name, {}))
+    namespace = {"math": math, "SCHEDULE": {"type": name, **schedule.params}}
+    exec(type_block("SCHEDULE", SCHEDULES.get(name)), namespace)
+    total = 9
+    for epoch in range(total + 3):
+        assert namespace["learning_rate"](0.2, epoch, total) == pytest.approx(
+            schedule.learning_rate(0.2, epoch, total), rel=1e-15
+        )

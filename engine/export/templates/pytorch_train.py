@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import math  # noqa: F401  (the cosine schedule's form uses it)
 import os
 import sys
 import time
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F  # noqa: N812  (the usual PyTorch spelling)
-from model import DECAYED, INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model
+from model import DECAYED, INPUT_SHAPES, MODEL_CLASS, OUTPUT_SHAPE, load_model  # noqa: F401  (AdamW's form uses DECAYED)
 
 # BEGIN SETTINGS (written by the NetCanvas exporter; these are stand-ins)
 LOSS: dict = {"type": "mse"}
@@ -115,50 +115,24 @@ def metric_value(name: str, p, t) -> float:
 
 
 # ----------------------------------------------------------------- optimizer, schedule
+# BEGIN OPTIMIZER (written by the NetCanvas exporter from the optimizer's class; this one is sgd)
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    """NetCanvas's optimizer with its settings (epsilon where PyTorch puts it; for rmsprop
-    NetCanvas follows Keras, which adds epsilon inside the square root)."""
+    """NetCanvas's optimizer with its settings."""
     o = OPTIMIZER
     params = [p for p in model.parameters() if p.requires_grad]
-    if o["type"] == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], nesterov=o["nesterov"])
-    if o["type"] == "rmsprop":
-        return torch.optim.RMSprop(
-            params, lr=lr, alpha=o["rho"], eps=o["epsilon"], momentum=o["momentum"], centered=o["centered"]
-        )
-    if o["type"] == "adagrad":
-        return torch.optim.Adagrad(
-            params, lr=lr, eps=o["epsilon"], initial_accumulator_value=o["initial_accumulator_value"]
-        )
-    betas = (o["beta_1"], o["beta_2"])
-    if o["type"] == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
-    # adamw: NetCanvas decays kernels only (not biases or BatchNormalization scales): DECAYED
-    named = dict(model.named_parameters())
-    kernels = [named[name] for name in DECAYED if named[name].requires_grad]
-    ids = {id(k) for k in kernels}
-    groups = [
-        {"params": kernels, "weight_decay": o["weight_decay"]},
-        {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=o["epsilon"], amsgrad=o["amsgrad"])
+    return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], nesterov=o["nesterov"])
 
 
+# END OPTIMIZER
+
+
+# BEGIN SCHEDULE (written by the NetCanvas exporter from the schedule's class; this one is constant)
 def learning_rate(base: float, epoch: int, total: int) -> float:
-    """The rate of 0-based `epoch` of a run of `total` epochs (NetCanvas's schedules)."""
-    s = SCHEDULE
-    if s["type"] == "step":
-        return base * s["gamma"] ** (epoch // s["step_size"])
-    if s["type"] == "exponential":
-        return base * s["gamma"] ** epoch
-    if s["type"] == "cosine":
-        warmup = s["warmup_epochs"]
-        if epoch < warmup:
-            return base * (epoch + 1) / warmup
-        progress = min(1.0, (epoch - warmup) / max(1, total - warmup))
-        low = base * s["min_lr_fraction"]
-        return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    """The rate of 0-based `epoch` of a run of `total` epochs (NetCanvas's schedule)."""
     return base
+
+
+# END SCHEDULE
 
 
 # ---------------------------------------------------------------------------- training
