@@ -1,7 +1,7 @@
 """Export / import entries for the main window's menus (wired by main_window.py).
 
 Both call engine.export, so the GUI shows exactly the messages the CLI prints (without the CLI's
-"error: " prefix) in one message box.
+"error: " prefix), through gui.errors, where every error is shown.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox, QWid
 from engine import NetCanvasError, Network
 from engine.export import EXPORT_FORMATS, export_network, import_onnx
 from engine.export.untrained import untrained_warning
+from gui import errors
 
-TITLE = "NetCanvas"
+EXPORT_FAILED = "Cannot export the network"
+IMPORT_FAILED = "Cannot import the ONNX model"
 
 
 def _show_status(parent: QWidget, text: str) -> None:
@@ -27,7 +29,7 @@ def _show_status(parent: QWidget, text: str) -> None:
 
 def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str | None = None) -> None:
     """Ask where to write `network` in format `fmt` ("onnx", "pytorch", "python", "netcanvas"),
-    export it, then show a status message, or the error in a message box. A network that was
+    export it, then show a status message, or the error (gui.errors). A network that was
     never trained is exported only when the user confirms it."""
     warning = untrained_warning(network)
     if warning:
@@ -57,24 +59,24 @@ def export_dialog(parent: QWidget, network: Network, fmt: str, source_path: str 
     try:
         written = export_network(network, fmt, output, source_path=source_path)
     except NetCanvasError as exc:
-        QMessageBox.critical(parent, TITLE, str(exc))
+        errors.show_error(parent, EXPORT_FAILED, str(exc))
         return
     except OSError as exc:
-        QMessageBox.critical(parent, TITLE, f"{exc.filename or output}: {exc.strerror or exc}")
+        errors.show_error(parent, EXPORT_FAILED, f"{exc.filename or output}: {exc.strerror or exc}")
         return
     _show_status(parent, f"Exported {fmt}: {', '.join(p.name for p in written)}")
 
 
 def import_onnx_dialog(parent: QWidget) -> Network | None:
     """Ask for an .onnx file and return it as a Network (None when cancelled or refused; the
-    reason, e.g. the unsupported operator, is shown in a message box)."""
+    reason, e.g. the unsupported operator, is shown by gui.errors)."""
     path, _ = QFileDialog.getOpenFileName(parent, "Import ONNX model", "", "ONNX model (*.onnx)")
     if not path:
         return None
     try:
         network = import_onnx(path)
     except NetCanvasError as exc:
-        QMessageBox.critical(parent, TITLE, str(exc))
+        errors.show_error(parent, IMPORT_FAILED, str(exc))
         return None
     _show_status(parent, f"Imported {Path(path).name}: {len(network.spec.nodes)} nodes")
     return network

@@ -1,8 +1,8 @@
 """MainWindow: the canvas in the middle, palette left, inspector right, panels below.
 
 The window owns no network state: it holds a NetworkDocument and routes menu commands to it.
-File dialogs, questions and errors go through the static QFileDialog / QMessageBox functions
-(tests replace them). Engine errors are shown by `show_error`, the one place for them.
+File dialogs and questions go through the static QFileDialog / QMessageBox functions (tests
+replace them); errors go through `show_error` to gui.errors, where every error is shown.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NetCanvasError
 from engine.examples import is_example, is_examples_folder
-from gui import accessibility
+from gui import accessibility, errors
 from gui.actions import Actions
 from gui.app_settings import AppSettings
 from gui.canvas import CanvasView
@@ -217,8 +217,8 @@ class MainWindow(QMainWindow):
             self.view.ensureVisible(item, 40, 40)
 
     def show_error(self, title: str, message: str) -> None:
-        """The one place engine and file errors are shown to the user."""
-        QMessageBox.critical(self, title, message)
+        """Show an error over this window (through gui.errors, the one place for errors)."""
+        errors.show_error(self, title, message)
 
     # ------------------------------------------------------------------- files
     def maybe_save(self) -> bool:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from engine.data.sources import IMAGE_SOURCES
 from engine.errors import NetCanvasError
 from engine.registry import DATASETS
+from gui import errors
 from gui.param_editors import SpecForm
 from gui.theme import hint_color
 from gui.training.confusion_view import class_indices, image_shape
@@ -288,7 +289,7 @@ class DataPanel(QWidget):
         try:
             self.document.set_data(config)
         except NetCanvasError as exc:
-            QMessageBox.warning(self, "Data", str(exc))
+            errors.show_error(self, "Data", str(exc))
             return False
         return True
 
@@ -348,7 +349,7 @@ class DataPanel(QWidget):
             return
         problem = self.session.load_data(force=True)
         if problem:
-            QMessageBox.warning(self, "Data", problem)
+            errors.show_error(self, "Data", problem)
 
     def _preload_failed(self, problem: str) -> None:
         if not self.download.isHidden():  # "not downloaded yet": the download box says it
@@ -367,7 +368,7 @@ class DataPanel(QWidget):
         if problem:
             if self.document.spec.data != previous:
                 self.document.undo_stack.undo()
-            QMessageBox.warning(self, "Data", problem)
+            errors.show_error(self, "Data", problem)
             return False
         return True
 
@@ -402,7 +403,7 @@ class DataPanel(QWidget):
         try:
             dialog = CsvImportDialog(Path(path), self)
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            QMessageBox.warning(self, "Data", f"{path}: cannot read the file: {exc}")
+            errors.show_error(self, "Data", f"{path}: cannot read the file: {exc}")
             return False
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         config = dialog.config()

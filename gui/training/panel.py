@@ -19,7 +19,6 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from engine.errors import NetCanvasError
 from engine.training.monitor import MonitorSnapshot, shows_surface
+from gui import errors
 from gui.training.confusion_view import ConfusionView
 from gui.training.curves import CurvesView
 from gui.training.data_panel import DataPanel
@@ -76,12 +76,6 @@ class TrainingPanel(QWidget):
         # Hidden tabs are not redrawn while training: bring one up to date when it is shown
         # (after a run the timer has stopped, so it would keep its old picture).
         self.tabs.currentChanged.connect(lambda _index: self.redraw(everything=True))
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(
-            "QLabel { background: #fee2e2; color: #7f1d1d; padding: 6px; border-radius: 4px; }"
-        )
-        self.error.hide()
         export_png = QPushButton("Export plot as PNG…")
         export_png.setToolTip("Save the current tab as an image")
         export_png.clicked.connect(self.export_png)
@@ -89,8 +83,7 @@ class TrainingPanel(QWidget):
         export_csv.setToolTip("Save the numbers behind the current tab")
         export_csv.clicked.connect(self.export_csv)
         row = QHBoxLayout()
-        row.addWidget(self.error, 1)
-        row.addStretch(0)
+        row.addStretch(1)
         row.addWidget(export_png)
         row.addWidget(export_csv)
         layout = QVBoxLayout(self)
@@ -109,7 +102,7 @@ class TrainingPanel(QWidget):
         session.snapshot_taken.connect(self._snapshot)
         session.epochs_ended.connect(self._epochs_ended)
         session.finished.connect(self._finished)
-        session.failed.connect(self.show_error)
+        session.failed.connect(self._run_failed)
         session.edit_marked.connect(self.curves.mark)
         session.data_changed.connect(self._data_changed)
         session.state_changed.connect(self._state_changed)
@@ -126,7 +119,6 @@ class TrainingPanel(QWidget):
         self.health.clear()
         self.surface.clear()
         self.results.clear()
-        self.error.hide()
         self._latest_snapshot = None
         trained = network.history.steps > 0 and self.session.state == IDLE
         self._style_edges(network.model.layers if trained else None)  # the canvas shows these weights
@@ -194,7 +186,6 @@ class TrainingPanel(QWidget):
             self.load_document()
 
     def _run_started(self, info: dict) -> None:
-        self.error.hide()
         self.curves.plan_run(
             info["first_step"],
             info["epochs"] * info["batches_per_epoch"],
@@ -243,9 +234,10 @@ class TrainingPanel(QWidget):
                 if item is not None:
                     item.set_activity(None)
 
-    def show_error(self, message: str) -> None:
-        self.error.setText(f"<b>Training stopped:</b> {message}")
-        self.error.show()
+    def _run_failed(self, message: str) -> None:
+        """A diverged or failed run says why where every error is shown (the status bar keeps
+        the outcome: "Training diverged: weights restored")."""
+        errors.show_error(self, "Training stopped", message)
 
     # ---------------------------------------------------------------- output
     def redraw(self, everything: bool = False, all_tabs: bool = False) -> None:
@@ -294,7 +286,7 @@ class TrainingPanel(QWidget):
     def export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG images (*.png)")
         if path and not self.tabs.currentWidget().grab().save(path):
-            QMessageBox.warning(self, "Export", f"{path}: could not write the image")
+            errors.show_error(self, "Export", f"{path}: could not write the image")
 
     def export_csv(self) -> None:
         view = self.tabs.currentWidget()
@@ -307,7 +299,7 @@ class TrainingPanel(QWidget):
             try:
                 write_csv(Path(path), header, rows)
             except OSError as exc:
-                QMessageBox.warning(self, "Export", f"{path}: {exc.strerror or exc}")
+                errors.show_error(self, "Export", f"{path}: {exc.strerror or exc}")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[float]]) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar
 
 from engine.data_fit import FitProblem
+from gui import errors
 from gui.training.session import IDLE, PAUSED, RUNNING, TrainingSession
 from gui.training.worker import TrainingProgress, TrainingResult
 
@@ -105,7 +106,7 @@ class TrainingControls:
         after each: an Input fix can reveal an output one). False to cancel."""
         problem = self.session.load_data()
         if problem:
-            QMessageBox.warning(self.window, "Data", problem)
+            errors.show_error(self.window, "Data", problem)
             return False
         for _ in range(MAX_FIXES):
             problems = self.session.fit_problems()
@@ -146,7 +147,7 @@ class TrainingControls:
 
     def _report(self, problem: str | None) -> None:
         if problem:
-            QMessageBox.warning(self.window, "Cannot train", problem)
+            errors.show_error(self.window, "Cannot train", problem)
 
     def _wait_for_data(self, action: Callable[[], None]) -> bool:
         """True when the data is still being read in the background: `action` then runs once it

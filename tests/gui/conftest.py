@@ -6,10 +6,23 @@ from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 
 from gui.app_settings import AppSettings
 from gui.document import NetworkDocument
 from gui.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True)
+def unexpected_error_box(monkeypatch) -> None:
+    """Every error reaches the user in a message box (gui.errors); offscreen nobody closes it, so
+    one that a test did not answer (by replacing QMessageBox.critical) fails the test with its
+    text instead of blocking it forever."""
+
+    def fail(_parent, title, text, *_args, **_kwargs):
+        pytest.fail(f"unexpected error box: {title}: {text}")
+
+    monkeypatch.setattr(QMessageBox, "critical", fail)
 
 
 @pytest.fixture

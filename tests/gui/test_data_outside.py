@@ -89,7 +89,7 @@ def test_train_asks_before_reading_data_outside_the_folder(window, qtbot, dialog
     open_via_menu(window, qtbot, dialogs, outside)
     dialogs.answers.append(Button.No)
     window.training_controls.train.trigger()
-    assert dialogs.kinds()[-2:] == ["question", "warning"]  # asked; declined: not trained, says why
+    assert dialogs.kinds()[-2:] == ["question", "critical"]  # asked; declined: not trained, says why
     assert "outside" in dialogs.calls[-2][2] and reads == []
     assert window.session.state == "idle"
 

@@ -53,9 +53,10 @@ def _click_card(qtbot, panel, name: str) -> None:
     )
 
 
-def _warnings(monkeypatch) -> list[str]:
+def _errors(monkeypatch) -> list[str]:
+    """The messages shown as errors (gui.errors shows each in a critical message box)."""
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a, **k: shown.append(text))
     return shown
 
 
@@ -103,7 +104,7 @@ def test_mnist_card_hides_the_split_and_offers_the_download(window, qtbot, monke
     assert not panel.split_row.isVisible()
     assert panel.download.isVisible() and panel.download.start_button.text() == "Download MNIST"
     assert "not downloaded yet" in panel.download.status.text()
-    shown = _warnings(monkeypatch)
+    shown = _errors(monkeypatch)
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert "MNIST is not downloaded yet" in shown[-1] and "download it in the Data tab" in shown[-1]
@@ -182,7 +183,7 @@ def test_missing_data_messages_point_to_the_data_tab(window, qtbot, monkeypatch)
     panel = window.training_panel.data_panel
     assert panel.cards.current_name() is None and "No data chosen" in panel.summary.text()
     assert "No data chosen" in window.inspector.page.data_summary.text()
-    shown = _warnings(monkeypatch)
+    shown = _errors(monkeypatch)
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert "choose one in the Data tab" in shown[-1]

@@ -31,9 +31,7 @@ def dialogs(monkeypatch):
         return 0
 
     monkeypatch.setattr(QMessageBox, "exec", exec_)
-    monkeypatch.setattr(
-        QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(f"warning: {text}")
-    )
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a, **k: shown.append(f"error: {text}"))
     return answers, shown
 
 

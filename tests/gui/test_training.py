@@ -18,9 +18,10 @@ from gui.training.session import IDLE, PAUSED
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
-def _warnings(monkeypatch) -> list[str]:
+def _errors(monkeypatch) -> list[str]:
+    """The messages shown as errors (gui.errors shows each in a critical message box)."""
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda _p, _t, text, *a, **k: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a, **k: shown.append(text))
     return shown
 
 
@@ -93,7 +94,7 @@ def test_closing_while_training_stops_the_thread(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: win.session.steps_seen > 5, timeout=20000)
     thread = win.session.thread
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: QMessageBox.StandardButton.Discard)
     win.document.undo_stack.setClean()
     assert win.close()
     assert not thread.isRunning()
@@ -117,6 +118,7 @@ def test_closing_waits_for_a_thread_that_cannot_stop_yet(qtbot, monkeypatch):
     qtbot.waitUntil(compiling.is_set, timeout=10000)
     thread = win.session.thread
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: QMessageBox.StandardButton.Ok)  # (fake fit)
     win.document.undo_stack.setClean()
     assert win.close()
     assert not thread.isRunning()
@@ -141,14 +143,14 @@ def _exploding_network() -> Network:
     return Network(spec)
 
 
-def test_nan_run_restores_finite_weights_and_explains(window, qtbot):
+def test_nan_run_restores_finite_weights_and_explains(window, qtbot, monkeypatch):
+    shown = _errors(monkeypatch)
     window.document.load_network(_exploding_network())
     qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
     window.training_controls.train.trigger()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=20000)
-    panel = window.training_panel
-    assert not panel.error.isHidden()
-    assert "learning rate" in panel.error.text() and "too high" in panel.error.text()
+    assert len(shown) == 1
+    assert "learning rate" in shown[0] and "too high" in shown[0]
     assert all(np.isfinite(w).all() for w in window.document.network.get_weights())
 
 
@@ -158,7 +160,7 @@ def test_csv_with_text_in_a_number_column_keeps_the_previous_data(window, qtbot,
     before_data, before_spec = window.session.dataset, dict(window.document.spec.data)
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,label\n0.1,0.2,0\n0.3,oops,1\n")
-    shown = _warnings(monkeypatch)
+    shown = _errors(monkeypatch)
     ok = window.training_panel.data_panel.apply_config({"source": "csv", "path": str(bad), "target": "label"})
     assert not ok
     assert shown and "bad.csv" in shown[0] and "oops" in shown[0] and "line 3" in shown[0]
