@@ -2,11 +2,15 @@
 
 Every implementation of a case trains the same layer sizes with the same optimizer on the same
 data (random, of the real shapes) in shuffled mini-batches, reading each batch's loss as a float.
+A case is a chain of Dense layers (`sizes`), or, with `image` set, convolution stages (`convs`:
+Conv2D "valid" with stride 1 and the hidden activation, then MaxPooling2D) on `(C, H, W)` images,
+then Flatten (C, H, W order) and the Dense chain, whose `sizes[0]` is the flattened features.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,15 +30,22 @@ class Case:
     per_step: bool = False  # report steps/s instead of samples/s
     implementations: tuple[str, ...] = ("netcanvas", "numpy", "torch")
     extras: dict = field(default_factory=dict)
+    image: tuple[int, ...] = ()  # (C, H, W) of an image input; () for a Dense chain
+    convs: tuple[tuple[int, int, int], ...] = ()  # (filters, kernel size, pool size) per stage
 
     @property
     def unit(self) -> str:
         return "steps/s" if self.per_step else "samples/s"
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape: the image `(C, H, W)`, or `(sizes[0],)` for a Dense chain."""
+        return self.image or (self.sizes[0],)
+
     def data(self, quick: bool = False) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(0)
         count = self.samples if not quick else min(self.samples, max(self.batch * 20, 200))
-        x = rng.standard_normal((count, self.sizes[0])).astype(self.dtype)
+        x = rng.standard_normal((count, *self.input_shape)).astype(self.dtype)
         if self.loss == "softmax_ce":
             return x, rng.integers(0, self.sizes[-1], count).astype(np.int64)
         y = np.tanh(x[:, :1] * x[:, 1:2]) if self.sizes[0] > 1 else np.tanh(x)
@@ -122,13 +133,109 @@ CASES: dict[str, Case] = {
             dtype="float32",
             samples=128 * 16,
         ),
+        Case(
+            "mnist-cnn-f32",
+            "MNIST CNN Conv 32 3x3 relu, MaxPool 2, Conv 64 3x3 relu, MaxPool 2, Flatten, "
+            "Dense 128 relu, Dense 10, softmax-CE, Adam, batch 64, float32",
+            sizes=(64 * 5 * 5, 128, 10),
+            hidden="relu",
+            loss="softmax_ce",
+            optimizer="adam",
+            lr=1e-3,
+            batch=64,
+            dtype="float32",
+            samples=64 * 32,
+            implementations=(
+                "netcanvas",
+                "torch",
+                "torch-fused-adam",
+                "matmul",
+                "netcanvas-predict",
+                "torch-predict",
+            ),
+            image=(1, 28, 28),
+            convs=((32, 3, 2), (64, 3, 2)),
+        ),
     )
 }
+
+PREDICT_BATCH = 256  # batch size of the inference implementations ("-predict")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One convolution stage on `(channels, size, size)` images: the convolution's output is
+    `(filters, out, out)`, the pooling's `(filters, pooled, pooled)`."""
+
+    channels: int
+    size: int
+    filters: int
+    kernel: int
+    out: int
+    pooled: int
+
+
+def stages(case: Case) -> list[Stage]:
+    """The convolution stages in order (none for a Dense chain); square images and kernels."""
+    found = []
+    if case.image:
+        channels, size = case.image[0], case.image[1]
+        for filters, kernel, pool in case.convs:
+            out = size - kernel + 1
+            found.append(Stage(channels, size, filters, kernel, out, out // pool))
+            channels, size = filters, out // pool
+        if channels * size * size != case.sizes[0]:
+            raise ValueError(
+                f"{case.name}: the stages give {channels * size * size} features, sizes[0] is {case.sizes[0]}"
+            )
+    return found
+
+
+class Gemm(NamedTuple):
+    """One layer's forward matrix product (m, k) @ (k, n), as the engine lays it out: a
+    convolution's kernel (filters, channels * kh * kw) @ its im2col columns (.., batch * oh * ow)
+    (`weights_left`), a Dense layer's inputs (batch, inputs) @ kernel (inputs, units). Its backward
+    makes two of the same size: the weight gradient, and the input gradient (not for the first
+    layer)."""
+
+    m: int
+    k: int
+    n: int
+    weights_left: bool
+
+
+def gemms(case: Case) -> list[Gemm]:
+    """Each layer's forward matrix product, in order."""
+    convs = [Gemm(s.filters, s.channels * s.kernel**2, case.batch * s.out**2, True) for s in stages(case)]
+    dense = [Gemm(case.batch, a, b, False) for a, b in zip(case.sizes[:-1], case.sizes[1:], strict=True)]
+    return convs + dense
 
 
 def flops_per_step(case: Case) -> float:
     """Multiply-adds x 2 of the step's matrix products (forward, weight and input gradients; the
     first layer needs no input gradient)."""
-    pairs = list(zip(case.sizes[:-1], case.sizes[1:], strict=True))
-    macs = sum(3 * a * b for a, b in pairs) - pairs[0][0] * pairs[0][1]
-    return 2.0 * case.batch * macs
+    shapes = gemms(case)
+    macs = sum(3 * g.m * g.k * g.n for g in shapes) - shapes[0].m * shapes[0].k * shapes[0].n
+    return 2.0 * macs
+
+
+def memory_budget(case: Case) -> dict[str, int]:
+    """Elements of what training needs at least: parameters, optimizer state (Adam: 2 x the
+    parameters), one batch's activations (the input and every layer's output; a convolution's
+    output and its pooled output) and the convolutions' im2col columns (taps x positions)."""
+    params = sum(s.filters * (s.channels * s.kernel**2 + 1) for s in stages(case))
+    params += sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:], strict=True))
+    if case.image:
+        per_sample = int(np.prod(case.image)) + sum(
+            s.filters * (s.out**2 + s.pooled**2) for s in stages(case)
+        )
+        per_sample += sum(case.sizes[1:])
+    else:
+        per_sample = sum(case.sizes)
+    columns = sum(g.k * g.n for g in gemms(case) if g.weights_left)
+    return {
+        "params": params,
+        "state": 2 * params if case.optimizer == "adam" else 0,
+        "activations": case.batch * per_sample,
+        "columns": columns,
+    }

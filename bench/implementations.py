@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from bench.cases import Case
+from bench.cases import PREDICT_BATCH, Case, gemms
 
 
 def threads() -> int:
@@ -39,8 +39,20 @@ class NetCanvas:
                 "dtype": case.dtype,
             }
         )
-        spec.add_node("Input", {"shape": [case.sizes[0]]}, node_id="in")
+        spec.add_node("Input", {"shape": list(case.input_shape)}, node_id="in")
         previous = "in"
+        layers = [
+            ("Conv2D", {"filters": filters, "kernel_size": kernel, "activation": case.hidden}, f"c{i}")
+            for i, (filters, kernel, _) in enumerate(case.convs)
+        ]
+        for i, (_, _, pool) in enumerate(case.convs):
+            layers.insert(2 * i + 1, ("MaxPooling2D", {"pool_size": pool}, f"p{i}"))
+        if case.image:
+            layers.append(("Flatten", {}, "flat"))
+        for layer_type, params, node_id in layers:
+            spec.add_node(layer_type, params, node_id=node_id)
+            spec.connect(previous, node_id)
+            previous = node_id
         for i, units in enumerate(case.sizes[1:]):
             last = i == len(case.sizes) - 2
             spec.add_node(
@@ -88,6 +100,37 @@ class PlainNumpy:
                 self.model.step(self.x[idx], self.y[idx])
 
 
+def torch_model(case: Case):
+    """The case's network as a `torch.nn.Sequential` in the case's dtype. A Dense chain keeps
+    PyTorch's default initialization; a convolutional case starts as NetCanvas does (Keras
+    defaults: glorot_uniform kernels with PyTorch's fans for convolutions, zero biases)."""
+    import torch
+
+    from bench.cases import stages
+
+    act = torch.nn.ReLU if case.hidden == "relu" else torch.nn.Tanh
+    layers: list = []
+    for stage, (_, _, pool) in zip(stages(case), case.convs, strict=True):
+        layers += [
+            torch.nn.Conv2d(stage.channels, stage.filters, stage.kernel),
+            act(),
+            torch.nn.MaxPool2d(pool),
+        ]
+    if case.image:
+        layers.append(torch.nn.Flatten())
+    for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:], strict=True)):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(case.sizes) - 2:
+            layers.append(act())
+    model = torch.nn.Sequential(*layers).to(torch.float32 if case.dtype == "float32" else torch.float64)
+    if case.image:
+        for layer in model:
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+                torch.nn.init.xavier_uniform_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
+    return model
+
+
 class Torch:
     """PyTorch eager, torch.set_num_threads equal to ours; `fused` uses Adam(fused=True)."""
 
@@ -96,14 +139,7 @@ class Torch:
 
         torch.set_num_threads(threads())
         self.torch = torch
-        dtype = torch.float32 if case.dtype == "float32" else torch.float64
-        act = torch.nn.ReLU if case.hidden == "relu" else torch.nn.Tanh
-        layers: list = []
-        for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:], strict=True)):
-            layers.append(torch.nn.Linear(a, b))
-            if i < len(case.sizes) - 2:
-                layers.append(act())
-        self.model = torch.nn.Sequential(*layers).to(dtype)
+        self.model = torch_model(case)
         if case.optimizer == "adam":
             self.opt = torch.optim.Adam(self.model.parameters(), lr=case.lr, eps=1e-7, fused=fused or None)
         else:
@@ -157,6 +193,66 @@ class MatmulOnly:
                     np.matmul(grads[i], ws[i].T, out=gxs[i])
 
 
+class GemmOnly:
+    """Only the matrix products of one training step of any case (bench/cases.py `gemms`), into
+    preallocated arrays (np.matmul out=): each layer's forward a (m, k) @ b (k, n), then backward
+    from the last layer the gradients g (m, n) @ b.T and a.T @ g (the weights' and the input's;
+    no input gradient for the first layer). No im2col, pooling or elementwise work."""
+
+    def __init__(self, case: Case, x: np.ndarray, y: np.ndarray):
+        rng = np.random.default_rng(0)
+        dt = np.dtype(case.dtype)
+        self.layers = []
+        for i, (m, k, n, weights_left) in enumerate(gemms(case)):
+            a, b, grad = (rng.standard_normal(s).astype(dt) for s in ((m, k), (k, n), (m, n)))
+            grad_a = np.empty((m, k), dt) if i or weights_left else None
+            grad_b = np.empty((k, n), dt) if i or not weights_left else None
+            self.layers.append((a, b, np.empty((m, n), dt), grad, grad_a, grad_b))
+        self.steps_per_epoch = math.ceil(len(x) / case.batch)
+
+    def epoch(self, epochs: int = 1) -> None:
+        for _ in range(epochs * self.steps_per_epoch):
+            for a, b, out, _, _, _ in self.layers:
+                np.matmul(a, b, out=out)
+            for a, b, _, grad, grad_a, grad_b in reversed(self.layers):
+                if grad_a is not None:
+                    np.matmul(grad, b.T, out=grad_a)
+                if grad_b is not None:
+                    np.matmul(a.T, grad, out=grad_b)
+
+
+class NetCanvasPredict(NetCanvas):
+    """Inference: `Network.predict` over the data in batches of PREDICT_BATCH."""
+
+    def epoch(self, epochs: int = 1) -> None:
+        for _ in range(epochs):
+            self.network.predict(self.x, batch_size=PREDICT_BATCH)
+
+    @property
+    def path(self) -> str:
+        return "predict"
+
+
+class TorchPredict:
+    """Inference in PyTorch eager: the model in eval mode under `torch.inference_mode()`, batches
+    of PREDICT_BATCH, each output read back as a NumPy array (as `predict` returns one)."""
+
+    def __init__(self, case: Case, x: np.ndarray, y: np.ndarray):
+        import torch
+
+        torch.set_num_threads(threads())
+        self.torch = torch
+        self.model = torch_model(case).eval()
+        self.x = torch.from_numpy(x)
+        self.steps_per_epoch = math.ceil(len(x) / PREDICT_BATCH)
+
+    def epoch(self, epochs: int = 1) -> None:
+        with self.torch.inference_mode():
+            for _ in range(epochs):
+                for start in range(0, len(self.x), PREDICT_BATCH):
+                    self.model(self.x[start : start + PREDICT_BATCH]).numpy()
+
+
 def build(name: str, case: Case, x: np.ndarray, y: np.ndarray):
     if name == "netcanvas":
         return NetCanvas(case, x, y)
@@ -169,5 +265,9 @@ def build(name: str, case: Case, x: np.ndarray, y: np.ndarray):
     if name == "torch-fused-adam":
         return Torch(case, x, y, fused=True)
     if name == "matmul":
-        return MatmulOnly(case, x, y)
+        return GemmOnly(case, x, y) if case.image else MatmulOnly(case, x, y)
+    if name == "netcanvas-predict":
+        return NetCanvasPredict(case, x, y)
+    if name == "torch-predict":
+        return TorchPredict(case, x, y)
     raise ValueError(f"unknown implementation {name!r}")

@@ -8,8 +8,9 @@ Each implementation runs in a process of its own (BLAS/OpenMP pools of two libra
 process disturb each other), warms up (JIT, caches) and calibrates a block of about 0.6 s; then the
 blocks run alternated A B C A B C ..., one process at a time, and each rate is the median of the
 repeats (min and max shown). Ratios compare medians from the same run. Also measured: the matrix
-products alone of the MNIST step, the machine's BLAS GEMM peak, JIT compile and first-step latency
-with a cold and a warm Numba cache, start-up of `python main.py train`, and peak training memory.
+products alone of the MNIST MLP and CNN steps, inference (`predict`) of the CNN, the machine's BLAS
+GEMM peak, JIT compile and first-step latency with a cold and a warm Numba cache, start-up of
+`python main.py train`, and peak training memory.
 
 The report's run details and tables go between `<!-- bench:NAME:start -->` / `<!-- bench:NAME:end -->`
 markers in docs/performance.md (`fill_blocks`); its prose is written by hand and left alone.
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.cases import CASES, flops_per_step
+from bench.cases import CASES, PREDICT_BATCH, flops_per_step
 from bench.implementations import threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,12 +183,16 @@ def case_rows(result: dict) -> list[list[str]]:
     numpy_rate = s.get("numpy", {}).get("median")
     torch_rate = s.get("torch", {}).get("median")
     fused = s.get("torch-fused-adam", {}).get("median")
+    # "none": the case has no NumPy reference (the CNN); "-": it was not measured in this run.
+    numpy_cell = _fmt(numpy_rate) if numpy_rate else "-"
+    if "numpy" not in CASES[result["case"]].implementations:
+        numpy_cell = "none"
     return [
         [
             result["case"],
             result["unit"],
             f"{_fmt(ours)} ({_fmt(s['netcanvas']['min'])}-{_fmt(s['netcanvas']['max'])})",
-            _fmt(numpy_rate) if numpy_rate else "-",
+            numpy_cell,
             _fmt(torch_rate) if torch_rate else "-",
             _ratio(ours, numpy_rate),
             _ratio(ours, torch_rate),
@@ -229,6 +234,14 @@ def extras_rows(
     rows = []
     for result in results:
         s = result["stats"]
+        if "netcanvas-predict" in s and "torch-predict" in s:
+            ours, theirs = s["netcanvas-predict"]["median"], s["torch-predict"]["median"]
+            rows.append(
+                [
+                    f"{result['case']}: inference, predict batch {PREDICT_BATCH} / torch inference_mode",
+                    f"{_ratio(ours, theirs)} ({_fmt(ours)} against {_fmt(theirs)} samples/s)",
+                ]
+            )
         if "matmul" not in s:
             continue
         case = CASES[result["case"]]
@@ -292,7 +305,9 @@ def extras_rows(
                 f"{mem['case']}: peak training memory beyond the data (tracemalloc)",
                 f"{mem['peak'] / 2**20:.2f} MiB = {mem['peak'] / mem['budget']:.2f}x budget "
                 f"(params {mem['params'] / 2**20:.2f} + optimizer state {mem['state'] / 2**20:.2f} + "
-                f"one batch's activations {mem['activations'] / 2**20:.2f} MiB)",
+                f"one batch's activations {mem['activations'] / 2**20:.2f}"
+                + (f" + im2col columns {mem['columns'] / 2**20:.2f}" if mem.get("columns") else "")
+                + " MiB)",
             ]
         )
     return rows
@@ -378,7 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     peak = _one_shot("blas-peak")
     latencies = [first_step_latency(n) for n in ("mnist-f32", "playground-b10-f64") if n in names]
     startup = startup_time(3 if args.quick else 5)
-    memory = [{"case": n, **_one_shot("memory", n)} for n in ("mnist-f32", "wide-f32") if n in names]
+    memory = [
+        {"case": n, **_one_shot("memory", n)}
+        for n in ("mnist-f32", "wide-f32", "mnist-cnn-f32")
+        if n in names
+    ]
     extra = extras_rows(results, peak, latencies, startup, memory)
     print()
     print(_text_table(HEADER, [row for r in results for row in case_rows(r)]))

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from bench.cases import CASES, Case
+from bench.cases import CASES, Case, memory_budget
 
 
 def _emit(payload: dict) -> None:
@@ -98,7 +98,8 @@ def first_step(case: Case) -> None:
 def memory(case: Case) -> None:
     """Peak bytes allocated while building the network and training one epoch, beyond the data
     (tracemalloc sees NumPy's allocations), and the budget: parameters + optimizer state (Adam:
-    2 x parameters) + one batch's activations (every layer's input and output)."""
+    2 x parameters) + one batch's activations (every layer's input and output) + the
+    convolutions' im2col columns (bench/cases.py `memory_budget`)."""
     import tracemalloc
 
     from bench.implementations import NetCanvas
@@ -112,20 +113,8 @@ def memory(case: Case) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     itemsize = np.dtype(case.dtype).itemsize
-    params = sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:], strict=True))
-    state = 2 * params if case.optimizer == "adam" else 0
-    activations = case.batch * sum(case.sizes)
-    budget = (params + state + activations) * itemsize
-    _emit(
-        {
-            "peak": peak,
-            "budget": budget,
-            "params": params * itemsize,
-            "state": state * itemsize,
-            "activations": activations * itemsize,
-            "data": x.nbytes + y.nbytes,
-        }
-    )
+    parts = {name: count * itemsize for name, count in memory_budget(case).items()}
+    _emit({"peak": peak, "budget": sum(parts.values()), **parts, "data": x.nbytes + y.nbytes})
 
 
 def main(argv: list[str]) -> int:

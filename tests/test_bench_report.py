@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import run
+from bench.cases import CASES
 
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 BLOCKS = ("run", "throughput", "extras")
@@ -27,14 +28,25 @@ def _fake_measurements(monkeypatch) -> None:
                 ("numpy", 3333.0),
                 ("torch", 2222.0),
                 ("matmul", 9999.0),
+                ("netcanvas-predict", 5555.0),
+                ("torch-predict", 4444.0),
             )
+            if impl in CASES[name].implementations
         }
         return {"case": name, "title": name, "unit": "samples/s", "stats": stats, "path": "fake path"}
 
     def one_shot(*args, env=None):
         if args[0] == "blas-peak":
             return {"float32": 123.0, "float64": 61.0}
-        return {"peak": 3 * 2**20, "budget": 2 * 2**20, "params": 2**20, "state": 2**20, "activations": 2**19}
+        columns = {"columns": 2**19} if args[1] == "mnist-cnn-f32" else {}
+        return {
+            "peak": 3 * 2**20,
+            "budget": 2 * 2**20,
+            "params": 2**20,
+            "state": 2**20,
+            "activations": 2**19,
+            **columns,
+        }
 
     step = {
         "first_step": 1.5,
@@ -134,3 +146,30 @@ def test_a_missing_or_repeated_marker_is_a_clear_error_and_the_file_is_untouched
     with pytest.raises(run.ReportError, match=r"performance\.md: the '(extras|throughput|run)' block needs"):
         run.main(["--cases", "mnist-f32", "--output", str(report)])
     assert report.read_text(encoding="utf-8") == damaged
+
+
+def test_the_cnn_rows_say_its_inference_products_and_memory(tmp_path, monkeypatch):
+    report = tmp_path / "performance.md"
+    report.write_text(REPORT.read_text(encoding="utf-8"), encoding="utf-8")
+    _fake_measurements(monkeypatch)
+    assert run.main(["--cases", "mnist-cnn-f32", "--output", str(report)]) == 0
+    after = report.read_text(encoding="utf-8")
+    # no NumPy reference for the CNN: said in the table, no ratio
+    assert "| mnist-cnn-f32 | samples/s | 7,777 (7,776-7,778) | none | 2,222 | - | 3.50x |" in after
+    extras = _block(after, "extras")
+    assert (
+        "| mnist-cnn-f32: inference, predict batch 256 / torch inference_mode | 1.25x "
+        "(5,555 against 4,444 samples/s) |" in extras
+    )
+    # 9999 matmul-only against 7777 whole-step samples/s; 64 samples a step
+    assert (
+        "| mnist-cnn-f32: step time / matmul-only time | 1.29 (step 8.229 ms, matmuls 6.401 ms) |" in extras
+    )
+    gflops = 985_399_296 * 7777 / 64 / 1e9
+    assert f"| mnist-cnn-f32: achieved GFLOP/s (matmul FLOPs / step time) | {gflops:.1f} GFLOP/s;" in extras
+    assert (
+        "| mnist-cnn-f32: peak training memory beyond the data (tracemalloc) | 3.00 MiB = 1.50x budget "
+        "(params 1.00 + optimizer state 1.00 + one batch's activations 0.50 + im2col columns 0.50 MiB) |"
+        in extras
+    )
+    assert "mnist-f32:" not in extras
