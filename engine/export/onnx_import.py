@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,21 @@ from engine.activations import OnnxMatch
 from engine.data import Standardizer
 from engine.errors import NetCanvasError, NetworkFileError
 from engine.export import require
+from engine.export.onnx_prepare import (
+    FLOAT_TYPES,
+    batch_text,
+    constant_value,
+    fold,
+    needed_nodes,
+    network_output,
+    node_ids,
+    readable_ids,
+    sample_shape,
+    shape_value,
+)
 from engine.graph import NetworkSpec
 from engine.network import Network
-from engine.registry import ACTIVATIONS, LAYERS
+from engine.registry import ACTIVATIONS, LAYERS, resolve_params
 
 
 def supported() -> str:
@@ -49,14 +60,18 @@ def supported() -> str:
 
 @dataclass
 class _Layer:
-    """A canvas node being built: its type, parameters, input tensors and arrays."""
+    """A canvas node being built: its type, parameters, input tensors, arrays and output shape."""
 
-    name: str  # preferred node id
+    name: str  # preferred node id (a NetCanvas export's own)
     type: str
     params: dict[str, Any]
     inputs: list[str]
     weights: dict[str, np.ndarray] = field(default_factory=dict)
-    rank: int = 2  # of the output tensor, batch included
+    shape: tuple[int, ...] = ()  # of one sample (batch axis excluded)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape) + 1
 
 
 class _Importer:
@@ -65,20 +80,32 @@ class _Importer:
 
         self.file = file_name
         self.graph = proto.graph
+        self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
+        # A NetCanvas export keeps its node ids and its own forms (Identity: a 'linear' node).
+        self.netcanvas = proto.producer_name == "NetCanvas" or any(
+            p.key.startswith("netcanvas.") for p in proto.metadata_props
+        )
+        self.output = network_output(self.graph, file_name)
+        self.nodes = needed_nodes(self.graph, self.output)
         self.constants = {t.name: numpy_helper.to_array(t) for t in self.graph.initializer}
-        for node in self.graph.node:
-            if node.op_type == "Constant" and node.attribute:
-                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        for node in self.nodes:
+            value = constant_value(node) if node.op_type == "Constant" else None
+            if value is not None:
+                self.constants[node.output[0]] = value
         self.layers: list[_Layer] = []
         self.producer: dict[str, _Layer] = {}  # tensor -> the layer whose output it is
         self.consumers: dict[str, list[Any]] = {}
-        for node in self.graph.node:
+        self.writer: dict[str, Any] = {}  # tensor -> the node writing it
+        for node in self.nodes:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
+            self.writer.update(dict.fromkeys(node.output, node))
         self.done: set[int] = set()  # ids of nodes consumed by a pattern
+        self.passed: set[int] = set()  # ids of nodes read as the identity (Identity, Cast, ...)
         # ONNX operator -> the layer type that reads it (its `onnx_ops` and `from_onnx`)
         self.layer_types = {op: cls for _, cls in LAYERS.items() for op in cls.onnx_ops}
         self.scaler: dict[str, np.ndarray] = {}
+        self.batch: int | None = None  # the graph input's fixed batch size, if it has one
 
     # ------------------------------------------------------------------ helpers
     def fail(self, node: Any, why: str) -> NetworkFileError:
@@ -105,14 +132,24 @@ class _Importer:
         return self.source(tensor).rank
 
     def only_consumer(self, tensor: str) -> Any | None:
-        """The one node reading `tensor` (None if several, none, or it is the graph output)."""
+        """The one node reading `tensor` (None if several, none, or it is the network output)."""
         users = self.consumers.get(tensor, [])
-        outputs = {o.name for o in self.graph.output}
-        return users[0] if len(users) == 1 and tensor not in outputs else None
+        return users[0] if len(users) == 1 and tensor != self.output else None
+
+    def writer_of(self, tensor: str) -> Any | None:
+        return self.writer.get(tensor)
 
     def add(self, layer: _Layer, output: str) -> None:
         self.layers.append(layer)
         self.producer[output] = layer
+
+    def uses(self, layer: _Layer) -> int | None:
+        """How many operators read `layer`'s output under any of its names (those read as the
+        identity do not count); None when it is the network output."""
+        tensors = [t for t, owner in self.producer.items() if owner is layer]
+        if self.output in tensors:
+            return None
+        return sum(1 for t in tensors for n in self.consumers.get(t, []) if id(n) not in self.passed)
 
     def activation_layer(
         self,
@@ -131,21 +168,20 @@ class _Importer:
             and layer.params["activation"] == "linear"
             and not params
             and activation != "linear"
-            and x not in {o.name for o in self.graph.output}
         )
-        if foldable and len(self.consumers.get(x, [])) == users:
+        if foldable and self.uses(layer) == users:
             layer.params["activation"] = activation
             layer.name = out
             self.producer[out] = layer
             return
         p = {"activation": activation, **(params or {})}
-        self.add(_Layer(out, "Activation", p, [x], rank=layer.rank), out)
+        self.add(_Layer(out, "Activation", p, [x], shape=layer.shape), out)
 
     # --------------------------------------------------------------------- pass
     def run(self) -> None:
-        initializers = set(self.constants)
+        read = {name for node in self.nodes for name in node.input} | {self.output}
         for value in self.graph.input:
-            if value.name in initializers:
+            if value.name in self.constants or value.name not in read:
                 continue
             dims = value.type.tensor_type.shape.dim
             shape = [d.dim_value for d in dims[1:]]
@@ -154,18 +190,21 @@ class _Importer:
                     f"{self.file}: input '{value.name}' needs a known shape after the "
                     f"batch dimension, got {[d.dim_param or d.dim_value for d in dims]}"
                 )
-            self.add(_Layer(value.name, "Input", {"shape": shape}, [], rank=len(dims)), value.name)
-        for node in self.graph.node:
+            self.batch = dims[0].dim_value or None
+            self.add(_Layer(value.name, "Input", {"shape": shape}, [], shape=tuple(shape)), value.name)
+        for node in self.nodes:
             if id(node) in self.done or node.op_type == "Constant":
                 continue
             self.node(node)
-        if len(self.graph.output) != 1:
-            raise NetworkFileError(
-                f"{self.file}: NetCanvas networks have one output, this model has {len(self.graph.output)}"
-            )
 
     def node(self, node: Any) -> None:
         op, ins, out = node.op_type, list(node.input), node.output[0]
+        if self.computed(node):
+            return None
+        if self.passes(node):
+            self.passed.add(id(node))
+            self.producer[out] = self.source(ins[0])
+            return None
         found = self.activation_match(node)
         if found is not None:
             name, match = found
@@ -181,10 +220,97 @@ class _Importer:
             self.scaler["sub" if op == "Sub" else "div"] = self.constants[ins[1]]
             self.producer[out] = self.source(ins[0])
             return None
+        if op == "Sub" and self.binary_probabilities(node):
+            return None
+        if op == "Reshape" and not self.netcanvas:
+            return self.reshape(node)
         layer_type = self.layer_types.get(op)
         if layer_type is None:
             raise self.unsupported(node)
         return layer_type.from_onnx(self, node)
+
+    def computed(self, node: Any) -> bool:
+        """An operator of constants (an Identity of an initializer, a shape computation) becomes
+        a constant; a Shape of a layer's output gives (BATCH, *its shape)."""
+        inputs = [name for name in node.input if name]
+        if inputs and all(name in self.constants for name in inputs):
+            values = fold(node, {name: self.constants[name] for name in inputs}, self.opset)
+            if values is None:
+                return False
+            self.constants.update(zip(node.output, values, strict=False))
+            return True
+        if node.op_type == "Shape" and inputs and inputs[0] in self.producer:
+            self.constants[node.output[0]] = shape_value(node, self.source(inputs[0]).shape, self.attr)
+            return True
+        return False
+
+    def passes(self, node: Any) -> bool:
+        """Whether `node` leaves a layer's output as it is: a Cast to a float type (NetCanvas
+        computes in its own float type), or an Identity in a model NetCanvas did not write."""
+        if not node.input or node.input[0] not in self.producer:
+            return False
+        if node.op_type == "Cast":
+            return int(self.attr(node, "to", 0)) in FLOAT_TYPES
+        return node.op_type == "Identity" and not self.netcanvas
+
+    def reshape(self, node: Any) -> None:
+        """A Reshape in a foreign model, its target worked out (computed from the input's Shape,
+        -1, 0 or the model's fixed batch size): to (N, k) it is a Flatten, to the same shape
+        nothing, otherwise a Reshape to the explicit per-sample shape."""
+        ins, out = list(node.input), node.output[0]
+        target = self.constants.get(ins[1]) if len(ins) > 1 else None
+        if target is None or ins[0] not in self.producer:
+            return LAYERS.get("Reshape").from_onnx(self, node)
+        shape = self.source(ins[0]).shape
+        new = sample_shape(target, shape, self.batch, bool(self.attr(node, "allowzero", 0)))
+        if new is None:
+            raise self.fail(
+                node,
+                f"reshapes samples of shape {list(shape)} to {batch_text(target)}; NetCanvas "
+                "keeps the batch axis first (N, 0 or -1) and the number of values of a sample",
+            )
+        if new == shape:
+            self.passed.add(id(node))
+            self.producer[out] = self.source(ins[0])
+            return None
+        if len(new) == 1:
+            return LAYERS.get("Flatten").from_onnx(self, node)
+        explicit = type(node)()
+        explicit.CopyFrom(node)
+        explicit.input[1] = f"{out}/target_shape"
+        self.constants[explicit.input[1]] = np.array([0, *new], dtype=np.int64)
+        return LAYERS.get("Reshape").from_onnx(self, explicit)
+
+    def binary_probabilities(self, node: Any) -> bool:
+        """1 - p and p joined (Concat on axis 1) after a one-unit sigmoid Dense, as a binary
+        classifier writes its probabilities, become that Dense with two units and softmax:
+        softmax([0, z]) = [1 - sigmoid(z), sigmoid(z)]."""
+        ins, out = list(node.input), node.output[0]
+        if not self.const_is(ins[0], 1.0) or ins[1] not in self.producer:
+            return False
+        p, layer = ins[1], self.source(ins[1])
+        join = self.only_consumer(out)
+        if (
+            layer.type != "Dense"
+            or (layer.params["activation"], layer.params["units"]) != ("sigmoid", 1)
+            or join is None
+            or join.op_type != "Concat"
+            or list(join.input) != [out, p]
+            or int(self.attr(join, "axis", 1)) not in (1, -1)
+            or self.uses(layer) != 2
+        ):
+            return False
+        kernel = layer.weights["kernel"]
+        bias = layer.weights.get("bias", np.zeros(1, kernel.dtype))
+        layer.weights = {
+            "kernel": np.concatenate([np.zeros_like(kernel), kernel], axis=1),
+            "bias": np.concatenate([np.zeros_like(bias), bias]),
+        }
+        layer.params.update(units=2, activation="softmax", use_bias=True)
+        layer.shape, layer.name = (2,), join.output[0]
+        self.done.add(id(join))
+        self.producer[join.output[0]] = layer
+        return True
 
     # ------------------------------------------------- what a layer's from_onnx reads
     def constant(self, tensor: str) -> np.ndarray | None:
@@ -205,7 +331,16 @@ class _Importer:
         weights: dict[str, np.ndarray] | None = None,
         rank: int = 2,
     ) -> None:
-        self.add(_Layer(output, layer_type, params, inputs, weights or {}, rank=rank), output)
+        """Add the layer with the output shape its type works out (`rank` must agree)."""
+        cls = LAYERS.get(layer_type)
+        where = f"{layer_type} read from ONNX tensor '{output}'"
+        full = resolve_params(cls, params, where)
+        shape = tuple(cls.output_shape(full, [self.source(t).shape for t in inputs], where))
+        if len(shape) + 1 != rank:
+            raise NetworkFileError(
+                f"{self.file}: {where} has {len(shape) + 1} axes with the batch, its reader said {rank}"
+            )
+        self.add(_Layer(output, layer_type, params, inputs, weights or {}, shape), output)
 
     # ------------------------------------------------------------------ activations
     def activation_match(self, node: Any) -> tuple[str, OnnxMatch] | None:
@@ -227,7 +362,12 @@ class _Importer:
 
     # ------------------------------------------------------------------- result
     def network(self, props: dict[str, str]) -> Network:
-        ids = _node_ids([layer.name for layer in self.layers])
+        if self.netcanvas:
+            ids = node_ids([layer.name for layer in self.layers])
+        else:
+            ids = readable_ids(
+                [(layer.type, layer.params.get("activation", layer.name)) for layer in self.layers]
+            )
         by_layer = {id(layer): nid for layer, nid in zip(self.layers, ids, strict=True)}
         positions = _json(props, "netcanvas.positions", self.file) or {}
         spec = NetworkSpec(
@@ -245,7 +385,7 @@ class _Importer:
             spec.add_node(layer.type, layer.params, pos=tuple(pos), node_id=nid)
             for s in sources:
                 spec.connect(s, nid)
-        output = self.graph.output[0].name
+        output = self.output
         if output not in self.producer or by_layer[id(self.producer[output])] != spec.output_id():
             raise NetworkFileError(f"{self.file}: the graph output '{output}' is not the last layer")
         network = Network(spec)
@@ -261,22 +401,6 @@ class _Importer:
             std = np.broadcast_to(self.scaler.get("div", np.ones(1)), shape)
             network.scaler = Standardizer(mean, std)
         return network
-
-
-def _node_ids(names: list[str]) -> list[str]:
-    """Valid, unique canvas ids from ONNX tensor names ('onnx::Gemm_5' -> 'onnx__Gemm_5')."""
-    used: set[str] = set()
-    ids = []
-    for name in names:
-        base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:60] or "node"
-        if not re.match(r"[A-Za-z_]", base):
-            base = f"n_{base}"[:60]
-        candidate, number = base, 2
-        while candidate in used:
-            candidate, number = f"{base}_{number}", number + 1
-        used.add(candidate)
-        ids.append(candidate)
-    return ids
 
 
 def _json(props: dict[str, str], key: str, file: str) -> Any:

@@ -79,9 +79,17 @@ def test_foreign_matmul_add_and_gemm_graph(tmp_path):
     onnx.save(_model(nodes, w), str(path))
     network = import_onnx(path)
     types = {n.id: (n.type, n.params.get("activation")) for n in network.spec.nodes.values()}
-    assert types["h"] == ("Dense", "linear")  # feeds two branches: the activations stay apart
-    assert types["h_act"] == ("Activation", "leaky_relu")
-    assert types["y"] == ("Dense", "softmax")  # Gemm + Softmax folded
+    # ids named after the layers (not the tensors), numbered per name
+    assert types == {
+        "x": ("Input", None),
+        "dense_1": ("Dense", "linear"),  # feeds two branches: the activations stay apart
+        "leaky_relu_1": ("Activation", "leaky_relu"),
+        "tanh_1": ("Activation", "tanh"),
+        "concatenate_1": ("Concatenate", None),
+        "batch_normalization_1": ("BatchNormalization", None),
+        "dropout_1": ("Dropout", None),
+        "dense_2": ("Dense", "softmax"),  # Gemm + Softmax folded
+    }
     x = rng.normal(size=(16, 4)).astype(np.float32)
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert float(np.max(np.abs(network.predict(x) - expected))) <= TOLERANCE
