@@ -5,7 +5,8 @@ pushes one command (gui/commands.py) on `undo_stack` and so emits the fine-grain
 `shapes_changed` once the shapes are re-inferred. Structural edits also drop trained weights, since
 the model they belong to no longer matches the drawing; their undo gives the trained state back.
 The weights, optimizer state, history and scaler (`NetworkState`) are undo state like the spec:
-a run ends in a "Train" entry (`record_run`), and Reset weights is an entry too.
+a run trains a copy (`copy_for_training`) and ends in a "Train" entry (`finish_training`), and
+Reset weights is an entry too.
 """
 
 from __future__ import annotations
@@ -229,10 +230,33 @@ class NetworkDocument(QObject):
             model = None  # built from the seed since: kept as None, an undo entry costs no arrays
         return NetworkState(model, network.optimizer, network.history, network.scaler)
 
-    def record_run(self, before: NetworkState, after: NetworkState, text: str) -> None:
-        """Install a finished run's state as one undo entry (`before`: the state the run started
-        from, which Undo gives back)."""
+    def copy_for_training(self) -> tuple[Network, NetworkState, int]:
+        """What a run needs: a copy of the network to train (its own weights, optimizer state and
+        history; nothing the run does reaches the document), the state it starts from and the
+        structure version it starts at (both for `finish_training`)."""
+        before = self.state()
+        network = Network(self.spec.copy())
+        network.set_weights(self.network.get_weights())  # copies into the new model's buffers
+        network.optimizer = copy.deepcopy(before.optimizer)
+        network.history = copy.deepcopy(before.history)
+        network.scaler = before.scaler
+        return network, before, self.structure_version
+
+    def finish_training(
+        self, before: NetworkState, trained: Network, structure_version: int, reason: str
+    ) -> bool:
+        """Take a finished run's weights, optimizer state and history as one "Train" undo entry
+        (Undo gives back `before`). False, and nothing taken, when the structure was edited since
+        the run started at `structure_version`: its weights no longer fit the drawing."""
+        if self.structure_version != structure_version:
+            return False
+        # `trained` is dropped after this run: its model, optimizer and history are taken as they
+        # are (no copies; nothing changes them any more).
+        after = NetworkState(trained.model, trained.optimizer, trained.history, trained.scaler)
+        epochs = trained.history.epoch_count - before.history.epoch_count
+        text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {reason})"
         self.undo_stack.push(StateCmd(self, before, after, text))
+        return True
 
     def reset_weights(self) -> None:
         """Fresh initial weights from the seed, forgetting optimizer state and history (undoable)."""

@@ -22,7 +22,6 @@ read that.
 from __future__ import annotations
 
 import contextlib
-import copy
 import gc
 import threading
 from collections.abc import Callable
@@ -52,7 +51,7 @@ class TrainingSession(QObject):
     snapshot_taken = Signal(object)  # engine.training.monitor.MonitorSnapshot
     epochs_ended = Signal(list)  # [EpochReport] since the last bundle
     finished = Signal(object)  # TrainingResult
-    failed = Signal(str)  # a message for the error panel
+    failed = Signal(str)  # why a run diverged or failed (after `finished`), for gui.errors
     data_changed = Signal()  # self.dataset replaced, or forgotten (None) for a new data section
     data_unreadable = Signal()  # the chosen data could not be read: fit_problems() says why
     edit_marked = Signal(int, str)  # optimizer step, what changed (marked on the curves)
@@ -74,7 +73,7 @@ class TrainingSession(QObject):
         self.batches_per_epoch = 1
         self.steps_seen = 0
         self._before: NetworkState | None = None
-        self._structure = 0  # document.structure_version when the run started
+        self._structure = 0  # the document's structure version when the run started
         self._discarded = False  # the document was replaced during the run: drop what it sends
         self._data_key: str | None = None
         self._preloading: str | None = None  # key of the data a loader thread is reading
@@ -242,15 +241,9 @@ class TrainingSession(QObject):
         problem = self.load_data()
         if problem:
             return problem
-        doc_net = self.document.network
-        # The state before the run (kept for Undo) and the worker's own copy to train on.
-        network = Network(self.document.spec.copy())
-        network.set_weights(doc_net.get_weights())  # copies into the new model's buffers
-        self._before = self.document.state()
-        network.optimizer = copy.deepcopy(self._before.optimizer)
-        network.history = copy.deepcopy(self._before.history)
+        # The worker's own copy to train on, and the state before the run (kept for Undo).
+        network, self._before, self._structure = self.document.copy_for_training()
         network.scaler = self.dataset.scaler
-        self._structure = self.document.structure_version
         self._discarded = False
         self.control = TrainingControl()
         if paused_steps:
@@ -266,7 +259,7 @@ class TrainingSession(QObject):
             classes,
         )
         self.batches_per_epoch = max(1, -(-len(self.train_set) // network.training.batch_size))
-        self.steps_seen = doc_net.history.steps
+        self.steps_seen = self._before.history.steps
         self.thread = QThread(self)
         self.thread.setObjectName("NetCanvas training")
         self.worker.moveToThread(self.thread)
@@ -375,26 +368,17 @@ class TrainingSession(QObject):
     def _finished(self, result: TrainingResult) -> None:
         if self._discarded:
             return
-        network = self.worker.network
-        # The worker's network is dropped after this run: the document takes its model, optimizer
-        # and history as they are (no copies; nothing changes them any more).
-        after = NetworkState(network.model, network.optimizer, network.history, network.scaler)
-        epochs = network.history.epoch_count - self._before.history.epoch_count
-        if result.steps > self._before.history.steps:
-            if self.document.structure_version != self._structure:
-                result.reason, result.message = (
-                    "failed",
-                    (
-                        "the network was edited while it trained, so the run's weights no longer fit it "
-                        "and were not kept"
-                    ),
-                )
-            else:
-                text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {result.reason})"
-                self.document.record_run(self._before, after, text)
+        trained = result.steps > self._before.history.steps
+        if trained and not self.document.finish_training(
+            self._before, self.worker.network, self._structure, result.reason
+        ):
+            result.reason, result.message = (
+                "failed",
+                "the network was edited while it trained, so the run's weights no longer fit it and were not kept",
+            )
+        self.finished.emit(result)  # (first: the views show the run's end behind the error)
         if result.reason in ("diverged", "failed"):
             self.failed.emit(result.message)
-        self.finished.emit(result)
 
     def _thread_done(self) -> None:
         self.thread.deleteLater()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from engine.errors import ConfigError, GraphError, NetworkFileError, RegistryError
@@ -192,3 +193,35 @@ def test_new_document_and_selection(chain, qtbot):
     with qtbot.waitSignal(chain.document_reset):
         chain.new_document()
     assert chain.spec.nodes == {} and chain.undo_stack.count() == 0
+
+
+def _train_copy(doc, epochs: int):
+    """Train the document's copy for `epochs` on 32 random samples, as a run's worker does."""
+    doc.set_training({**doc.spec.training, "loss": "mse", "batch_size": 8, "epochs": epochs})
+    doc.undo_stack.clear()
+    network, before, version = doc.copy_for_training()
+    rng = np.random.default_rng(0)
+    network.fit(rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32"))
+    return network, before, version
+
+
+def test_a_run_trains_a_copy_and_ends_in_one_train_entry(chain, qtbot):
+    untrained = chain.network.get_weights()
+    network, before, version = _train_copy(chain, 2)
+    assert chain.network.history.steps == 0  # the run changed only its copy
+    assert all(np.array_equal(a, b) for a, b in zip(chain.network.get_weights(), untrained, strict=True))
+    with qtbot.waitSignal(chain.weights_changed):
+        assert chain.finish_training(before, network, version, "finished")
+    assert history(chain)[-1] == "Train (2 epochs, finished)"
+    assert chain.network.history.steps == 8 and chain.network.model is network.model
+    chain.undo_stack.undo()
+    assert chain.network.history.steps == 0
+    assert all(np.array_equal(a, b) for a, b in zip(chain.network.get_weights(), untrained, strict=True))
+
+
+def test_a_run_whose_network_was_edited_meanwhile_is_not_taken(chain):
+    network, before, version = _train_copy(chain, 1)
+    chain.set_node_params("h", {"units": 5})  # while it trained
+    entries = history(chain)
+    assert not chain.finish_training(before, network, version, "finished")
+    assert history(chain) == entries and chain.network.history.steps == 0
