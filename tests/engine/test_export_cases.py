@@ -86,8 +86,34 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
         ("drop", "d2"),
     ):
         spec.connect(a, b)
+    # Padding and pooling on the image; each "same" here has stride 1, which ONNX import reads back.
+    add("ZeroPadding2D", {"padding": "0, 1, 1, 0"}, node_id="pad")  # (2, 4, 5)
+    add("MaxPooling2D", {"pool_size": [3], "strides": [1], "padding": "same"}, node_id="max2d")
+    add("AveragePooling2D", {"pool_size": [2, 3], "strides": [1], "padding": "same"}, node_id="avg2d")
+    add("AveragePooling2D", {"pool_size": [2]}, node_id="avg_valid")  # (2, 2, 2)
+    add("GlobalAveragePooling2D", {}, node_id="gap")
+    add("GlobalMaxPooling2D", {}, node_id="gmp")
+    add("MaxPooling1D", {"pool_size": [3], "strides": [2]}, node_id="max1d")  # (6, 4) -> (6, 1)
+    add("Flatten", {}, node_id="flat1d")
+    add("Concatenate", {"axis": -1}, node_id="pooled")
+    add("Dense", {"units": units}, node_id="d_pool")
+    for a, b in (
+        ("image-in", "pad"),
+        ("pad", "max2d"),
+        ("max2d", "avg2d"),
+        ("avg2d", "avg_valid"),
+        ("avg_valid", "gap"),
+        ("max2d", "gmp"),
+        ("r1", "max1d"),
+        ("max1d", "flat1d"),
+        ("gap", "pooled"),
+        ("gmp", "pooled"),
+        ("flat1d", "pooled"),
+        ("pooled", "d_pool"),
+    ):
+        spec.connect(a, b)
     add("Add", {}, node_id="sum")
-    for src in ("bn1", "d2", "d3"):
+    for src in ("bn1", "d2", "d3", "d_pool"):
         spec.connect(src, "sum")
     add("Dense", {"units": 3, "activation": "softmax"}, node_id="class")
     spec.connect("sum", "class")

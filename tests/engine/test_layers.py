@@ -21,6 +21,12 @@ CASES = {
     "BatchNormalization": ({}, [(4,)]),
     "Add": ({}, [(3,), (3,), (3,)]),
     "Concatenate": ({"axis": -1}, [(2, 3), (2, 1)]),
+    "ZeroPadding2D": ({"padding": "1, 0, 0, 2"}, [(2, 3, 3)]),
+    "MaxPooling2D": ({"pool_size": [3], "strides": [2], "padding": "same"}, [(2, 5, 6)]),
+    "AveragePooling2D": ({"pool_size": [2, 3], "padding": "same"}, [(2, 5, 5)]),
+    "GlobalAveragePooling2D": ({}, [(3, 2, 3)]),
+    "GlobalMaxPooling2D": ({}, [(3, 2, 3)]),
+    "MaxPooling1D": ({"pool_size": [2]}, [(2, 7)]),
 }
 
 

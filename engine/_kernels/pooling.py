@@ -1,0 +1,179 @@
+"""Pooling kernels over C-contiguous image batches `(N, C, H, W)`.
+
+A window of `kh` × `kw` positions moves by `sh`, `sw`; the input is padded by `pt` rows at the
+top and `pl` columns at the left (the bottom/right pads follow from the output size `out`'s
+`(N, C, OH, OW)`). Padding is never a value: max pooling ignores it and the average counts only
+the real values in each window (Keras "same"; PyTorch count_include_pad=False). Every window
+holds at least one real value (window_geometry's "same" pads are smaller than the window).
+
+Max pooling remembers, per output value, the offset `h * W + w` of its maximum in the input
+plane (`argmax`, int32); ties go to the first maximum in row-major order and a NaN wins, as in
+PyTorch. A 1-D signal `(N, C, L)` is pooled as `(N, C, 1, L)`.
+
+Each kernel has a plain NumPy twin `<name>_ref` with the same signature and maths, for tests and
+for dtypes Numba does not compile. Callers check shapes, dtypes and contiguity first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine._kernels import FASTMATH
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def max_pool(x, kh, kw, sh, sw, pt, pl, out, argmax):
+    """out[n, c, i, j] = max of the window at (i*sh - pt, j*sw - pl); argmax its plane offset."""
+    n_count, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    for n in range(n_count):
+        for c in range(channels):
+            plane = x[n, c]
+            for i in range(out_h):
+                h0 = i * sh - pt
+                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+                for j in range(out_w):
+                    w0 = j * sw - pl
+                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                    best = plane[h_lo, w_lo]
+                    where = h_lo * width + w_lo
+                    for h in range(h_lo, h_hi):
+                        for w in range(w_lo, w_hi):
+                            v = plane[h, w]
+                            if v > best or v != v:
+                                best = v
+                                where = h * width + w
+                    out[n, c, i, j] = best
+                    argmax[n, c, i, j] = where
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def max_pool_backward(grad_out, argmax, grad_x):
+    """grad_x (N, C, H, W) = each output gradient added at its window's maximum (zeros elsewhere)."""
+    n_count, channels, height, width = grad_x.shape
+    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    zero = grad_x.dtype.type(0.0)
+    for n in range(n_count):
+        for c in range(channels):
+            flat = grad_x[n, c].reshape(height * width)
+            for k in range(height * width):
+                flat[k] = zero
+            for i in range(out_h):
+                for j in range(out_w):
+                    flat[argmax[n, c, i, j]] += grad_out[n, c, i, j]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def avg_pool(x, kh, kw, sh, sw, pt, pl, out):
+    """out[n, c, i, j] = mean of the real values in the window at (i*sh - pt, j*sw - pl)."""
+    n_count, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    t = out.dtype.type
+    for n in range(n_count):
+        for c in range(channels):
+            plane = x[n, c]
+            for i in range(out_h):
+                h0 = i * sh - pt
+                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+                for j in range(out_w):
+                    w0 = j * sw - pl
+                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                    total = t(0.0)
+                    for h in range(h_lo, h_hi):
+                        for w in range(w_lo, w_hi):
+                            total += plane[h, w]
+                    out[n, c, i, j] = total / t((h_hi - h_lo) * (w_hi - w_lo))
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def avg_pool_backward(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
+    """grad_x (N, C, H, W): each output gradient spread evenly over its window's real values."""
+    n_count, channels, height, width = grad_x.shape
+    out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    t = grad_x.dtype.type
+    zero = t(0.0)
+    for n in range(n_count):
+        for c in range(channels):
+            plane = grad_x[n, c]
+            for h in range(height):
+                for w in range(width):
+                    plane[h, w] = zero
+            for i in range(out_h):
+                h0 = i * sh - pt
+                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+                for j in range(out_w):
+                    w0 = j * sw - pl
+                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                    share = grad_out[n, c, i, j] / t((h_hi - h_lo) * (w_hi - w_lo))
+                    for h in range(h_lo, h_hi):
+                        for w in range(w_lo, w_hi):
+                            plane[h, w] += share
+
+
+# ----------------------------------------------------------------------- NumPy twins
+def _window_offsets(kh, kw, sh, sw, pt, pl, x_shape, out_shape):
+    """For each window offset (a, b): the output rows/cols whose window position is real, as
+    slices of the output and of the input."""
+    height, width = x_shape[2], x_shape[3]
+    out_h, out_w = out_shape[2], out_shape[3]
+    for a in range(kh):
+        rows = [i for i in range(out_h) if 0 <= i * sh - pt + a < height]
+        for b in range(kw):
+            cols = [j for j in range(out_w) if 0 <= j * sw - pl + b < width]
+            if rows and cols:
+                yield (
+                    slice(rows[0], rows[-1] + 1),
+                    slice(cols[0], cols[-1] + 1),
+                    slice(rows[0] * sh - pt + a, rows[-1] * sh - pt + a + 1, sh),
+                    slice(cols[0] * sw - pl + b, cols[-1] * sw - pl + b + 1, sw),
+                )
+
+
+def max_pool_ref(x, kh, kw, sh, sw, pt, pl, out, argmax):
+    width = x.shape[3]
+    best = np.full(out.shape, -np.inf, dtype=x.dtype)
+    where = np.full(out.shape, -1, dtype=np.int64)
+    h_idx = np.arange(x.shape[2])[:, None] * width
+    w_idx = np.arange(width)[None, :]
+    plane_index = np.broadcast_to(h_idx + w_idx, x.shape)
+    for out_i, out_j, in_i, in_j in _window_offsets(kh, kw, sh, sw, pt, pl, x.shape, out.shape):
+        v = x[:, :, in_i, in_j]
+        b = best[:, :, out_i, out_j]
+        w = where[:, :, out_i, out_j]
+        take = (v > b) | np.isnan(v) | (w < 0)
+        b[take] = v[take]
+        w[take] = plane_index[:, :, in_i, in_j][take]
+    out[...] = best
+    argmax[...] = where
+
+
+def max_pool_backward_ref(grad_out, argmax, grad_x):
+    n_count, channels, height, width = grad_x.shape
+    flat = np.zeros((n_count * channels, height * width), dtype=grad_x.dtype)
+    rows = np.repeat(np.arange(n_count * channels), grad_out[0, 0].size)
+    np.add.at(flat, (rows, argmax.reshape(-1)), grad_out.reshape(-1))
+    grad_x[...] = flat.reshape(grad_x.shape)
+
+
+def _counts(kh, kw, sh, sw, pt, pl, x_shape, out_shape):
+    ones = np.ones((1, 1, *x_shape[2:]))
+    counts = np.zeros((1, 1, *out_shape[2:]))
+    for out_i, out_j, in_i, in_j in _window_offsets(kh, kw, sh, sw, pt, pl, x_shape, out_shape):
+        counts[:, :, out_i, out_j] += ones[:, :, in_i, in_j]
+    return counts
+
+
+def avg_pool_ref(x, kh, kw, sh, sw, pt, pl, out):
+    total = np.zeros(out.shape, dtype=np.float64)
+    for out_i, out_j, in_i, in_j in _window_offsets(kh, kw, sh, sw, pt, pl, x.shape, out.shape):
+        total[:, :, out_i, out_j] += x[:, :, in_i, in_j]
+    out[...] = total / _counts(kh, kw, sh, sw, pt, pl, x.shape, out.shape)
+
+
+def avg_pool_backward_ref(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
+    share = grad_out / _counts(kh, kw, sh, sw, pt, pl, grad_x.shape, grad_out.shape)
+    total = np.zeros(grad_x.shape, dtype=np.float64)
+    for out_i, out_j, in_i, in_j in _window_offsets(kh, kw, sh, sw, pt, pl, grad_x.shape, grad_out.shape):
+        total[:, :, in_i, in_j] += share[:, :, out_i, out_j]
+    grad_x[...] = total
