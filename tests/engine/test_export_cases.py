@@ -72,6 +72,16 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
     add("Reshape", {"target_shape": [6, 4]}, node_id="r1")
     add("Reshape", {"target_shape": [6, 4]}, node_id="r2")
     add("Concatenate", {"axis": 0}, node_id="stack")
+    # 'same' pads (top 1, left 0, bottom 1, right 1); linear: the ONNX import folds activations
+    # into Dense only, so an activated Conv2D comes back as two nodes (tests/engine/test_conv_export.py)
+    conv = {"filters": 2, "kernel_size": [3, 2], "padding": "same"}
+    add("Conv2D", conv, node_id="conv2d")
+    add("Reshape", {"target_shape": [6, 4]}, node_id="r_signal")
+    add(
+        "Conv1D",
+        {"filters": 2, "kernel_size": [3], "dilation_rate": [2], "padding": "same"},
+        node_id="conv1d",
+    )
     add("Flatten", {}, node_id="flat")
     add("Dropout", {"rate": 0.3}, node_id="drop")
     add("Dense", {"units": units, "activation": str(rng.choice(acts))}, node_id="d2")
@@ -81,6 +91,10 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
         ("image-in", "r2"),
         ("r1", "stack"),
         ("r2", "stack"),
+        ("image-in", "conv2d"),
+        ("conv2d", "r_signal"),
+        ("r_signal", "conv1d"),
+        ("conv1d", "stack"),
         ("stack", "flat"),
         ("flat", "drop"),
         ("drop", "d2"),

@@ -27,6 +27,18 @@ CASES = {
     "GlobalAveragePooling2D": ({}, [(3, 2, 3)]),
     "GlobalMaxPooling2D": ({}, [(3, 2, 3)]),
     "MaxPooling1D": ({"pool_size": [2]}, [(2, 7)]),
+    "Conv2D": (
+        {
+            "filters": 3,
+            "kernel_size": [3, 2],
+            "strides": [2, 1],
+            "padding": "same",
+            "activation": "tanh",
+            "kernel_l2": 0.01,
+        },
+        [(2, 5, 4)],
+    ),
+    "Conv1D": ({"filters": 2, "kernel_size": [3], "dilation_rate": [2], "activation": "relu"}, [(3, 8)]),
 }
 
 

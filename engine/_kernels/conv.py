@@ -1,0 +1,191 @@
+"""Convolution kernels: im2col / col2im and the fused bias + activation around the matrix products.
+
+Layout (chosen so each pass is one BLAS product over the whole batch): an input batch `x`
+`(N, C, H, W)` becomes the columns `cols` `(C*kh*kw, N*oh*ow)` (row `(c*kh + i)*kw + j` holds,
+for every sample and output position, the input value under kernel tap (c, i, j), 0 in the
+padding). The forward is then `z = kernel (F, C*kh*kw) @ cols` -> `(F, N*oh*ow)`; the kernel
+gradient `grad_z (F, N*oh*ow) @ cols.T`; the columns' gradient `kernel.T @ grad_z`, which col2im
+adds back onto the input positions. `z` and `grad_z` stay in this filter-major layout; the fused
+kernels here move between it and the channels-first `(N, F, oh, ow)` the next layer reads, adding
+the bias and applying the activation (or its derivative) in the same pass, with contiguous runs of
+`oh*ow` values. Padding and dilation are handled in the index arithmetic (no padded copy).
+
+Geometry arguments, in order: kh, kw (kernel), sh, sw (strides), dh, dw (dilation), pt, pl (zeros
+before the first row / column; the ones after follow from the output size), oh, ow (output size).
+The public caller (engine/layers/conv.py) checks every shape first: Numba does not bounds-check.
+Each kernel has a plain NumPy twin `<name>_ref` with the same signature, for tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine._kernels import FASTMATH
+from engine._kernels.activations import LINEAR, _act_ref, _act_row, _derivative_ref, _grad_row
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def _valid_range(size, start, stride, out):
+    """The output positions o in [lo, hi) whose input index start + o*stride lies in [0, size)."""
+    lo = 0
+    if start < 0:
+        lo = (-start + stride - 1) // stride
+    hi = out
+    last = size - 1 - start  # o*stride <= last
+    if last < 0:
+        hi = 0
+    elif last // stride + 1 < out:
+        hi = last // stride + 1
+    if hi < lo:
+        hi = lo
+    return lo, hi
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    """cols (C*kh*kw, N*oh*ow) from x (N, C, H, W): cols[(c*kh+i)*kw+j, (n*oh+y)*ow+q] =
+    x[n, c, y*sh + i*dh - pt, q*sw + j*dw - pl], 0 outside the input."""
+    n_batch, channels, height, width = x.shape
+    zero = cols.dtype.type(0.0)
+    positions = oh * ow
+    for c in range(channels):
+        for i in range(kh):
+            y_lo, y_hi = _valid_range(height, i * dh - pt, sh, oh)
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                x0 = j * dw - pl
+                q_lo, q_hi = _valid_range(width, x0, sw, ow)
+                for n in range(n_batch):
+                    base = n * positions
+                    for y in range(oh):
+                        dst = base + y * ow
+                        if y < y_lo or y >= y_hi:
+                            for q in range(ow):
+                                row[dst + q] = zero
+                            continue
+                        src = x[n, c, y * sh + i * dh - pt]
+                        for q in range(q_lo):
+                            row[dst + q] = zero
+                        for q in range(q_lo, q_hi):
+                            row[dst + q] = src[q * sw + x0]
+                        for q in range(q_hi, ow):
+                            row[dst + q] = zero
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def col2im(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    """gx (N, C, H, W) = the sum, over every kernel tap and output position, of the column value
+    at the input position it was read from (the transpose of im2col; padding drops out)."""
+    n_batch, channels, height, width = gx.shape
+    positions = oh * ow
+    for n in range(n_batch):
+        for c in range(channels):
+            for r in range(height):
+                for s in range(width):
+                    gx[n, c, r, s] = 0.0
+    for c in range(channels):
+        for i in range(kh):
+            y_lo, y_hi = _valid_range(height, i * dh - pt, sh, oh)
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                x0 = j * dw - pl
+                q_lo, q_hi = _valid_range(width, x0, sw, ow)
+                for n in range(n_batch):
+                    base = n * positions
+                    for y in range(y_lo, y_hi):
+                        dst = gx[n, c, y * sh + i * dh - pt]
+                        src = base + y * ow
+                        for q in range(q_lo, q_hi):
+                            dst[q * sw + x0] += row[src + q]
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def bias_act_to_images(z, bias, out, act_code, alpha):
+    """z (F, N*P) += bias (F,) (or (0,): none) in place, and out (N, F, P) = act(z) moved to
+    channels-first: out[n, f, p] = act(z[f, n*P + p])."""
+    n_batch, filters, positions = out.shape
+    has_bias = bias.shape[0] > 0
+    for f in range(filters):
+        row = z[f]
+        if has_bias:
+            b = bias[f]
+            for k in range(row.shape[0]):
+                row[k] += b
+        for n in range(n_batch):
+            dst = out[n, f]
+            base = n * positions
+            for p in range(positions):
+                dst[p] = row[base + p]
+            if act_code != LINEAR:
+                _act_row(dst, act_code, alpha)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha):
+    """grad_z (F, N*P) = grad_a (N, F, P) * act'(z) moved to the filter-major layout, with z
+    (F, N*P) the biased pre-activation and a (N, F, P) = act(z) (both unread when act_code is
+    LINEAR); grad_bias (F,) = each row's sum ((0,): not wanted)."""
+    n_batch, filters, positions = grad_a.shape
+    want_bias = grad_bias.shape[0] > 0
+    for f in range(filters):
+        for n in range(n_batch):
+            lo = n * positions
+            hi = lo + positions
+            if act_code == LINEAR:
+                _grad_row(z[f, lo:hi], grad_a[n, f], grad_a[n, f], grad_z[f, lo:hi], LINEAR, alpha)
+            else:
+                _grad_row(z[f, lo:hi], a[n, f], grad_a[n, f], grad_z[f, lo:hi], act_code, alpha)
+        if want_bias:
+            total = grad_bias.dtype.type(0.0)
+            row = grad_z[f]
+            for k in range(row.shape[0]):
+                total += row[k]
+            grad_bias[f] = total
+
+
+# ---------------------------------------------------------------- NumPy twins
+def _tap_indices(size, kernel, stride, dilation, pad, out):
+    """(kernel, out) input indices of every tap and output position, and whether each is inside."""
+    idx = np.arange(kernel)[:, None] * dilation + np.arange(out)[None, :] * stride - pad
+    return idx, (idx >= 0) & (idx < size)
+
+
+def im2col_ref(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    n_batch, channels, height, width = x.shape
+    ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
+    xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
+    # (N, C, kh, oh, kw, ow) gathered with clipped indices, then zeroed outside
+    g = x[:, :, np.clip(ys, 0, height - 1)][:, :, :, :, np.clip(xs, 0, width - 1)]
+    g = g * (y_in[:, :, None, None] & x_in[None, None, :, :])
+    cols[...] = g.transpose(1, 2, 4, 0, 3, 5).reshape(cols.shape)
+
+
+def col2im_ref(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    n_batch, channels, height, width = gx.shape
+    ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
+    xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
+    g = cols.reshape(channels, kh, kw, n_batch, oh, ow).transpose(3, 0, 1, 4, 2, 5)
+    g = g * (y_in[:, :, None, None] & x_in[None, None, :, :])
+    padded = np.zeros((n_batch, channels, height + 1, width + 1), gx.dtype)  # row/col H, W: sink
+    yy = np.where(y_in, ys, height)[:, :, None, None]
+    xx = np.where(x_in, xs, width)[None, None, :, :]
+    np.add.at(padded, (slice(None), slice(None), yy, xx), g)
+    gx[...] = padded[:, :, :height, :width]
+
+
+def bias_act_to_images_ref(z, bias, out, act_code, alpha):
+    n_batch, filters, positions = out.shape
+    if bias.shape[0] > 0:
+        z += bias[:, None]
+    out[...] = _act_ref(z, act_code, alpha).reshape(filters, n_batch, positions).transpose(1, 0, 2)
+
+
+def act_grad_to_rows_ref(z, a, grad_a, grad_z, grad_bias, act_code, alpha):
+    n_batch, filters, positions = grad_a.shape
+    g = grad_a.transpose(1, 0, 2).reshape(filters, -1)
+    if act_code != LINEAR:
+        g = g * _derivative_ref(z, a.transpose(1, 0, 2).reshape(filters, -1), act_code, alpha)
+    grad_z[...] = g
+    if grad_bias.shape[0] > 0:
+        grad_bias[...] = grad_z.sum(axis=1)

@@ -1,0 +1,258 @@
+"""Convolution layers: Conv2D on images `(C, H, W)` and Conv1D on signals `(C, L)`.
+
+Kernel `(filters, in_channels, kh, kw)` (Conv1D: `(filters, in_channels, k)`), bias `(filters,)`,
+as PyTorch and ONNX store them. Cross-correlation, as every framework computes it. The maths runs
+through im2col and one BLAS product per pass over the whole batch (engine/_kernels/conv.py says
+the layout); a Conv1D is a Conv2D of height 1 over the same kernels. The export forms live in
+engine/layers/conv_forms.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine._kernels import KERNEL_DTYPES
+from engine._kernels import activations as _ka
+from engine._kernels import conv as _k
+from engine.activations import get_activation
+from engine.errors import GraphError
+from engine.initializers import get_initializer
+from engine.layers.base import ActivatedLayer, Shape, shape_text
+from engine.layers.conv_forms import ConvForms
+from engine.layers.window_geometry import AxisWindow, window_sizes, windows
+from engine.registry import LAYERS, ParamSpec
+
+_MAX_WORKSPACES = 4  # batch sizes whose arrays a convolution keeps at once
+
+
+def _specs(size_help: str) -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("filters", "int", 32, "Number of filters (output channels)", minimum=1, maximum=65_536),
+        ParamSpec("kernel_size", "shape", (3,), f"Window size: {size_help}"),
+        ParamSpec("strides", "shape", (1,), f"Step between windows: {size_help}"),
+        ParamSpec(
+            "padding",
+            "choice",
+            "valid",
+            "valid: no padding; same: zeros around so the output has ceil(size / stride) positions",
+            choices=("valid", "same"),
+        ),
+        ParamSpec("dilation_rate", "shape", (1,), f"Spacing between kernel taps: {size_help}"),
+        ParamSpec(
+            "activation",
+            "choice",
+            "linear",
+            "Non-linearity applied to the output",
+            choices_from="activations",
+        ),
+        ParamSpec("use_bias", "bool", True, "Add a learned bias to each filter"),
+        ParamSpec(
+            "kernel_initializer",
+            "choice",
+            "glorot_uniform",
+            "How the weights start",
+            choices_from="initializers",
+        ),
+        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start", choices_from="initializers"),
+        ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
+        ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
+    )
+
+
+class _Conv(ConvForms, ActivatedLayer):
+    """What Conv2D and Conv1D share; `dims` is the number of spatial axes."""
+
+    dims = 2
+    group = "Convolution"
+    expects = ""  # the input the layer reads, for the error message
+    fix = ""  # how to get such an input
+
+    @classmethod
+    def geometry(cls, params: dict[str, Any], input_shape: Shape, where: str) -> tuple[AxisWindow, ...]:
+        """One AxisWindow per spatial axis; GraphError for a wrong input or a window that does not fit."""
+        if len(input_shape) != cls.dims + 1:
+            raise GraphError(f"{where} expects {cls.expects}, got {shape_text(input_shape)}: {cls.fix}")
+        sizes = [
+            window_sizes(params[key], cls.dims, key, where)
+            for key in ("kernel_size", "strides", "dilation_rate")
+        ]
+        return windows(tuple(input_shape[1:]), *sizes, params["padding"], where)
+
+    @classmethod
+    def output_shape(cls, params: dict[str, Any], input_shapes: list[Shape], where: str) -> Shape:
+        axes = cls.geometry(params, input_shapes[0], where)
+        return (params["filters"], *(axis.out for axis in axes))
+
+    @classmethod
+    def weight_shapes(cls, params: dict[str, Any], input_shapes: list[Shape]) -> dict[str, Shape]:
+        kernel = window_sizes(params["kernel_size"], cls.dims, "kernel_size", cls.name)
+        shapes = {"kernel": (params["filters"], input_shapes[0][0], *kernel)}
+        if params["use_bias"]:
+            shapes["bias"] = (params["filters"],)
+        return shapes
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        kernel = window_sizes(params["kernel_size"], cls.dims, "kernel_size", cls.name)
+        act = params["activation"]
+        return f"{cls.name} {params['filters']} {'×'.join(map(str, kernel))}" + (
+            "" if act == "linear" else f" · {act}"
+        )
+
+    def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
+        super().__init__(node_id, params, input_shapes, dtype)
+        self.activation = get_activation(params["activation"])
+        axes = self.geometry(params, input_shapes[0], f"{self.name} '{node_id}'")
+        if self.dims == 1:  # a Conv1D is a Conv2D of height 1
+            axes = (AxisWindow(1, 1, 1, 1, 1, 0, 0), *axes)
+        self.axes = axes
+        h, w = axes
+        self.image_shape = (input_shapes[0][0], h.size, w.size)  # (C, H, W) the kernels see
+        self.geometry_args = (h.kernel, w.kernel, h.stride, w.stride, h.dilation, w.dilation)
+        self.geometry_args += (h.pad_before, w.pad_before, h.out, w.out)
+        self.positions = h.out * w.out
+        self.taps = self.image_shape[0] * h.kernel * w.kernel  # C*kh*kw, the columns' rows
+        self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Keras' (and PyTorch's) fans for a convolution: in_channels·window and filters·window."""
+        filters, channels, *window = self.weights["kernel"].shape
+        fan_in, fan_out = channels * int(np.prod(window)), filters * int(np.prod(window))
+        for key, init_name in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
+            if key in self.weights:
+                init = get_initializer(self.params[init_name])
+                self.weights[key][...] = init(self.weights[key].shape, fan_in, fan_out, rng, self.dtype)
+
+    def _workspace(self, batch: int, name: str) -> np.ndarray:
+        """Array `name` for a batch of `batch` samples, allocated on first use and reused: cols
+        (C*kh*kw, N*P) (also the columns' gradient in backward), z and grad_z (F, N*P), a (N, F, P),
+        grad_x (N, C, H, W). A few batch sizes are kept, least recently used dropped first."""
+        arrays = self._workspaces.pop(batch, None)
+        if arrays is None:
+            if len(self._workspaces) >= _MAX_WORKSPACES:
+                del self._workspaces[next(iter(self._workspaces))]
+            arrays = {}
+        self._workspaces[batch] = arrays
+        array = arrays.get(name)
+        if array is None:
+            filters, rows = self.params["filters"], batch * self.positions
+            shape = {
+                "cols": (self.taps, rows),
+                "z": (filters, rows),
+                "grad_z": (filters, rows),
+                "a": (batch, filters, self.positions),
+                "grad_x": (batch, *self.image_shape),
+            }[name]
+            array = arrays[name] = np.empty(shape, self.dtype)
+        return array
+
+    def _images(self, x: np.ndarray) -> np.ndarray:
+        """x (N, *input_shape) as a C-contiguous (N, C, H, W) array of the layer's dtype."""
+        if x.ndim != self.dims + 2 or tuple(x.shape[1:]) != tuple(self.input_shapes[0]):
+            raise GraphError(
+                f"{self.name} '{self.node_id}' expects a batch of shape (N, {', '.join(map(str, self.input_shapes[0]))}), "
+                f"got {shape_text(x.shape)}"
+            )
+        return np.ascontiguousarray(x, dtype=self.dtype).reshape(x.shape[0], *self.image_shape)
+
+    def _alpha(self) -> Any:
+        """The activation's slope/scale in the layer's dtype (0 for one without)."""
+        return self.dtype.type(getattr(self.activation, "alpha", 0.0))
+
+    def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        """Output `(N, filters, *out_spatial)` of input `(N, *input_shape)`, into reused arrays:
+        valid until the next forward with the same batch size."""
+        x = self._images(inputs[0])
+        batch = x.shape[0]
+        compiled = self.dtype in KERNEL_DTYPES
+        cols = self._workspace(batch, "cols")
+        (_k.im2col if compiled else _k.im2col_ref)(x, cols, *self.geometry_args)
+        z = self._workspace(batch, "z")
+        kernel = self.weights["kernel"].reshape(self.params["filters"], self.taps)
+        np.matmul(kernel, cols, out=z)
+        self.z_rows = z
+        out = self._workspace(batch, "a")
+        bias = self.weights.get("bias", np.empty(0, self.dtype))
+        code = self.activation.kernel_code if compiled else None
+        fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
+        fused(z, bias, out, _ka.LINEAR if code is None else code, self._alpha())
+        self.out = out.reshape(batch, *self.output_shape_)
+        if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
+            self.out[...] = self.activation.forward(self.out)
+        self.pre_activation = z.reshape(self.params["filters"], batch, *self.output_shape_[1:]).swapaxes(0, 1)
+        return self.out
+
+    def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        code = self.activation.kernel_code
+        if code is None or self.dtype not in KERNEL_DTYPES:
+            grad_out = self.activation.backward(self.pre_activation, self.out, grad_out)
+            code = _ka.LINEAR
+        return self._backward_rows(grad_out, code)
+
+    def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
+        return self._backward_rows(grad_z, _ka.LINEAR)
+
+    def _backward_rows(self, grad: np.ndarray, code: int) -> list[np.ndarray | None]:
+        """Backward from `grad` (N, filters, *out_spatial), d(loss)/d(output) through activation
+        `code` (LINEAR: d(loss)/d(pre-activation))."""
+        batch, filters = self.out.shape[0], self.params["filters"]
+        if grad.shape != self.out.shape:
+            raise GraphError(
+                f"{self.name} '{self.node_id}' expects an output gradient of shape "
+                f"{shape_text(self.out.shape)}, got {shape_text(grad.shape)}"
+            )
+        grad = np.ascontiguousarray(grad, dtype=self.dtype).reshape(batch, filters, self.positions)
+        a = self.out.reshape(batch, filters, self.positions)
+        grad_z = self._workspace(batch, "grad_z")
+        grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
+        fused = _k.act_grad_to_rows if self.dtype in KERNEL_DTYPES else _k.act_grad_to_rows_ref
+        fused(self.z_rows, a, grad, grad_z, grad_bias, code, self._alpha())
+        cols = self._workspace(batch, "cols")
+        kernel = self.weights["kernel"]
+        np.matmul(grad_z, cols.T, out=self.grads["kernel"].reshape(filters, self.taps))
+        if self.params["kernel_l1"]:
+            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
+        if self.params["kernel_l2"]:
+            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+        if not self.needs_input_grad:
+            return [None]
+        np.matmul(kernel.reshape(filters, self.taps).T, grad_z, out=cols)  # the columns' gradient
+        grad_x = self._workspace(batch, "grad_x")
+        (_k.col2im if self.dtype in KERNEL_DTYPES else _k.col2im_ref)(cols, grad_x, *self.geometry_args)
+        return [grad_x.reshape(batch, *self.input_shapes[0])]
+
+    def regularization_loss(self) -> float:
+        kernel = self.weights["kernel"]
+        loss = 0.0
+        if self.params["kernel_l1"]:
+            loss += self.params["kernel_l1"] * float(np.abs(kernel).sum())
+        if self.params["kernel_l2"]:
+            loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
+        return loss
+
+
+@LAYERS.register
+class Conv2D(_Conv):
+    """2-D convolution over images (C, H, W): `activation(conv(x, kernel) + bias)`."""
+
+    name = "Conv2D"
+    description = "2-D convolution: learned filters slid over an image (channels, height, width)"
+    param_specs = _specs('"3" for 3×3, or "3, 5" for height × width')
+    dims = 2
+    onnx_ops = ("Conv",)  # a 3-D kernel is read as a Conv1D
+    expects = "an image (channels, height, width)"
+    fix = "set the Input shape to [1, 28, 28] or add a Reshape"
+
+
+@LAYERS.register
+class Conv1D(_Conv):
+    """1-D convolution over signals (C, L): `activation(conv(x, kernel) + bias)`."""
+
+    name = "Conv1D"
+    description = "1-D convolution: learned filters slid along a signal (channels, length)"
+    param_specs = _specs("one number along the signal")
+    dims = 1
+    expects = "a signal (channels, length)"
+    fix = "set the Input shape to [1, length] or add a Reshape"
