@@ -68,7 +68,14 @@ class Concatenate(Layer):
     group = "Merge"
     description = "Joins its inputs side by side along one axis"
     param_specs = (
-        ParamSpec("axis", "int", -1, "Axis of one sample to join along (-1 = last)", minimum=-8, maximum=7),
+        ParamSpec(
+            "axis",
+            "int",
+            -1,
+            "Axis of one sample to join along (-1 = last; 0 = the channels of an image (C, H, W))",
+            minimum=-8,
+            maximum=7,
+        ),
     )
     min_inputs = 2
     max_inputs = None

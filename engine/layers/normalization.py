@@ -33,7 +33,9 @@ class BatchNormalization(Layer):
 
     name = "BatchNormalization"
     group = "Normalization"
-    description = "Normalizes each feature to zero mean and unit variance, then rescales"
+    description = (
+        "Normalizes each feature (each channel of an image) to zero mean and unit variance, then rescales"
+    )
     param_specs = (
         ParamSpec(
             "momentum",
