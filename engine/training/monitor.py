@@ -5,7 +5,10 @@ then, so no locking is needed). Each `snapshot()` runs one inference pass over a
 batch and, for networks with two inputs, over a grid of the input plane, and returns plain
 arrays: per-layer activation histograms, mean activation, the fraction of dead units, the
 fraction of saturated values, the gradient norm of the last step, and the decision
-surface with each hidden unit's response. Which layers have dead units, saturate, or have a
+surface with each hidden unit's response. For image layers (outputs `(N, C, H, W)` or `(N, C, L)`)
+each channel counts as a unit: a channel is dead when it is silent at every position of every probe
+sample. For a chosen sample a snapshot also holds the feature maps of every convolutional layer
+(those with a `(filters, in_channels, kh, kw)` kernel) and a copy of the first one's filters. Which layers have dead units, saturate, or have a
 fixed output range is each activation's own declaration (`has_dead_units`, `saturating`,
 `bounded_range` in engine/activations/base.py). Nothing here knows about Qt.
 """
@@ -23,6 +26,7 @@ from engine.model import Model
 
 HISTOGRAM_BINS = 24
 UNIT_MAPS_PER_LAYER = 8
+MAX_CHANNELS_SHOWN = 64  # feature maps and filters sent per layer (the first ones)
 
 
 @dataclass
@@ -34,7 +38,9 @@ class LayerHealth:
     mean_activation: float
     histogram: np.ndarray  # (HISTOGRAM_BINS,) counts
     bin_edges: np.ndarray  # (HISTOGRAM_BINS + 1,)
-    dead_fraction: float | None  # ReLU-like layers only: units silent for every probe sample
+    dead_fraction: (
+        float | None
+    )  # ReLU-like layers only: units (image layers: channels) silent for every probe sample
     saturated_fraction: float | None  # sigmoid/tanh-like layers only: values in the flat tails
     gradient_norm: float | None  # L2 norm of this layer's weight gradients; None if no weights
     weight_scale: float | None  # mean |kernel|; drives edge thickness on the canvas
@@ -56,6 +62,14 @@ class MonitorSnapshot:
     layers: list[LayerHealth]
     surface: Surface | None
     step: int = 0  # optimizer steps done when it was taken (the caller's count)
+    # convolutional node id -> (channels, H, W) outputs for the chosen sample (at most
+    # MAX_CHANNELS_SHOWN channels), in network order; empty without a sample
+    feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
+    sample: int | None = None  # the caller's index of that sample
+    # (filters, in_channels, kh, kw) copy of the first convolutional kernel (at most
+    # MAX_CHANNELS_SHOWN filters); None without one
+    filters: np.ndarray | None = None
+    filters_id: str | None = None  # its node id
 
 
 def shows_surface(x: np.ndarray) -> bool:
@@ -79,9 +93,12 @@ class TrainingMonitor:
         unit_grid_size: int = 24,
         feature_pair: tuple[int, int] = (0, 1),
         surface: bool = True,
+        sample: np.ndarray | None = None,
+        sample_index: int | None = None,
     ):
         """`surface=False` skips the surface (the data has no plane to show, e.g. images: the
-        grid's forward passes would be most of a snapshot's cost)."""
+        grid's forward passes would be most of a snapshot's cost). `sample`, `sample_index`: see
+        `set_sample`."""
         self.model = model
         self.probe_x = np.ascontiguousarray(probe_x, dtype=model.dtype)
         check_prepared(model, [self.probe_x], None, "monitor")
@@ -96,12 +113,28 @@ class TrainingMonitor:
             raise ValueError(f"monitor: feature_pair {feature_pair} for {self.probe_x.shape[1]} features")
         self.surface_grid = self._grid(grid_size) if self.has_surface else None
         self.unit_grid = self._grid(unit_grid_size) if self.has_surface else None
-        # Probe, unit grid and surface grid as one batch: one forward pass instead of three, so
-        # a snapshot makes a third of the GIL-releasing calls (each may wait for a busy GUI).
+        self.conv_ids = [nid for nid in model.order if _is_convolution(model, nid)]
+        self.sample: np.ndarray | None = None
+        self.sample_index: int | None = None
+        self.set_sample(sample, sample_index)
+
+    def set_sample(self, sample: np.ndarray | None, index: int | None = None) -> None:
+        """Show the feature maps of `sample`, one input as the model sees it `(1, *input shape)`,
+        named `index` in the snapshots; None shows none (nor does a network without convolutions)."""
+        if sample is not None and self.conv_ids:
+            sample = np.ascontiguousarray(sample, dtype=self.model.dtype)
+            check_prepared(self.model, [sample], None, "monitor")
+            if len(sample) != 1:
+                raise ValueError(f"monitor: expected one sample to show, got {len(sample)}")
+            self.sample, self.sample_index = sample, index
+        else:
+            self.sample, self.sample_index = None, None
+        head = [self.probe_x] if self.sample is None else [self.probe_x, self.sample]
+        self._probe_batch = head[0] if len(head) == 1 else np.concatenate(head)
+        # Probe, sample, unit grid and surface grid as one batch: one forward pass instead of
+        # several, so a snapshot makes fewer GIL-releasing calls (each may wait for a busy GUI).
         self._all_points = (
-            np.concatenate([self.probe_x, self.unit_grid[2], self.surface_grid[2]])
-            if self.has_surface
-            else None
+            np.concatenate([*head, self.unit_grid[2], self.surface_grid[2]]) if self.has_surface else None
         )
 
     @property
@@ -127,15 +160,19 @@ class TrainingMonitor:
         (the steps trained so far). Call between batches."""
         model = self.model
         with_surface = with_surface and self.has_surface
-        model.forward([self._all_points if with_surface else self.probe_x], training=False)
+        model.forward([self._all_points if with_surface else self._probe_batch], training=False)
         probes = len(self.probe_x)
         layers = [
             self._layer_health(nid, model.outputs[nid][:probes])
             for nid in model.order
             if nid not in model.input_ids
         ]
-        surface = self._surface(probes) if with_surface else None
-        return MonitorSnapshot(layers, surface, step)
+        shown = self.sample is not None
+        surface = self._surface(probes + shown) if with_surface else None
+        maps = {nid: model.outputs[nid][probes, :MAX_CHANNELS_SHOWN].copy() for nid in self.conv_ids if shown}
+        first = self.conv_ids[0] if self.conv_ids else None
+        filters = model.layers[first].weights["kernel"][:MAX_CHANNELS_SHOWN].copy() if first else None
+        return MonitorSnapshot(layers, surface, step, maps, self.sample_index, filters, first)
 
     def _layer_health(self, nid: str, out: np.ndarray) -> LayerHealth:
         """`nid`'s numbers from its outputs `out` on the probe batch."""
@@ -151,6 +188,9 @@ class TrainingMonitor:
         if not lo < hi:  # the kernel divides by hi - lo to find each value's bin
             raise ValueError(f"monitor: histogram range [{lo}, {hi}] of '{nid}' is empty")
         mean, dead, saturated = activation_stats(flat, lo, hi, bounds is None, low, high, counts, edges)
+        if out.ndim >= 3:  # (N, C, H, W) or (N, C, L): a channel is dead if silent everywhere
+            # (the fraction of saturated values is the mean of the channels' fractions already)
+            dead = float(np.mean(out.max(axis=(0, *range(2, out.ndim))) <= 0))
         layer = model.layers[nid]
         grads = [g for g in layer.grads.values()]
         grad_norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads))) if grads else None
@@ -193,6 +233,12 @@ class TrainingMonitor:
         else:
             kind, values = "value", output.reshape(len(output), -1)[:, 0]
         return Surface(xs.copy(), ys.copy(), values.reshape(size, size).astype(np.float64), kind, unit_maps)
+
+
+def _is_convolution(model: Model, nid: str) -> bool:
+    """Whether node `nid` is a 2-D convolution (its kernel is `(filters, in_channels, kh, kw)`)."""
+    kernel = model.layers[nid].weights.get("kernel")
+    return kernel is not None and kernel.ndim == 4
 
 
 def _activation(model: Model, nid: str) -> Activation | None:
