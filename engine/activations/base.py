@@ -59,6 +59,12 @@ class OnnxReader(Protocol):
     def rank(self, tensor: str) -> int:
         """The rank of `tensor`, batch axis included."""
 
+    def constant(self, tensor: str) -> np.ndarray | None:
+        """The value of an initializer or Constant output, None for a computed tensor."""
+
+    def writer_of(self, tensor: str) -> Any | None:
+        """The node writing `tensor` (None for a graph input or an initializer)."""
+
     def fail(self, node: Any, why: str) -> Exception:
         """The error to raise for `node` (naming the file and the node)."""
 

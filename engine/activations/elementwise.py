@@ -256,7 +256,9 @@ def gelu(x):
 
     @classmethod
     def from_onnx(cls, reader: OnnxReader, node: Any) -> OnnxMatch | None:
-        """Gelu (not the tanh approximation), or x / sqrt(2) -> Erf -> + 1 -> x * . -> * 0.5."""
+        """Gelu (not the tanh approximation), or x / sqrt(2) -> Erf -> + 1 followed by the two
+        products with x and with 0.5 in either order (PyTorch's TorchScript exporter multiplies
+        by x first, its dynamo exporter by 0.5 first), each product's operands in either order."""
         if node.op_type == "Gelu":
             if reader.attr(node, "approximate", b"none") not in (b"none", "none"):
                 raise reader.fail(node, "uses the tanh approximation; NetCanvas's gelu is the exact one")
@@ -264,16 +266,20 @@ def gelu(x):
         x = node.input[0]
         if len(node.input) != 2 or not reader.const_is(node.input[1], math.sqrt(2.0)):
             return None
-        chain, tensor = [], node.output[0]
-        for op, other in (("Erf", None), ("Add", 1.0), ("Mul", "x"), ("Mul", 0.5)):
+        chain, tensor, factors = [], node.output[0], {"x", "half"}
+        for op in ("Erf", "Add", "Mul", "Mul"):
             user = reader.only_consumer(tensor)
             if user is None or user.op_type != op:
                 return None
             rest = [i for i in user.input if i != tensor]
-            if other == "x" and rest != [x]:
+            one = len(rest) == 1
+            if op == "Add" and not (one and reader.const_is(rest[0], 1.0)):
                 return None
-            if isinstance(other, float) and not (len(rest) == 1 and reader.const_is(rest[0], other)):
-                return None
+            if op == "Mul":
+                factor = "x" if rest == [x] else "half" if one and reader.const_is(rest[0], 0.5) else ""
+                if factor not in factors:
+                    return None
+                factors.remove(factor)
             chain.append(user)
             tensor = user.output[0]
         return OnnxMatch(x, tensor, consumed=tuple(chain), users=2)
@@ -323,12 +329,41 @@ class Softplus(_Elementwise):
     formula = "f(x) = ln(1 + e^x)"
     kernel_code = _k.SOFTPLUS
     onnx_op = "Softplus"
-    onnx_ops = ("Softplus",)
+    onnx_ops = ("Softplus", "Greater")
     torch_function = "F.softplus"
     numpy_name = "softplus"
     numpy_source = '''def softplus(x):
     """log(1 + e^x) without overflow."""
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))'''
+
+    @classmethod
+    def from_onnx(cls, reader: OnnxReader, node: Any) -> OnnxMatch | None:
+        """Softplus, or PyTorch's with its threshold t as its dynamo exporter writes it:
+        Where(Greater(x, t), x, Softplus(x)) (read from either the Softplus or the Greater). Above
+        t it gives x, which differs from softplus by less than e^-t: a t below 14 (e^-14 = 8e-7)
+        is refused."""
+        x = node.input[0]
+        plain = cls.simple_onnx_match(node) if node.op_type == "Softplus" else None
+        where = reader.only_consumer(node.output[0])
+        if where is None or where.op_type != "Where" or len(where.input) != 3:
+            return plain
+        test, soft = reader.writer_of(where.input[0]), reader.writer_of(where.input[2])
+        if (
+            test is None
+            or soft is None
+            or (test.op_type, soft.op_type) != ("Greater", "Softplus")
+            or [test.input[0], where.input[1], soft.input[0]] != [x, x, x]
+        ):
+            return plain
+        threshold = reader.constant(test.input[1])
+        if threshold is None or threshold.size != 1 or float(threshold) < 14:
+            raise reader.fail(
+                node,
+                f"gives x above a threshold of {threshold}; NetCanvas's softplus matches that only "
+                "for a constant threshold of 14 or more",
+            )
+        other = test if node.op_type == "Softplus" else soft
+        return OnnxMatch(x, where.output[0], consumed=(other, where), users=3)
 
 
 @ACTIVATIONS.register

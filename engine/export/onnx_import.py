@@ -102,6 +102,7 @@ class _Importer:
             self.writer.update(dict.fromkeys(node.output, node))
         self.done: set[int] = set()  # ids of nodes consumed by a pattern
         self.passed: set[int] = set()  # ids of nodes read as the identity (Identity, Cast, ...)
+        self.aliases: dict[str, str] = {}  # their output -> their input
         # ONNX operator -> the layer type that reads it (its `onnx_ops` and `from_onnx`)
         self.layer_types = {op: cls for _, cls in LAYERS.items() for op in cls.onnx_ops}
         self.scaler: dict[str, np.ndarray] = {}
@@ -144,12 +145,21 @@ class _Importer:
         self.producer[output] = layer
 
     def uses(self, layer: _Layer) -> int | None:
-        """How many operators read `layer`'s output under any of its names (those read as the
-        identity do not count); None when it is the network output."""
-        tensors = [t for t, owner in self.producer.items() if owner is layer]
-        if self.output in tensors:
+        """How many operators read `layer`'s output, also through the tensors passing it on as
+        it is (those operators do not count); None when it is the network output."""
+        names = {layer.name}
+        for alias, tensor in self.aliases.items():  # in walk order: chains resolve
+            if tensor in names:
+                names.add(alias)
+        if self.output in names:
             return None
-        return sum(1 for t in tensors for n in self.consumers.get(t, []) if id(n) not in self.passed)
+        return sum(1 for t in names for n in self.consumers.get(t, []) if id(n) not in self.passed)
+
+    def pass_on(self, node: Any) -> None:
+        """`node` leaves its input as it is: its output names the same layer."""
+        self.passed.add(id(node))
+        self.aliases[node.output[0]] = node.input[0]
+        self.producer[node.output[0]] = self.source(node.input[0])
 
     def activation_layer(
         self,
@@ -160,12 +170,13 @@ class _Importer:
         params: dict[str, Any] | None = None,
         users: int = 1,
     ) -> None:
-        """Fold into the Dense that makes x when x feeds only this activation (made of `users`
-        operators reading x), else an Activation node. 'linear' (Identity) always stays a node."""
+        """Fold into the layer with an activation (Dense, Conv2D) that makes x when x feeds only
+        this activation (made of `users` operators reading x), else an Activation node. 'linear'
+        (Identity) always stays a node."""
         layer = self.source(x)
         foldable = (
-            layer.type == "Dense"
-            and layer.params["activation"] == "linear"
+            layer.type != "Activation"
+            and layer.params.get("activation") == "linear"
             and not params
             and activation != "linear"
         )
@@ -202,9 +213,7 @@ class _Importer:
         if self.computed(node):
             return None
         if self.passes(node):
-            self.passed.add(id(node))
-            self.producer[out] = self.source(ins[0])
-            return None
+            return self.pass_on(node)
         found = self.activation_match(node)
         if found is not None:
             name, match = found
@@ -270,9 +279,7 @@ class _Importer:
                 "keeps the batch axis first (N, 0 or -1) and the number of values of a sample",
             )
         if new == shape:
-            self.passed.add(id(node))
-            self.producer[out] = self.source(ins[0])
-            return None
+            return self.pass_on(node)
         if len(new) == 1:
             return LAYERS.get("Flatten").from_onnx(self, node)
         explicit = type(node)()

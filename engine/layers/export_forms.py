@@ -29,10 +29,6 @@ class LayerOnnxGraph(OnnxGraph, Protocol):
 class LayerOnnxReader(OnnxReader, Protocol):
     """The ONNX importer, as a layer type recognising its operators sees it."""
 
-    def constant(self, tensor: str) -> np.ndarray | None:
-        """The value of an initializer or Constant output, None for a computed tensor."""
-        ...
-
     def known(self, tensor: str) -> bool:
         """True when `tensor` is the output of a layer already read (or a graph input)."""
         ...
