@@ -86,9 +86,8 @@ class FusedRunner(Runner):
     def __init__(self, model: Model, optimizer: Optimizer, loss_code: int, outputs: int, batch_size: int):
         self.model = model
         self.optimizer = optimizer
-        self.loss_code = (
-            loss_code  # engine._kernels.small_net_forward's MSE, BCE_LOGITS, SPARSE_CE or DENSE_CE
-        )
+        # engine._kernels.small_net_forward's MSE, BCE_LOGITS, SPARSE_CE or DENSE_CE
+        self.loss_code = loss_code
         self.opt_code = optimizer_code(optimizer)
         self.nesterov = bool(optimizer.params.get("nesterov", False))
         self.outputs = outputs
@@ -115,7 +114,8 @@ class FusedRunner(Runner):
             self._preds = np.empty((count, self.outputs), self.model.dtype)
         self._xs, self._targets = self.kernel_data(x[0], y)
         self._y, self._order = y, np.ascontiguousarray(order, dtype=np.int64)
-        self._totals, self._first, self._losses = totals, first_batch, []
+        self._totals, self._first = totals, first_batch
+        self._losses: list[float] = []  # this epoch's, from first_batch on
 
     def run_batches(self, first_batch: int, batches: int, learning_rate: float) -> list[float]:
         values = self.run(
