@@ -193,3 +193,83 @@ def test_an_image_network_trains_through_the_general_runner():
     history = network.fit(x, y, epochs=8)
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert network.predict(x).shape == (64, 2)
+
+
+# ------------------------------------------------------------------------ residual block
+def residual_block(activation: str = "linear") -> engine.Network:
+    """Input (2, 6, 6) -> Conv2D 3x3 same -> BatchNorm -> relu -> Conv2D 3x3 same, Add with the
+    block's input -> relu -> GlobalAveragePooling2D -> Dense 3 with `activation`."""
+    spec = engine.NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "dtype": "float64"})
+    add = spec.add_node
+    add("Input", {"shape": [2, 6, 6]}, node_id="x")
+    add("Conv2D", {"filters": 2, "kernel_size": [3], "padding": "same"}, node_id="c1")
+    add("BatchNormalization", {}, node_id="bn")
+    add("Activation", {"activation": "relu"}, node_id="r1")
+    add("Conv2D", {"filters": 2, "kernel_size": [3], "padding": "same"}, node_id="c2")
+    add("Add", {}, node_id="skip")
+    add("Activation", {"activation": "relu"}, node_id="r2")
+    add("GlobalAveragePooling2D", {}, node_id="gap")
+    add("Dense", {"units": 3, "activation": activation}, node_id="out")
+    for a, b in (
+        ("x", "c1"),
+        ("c1", "bn"),
+        ("bn", "r1"),
+        ("r1", "c2"),
+        ("c2", "skip"),
+        ("x", "skip"),
+        ("skip", "r2"),
+        ("r2", "gap"),
+        ("gap", "out"),
+    ):
+        spec.connect(a, b)
+    return engine.Network(spec)
+
+
+def test_a_residual_block_matches_central_differences_and_pytorch():
+    network = residual_block()
+    model = network.model
+    rng = np.random.default_rng(0)
+    for layer in model.layers.values():
+        for key, array in layer.weights.items():
+            if key in ("gamma", "beta", "bias"):
+                array[...] = rng.normal(0, 0.3, array.shape) + (key == "gamma")
+    x = rng.normal(size=(3, 2, 6, 6))
+    probe = rng.normal(size=(3, 3))
+
+    def loss() -> float:
+        return float(np.sum(model.forward([x], training=True) * probe))
+
+    out = model.forward([x], training=True).copy()
+    model.backward(probe)
+    grads = {
+        f"{nid}/{key}": g.copy() for nid, layer in model.layers.items() for key, g in layer.grads.items()
+    }
+    for name in ("c1/kernel", "c1/bias", "bn/gamma", "c2/kernel", "out/kernel"):
+        nid, key = name.split("/")
+        assert relative_error(grads[name], numeric_gradient(loss, model.layers[nid].weights[key])) < 1e-6, (
+            name
+        )
+
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F  # noqa: N812
+
+    w = {name: torch.tensor(a.copy(), requires_grad=True) for name, a in model.named_weights().items()}
+    h = F.conv2d(torch.tensor(x), w["c1/kernel"], w["c1/bias"], padding=1)
+    h = F.batch_norm(h, None, None, w["bn/gamma"], w["bn/beta"], training=True, eps=1e-3)
+    h = F.conv2d(torch.relu(h), w["c2/kernel"], w["c2/bias"], padding=1)
+    h = torch.relu(h + torch.tensor(x)).mean(dim=(2, 3))
+    expected = h @ w["out/kernel"] + w["out/bias"]
+    (expected * torch.tensor(probe)).sum().backward()
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for name, tensor in w.items():
+        if tensor.grad is not None:
+            np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_a_residual_block_trains():
+    network = residual_block("softmax")
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 96)
+    x = rng.normal(size=(96, 2, 6, 6)) + np.array([-1.0, 0.0, 1.0])[y][:, None, None, None]
+    history = network.fit(x, y, epochs=20, batch_size=16, learning_rate=0.01)
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
