@@ -1,23 +1,18 @@
 """ONNX import: an ONNX model whose operators map onto the layer registry, as a Network with weights.
 
-The importer walks the graph in order; each operator is read by the layer type that lists it in
-its `onnx_ops` (its `from_onnx`, engine/layers) or by the activation that recognises it (with
-the operators after it), which folds into the Dense before it where it can. Today's forms:
-
-| ONNX | NetCanvas |
-|---|---|
-| Gemm (transA=0, alpha=beta=1), MatMul with a constant 2-D weight (+ Add of a constant bias) | Dense |
-| what an activation's `from_onnx` recognises (its `onnx_ops`): Relu Sigmoid Tanh Softplus Softsign Selu Elu LeakyRelu HardSigmoid(1/6, 0.5) Softmax(last axis) Gelu; Sigmoid+Mul (silu); Div/Erf/Add/Mul/Mul (exact gelu) | the activation of the Dense before it, or an Activation node |
-| Dropout | Dropout (its ratio) |
-| Flatten (axis 1), Reshape (batch kept) | Flatten, Reshape |
-| BatchNormalization | BatchNormalization (inference statistics) |
-| Add / Sum of two or more tensors, Concat | Add, Concatenate |
-| Identity | Activation 'linear' |
-| Sub(constant), Div(constant) right after the input | the feature standardization |
+The importer walks the nodes the network's output depends on, in order (onnx_prepare.py chooses
+that output and computes constants). Each operator is read by the layer type that lists it in its
+`onnx_ops` (its `from_onnx`, engine/layers) or by the activation that recognises it with the
+operators after it (engine/activations), which folds into the Dense or Conv before it where it
+can. Around them the walk itself reads: operators of constants and Shape (computed), Identity
+and float Casts (the tensor passes on), a Reshape's worked-out target (Flatten, nothing, or an
+explicit Reshape), a binary classifier's [1 - p, p] (a softmax Dense), and Sub / Div by
+constants after the input (the feature standardization). docs/export.md has the whole table.
 
 Anything else raises NetworkFileError naming the file, the operator and the ONNX node. Settings
 NetCanvas writes into `metadata_props` ("netcanvas.*": training, data, name, canvas positions)
-are read back, so a NetCanvas export re-imports as the same canvas.
+are read back, so a NetCanvas export re-imports as the same canvas, with its node ids; another
+model's nodes are named after their layers (conv_1, dense_1, relu_1).
 """
 
 from __future__ import annotations
@@ -433,6 +428,10 @@ def import_onnx(path: str | Path) -> Network:
         raise NetworkFileError(f"{path.name}: not a valid ONNX model ({first})") from None
     except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError has no public base class
         raise NetworkFileError(f"{path.name}: not a readable ONNX file ({type(exc).__name__})") from None
+    if proto.functions:  # modules exported as local functions: read their operators
+        from onnx import inliner
+
+        proto = inliner.inline_local_functions(proto)
     importer = _Importer(proto, path.name)
     try:
         importer.run()
