@@ -123,3 +123,28 @@ def test_unsupported_attributes_and_broken_files_are_explained(tmp_path):
         import_onnx(broken)
     with pytest.raises(NetworkFileError, match="missing.onnx: no such file"):
         import_onnx(tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize(
+    ("input_name", "ids"),
+    [("0:in/put", ["n_0_in_put", "dense_1", "dense_2"]), ("dense_1", ["dense_1", "dense_2", "dense_3"])],
+)
+def test_foreign_node_ids_are_valid_unique_and_named_after_layers(input_name, ids, tmp_path):
+    """Tensor names such as '/features/features.0/Gemm_output_0' do not become ids; an input name
+    that is not a valid id is made one, and an id the input already has is not given again."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Gemm", [input_name, "W1"], ["/features/features.0/Gemm_output_0"]),
+        helper.make_node("Relu", ["/features/features.0/Gemm_output_0"], ["_1_Relu_output_0"]),
+        helper.make_node("Gemm", ["_1_Relu_output_0", "W2"], ["h2"]),
+        helper.make_node("Relu", ["h2"], ["y"]),
+    ]
+    initializers = {"W1": rng.normal(size=(4, 5)), "W2": rng.normal(size=(5, 3))}
+    path = tmp_path / "names.onnx"
+    onnx.save(_model(nodes, initializers, inputs=((input_name, 4),)), str(path))
+    network = import_onnx(path)
+    assert list(network.spec.nodes) == ids
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    w1, w2 = (initializers[k].astype(np.float32) for k in ("W1", "W2"))
+    expected = np.maximum(np.maximum(x @ w1, 0) @ w2, 0)
+    np.testing.assert_allclose(network.predict(x), expected, atol=TOLERANCE)
