@@ -50,7 +50,10 @@ def supported() -> str:
     """The operators an import reads: the layers' and those every activation recognises."""
     ops = dict.fromkeys(op for _, cls in LAYERS.items() for op in cls.onnx_ops)
     ops.update(dict.fromkeys(op for _, cls in ACTIVATIONS.items() for op in cls.onnx_ops))
-    return f"{', '.join(ops)}, Sub/Div (input standardization)"
+    return (
+        f"{', '.join(ops)}, Sub/Div (input standardization), Cast (to a float type), Shape and "
+        "operators of constants"
+    )
 
 
 @dataclass
