@@ -104,16 +104,49 @@ def _input_problems(spec: NetworkSpec, dataset: Dataset) -> list[FitProblem]:
         return []
     node = spec.nodes[inputs[0]]
     shape = tuple(node.params.get("shape", ()))
-    if math.prod(shape) == math.prod(features):  # 28x28 samples into an Input (784,) are reshaped
+    if _reshapes_cleanly(shape, features):
         return []
     # A 1-D Input stays 1-D (images are flattened into it); any other takes the samples' shape.
     wanted = [math.prod(features)] if len(shape) == 1 else list(features)
-    fix = FitFix(f"Set Input '{node.id}' to shape {wanted}", {node.id: {"shape": wanted}})
-    return [
-        FitProblem(
-            f"the data has samples of shape {features} but Input '{node.id}' expects {shape}", node.id, fix
+    label = f"Set Input '{node.id}' to shape {wanted}"
+    fix = FitFix(label, {node.id: {"shape": wanted}}) if _fix_keeps_graph(spec, node.id, wanted) else None
+    if len(features) > 1 and len(shape) > 1:
+        message = (
+            f"the data has images of shape {features} (channels, height, width) but Input "
+            f"'{node.id}' expects {shape}"
         )
-    ]
+    else:
+        message = f"the data has samples of shape {features} but Input '{node.id}' expects {shape}"
+    if fix is None:
+        message += ": this network cannot take such samples; choose other data"
+    return [FitProblem(message, node.id, fix)]
+
+
+def _reshapes_cleanly(shape: tuple[int, ...], features: tuple[int, ...]) -> bool:
+    """Whether samples of shape `features` go into an Input of `shape` as they are: the same
+    shape, a flat Input taking the flattened samples (28x28 images into 784), flat rows filling
+    the Input, or the same shape but for axes of size 1 ((1, 28, 28) into (28, 28)). Images into
+    another image shape of the same size ((1, 28, 28) into (28, 28, 1): 28 channels of 28x1
+    pixels) would train on something else than the pictures."""
+    if math.prod(shape) != math.prod(features):
+        return False
+    if len(shape) <= 1 or len(features) <= 1:
+        return True
+    if len(shape) == len(features):
+        return shape == features
+    return [d for d in shape if d != 1] == [d for d in features if d != 1]
+
+
+def _fix_keeps_graph(spec: NetworkSpec, input_id: str, wanted: list[int]) -> bool:
+    """Whether the Input's new shape leaves the layers after it able to work (a convolution
+    cannot take a row of table columns): the fix is offered only then."""
+    trial = spec.copy()
+    try:
+        trial.set_params(input_id, {"shape": wanted})
+        before = {problem.node_id for problem in spec.infer_shapes().problems}
+        return {problem.node_id for problem in trial.infer_shapes().problems} <= before
+    except NetCanvasError:
+        return False
 
 
 # ------------------------------------------------------------------ output

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.data import load_data
+from engine.data.dataset import Dataset
 from engine.data_fit import NO_DATA, apply_fit_fix, fit_problems
 from engine.errors import DataError
 from engine.graph import NetworkSpec
@@ -52,8 +53,27 @@ def _train_one_epoch(spec: NetworkSpec, dataset) -> None:
     assert np.isfinite(history["loss"][-1])
 
 
+def _is_image_network(example: Path) -> bool:
+    doc = json.loads(example.read_text())
+    return any(n["type"] == "Input" and len(n["params"]["shape"]) == 3 for n in doc["nodes"])
+
+
+IMAGE_EXAMPLES = [p for p in EXAMPLES if _is_image_network(p)]
+TABLE_EXAMPLES = [p for p in EXAMPLES if not _is_image_network(p)]
+
+
+def _images(n: int = 48, shape: tuple[int, ...] = (1, 28, 28), classes: int = 3) -> Dataset:
+    rng = np.random.default_rng(0)
+    return Dataset(
+        x=rng.random((n, *shape)).astype(np.float32),
+        y=np.arange(n) % classes,
+        task="classification",
+        n_classes=classes,
+    )
+
+
 @pytest.mark.parametrize("source", list(DATASETS.names()))
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("example", TABLE_EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_on_every_synthetic_set_trains_after_the_offered_fixes(example, source):
     spec = NetworkSpec.from_dict(json.loads(example.read_text()))
     spec.data = {"source": source, "n": 64, "seed": 0}
@@ -61,6 +81,50 @@ def test_every_example_on_every_synthetic_set_trains_after_the_offered_fixes(exa
     _fix_all(spec, dataset)
     assert _problems(spec, dataset) == []
     _train_one_epoch(spec, dataset)
+
+
+@pytest.mark.parametrize("example", IMAGE_EXAMPLES, ids=lambda p: p.stem)
+def test_every_image_example_trains_on_other_images_after_the_offered_fixes(example):
+    spec = NetworkSpec.from_dict(json.loads(example.read_text()))
+    dataset = _images()
+    assert _fix_all(spec, dataset) == ["Set 'digits' to 3 units"]
+    _train_one_epoch(spec, dataset)
+    problem = _problems(spec, load_data({"source": "xor", "n": 32}))[0]
+    assert problem.node_id == "image" and problem.fix is None
+    assert problem.message == (
+        "the data has samples of shape (2,) but Input 'image' expects (1, 28, 28): "
+        "this network cannot take such samples; choose other data"
+    )
+
+
+def _image_chain(shape: list[int]) -> NetworkSpec:
+    spec = NetworkSpec(training={"loss": "sparse_categorical_crossentropy", "batch_size": 16})
+    spec.add_node("Input", {"shape": shape}, node_id="in")
+    spec.add_node("Flatten", {}, node_id="flat")
+    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
+    spec.connect("in", "flat")
+    spec.connect("flat", "out")
+    return spec
+
+
+@pytest.mark.parametrize("shape", [[1, 28, 28], [28, 28], [784]])
+def test_images_go_as_they_are_into_their_own_shape_flat_or_without_the_channel(shape):
+    spec = _image_chain(shape)
+    assert _problems(spec, _images()) == []
+    _train_one_epoch(spec, _images())
+
+
+def test_images_into_another_image_shape_of_the_same_size_get_one_problem_and_its_fix():
+    spec = _image_chain([28, 28, 1])  # channels last: the same 784 values, other pixels
+    (problem,) = _problems(spec, _images())
+    assert problem.message == (
+        "the data has images of shape (1, 28, 28) (channels, height, width) but Input 'in' expects (28, 28, 1)"
+    )
+    assert problem.fix.label == "Set Input 'in' to shape [1, 28, 28]"
+    apply_fit_fix(spec, problem.fix)
+    assert _problems(spec, _images()) == []
+    (problem,) = _problems(spec, _images(shape=(3, 16, 16)))
+    assert problem.fix.node_params == {"in": {"shape": [3, 16, 16]}}
 
 
 @pytest.mark.parametrize(
