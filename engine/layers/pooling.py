@@ -191,7 +191,9 @@ class _Pooling(Layer):
     def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
         """MaxPool / AveragePool over 2 (or for MaxPooling1D 1) spatial axes: no pads ("valid"),
         auto_pad SAME_UPPER or explicit pads equal to "same" at stride 1 ("same"); an AveragePool
-        that counts its pads (count_include_pad=1, PyTorch's default) as ZeroPadding2D + "valid"."""
+        that counts its pads (count_include_pad=1, PyTorch's default) as ZeroPadding2D + "valid".
+        Explicit "same" pads at a stride above 1 depend on the input size, which the reader does
+        not give: they are refused."""
         ins, out = list(node.input), node.output[0]
         if not reader.known(ins[0]):
             raise reader.unsupported(node)
@@ -210,19 +212,22 @@ class _Pooling(Layer):
         if auto_pad not in ("NOTSET", "VALID", "SAME_UPPER"):
             raise reader.fail(node, f"pads as auto_pad={auto_pad}; NetCanvas pads 'same' as SAME_UPPER")
         params = {"pool_size": kernel, "strides": strides, "padding": "valid"}
-        if auto_pad == "SAME_UPPER" or (any(pads) and _same_at_stride_one(kernel, strides, pads)):
+        counts_pads = node.op_type == "AveragePool" and bool(reader.attr(node, "count_include_pad", 0))
+        if auto_pad == "SAME_UPPER" and not counts_pads:
             params["padding"] = "same"
-        elif any(pads):
-            if node.op_type != "AveragePool" or not reader.attr(node, "count_include_pad", 0) or dims != 2:
-                raise reader.fail(
-                    node,
-                    f"pads by {pads}, which is neither 'valid' nor TensorFlow's 'same' (pads that "
-                    "never count); use padding 'same' or no padding in the exported model",
-                )
+        elif any(pads) and counts_pads and dims == 2:  # the pads are values: zeros, then no padding
             padded = f"{out}/padded"
             text = ", ".join(str(pads[i]) for i in (0, 2, 1, 3))  # top, bottom, left, right
             reader.add_layer("ZeroPadding2D", {"padding": text}, [ins[0]], padded, rank=rank)
             ins = [padded]
+        elif any(pads) and not counts_pads and _same_at_stride_one(kernel, strides, pads):
+            params["padding"] = "same"
+        elif any(pads) or auto_pad == "SAME_UPPER":
+            raise reader.fail(
+                node,
+                f"pads by {pads if any(pads) else auto_pad}, which is neither 'valid' nor "
+                "TensorFlow's 'same' at stride 1 (pads that never count); NetCanvas cannot read it",
+            )
         reader.add_layer(layer_type, params, [ins[0]], out, rank=rank)
 
 
@@ -337,27 +342,39 @@ class _GlobalPooling(_Pooling):
 
     @classmethod
     def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
-        """GlobalMaxPool / GlobalAveragePool of an image, with the Flatten (axis 1) or Reshape
-        to (N, C) after it (NetCanvas's global pooling gives (C,))."""
+        """GlobalMaxPool / GlobalAveragePool of an image, or ReduceMax / ReduceMean over axes
+        (2, 3) (PyTorch's dynamo exporter writes AdaptiveAvgPool2d(1) so); when they keep the
+        reduced axes, with the Flatten (axis 1) or Reshape to (N, C) after them (NetCanvas's
+        global pooling gives (C,))."""
         ins, out = list(node.input), node.output[0]
         if not reader.known(ins[0]) or reader.rank(ins[0]) != 4:
             raise reader.fail(node, "pools a tensor that is not an image (N, C, H, W)")
-        user = reader.only_consumer(out)
-        flat = user is not None and (
-            (user.op_type == "Flatten" and int(reader.attr(user, "axis", 1)) == 1)
-            or (user.op_type == "Reshape" and _keeps_batch_flat(reader.constant(user.input[1])))
-        )
-        if not flat:
-            raise reader.fail(
-                node, "is not followed by a Flatten to (N, C); NetCanvas's global pooling gives (C,)"
+        keepdims = True
+        if node.op_type.startswith("Reduce"):
+            axes = reader.constant(ins[1]) if len(ins) > 1 and ins[1] else reader.attr(node, "axes", None)
+            if axes is None or sorted(int(a) % 4 for a in np.ravel(axes)) != [2, 3]:
+                raise reader.fail(
+                    node, "reduces other axes than height and width (2, 3); no NetCanvas layer does"
+                )
+            keepdims = bool(reader.attr(node, "keepdims", 1))
+        if keepdims:
+            user = reader.only_consumer(out)
+            flat = user is not None and (
+                (user.op_type == "Flatten" and int(reader.attr(user, "axis", 1)) == 1)
+                or (user.op_type == "Reshape" and _two_axes(reader.constant(user.input[1])))
             )
-        reader.consume(user)
-        reader.add_layer(cls.name, {}, [ins[0]], user.output[0], rank=2)
+            if not flat:
+                raise reader.fail(
+                    node, "is not followed by a Flatten to (N, C); NetCanvas's global pooling gives (C,)"
+                )
+            reader.consume(user)
+            out = user.output[0]
+        reader.add_layer(cls.name, {}, [ins[0]], out, rank=2)
 
 
-def _keeps_batch_flat(target: np.ndarray | None) -> bool:
-    """Whether a constant Reshape target is (N, C) from (N, C, 1, 1): [0 or -1, C] or [N?, -1]."""
-    return target is not None and target.size == 2 and (int(target[0]) in (0, -1) or int(target[1]) == -1)
+def _two_axes(target: np.ndarray | None) -> bool:
+    """Whether a constant Reshape target of (N, C, 1, 1) has two axes: (N, C)."""
+    return target is not None and target.size == 2
 
 
 @LAYERS.register
@@ -368,7 +385,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     group = "Pooling"
     description = "Averages each channel over the whole image: (C, H, W) → (C,)"
     mode = "average"
-    onnx_ops = ("GlobalAveragePool",)
+    onnx_ops = ("GlobalAveragePool", "ReduceMean")
 
 
 @LAYERS.register
@@ -378,7 +395,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
     name = "GlobalMaxPooling2D"
     group = "Pooling"
     description = "Keeps the largest value of each channel over the whole image: (C, H, W) → (C,)"
-    onnx_ops = ("GlobalMaxPool",)
+    onnx_ops = ("GlobalMaxPool", "ReduceMax")
 
 
 @LAYERS.register
