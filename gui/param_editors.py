@@ -36,6 +36,7 @@ from engine.registry import ParamSpec
 from gui.theme import ERROR_COLOR, hint_color
 
 OFF_TEXT = "(off)"
+WINDOW_PARAMS = ("kernel_size", "strides", "dilation_rate", "pool_size")  # "shape" specs of window sizes
 _INT32 = (-(2**31), 2**31 - 1)
 _ERROR_STYLE = f"border: 2px solid {ERROR_COLOR}; border-radius: 3px;"
 
@@ -197,8 +198,8 @@ class TextField(ParamField):
         edit = QLineEdit()
         if self.spec.optional:
             edit.setPlaceholderText("off")
-        elif self.spec.kind == "shape":
-            edit.setPlaceholderText("e.g. 28, 28")
+        elif self.spec.kind == "shape":  # a window (one number for every axis, or one per axis) or a shape
+            edit.setPlaceholderText("e.g. 3 or 3, 5" if self.spec.name in WINDOW_PARAMS else "e.g. 28, 28")
         edit.setClearButtonEnabled(self.spec.optional)
         edit.textEdited.connect(self._typed)
         edit.editingFinished.connect(self._finished)
