@@ -105,8 +105,23 @@ def _check_numeric(path: Path, key: str, array: np.ndarray) -> None:
         raise DataError(f"{path.name}: array '{key}' contains NaN or infinite values")
 
 
+def _samples(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Stored samples as the network takes them: a 1-D x as (N, 1), grayscale images (N, H, W)
+    as one channel (N, 1, H, W), and uint8 values (image pixels) scaled to [0, 1] as MNIST is."""
+    if x.ndim < 2:
+        x = x.reshape(-1, 1)
+    elif x.ndim == 3:
+        x = x.reshape(len(x), 1, *x.shape[1:])
+    if x.dtype == np.uint8:
+        return x.astype(dtype) * dtype.type(1.0 / 255.0)
+    return np.asarray(x, dtype=dtype)
+
+
 def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
     """x (N, *feature_shape) numeric, y (N,) or (N, k); optional x_val / y_val likewise.
+
+    Images are x (N, C, H, W), channels first; x (N, H, W) is taken as one channel and becomes
+    (N, 1, H, W). uint8 x (pixels 0..255) is scaled to [0, 1]; other numbers are kept as stored.
 
     Integer (or bool) y -> classification with class ids 0..n_classes-1 (y must be 1-D and not
     negative); float y -> regression, a 1-D y becomes (N, 1).
@@ -124,14 +139,12 @@ def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
                 f"{path.name}: '{x_key}' has {len(arrays[x_key])} rows but '{y_key}' has "
                 f"{len(arrays[y_key])}; they must match"
             )
-    x = arrays["x"]
+    x = _samples(arrays["x"], resolved_dtype)
     if len(x) == 0:
         raise DataError(f"{path.name}: array 'x' has no rows")
-    if x.ndim < 2:
-        x = x.reshape(-1, 1)
     x_val = arrays.get("x_val")
     if x_val is not None:
-        x_val = x_val.reshape(-1, 1) if x_val.ndim < 2 else x_val
+        x_val = _samples(x_val, resolved_dtype)
         if x_val.shape[1:] != x.shape[1:]:
             raise DataError(
                 f"{path.name}: 'x_val' samples have shape {x_val.shape[1:]} but 'x' samples "
@@ -156,12 +169,12 @@ def load_npz(path: str | Path, dtype: str = "float32") -> Dataset:
     else:
         targets = [t.reshape(-1, 1) if t.ndim == 1 else t for t in targets]
     dataset = Dataset(
-        x=np.asarray(x, dtype=resolved_dtype),
+        x=x,
         y=targets[0],
         task="classification" if classification else "regression",
         n_classes=n_classes,
         name=path.stem,
-        x_val=None if x_val is None else np.asarray(x_val, dtype=resolved_dtype),
+        x_val=x_val,
         y_val=targets[1] if len(targets) > 1 else None,
     )
     return dataset.astype(resolved_dtype)

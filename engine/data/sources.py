@@ -11,11 +11,12 @@ from engine.data.dataset import Dataset, check_dtype, check_split
 from engine.data.download import REMOTE_SETS, Progress, cache_root, ensure
 from engine.data.files import clip, excerpt, is_within, real_location, resolve_data_path
 from engine.data.idx import load_mnist
+from engine.data.image_folder import load_image_folder
 from engine.data.npz_source import load_npz
 from engine.errors import ConfigError
 from engine.registry import DATASETS
 
-FILE_SOURCES = ("mnist", "fashion_mnist", "csv", "npz")
+FILE_SOURCES = ("mnist", "fashion_mnist", "csv", "npz", "image_folder")
 IMAGE_SOURCES = ("mnist", "fashion_mnist")  # their own test set; no path = the user's data cache
 SPLIT_KEYS = ("source", "val_split", "seed")  # handled here for every source
 FILE_KEYS = {
@@ -23,10 +24,12 @@ FILE_KEYS = {
     "fashion_mnist": ("path",),
     "csv": ("path", "target", "features", "task", "standardize"),
     "npz": ("path",),
+    "image_folder": ("path",),
 }
 DEFAULT_VAL_SPLIT = 0.2
 DATA_FORMS = (
-    "a synthetic set name, mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH"
+    "a synthetic set name, mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], "
+    "npz:PATH or image_folder:DIR"
 )
 
 
@@ -82,7 +85,8 @@ def load_data(
 
     Synthetic: {"source": "xor", "n": 500, "noise": 0.1, "seed": 0, "val_split": 0.2}: the other
     keys are the set's parameters; `seed` seeds both the generator and the split.
-    Files: {"source": "mnist" | "fashion_mnist" | "csv" | "npz", "path": ..., ...}; relative paths
+    Files: {"source": "mnist" | "fashion_mnist" | "csv" | "npz" | "image_folder", "path": ..., ...}
+    (an image folder: one sub-folder of PNG images per class); relative paths
     are relative to `base_dir` (the network file's folder). MNIST and Fashion-MNIST without a
     `path` come from the user's data cache (engine.data.download): with `download` the missing
     files are fetched first (`progress(done, total)` in bytes), else a missing set raises
@@ -117,6 +121,8 @@ def load_data(
     path = _path(config, base_dir, source)
     if source == "npz":
         return load_npz(path, dtype=resolved_dtype.name)
+    if source == "image_folder":
+        return load_image_folder(path, dtype=resolved_dtype.name)
     return load_csv(
         path,
         target=config.get("target"),
@@ -145,7 +151,8 @@ def parse_data_argument(text: str) -> dict[str, Any]:
 
     - `NAME`: a synthetic set with its default parameters, e.g. `xor` -> {"source": "xor"};
     - `mnist`, `fashion_mnist`: that set from the user's data cache (downloaded on first use);
-    - `mnist:DIR`, `fashion_mnist:DIR`, `npz:PATH`: everything after the first ':' is the path
+    - `mnist:DIR`, `fashion_mnist:DIR`, `npz:PATH`, `image_folder:DIR`: everything after the
+      first ':' is the path
       (it may contain ':');
     - `csv:PATH[:TARGET]`: the text after the last ':' is the target column when it is not empty,
       contains no '/' or '\\', and the text before it is not a lone drive letter (`csv:C:x.csv`);
@@ -162,13 +169,14 @@ def parse_data_argument(text: str) -> dict[str, Any]:
             raise ConfigError(f"--data: '{text}' needs a path: {text}:PATH")
         raise ConfigError(
             f"--data: unknown data set {text!r}; choose one of {', '.join(DATASETS.names())}, "
-            "or mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH"
+            "or mnist, fashion_mnist, mnist:DIR, fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH, "
+            "image_folder:DIR"
         )
     kind = kind.lower()
     if kind not in FILE_SOURCES:
         raise ConfigError(
             f"--data: unknown kind {kind!r} in {text!r}; expected mnist:DIR, "
-            "fashion_mnist:DIR, csv:PATH[:TARGET] or npz:PATH"
+            "fashion_mnist:DIR, csv:PATH[:TARGET], npz:PATH or image_folder:DIR"
         )
     if not rest:
         raise ConfigError(f"--data: '{kind}:' needs a path after the ':'")

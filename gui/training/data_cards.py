@@ -1,8 +1,8 @@
 """The Data tab's source picker: one card per data source, each with a small picture.
 
 Synthetic sets show their own points (drawn once from the engine's generator with a fixed seed,
-then cached), as TensorFlow Playground's data picker does; MNIST, Fashion-MNIST, CSV and NPZ get
-a drawn emblem. Clicking a card emits `chosen(name)`; the panel decides what that means.
+then cached), as TensorFlow Playground's data picker does; MNIST, Fashion-MNIST, CSV, NPZ and
+the image folder get a drawn emblem. Clicking a card emits `chosen(name)`; the panel decides what that means.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from gui.training.surface_view import CLASS_COLOURS
 THUMB = 64  # px, the picture's side
 THUMB_POINTS = 260
 THUMB_SEED = 3
-FILE_CARDS = ("mnist", "fashion_mnist", "csv", "npz")
+FILE_CARDS = ("mnist", "fashion_mnist", "csv", "npz", "image_folder")
 TITLES = {
     "circle": "Circle",
     "xor": "XOR",
@@ -35,17 +35,20 @@ TITLES = {
     "fashion_mnist": "Fashion",
     "csv": "CSV file",
     "npz": "NPZ file",
+    "image_folder": "Image folder",
 }
 HEADINGS = {
     "spiral_multiclass": "Spiral with k classes",
     "mnist": "MNIST handwritten digits",
     "fashion_mnist": "Fashion-MNIST",
+    "image_folder": "A folder of images",
 }
 DESCRIPTIONS = {
     "mnist": "Handwritten digits: 60,000 training and 10,000 test images, 28×28 grey (downloaded once).",
     "fashion_mnist": "Clothing photos in 10 classes, MNIST's size and layout (downloaded once).",
     "csv": "A table with a header row: one sample per row, the target in one column.",
     "npz": "A NumPy archive with arrays x (samples) and y (targets), optionally x_val / y_val.",
+    "image_folder": "PNG images of one size in one sub-folder per class (the sub-folder's name is the class).",
 }
 _BACKGROUND = QColor("#f8fafc")
 _LOW, _MID, _HIGH = np.array([245, 146, 62]), np.array([245, 245, 245]), np.array([37, 99, 235])
@@ -162,6 +165,22 @@ def _arrays_picture(painter: QPainter) -> None:
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
 
 
+def _folder_picture(painter: QPainter) -> None:
+    """A folder with three small pictures in it, one per class colour."""
+    painter.setPen(QPen(QColor("#b45309"), 1))
+    painter.setBrush(QColor("#fcd34d"))
+    painter.drawPolygon(
+        QPolygonF([QPointF(x, y) for x, y in ((6, 14), (24, 14), (29, 19), (58, 19), (58, 54), (6, 54))])
+    )
+    for i in range(3):
+        tile = QRectF(11 + i * 16, 27, 13, 13)
+        painter.fillRect(tile, QColor(CLASS_COLOURS[i % len(CLASS_COLOURS)]))
+        painter.setPen(QPen(QColor("#f8fafc"), 2))
+        painter.drawLine(
+            QPointF(tile.left() + 3, tile.center().y()), QPointF(tile.right() - 3, tile.center().y())
+        )
+
+
 @cache
 def thumbnail(name: str) -> QPixmap:
     """The card's THUMB×THUMB picture (drawn once per source; needs a QGuiApplication)."""
@@ -177,6 +196,8 @@ def thumbnail(name: str) -> QPixmap:
         _clothes_picture(painter)
     elif name == "csv":
         _table_picture(painter)
+    elif name == "image_folder":
+        _folder_picture(painter)
     else:
         _arrays_picture(painter)
     painter.setPen(QPen(QColor("#cbd5e1"), 1))

@@ -1,6 +1,7 @@
 """The Data tab: the one place where the training data is chosen and looked at.
 
-Left, a card per source (synthetic sets with their picture, MNIST, Fashion-MNIST, CSV, NPZ);
+Left, a card per source (synthetic sets with their picture, MNIST, Fashion-MNIST, CSV, NPZ, a
+folder of images);
 in the middle, the chosen source's parameters (samples, noise, seed, the validation split; the
 split is hidden for sources that bring their own test set), its file or folder, and for MNIST /
 Fashion-MNIST the download with progress and Cancel; right, a preview of the loaded data.
@@ -240,9 +241,13 @@ class DataPanel(QWidget):
 
     def _show_location(self, source: str | None, data: dict[str, Any]) -> None:
         path = data.get("path")
-        files = source in ("csv", "npz")
+        files = source in ("csv", "npz", "image_folder")
         images = source in IMAGE_SOURCES
-        if images:
+        if source == "image_folder":
+            self.location.setText(f"Folder: {path}" if path else "No folder chosen yet.")
+            self.change_button.setText("Choose a folder…" if not path else "Choose another folder…")
+            self.change_button.setToolTip("Open a folder with one sub-folder of PNG images per class")
+        elif images:
             self.location.setText(f"Files: the folder {path}" if path else "Files: your data cache")
             self.change_button.setText("Use a folder…")
             self.change_button.setToolTip("Read the four IDX files from a folder of your own")
@@ -268,8 +273,9 @@ class DataPanel(QWidget):
     def choose(self, name: str) -> None:
         """A card was clicked: switch to that source (files ask for the file first)."""
         old = self.document.spec.data
-        if name in ("csv", "npz"):
-            if not (self.choose_csv() if name == "csv" else self.choose_npz()):
+        choosers = {"csv": self.choose_csv, "npz": self.choose_npz, "image_folder": self.choose_image_folder}
+        if name in choosers:
+            if not choosers[name]():
                 self.cards.set_current(self.source())
             return
         if name in IMAGE_SOURCES:
@@ -313,6 +319,8 @@ class DataPanel(QWidget):
             self.choose_csv()
         elif source == "npz":
             self.choose_npz()
+        elif source == "image_folder":
+            self.choose_image_folder()
         elif source in IMAGE_SOURCES:
             self.choose_folder(source)
 
@@ -393,6 +401,16 @@ class DataPanel(QWidget):
             {"source": "npz", "path": path, "val_split": self.split.value() / 100}
         )
 
+    def choose_image_folder(self) -> bool:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder with one sub-folder of PNG images per class", self._start_folder()
+        )
+        if folder:
+            self.session.allow_location(folder)
+        return bool(folder) and self.apply_config(
+            {"source": "image_folder", "path": folder, "val_split": self.split.value() / 100}
+        )
+
     def choose_csv(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(
             self, "CSV data", self._start_folder(), "CSV tables (*.csv *.txt);;All files (*)"
@@ -427,6 +445,7 @@ class DataPanel(QWidget):
             f"<b>{title(data.name) if data.name else self.source() or 'data'}</b>: {len(data)} samples of shape "
             f"{tuple(data.x.shape[1:])}, {data.task}{classes}; {len(train)} for training, "
             f"{len(val)} for validation{own}."
+            + (_class_counts(data) if self.source() == "image_folder" else "")
         )
         if data.x.ndim == 2 and data.x.shape[1] in (1, 2):
             plot = self.preview.addPlot()
@@ -466,3 +485,12 @@ class DataPanel(QWidget):
                 captions,
                 texts,
             )
+
+
+def _class_counts(data: Any) -> str:
+    """An image folder's classes and their image counts: "<br>Classes: bars 12, square 12"."""
+    counts = np.bincount(np.asarray(data.y), minlength=data.n_classes)
+    pairs = [
+        f"{html.escape(str(name))} {count}" for name, count in zip(data.class_names, counts, strict=False)
+    ]
+    return "<br>Classes: " + ", ".join(pairs)

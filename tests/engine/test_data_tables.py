@@ -142,8 +142,9 @@ def test_npz_classification_and_regression(tmp_path):
     np.savez(tmp_path / "c.npz", x=x, y=labels, x_val=x[:5], y_val=labels[:5], note=np.arange(2))
     data = load_npz(tmp_path / "c.npz")
     assert data.task == "classification" and data.n_classes == labels.max() + 1
-    assert data.x.shape == (20, 4, 2) and data.x.dtype == np.float32 and data.y.dtype == np.int64
-    assert data.x_val.shape == (5, 4, 2)
+    # (N, H, W) is one channel of images: (N, 1, H, W)
+    assert data.x.shape == (20, 1, 4, 2) and data.x.dtype == np.float32 and data.y.dtype == np.int64
+    assert data.x_val.shape == (5, 1, 4, 2)
     np.savez(tmp_path / "r.npz", x=x[:, :, 0], y=x[:, 0, 1])
     reg = load_npz(tmp_path / "r.npz", dtype="float64")
     assert reg.task == "regression" and reg.y.shape == (20, 1) and reg.y.dtype == np.float64

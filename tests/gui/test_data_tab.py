@@ -63,7 +63,7 @@ def _errors(monkeypatch) -> list[str]:
 def test_every_source_is_a_card_and_each_synthetic_set_has_its_own_picture(window, qtbot):
     panel = _open(window, qtbot, "xor.json")
     names = [panel.cards.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.cards.count())]
-    assert names == [*DATASETS.names(), "mnist", "fashion_mnist", "csv", "npz"]
+    assert names == [*DATASETS.names(), "mnist", "fashion_mnist", "csv", "npz", "image_folder"]
     assert all(not panel.cards.item(i).icon().isNull() for i in range(panel.cards.count()))
     pictures = {
         name: thumbnail(name).toImage().convertToFormat(QImage.Format.Format_RGB32)

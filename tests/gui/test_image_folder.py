@@ -1,0 +1,54 @@
+"""The Data tab's "Image folder" card: a folder chooser, the classes with their image counts, and a
+small convolutional network trained on the folder's PNG images from the window."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
+
+from gui.training.data_cards import thumbnail
+from gui.training.session import IDLE
+from tests.engine.test_image_sources import make_png_set, small_cnn
+
+
+def _click_card(panel, name: str) -> None:
+    item = panel.cards.item_for(name)
+    panel.cards.scrollToItem(item)
+    QTest.mouseClick(
+        panel.cards.viewport(), Qt.MouseButton.LeftButton, pos=panel.cards.visualItemRect(item).center()
+    )
+
+
+def test_the_image_folder_card_reads_a_folder_and_trains_on_it(window, qtbot, tmp_path, monkeypatch):
+    folder = make_png_set(tmp_path / "shapes")
+    spec = small_cnn([1, 16, 16], 3)
+    training = {**spec.training, "epochs": 15, "batch_size": 8, "seed": 0}
+    doc = {"format": "netcanvas", "format_version": 1, **spec.to_dict(), "training": training}
+    (tmp_path / "net.json").write_text(json.dumps(doc))
+    assert window.load_path(tmp_path / "net.json")
+    panel = window.training_panel.data_panel
+    panel.reveal()
+    qtbot.waitUntil(panel.cards.isVisible)
+    assert not thumbnail("image_folder").isNull()
+    answers = ["", str(folder)]  # the first time the dialog is cancelled
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: answers.pop(0))
+    _click_card(panel, "image_folder")
+    assert window.document.spec.data.get("source") != "image_folder"
+    _click_card(panel, "image_folder")
+    assert window.document.spec.data == {"source": "image_folder", "path": str(folder), "val_split": 0.2}
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert panel.cards.current_name() == "image_folder"
+    assert (
+        f"Folder: {folder}" in panel.location.text()
+        and panel.change_button.text() == "Choose another folder…"
+    )
+    assert "36 samples of shape (1, 16, 16)" in panel.summary.text()
+    assert "Classes: bars 12, columns 12, square 12" in panel.summary.text()
+    assert not panel.split_row.isHidden()  # the validation part is cut from the folder's images
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
+    history = window.document.network.history.epochs
+    assert len(history["loss"]) == 15 and history["val_accuracy"][-1] >= 0.9
