@@ -127,7 +127,8 @@ class _Conv(ConvForms, ActivatedLayer):
 
     def _workspace(self, batch: int, name: str) -> np.ndarray:
         """Array `name` for a batch of `batch` samples, allocated on first use and reused: cols
-        (C*kh*kw, N*P) (also the columns' gradient in backward), z and grad_z (F, N*P), a (N, F, P),
+        (C*kh*kw, N*P) (also the columns' gradient in backward), z (F, N*P) (also its gradient in
+        backward: the fused pass reads each value before writing its gradient), a (N, F, P),
         grad_x (N, C, H, W). A few batch sizes are kept, least recently used dropped first."""
         arrays = self._workspaces.pop(batch, None)
         if arrays is None:
@@ -141,7 +142,6 @@ class _Conv(ConvForms, ActivatedLayer):
             shape = {
                 "cols": (self.taps, rows),
                 "z": (filters, rows),
-                "grad_z": (filters, rows),
                 "a": (batch, filters, self.positions),
                 "grad_x": (batch, *self.image_shape),
             }[name]
@@ -181,6 +181,7 @@ class _Conv(ConvForms, ActivatedLayer):
         self.out = out.reshape(batch, *self.output_shape_)
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
             self.out[...] = self.activation.forward(self.out)
+        # (N, filters, *out_spatial) view of z: valid until backward, which writes z's gradient there
         self.pre_activation = z.reshape(self.params["filters"], batch, *self.output_shape_[1:]).swapaxes(0, 1)
         return self.out
 
@@ -205,7 +206,7 @@ class _Conv(ConvForms, ActivatedLayer):
             )
         grad = np.ascontiguousarray(grad, dtype=self.dtype).reshape(batch, filters, self.positions)
         a = self.out.reshape(batch, filters, self.positions)
-        grad_z = self._workspace(batch, "grad_z")
+        grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
         fused = _k.act_grad_to_rows if self.dtype in KERNEL_DTYPES else _k.act_grad_to_rows_ref
         fused(self.z_rows, a, grad, grad_z, grad_bias, code, self._alpha())

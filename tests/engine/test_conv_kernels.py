@@ -84,5 +84,8 @@ def test_bias_activation_kernels_match_their_twins(code, dtype, with_bias):
     k.act_grad_to_rows_ref(z, out, grad_a, grad_z_ref, grad_bias_ref, code, alpha)
     np.testing.assert_allclose(grad_z, grad_z_ref, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(grad_bias, grad_bias_ref, rtol=10 * rtol, atol=10 * rtol)
+    in_place = z.copy()  # the layer writes the gradient over z: each value is read first
+    k.act_grad_to_rows(in_place, out, grad_a, in_place, grad_bias, code, alpha)
+    np.testing.assert_array_equal(in_place, grad_z)
     if code == act.LINEAR:  # the layout move alone
         np.testing.assert_array_equal(grad_z.reshape(f, n, p).transpose(1, 0, 2), grad_a)
