@@ -84,6 +84,17 @@ class _Pooling(Layer):
         self.image_in = (channels, axes[0].size, axes[1].size)
         self.image_out = (channels, axes[0].out, axes[1].out)
         self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
+        # The kernels (NumPy twins for dtypes Numba is not compiled for) and the arguments after
+        # the input: the 2 x 2 / stride 2 ones when every window lies inside the image.
+        suffix = "" if self.dtype in KERNEL_DTYPES else "_ref"
+        pairs = self.window == (2, 2, 2, 2, 0, 0) and all(a.pad_after == 0 for a in axes)
+        kind, geometry = ("max" if self.mode == "max" else "avg"), (() if pairs else self.window)
+        name = f"{kind}_pool{'_2x2' if pairs else ''}"
+        self._pool = getattr(_k, name + suffix)
+        self._pool_backward = getattr(
+            _k, ("max_pool_backward" if kind == "max" else f"{name}_backward") + suffix
+        )
+        self._geometry = geometry
 
     def _workspace(self, rows: int, name: str) -> np.ndarray:
         """Array `name` for a batch of `rows`, made on first use and reused (out, argmax: the
@@ -113,28 +124,26 @@ class _Pooling(Layer):
             )
         x = np.ascontiguousarray(x, dtype=self.dtype).reshape((rows, *self.image_in))
         out = self._workspace(rows, "out")
-        kernels = self.dtype in KERNEL_DTYPES
         if self.mode == "max":
             self.argmax = self._workspace(rows, "argmax")
-            (_k.max_pool if kernels else _k.max_pool_ref)(x, *self.window, out, self.argmax)
+            self._pool(x, *self._geometry, out, self.argmax)
         else:
-            (_k.avg_pool if kernels else _k.avg_pool_ref)(x, *self.window, out)
+            self._pool(x, *self._geometry, out)
         return out.reshape((rows, *self.output_shape_))
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         rows = grad_out.shape[0]
         g = np.ascontiguousarray(grad_out, dtype=self.dtype).reshape((rows, *self.image_out))
         grad_x = self._workspace(rows, "grad_x")
-        kernels = self.dtype in KERNEL_DTYPES
         if self.mode == "max":
             if self.argmax.shape != g.shape:
                 raise ValueError(
                     f"{self.name} '{self.node_id}': backward of a batch of {rows} after a forward "
                     f"of {self.argmax.shape[0]}"
                 )
-            (_k.max_pool_backward if kernels else _k.max_pool_backward_ref)(g, self.argmax, grad_x)
+            self._pool_backward(g, self.argmax, grad_x)
         else:
-            (_k.avg_pool_backward if kernels else _k.avg_pool_backward_ref)(g, *self.window, grad_x)
+            self._pool_backward(g, *self._geometry, grad_x)
         return [grad_x.reshape((rows, *self.input_shapes[0]))]
 
     # ------------------------------------------------------------- export forms

@@ -80,6 +80,48 @@ def test_kernels_agree_with_their_numpy_twins(case, dtype):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 6, 6), (2, 3, 7, 5), (1, 1, 2, 3)])
+def test_two_by_two_kernels_agree_with_the_general_ones_and_their_twins(shape, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-3, 4, size=shape).astype(dtype)  # ties: the first maximum wins
+    out_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)  # "valid": a last odd row / column unused
+    g = rng.normal(size=out_shape).astype(dtype)
+    results = []
+    for pool, pool_backward, avg, avg_backward in (
+        (k.max_pool_2x2, k.max_pool_backward, k.avg_pool_2x2, k.avg_pool_2x2_backward),
+        (k.max_pool_2x2_ref, k.max_pool_backward_ref, k.avg_pool_2x2_ref, k.avg_pool_2x2_backward_ref),
+        (
+            lambda x, o, a: k.max_pool(x, 2, 2, 2, 2, 0, 0, o, a),
+            k.max_pool_backward,
+            lambda x, o: k.avg_pool(x, 2, 2, 2, 2, 0, 0, o),
+            lambda g, gx: k.avg_pool_backward(g, 2, 2, 2, 2, 0, 0, gx),
+        ),
+    ):
+        out, argmax, mean = (
+            np.empty(out_shape, dtype),
+            np.empty(out_shape, np.int32),
+            np.empty(out_shape, dtype),
+        )
+        grad_max, grad_avg = np.full(x.shape, np.nan, dtype), np.full(x.shape, np.nan, dtype)
+        pool(x, out, argmax)
+        pool_backward(g, argmax, grad_max)
+        avg(x, mean)
+        avg_backward(g, grad_avg)
+        results.append((out, argmax, grad_max, mean, grad_avg))
+    tol = TOLERANCE[dtype]
+    for other in results[1:]:
+        for got, want in zip(results[0], other, strict=True):
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+def test_layers_use_the_two_by_two_kernels_only_where_every_window_is_inside():
+    assert make("MaxPooling2D", {}, (3, 26, 26), np.float32)._pool is k.max_pool_2x2
+    assert make("AveragePooling2D", {}, (3, 11, 11), np.float32)._pool is k.avg_pool_2x2
+    assert make("MaxPooling2D", {"padding": "same"}, (3, 11, 11), np.float32)._pool is k.max_pool
+    assert make("AveragePooling2D", {"strides": [1]}, (3, 4, 4), np.float32)._pool is k.avg_pool
+
+
 def test_max_pooling_keeps_the_first_maximum_and_lets_nan_win():
     x = np.array([[[[1.0, 5.0, 5.0, 0.0], [5.0, 2.0, np.nan, 9.0]]]])
     out, argmax = np.empty((1, 1, 1, 2)), np.empty((1, 1, 1, 2), np.int32)
