@@ -175,6 +175,11 @@ class _Conv(ConvForms, ActivatedLayer):
         self.z_rows = z
         out = self._workspace(batch, "a")
         bias = self.weights.get("bias", np.empty(0, self.dtype))
+        if bias.shape not in ((0,), (self.params["filters"],)) or bias.dtype != self.dtype:
+            raise GraphError(
+                f"{self.name} '{self.node_id}' expects a bias of shape ({self.params['filters']},) and "
+                f"dtype {self.dtype}, got {shape_text(bias.shape)} {bias.dtype}"
+            )
         code = self.activation.kernel_code if compiled else None
         fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
         fused(z, bias, out, _ka.LINEAR if code is None else code, self._alpha())

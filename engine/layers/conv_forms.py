@@ -123,6 +123,10 @@ class ConvForms:
             raise reader.fail(
                 node, f"has a kernel of shape {kernel.shape}; Conv1D/Conv2D kernels are 3-D/4-D"
             )
+        if reader.rank(ins[0]) != dims + 2:
+            raise reader.fail(
+                node, f"reads a tensor of rank {reader.rank(ins[0])} with a {kernel.ndim}-D kernel"
+            )
         if reader.attr(node, "group", 1) != 1:
             raise reader.fail(node, "is a grouped convolution (group != 1), which Conv2D cannot express")
         window = list(kernel.shape[2:])

@@ -165,3 +165,10 @@ def test_a_batch_of_the_wrong_shape_is_refused_before_the_kernels():
     layer = build("Conv2D", {"filters": 2}, (1, 5, 5))
     with pytest.raises(GraphError, match=r"expects a batch of shape \(N, 1, 5, 5\), got \(2, 1, 5, 4\)"):
         layer.forward([np.zeros((2, 1, 5, 4))], training=False, rng=None)
+
+
+def test_a_bias_of_the_wrong_length_is_refused_before_the_kernels():
+    layer = build("Conv2D", {"filters": 3}, (1, 5, 5))
+    layer.weights["bias"] = np.zeros(2)
+    with pytest.raises(GraphError, match=r"expects a bias of shape \(3,\) and dtype float64, got \(2,\)"):
+        layer.forward([np.zeros((2, 1, 5, 5))], training=False, rng=None)

@@ -143,3 +143,29 @@ def test_onnx_conv_import_matches_onnxruntime(tmp_path, pads, strides, auto_pad,
     x = np.random.default_rng(1).normal(size=(5, 2, 7, 8)).astype(np.float32)
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert _diff(network.predict(x), expected) <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        ({"group": 2}, "grouped convolution"),
+        ({"auto_pad": "SAME_LOWER"}, "auto_pad SAME_LOWER"),
+    ],
+)
+def test_onnx_conv_import_refuses_what_conv2d_cannot_express(tmp_path, attrs, message):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    kernel = np.ones((4, 1, 3, 3), np.float32)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3], **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 7, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4, None, None])],
+        [numpy_helper.from_array(kernel, "w")],
+    )
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    with pytest.raises(engine.NetCanvasError, match=message):
+        import_onnx(path)
