@@ -107,16 +107,18 @@ def bias_act_to_images(z, bias, out, act_code, alpha):
     n_batch, filters, positions = out.shape
     has_bias = bias.shape[0] > 0
     for f in range(filters):
-        row = z[f]
-        if has_bias:
-            b = bias[f]
-            for k in range(row.shape[0]):
-                row[k] += b
+        b = bias[f] if has_bias else z.dtype.type(0.0)
         for n in range(n_batch):
+            src = z[f, n * positions : (n + 1) * positions]
             dst = out[n, f]
-            base = n * positions
-            for p in range(positions):
-                dst[p] = row[base + p]
+            if has_bias:  # one pass: z keeps the biased value, out gets a copy to activate
+                for p in range(positions):
+                    v = src[p] + b
+                    src[p] = v
+                    dst[p] = v
+            else:
+                for p in range(positions):
+                    dst[p] = src[p]
             if act_code != LINEAR:
                 _act_row(dst, act_code, alpha)
 
@@ -129,18 +131,18 @@ def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha):
     n_batch, filters, positions = grad_a.shape
     want_bias = grad_bias.shape[0] > 0
     for f in range(filters):
+        total = grad_z.dtype.type(0.0)
         for n in range(n_batch):
             lo = n * positions
-            hi = lo + positions
+            gz = grad_z[f, lo : lo + positions]
             if act_code == LINEAR:
-                _grad_row(z[f, lo:hi], grad_a[n, f], grad_a[n, f], grad_z[f, lo:hi], LINEAR, alpha)
+                _grad_row(z[f, lo : lo + positions], grad_a[n, f], grad_a[n, f], gz, LINEAR, alpha)
             else:
-                _grad_row(z[f, lo:hi], a[n, f], grad_a[n, f], grad_z[f, lo:hi], act_code, alpha)
+                _grad_row(z[f, lo : lo + positions], a[n, f], grad_a[n, f], gz, act_code, alpha)
+            if want_bias:  # summed while the chunk is still in cache
+                for p in range(positions):
+                    total += gz[p]
         if want_bias:
-            total = grad_bias.dtype.type(0.0)
-            row = grad_z[f]
-            for k in range(row.shape[0]):
-                total += row[k]
             grad_bias[f] = total
 
 
