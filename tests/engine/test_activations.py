@@ -172,10 +172,6 @@ def test_the_fused_bias_kernel_matches_forward_of_the_biased_values(name, dtype)
     np.testing.assert_allclose(z, expected_z, rtol=tol)
 
 
-def test_no_activation_has_a_separate_biased_forward():
-    assert not any(hasattr(ACTIVATIONS.get(name), "forward_with_bias") for name in NAMES)
-
-
 def test_softmax_is_stable_sums_to_one_and_works_over_the_last_axis():
     sm = get_activation("softmax")
     z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]], dtype=np.float32)
