@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine._kernels import KERNEL_DTYPES
+from engine._kernels import batch_norm as _kb
 from engine.layers.base import Layer, Shape
 from engine.registry import LAYERS, ParamSpec
 
 if TYPE_CHECKING:
     from engine.layers.export_forms import LayerOnnxGraph, LayerOnnxReader, NumpyScript, TorchModule
 
+_EMPTY = {dtype: np.empty(0, dtype) for dtype in KERNEL_DTYPES}  # "no gamma / beta" for the kernels
 _TORCH_KINDS = {1: "BatchNorm1d", 2: "BatchNorm1d", 3: "BatchNorm2d", 4: "BatchNorm3d"}
 _NUMPY_BATCH_NORM = '''def batch_norm(x, name, epsilon):
     """Inference-mode batch normalization over axis 1 with the moving statistics."""
@@ -77,6 +81,10 @@ class BatchNormalization(Layer):
     def describe(cls, params: dict[str, Any]) -> str:
         return "BatchNorm"
 
+    def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
+        super().__init__(node_id, params, input_shapes, dtype)
+        self._arrays: dict[str, np.ndarray] = {}  # name -> the fused path's reused array
+
     def initialize(self, rng: np.random.Generator) -> None:
         for key, value in (("gamma", 1), ("beta", 0), ("moving_mean", 0), ("moving_variance", 1)):
             if key in self.weights:
@@ -86,13 +94,35 @@ class BatchNormalization(Layer):
         """A per-feature vector shaped to broadcast against `(N, F, ...)`."""
         return vector.reshape((1, -1) + (1,) * (len(self.input_shapes[0]) - 1))
 
+    def _workspace(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """Array `name` of `shape` in the layer's dtype, kept for the next batch of that shape."""
+        array = self._arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self._arrays[name] = np.empty(shape, self.dtype)
+        return array
+
+    def _fused(self, x: np.ndarray) -> bool:
+        """Whether the Numba kernels apply: images or signals `(N, C, ...)` of a kernel dtype."""
+        return x.ndim >= 3 and self.dtype in KERNEL_DTYPES
+
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
+        """`(N, C, ...)` normalized per channel (axis 1); images run fused kernels into a reused
+        output array, valid until the next forward of a batch of the same shape."""
         x = inputs[0]
+        fused = self._fused(x)
+        if fused:
+            x = self.x = np.ascontiguousarray(x, dtype=self.dtype).reshape(
+                *x.shape[:2], math.prod(x.shape[2:])
+            )
         axes = (0, *range(2, x.ndim))
         eps = self.params["epsilon"]
         if training:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
+            if fused:
+                mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
+                _kb.moments(x, mean, var)
+            else:
+                mean = x.mean(axis=axes)
+                var = x.var(axis=axes)
             momentum = self.params["momentum"]
             self.weights["moving_mean"] *= momentum
             self.weights["moving_mean"] += (1 - momentum) * mean
@@ -103,7 +133,13 @@ class BatchNormalization(Layer):
             var = self.weights["moving_variance"]
         self.training = training
         self.inv_std = (1.0 / np.sqrt(var + eps)).astype(self.dtype)
-        self.x_hat = (x - self._broadcast(mean.astype(self.dtype))) * self._broadcast(self.inv_std)
+        self.mean = mean.astype(self.dtype)
+        if fused:
+            out = self._workspace("out", x.shape)
+            gamma, beta = (self.weights.get(k, _EMPTY[self.dtype]) for k in ("gamma", "beta"))
+            _kb.normalize(x, self.mean, self.inv_std, gamma, beta, out)
+            return out.reshape(inputs[0].shape)
+        self.x_hat = (x - self._broadcast(self.mean)) * self._broadcast(self.inv_std)
         out = self.x_hat
         if "gamma" in self.weights:
             out = out * self._broadcast(self.weights["gamma"])
@@ -112,6 +148,8 @@ class BatchNormalization(Layer):
         return out
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
+        if self._fused(grad_out):
+            return [self._fused_backward(grad_out)]
         axes = (0, *range(2, grad_out.ndim))
         if "beta" in self.grads:
             self.grads["beta"][...] = grad_out.sum(axis=axes)
@@ -127,6 +165,25 @@ class BatchNormalization(Layer):
         mean_g = self._broadcast(grad_x_hat.mean(axis=axes))
         mean_gx = self._broadcast((grad_x_hat * self.x_hat).sum(axis=axes) / count)
         return [(grad_x_hat - mean_g - self.x_hat * mean_gx) * inv_std]
+
+    def _fused_backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """The input gradient `(N, C, ...)` (into a reused array) and gamma's and beta's, by the
+        kernels; at inference the statistics are constants, so only the scale passes through."""
+        g = np.ascontiguousarray(grad_out, dtype=self.dtype).reshape(self.x.shape)
+        channels = g.shape[1]
+        sum_g, sum_gx = np.empty(channels), np.empty(channels)
+        _kb.backward_sums(self.x, g, self.mean, self.inv_std, sum_g, sum_gx)
+        if "beta" in self.grads:
+            self.grads["beta"][...] = sum_g
+        if "gamma" in self.grads:
+            self.grads["gamma"][...] = sum_gx
+        if not self.training:
+            sum_g[...] = 0.0
+            sum_gx[...] = 0.0
+        grad_x = self._workspace("grad_x", g.shape)
+        gamma = self.weights.get("gamma", _EMPTY[self.dtype])
+        _kb.backward_input(self.x, g, self.mean, self.inv_std, gamma, sum_g, sum_gx, grad_x)
+        return grad_x.reshape(grad_out.shape)
 
     # ------------------------------------------------------------- export forms
     onnx_ops = ("BatchNormalization",)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import engine
+from engine._kernels import batch_norm as kb
 from engine.losses import get_loss
 from engine.optimizers import get_optimizer
 from engine.registry import LAYERS, resolve_params
@@ -273,3 +274,31 @@ def test_a_residual_block_trains():
     x = rng.normal(size=(96, 2, 6, 6)) + np.array([-1.0, 0.0, 1.0])[y][:, None, None, None]
     history = network.fit(x, y, epochs=20, batch_size=16, learning_rate=0.01)
     assert history["loss"][-1] < 0.5 * history["loss"][0]
+
+
+# ------------------------------------------------------------------ batch-norm kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_kernels_agree_with_their_numpy_twins(dtype, affine):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(3, 4, 10)) * 2 + 5).astype(dtype)
+    g = rng.normal(size=x.shape).astype(dtype)
+    gamma = rng.normal(1, 0.3, 4).astype(dtype) if affine else np.empty(0, dtype)
+    beta = rng.normal(0, 0.3, 4).astype(dtype) if affine else np.empty(0, dtype)
+    results = []
+    for suffix in ("", "_ref"):
+        kernel = {
+            n: getattr(kb, n + suffix) for n in ("moments", "normalize", "backward_sums", "backward_input")
+        }
+        mean, var, sum_g, sum_gx = (np.full(4, np.nan) for _ in range(4))
+        kernel["moments"](x, mean, var)
+        mean_t, inv_std = mean.astype(dtype), (1 / np.sqrt(var + 1e-3)).astype(dtype)
+        out, grad_x = np.full_like(x, np.nan), np.full_like(x, np.nan)
+        kernel["normalize"](x, mean_t, inv_std, gamma, beta, out)
+        kernel["backward_sums"](x, g, mean_t, inv_std, sum_g, sum_gx)
+        kernel["backward_input"](x, g, mean_t, inv_std, gamma, sum_g, sum_gx, grad_x)
+        results.append((mean, var, out, sum_g, sum_gx, grad_x))
+    tol = TOLERANCE[dtype]
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(results[0][0], x.astype(np.float64).mean(axis=(0, 2)), rtol=1e-12)
