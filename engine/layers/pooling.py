@@ -23,6 +23,7 @@ from engine.registry import LAYERS, ParamSpec
 if TYPE_CHECKING:
     from engine.layers.export_forms import LayerOnnxGraph, LayerOnnxReader, NumpyScript, TorchModule
 
+SAME_NOTE = "NetCanvas: padding 'same' (TensorFlow's: the pads follow from the input size)"
 _MAX_WORKSPACES = 6  # batch sizes whose arrays a pooling layer keeps at once
 _NUMPY_POOL = '''def pool(x, size, strides, pads, mode):
     """Max or mean over windows of the last len(size) axes of x; pads (before..., after...) are
@@ -159,13 +160,16 @@ class _Pooling(Layer):
         return [a.pad_before for a in axes] + [a.pad_after for a in axes]
 
     def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
-        """MaxPool / AveragePool (count_include_pad=0) with explicit pads [begins..., ends...]."""
+        """MaxPool / AveragePool (count_include_pad=0) with explicit pads [begins..., ends...];
+        a "same" pool says so in its doc_string (SAME_NOTE), for the import."""
         axes = self._spatial()
         attrs: dict[str, Any] = {
             "kernel_shape": [a.kernel for a in axes],
             "strides": [a.stride for a in axes],
             "pads": self._pads(),
         }
+        if self.params["padding"] == "same":  # read back as "same" whatever the input size
+            attrs["doc_string"] = SAME_NOTE
         if self.mode == "max":
             return g.add("MaxPool", args, out, out, **attrs)
         return g.add("AveragePool", args, out, out, count_include_pad=0, **attrs)
@@ -198,11 +202,11 @@ class _Pooling(Layer):
 
     @classmethod
     def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
-        """MaxPool / AveragePool over 2 (or for MaxPooling1D 1) spatial axes: no pads ("valid"),
-        auto_pad SAME_UPPER or explicit pads equal to "same" at stride 1 ("same"); an AveragePool
-        that counts its pads (count_include_pad=1, PyTorch's default) as ZeroPadding2D + "valid".
-        Explicit "same" pads at a stride above 1 depend on the input size, which the reader does
-        not give: they are refused."""
+        """MaxPool / AveragePool over 2 (or for MaxPooling1D 1) spatial axes. "valid": no pads;
+        "same": auto_pad SAME_UPPER, a NetCanvas pool marked SAME_NOTE, or explicit pads equal to
+        "same" at stride 1 (at larger strides they depend on the input size, which the reader
+        does not give: refused); an AveragePool that counts its pads (count_include_pad=1,
+        PyTorch's default): ZeroPadding2D + "valid"."""
         ins, out = list(node.input), node.output[0]
         if not reader.known(ins[0]):
             raise reader.unsupported(node)
@@ -229,7 +233,7 @@ class _Pooling(Layer):
             text = ", ".join(str(pads[i]) for i in (0, 2, 1, 3))  # top, bottom, left, right
             reader.add_layer("ZeroPadding2D", {"padding": text}, [ins[0]], padded, rank=rank)
             ins = [padded]
-        elif any(pads) and not counts_pads and _same_at_stride_one(kernel, strides, pads):
+        elif not counts_pads and (node.doc_string == SAME_NOTE or _same_at_stride_one(kernel, strides, pads)):
             params["padding"] = "same"
         elif any(pads) or auto_pad == "SAME_UPPER":
             raise reader.fail(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.export import export_network
+from engine.export import export_network, import_onnx
 from tests.engine.test_export_cases import TOLERANCE, load_module
 
 # (type, params): each reads the (3, 7, 6) image or, for 1-D, the (3, 42) signal
@@ -79,3 +79,15 @@ def test_numpy_script_matches_predict(network_and_data, tmp_path):
     network, x, expected = network_and_data
     path = export_network(network, "python", tmp_path / "pools.py")[0]
     check(load_module(path, "pooling_export_numpy").predict(x), expected)
+
+
+def test_onnx_import_reads_the_export_back(network_and_data, tmp_path):
+    pytest.importorskip("onnx", reason="ONNX import needs the 'onnx' package")
+    network, x, expected = network_and_data
+    path = export_network(network, "onnx", tmp_path / "pools.onnx")[0]
+    imported = import_onnx(path)
+    for nid, node in network.spec.nodes.items():  # "same" at strides above 1 included
+        back = imported.spec.nodes[nid]
+        assert back.type == node.type and back.params.get("padding") == node.params.get("padding"), nid
+        assert imported.model.shapes[nid] == network.model.shapes[nid], nid
+    check(imported.predict(x), expected)
