@@ -144,6 +144,12 @@ class ConfusionView(QWidget):
         keep_readable(
             self.plot, (k * (max(s.width() for s in sizes) + 6), k * (max(s.height() for s in sizes) + 2))
         )
+        # a convolution's kernel is not an image of the input: its filters have their own tab
+        filters = self.first_kernel is not None and self.first_kernel.ndim != 2
+        self.weights.setVisible(not filters)
+        self.weight_label.setText(
+            "First-layer filters: see the Features tab" if filters else "First-layer weights"
+        )
         if self.image_side.isVisible():
             self._draw_samples()
             self._draw_weights()
@@ -171,7 +177,7 @@ class ConfusionView(QWidget):
     def _draw_weights(self) -> None:
         shape = image_shape(self.val_x.shape[1:]) if self.val_x is not None else None
         kernel = self.first_kernel
-        if kernel is None or shape is None or kernel.shape[0] != int(np.prod(shape)):
+        if kernel is None or shape is None or kernel.ndim != 2 or kernel.shape[0] != int(np.prod(shape)):
             return
         units = min(kernel.shape[1], WEIGHT_TILES)
         show_mosaic(

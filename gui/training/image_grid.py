@@ -109,10 +109,18 @@ def grey(tile: np.ndarray) -> np.ndarray:
     return np.repeat(level[..., None], 3, axis=2)
 
 
-def diverging(tile: np.ndarray) -> np.ndarray:
-    """RGB of a weight tile on a diverging colour map (red +, blue -), symmetric about 0 per tile."""
-    bound = float(np.abs(tile).max()) or 1.0
-    return DIVERGING[np.round(127.5 * (tile / bound + 1)).astype(np.intp)]
+def diverging(tile: np.ndarray, bound: float | None = None) -> np.ndarray:
+    """RGB of a weight tile on a diverging colour map (red +, blue -), 0 in the middle and +-`bound`
+    at the ends (default: the tile's own largest magnitude)."""
+    bound = (float(np.abs(tile).max()) if bound is None else bound) or 1.0
+    return DIVERGING[np.round(127.5 * (np.clip(np.nan_to_num(tile / bound), -1, 1) + 1)).astype(np.intp)]
+
+
+def coloured(tile: np.ndarray, low: float, high: float, lut: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) of a tile of values on the (256, 3) colour table `lut`, `low` and `high` at
+    its ends (one scale for several tiles)."""
+    span = (high - low) or 1.0
+    return lut[np.round(255 * np.clip(np.nan_to_num((tile - low) / span), 0, 1)).astype(np.intp), :3]
 
 
 def tile_origin(n: int, shape: tuple[int, int], columns: int) -> tuple[int, int]:

@@ -1,12 +1,12 @@
-"""TrainingPanel: the bottom dock's tabs (Curves, Boundary, Health, Results, Data) fed by a
+"""TrainingPanel: the bottom dock's tabs (Curves, Boundary, Health, Results, Features, Data) fed by a
 TrainingSession, redrawn by one timer at REDRAW_HZ from buffers, never per batch. Also keeps the
 canvas's live styling (edge weight magnitude and sign, each node's mean activation).
 
 Outside a run the tabs show the document's network: on `document_reset` (New, Open, Revert,
 examples, ONNX import) and `weights_changed` (Undo/Redo of Train or of an edit that dropped the
 weights, Reset weights) every view is cleared and rebuilt from it: the curves from its history,
-the boundary, health and results from one look at its weights on the loaded data if it is
-trained, else each view's empty state. When a run ends, every tab draws its final state."""
+the boundary, health, features and results from one look at its weights on the loaded data if
+it is trained, else each view's empty state. When a run ends, every tab draws its final state."""
 
 from __future__ import annotations
 
@@ -34,10 +34,18 @@ from gui import errors
 from gui.training.confusion_view import ConfusionView
 from gui.training.curves import CurvesView
 from gui.training.data_panel import DataPanel
+from gui.training.feature_maps_view import FeatureMapsView
 from gui.training.health_view import HealthView
 from gui.training.session import IDLE, TrainingSession
 from gui.training.surface_view import SurfaceView
-from gui.training.worker import EpochReport, TrainingProgress, TrainingResult, describe
+from gui.training.worker import (
+    EpochReport,
+    TrainingProgress,
+    TrainingResult,
+    describe,
+    sample_snapshot,
+    sample_source,
+)
 
 REDRAW_HZ = 20
 # The health plots and the canvas's weight colours redraw at most this often while training
@@ -54,6 +62,8 @@ class TrainingPanel(QWidget):
         self.curves = CurvesView()
         self.surface = SurfaceView()
         self.health = HealthView()
+        self.features = FeatureMapsView()
+        self.features.sample_chosen.connect(self._sample_chosen)
         self.results = ConfusionView()
         self.data_panel = DataPanel(session)
         self.tabs = QTabWidget()
@@ -69,6 +79,7 @@ class TrainingPanel(QWidget):
             (self.surface, "Boundary", "Decision boundary and hidden-unit responses (2-D inputs)"),
             (self.health, "Health", "Gradient norms, dead and saturated units, activation histograms"),
             (self.results, "Results", "Confusion matrix, misclassified samples, first-layer weights"),
+            (self.features, "Features", "Convolution filters and their feature maps for a chosen image"),
             (self.data_panel, "Data", "The training data and where it comes from"),
         ):
             index = self.tabs.addTab(widget, title)
@@ -117,6 +128,7 @@ class TrainingPanel(QWidget):
         network = self.session.document.network
         self.curves.load_history(network.history, keep_previous=keep_previous)
         self.health.clear()
+        self.features.clear()
         self.surface.clear()
         self.results.clear()
         self._latest_snapshot = None
@@ -137,11 +149,13 @@ class TrainingPanel(QWidget):
                 session.train_set.x,
                 (val.x, val.y) if val is not None else None,
                 classes,
+                session.sample_index,
             )
         except (NetCanvasError, ValueError):
             return  # the data does not fit this network: Train says why; the views stay empty
         if snapshot is not None:  # (not the canvas's live colours: those are for a run)
             self.health.add_snapshot(snapshot)
+            self.features.add_snapshot(snapshot)
             self.surface.update_surface(snapshot.surface)
         self.results.update_epoch(
             report.confusion, report.misclassified, report.first_kernel, report.misclassified_as
@@ -171,6 +185,7 @@ class TrainingPanel(QWidget):
             self.surface.set_points(None, None)
             self.surface.show_unavailable(False)
             self.results.set_validation(None, None)
+            self.features.set_images(None, None)
         else:
             x, y = session.train_set.x, session.train_set.y
             scaler = session.dataset.scaler
@@ -181,6 +196,13 @@ class TrainingPanel(QWidget):
             self.results.set_validation(
                 val.x if val is not None and len(val) else None,
                 val.y if val is not None and len(val) else None,
+            )
+            held = val is not None and len(val)
+            labels = (val.y if held else y) if session.dataset.task == "classification" else None
+            self.features.set_images(
+                sample_source(x, (val.x, val.y) if held else None),
+                labels,
+                "validation" if held else "training",
             )
         if session.state == IDLE:
             self.load_document()
@@ -213,7 +235,24 @@ class TrainingPanel(QWidget):
     def _snapshot(self, snapshot: MonitorSnapshot) -> None:
         self._latest_snapshot = snapshot
         self.health.add_snapshot(snapshot)
+        self.features.add_snapshot(snapshot)
         self.surface.update_surface(snapshot.surface)
+
+    def _sample_chosen(self, index: int) -> None:
+        """A run shows image `index` from its next snapshot; a trained network not training shows
+        it now (one forward pass of that image)."""
+        session = self.session
+        session.choose_sample(index)
+        network = session.document.network
+        if session.state != IDLE or network.history.steps == 0 or session.dataset is None:
+            return
+        try:
+            snapshot = sample_snapshot(network, self.features.images, index)
+        except (NetCanvasError, ValueError):
+            return  # the data does not fit this network: Train says why
+        if snapshot is not None:
+            self.features.add_snapshot(snapshot)
+            self.features.redraw()
 
     def _epochs_ended(self, reports: list[EpochReport]) -> None:
         for report in reports:
@@ -247,9 +286,9 @@ class TrainingPanel(QWidget):
         now = time.monotonic()
         snapshot_views = everything or now - self._snapshot_views_drawn >= 1.0 / SNAPSHOT_VIEWS_HZ
         current = self.tabs.currentWidget()
-        for view in (self.surface, self.health, self.results):
+        for view in (self.surface, self.health, self.features, self.results):
             if (view is current or all_tabs or self.redraw_hidden_tabs) and (
-                view is not self.health or snapshot_views
+                view not in (self.health, self.features) or snapshot_views
             ):
                 view.redraw()
         if snapshot_views:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-TABS = ("Curves", "Boundary", "Health", "Results", "Data")
+TABS = ("Curves", "Boundary", "Health", "Results", "Features", "Data")
 PAUSE_SETTLE_MS = 300
 
 

@@ -72,6 +72,7 @@ class TrainingSession(QObject):
         self.worker: TrainingWorker | None = None
         self.batches_per_epoch = 1
         self.steps_seen = 0
+        self.sample_index = 0  # the image whose feature maps are shown (worker.sample_source's)
         self._before: NetworkState | None = None
         self._structure = 0  # the document's structure version when the run started
         self._discarded = False  # the document was replaced during the run: drop what it sends
@@ -257,6 +258,7 @@ class TrainingSession(QObject):
             (val.x, val.y) if val is not None else None,
             self.control,
             classes,
+            self.sample_index,
         )
         self.batches_per_epoch = max(1, -(-len(self.train_set) // network.training.batch_size))
         self.steps_seen = self._before.history.steps
@@ -280,6 +282,13 @@ class TrainingSession(QObject):
         gc.freeze()
         self.thread.start()
         return None
+
+    def choose_sample(self, index: int) -> None:
+        """Show the feature maps of image `index` (of the validation set, else the training set),
+        from the next snapshot of a run on."""
+        self.sample_index = index
+        if self.worker is not None:
+            self.worker.choose_sample(index)
 
     def pause(self) -> None:
         if self.state == RUNNING and self.control is not None:

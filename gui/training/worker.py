@@ -34,6 +34,11 @@ SNAPSHOT_BUDGET = 0.04  # at most this fraction of training time goes to health 
 SNAPSHOT_POINTS = 20
 SHORT_RUN_BUDGET = 0.2
 PROBE_SAMPLES = 256
+# The probe takes fewer samples when a layer's outputs are large (a first convolution's 32 x 26 x 26
+# per MNIST image): at most this many values in any layer, at least MIN_PROBE_SAMPLES samples, so
+# a snapshot of an image network costs tens of milliseconds, not half a second.
+PROBE_VALUES = 1_000_000
+MIN_PROBE_SAMPLES = 32
 MISCLASSIFIED_SHOWN = 24
 
 
@@ -106,8 +111,13 @@ class _Relay(Callback):
         self.train_started = time.perf_counter()
         self.run_start_step = trainer.model_step
         if self.worker.probe_x is not None:
+            index = self.worker.sample_index
             self.monitor = TrainingMonitor(
-                trainer.model, self.worker.probe_x, surface=shows_surface(self.worker.x)
+                trainer.model,
+                self.worker.probe_x,
+                surface=shows_surface(self.worker.x),
+                sample=self.worker.sample(index),
+                sample_index=index,
             )
             self.snapshot()
             # The first one also loads kernels and warms caches (up to ~1 s when Train is pressed
@@ -151,9 +161,14 @@ class _Relay(Callback):
         return self.trainer.model_step if self.trainer is not None else 0
 
     def snapshot(self, with_surface: bool = True) -> None:
-        """Take and send a snapshot, unless the weights are where the last one saw them."""
+        """Take and send a snapshot, unless the weights and the chosen sample are where the last
+        one saw them."""
         step = self._model_step()
-        if step == self.snapshot_step and (step == self.surface_step or not with_surface):
+        index = self.worker.sample_index
+        chosen = bool(self.monitor.conv_ids) and index != self.monitor.sample_index
+        if chosen:
+            self.monitor.set_sample(self.worker.sample(index), index)
+        if not chosen and step == self.snapshot_step and (step == self.surface_step or not with_surface):
             return
         started = time.perf_counter()
         snapshot: MonitorSnapshot = self.monitor.snapshot(with_surface=with_surface, step=step)
@@ -231,13 +246,27 @@ class TrainingWorker(QObject):
         validation: tuple[Any, Any] | None,
         control: TrainingControl,
         classes: int | None = None,
+        sample_index: int | None = 0,
     ):
+        """`sample_index`: the sample of `sample_source(x, validation)` whose feature maps the
+        snapshots show (see `choose_sample`)."""
         super().__init__()
         self.network = network
         self.x, self.y, self.validation = x, y, validation
         self.control = control
         self.classes = classes
         self.probe_x = probe_inputs(network, x)
+        self.sample_index = sample_index
+
+    def choose_sample(self, index: int | None) -> None:
+        """Show the feature maps of sample `index` from the next snapshot on. Called on the GUI
+        thread; the training thread only reads the number (one attribute, set at once)."""
+        self.sample_index = index
+
+    def sample(self, index: int | None) -> np.ndarray | None:
+        """Sample `index` of the feature-map images as the model sees it `(1, *input shape)`;
+        None when there is no such sample."""
+        return prepared_sample(self.network, sample_source(self.x, self.validation), index)
 
     def add_confusion(self, report: EpochReport, scores: np.ndarray | None) -> None:
         """The validation confusion matrix, from the outputs the trainer just computed for the
@@ -297,11 +326,41 @@ def probe_inputs(network: Network, x: Any) -> np.ndarray | None:
     """A fixed sample of the training inputs `x` as the model sees them (scaled)."""
     if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
         return None
-    rows = np.random.default_rng(0).permutation(len(x))[:PROBE_SAMPLES]
+    largest = max(int(np.prod(shape)) for shape in network.model.shapes.values())
+    count = min(PROBE_SAMPLES, max(MIN_PROBE_SAMPLES, PROBE_VALUES // max(largest, 1)))
+    rows = np.random.default_rng(0).permutation(len(x))[:count]
     sample = x[np.sort(rows)]
     if network.scaler is not None:
         sample = network.scaler.transform(sample)
     return network.model.prepare_inputs(sample)[0]
+
+
+def sample_source(x: Any, validation: tuple[Any, Any] | None) -> np.ndarray | None:
+    """The images the feature-map views pick from: the validation inputs, else the training inputs."""
+    source = validation[0] if validation is not None and len(validation[1]) else x
+    return source if isinstance(source, np.ndarray) and source.ndim >= 2 else None
+
+
+def prepared_sample(network: Network, source: np.ndarray | None, index: int | None) -> np.ndarray | None:
+    """Row `index` of `source` scaled and shaped as the model sees it `(1, *input shape)`; None
+    without one (no source, or an index outside it)."""
+    if source is None or index is None or not 0 <= index < len(source):
+        return None
+    row = source[index : index + 1]
+    if network.scaler is not None:
+        row = network.scaler.transform(row)
+    return network.model.prepare_inputs(row)[0]
+
+
+def sample_snapshot(network: Network, source: np.ndarray | None, index: int | None) -> MonitorSnapshot | None:
+    """The feature maps of sample `index` of `source` and the filters of a network that is not
+    training (a pick after a run): a snapshot whose probe is that sample alone; None without one."""
+    row = prepared_sample(network, source, index)
+    if row is None:
+        return None
+    return TrainingMonitor(network.model, row, surface=False, sample=row, sample_index=index).snapshot(
+        step=network.history.steps
+    )
 
 
 def add_confusion(
@@ -334,11 +393,16 @@ def add_confusion(
 
 
 def describe(
-    network: Network, x: Any, validation: tuple[Any, Any] | None, classes: int | None
+    network: Network,
+    x: Any,
+    validation: tuple[Any, Any] | None,
+    classes: int | None,
+    sample_index: int | None = None,
 ) -> tuple[MonitorSnapshot | None, EpochReport]:
     """What the views show of a network that is not training (e.g. a trained state given back by
-    Undo): a health snapshot with the decision surface over the training inputs `x`, and a report
-    with the validation confusion matrix. The network's weights are only read."""
+    Undo): a health snapshot with the decision surface over the training inputs `x` (and the
+    feature maps of sample `sample_index`, see `sample_source`), and a report with the validation
+    confusion matrix. The network's weights are only read."""
     history = network.history
     report = EpochReport(
         max(history.epoch_count - 1, 0),
@@ -350,5 +414,8 @@ def describe(
     probe = probe_inputs(network, x)
     if probe is None:
         return None, report
-    monitor = TrainingMonitor(network.model, probe, surface=shows_surface(x))
+    row = prepared_sample(network, sample_source(x, validation), sample_index)
+    monitor = TrainingMonitor(
+        network.model, probe, surface=shows_surface(x), sample=row, sample_index=sample_index
+    )
     return monitor.snapshot(step=history.steps), report

@@ -16,6 +16,7 @@ from engine.export.onnx_export import export_onnx
 from gui.summary_view import total_parameters
 from gui.training.session import IDLE
 from gui.training.surface_view import CLASS_COLOURS
+from tests.gui.test_feature_maps import open_file, train, write_cnn
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
@@ -69,6 +70,7 @@ def assert_views_show_the_document(win) -> None:
     assert (panel.surface.surface is not None) == (trained and session.dataset.x.shape[1:] == (2,))
     assert (panel.health.latest is not None) == trained
     assert panel.results.hint.isHidden() == (panel.results.matrix is not None)
+    assert_features_show_the_document(win)
     if not trained:
         assert (
             panel.results.matrix is None
@@ -86,13 +88,25 @@ def assert_views_show_the_document(win) -> None:
     )
     assert points == (len(session.train_set) if shown else 0)
     if doc.spec.data:
-        assert session.dataset is not None and session.dataset.name == doc.spec.data["source"]
+        source = doc.spec.data["source"]  # (a file's data set is named after the file)
+        assert session.dataset is not None and (session.dataset.name == source or "path" in doc.spec.data)
         assert data_tab_sets(win) == {(_plain(session.dataset.name), len(session.dataset))}
     else:
         assert session.dataset is None and data_tab_sets(win) == set()
     spec, report = doc.spec, doc.shape_report
     assert win.params_label.text() == f"Parameters: {total_parameters(spec, report):,}"
     assert "training" not in win.statusBar().currentMessage().lower()
+
+
+def assert_features_show_the_document(win) -> None:
+    """The Features tab shows the maps and filters of a trained convolutional network, else its
+    empty state."""
+    doc, features = win.document, win.training_panel.features
+    trained = doc.network.history.steps > 0 and win.session.dataset is not None
+    convolutional = any(node.type == "Conv2D" for node in doc.spec.nodes.values())
+    assert (features.snapshot is not None) == (trained and convolutional)
+    assert features.hint.isHidden() == (features.snapshot is not None)
+    assert features.shown_layers() == (list(features.snapshot.feature_maps) if features.snapshot else [])
 
 
 def _new(win, _tmp_path, _monkeypatch):
@@ -165,6 +179,7 @@ def test_the_multiclass_boundary_paints_each_class_in_its_colour(window, qtbot):
     _open_and_train(window, qtbot, "spiral_multiclass.json", epochs=40)
     surface = panel.surface
     assert not surface.dirty and not panel.health.dirty and not panel.results.dirty  # drawn at the end
+    assert not panel.features.dirty
     panel.tabs.setCurrentWidget(surface)
     assert tuple(surface.image.levels) == (0, len(CLASS_COLOURS))
     assert set(np.unique(surface.surface.values)) == {0.0, 1.0, 2.0}
@@ -197,3 +212,34 @@ def test_dead_and_saturated_fractions_keep_their_zero_to_one_axis(window, qtbot)
     qtbot.waitUntil(lambda: health.latest is not None)
     qtbot.wait(100)  # (pyqtgraph fits an auto range when the event loop runs)
     assert health.fraction_plot.getPlotItem().viewRange()[1] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_new, _open, _example, _revert, _import_onnx],
+    ids=["new", "open", "example", "revert", "import_onnx"],
+)
+def test_the_feature_maps_follow_a_new_document(window, qtbot, tmp_path, monkeypatch, change):
+    open_file(window, qtbot, write_cnn(tmp_path))
+    train(window, qtbot)
+    assert window.training_panel.features.shown_layers() == ["c1", "c2"]
+    with qtbot.waitSignal(window.document.document_reset):
+        change(window, tmp_path, monkeypatch)
+    qtbot.waitUntil(lambda: not window.session.data_pending(), timeout=10000)
+    assert_views_show_the_document(window)
+
+
+def test_undo_and_redo_of_a_cnn_run_clear_and_rebuild_the_feature_maps(window, qtbot, tmp_path):
+    open_file(window, qtbot, write_cnn(tmp_path))
+    train(window, qtbot)
+    features = window.training_panel.features
+    features.choose(3)
+    trained = {nid: maps.copy() for nid, maps in features.snapshot.feature_maps.items()}
+    window.actions_.undo.trigger()  # "Train": the untrained network, no maps
+    assert window.document.network.history.steps == 0
+    assert_features_show_the_document(window)
+    window.actions_.redo.trigger()  # the trained one again, the same image's maps
+    assert_features_show_the_document(window)
+    assert features.snapshot.sample == 3
+    for nid, maps in trained.items():
+        np.testing.assert_allclose(features.snapshot.feature_maps[nid], maps, rtol=1e-6)
