@@ -294,11 +294,20 @@ class _WindowPooling(_Pooling):
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
-        size = "×".join(str(v) for v in params["pool_size"])
-        text = f"{cls.name} {size}"
-        if params["strides"] is not None and tuple(params["strides"]) != tuple(params["pool_size"]):
-            text += f" /{'×'.join(str(v) for v in params['strides'])}"
+        """E.g. "MaxPooling2D 2×2", "AveragePooling2D 3×3 /2 · same"."""
+        pool = _size_text(params["pool_size"], cls.dims)
+        strides = params["strides"]
+        text = f"{cls.name} {pool}"
+        if strides is not None and _size_text(strides, cls.dims) != pool:
+            steps = set(strides)
+            text += f" /{next(iter(steps)) if len(steps) == 1 else _size_text(strides, cls.dims)}"
         return text + (" · same" if params["padding"] == "same" else "")
+
+
+def _size_text(values: Any, dims: int) -> str:
+    """A size for the canvas: 2 -> "2×2" (one number per axis), (2, 3) -> "2×3"."""
+    sizes = tuple(values)
+    return "×".join(str(v) for v in (sizes * dims if len(sizes) == 1 else sizes))
 
 
 @LAYERS.register

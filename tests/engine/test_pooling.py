@@ -273,3 +273,18 @@ def test_forward_and_backward_match_pytorch(type_name, params, shape, dtype):
     np.testing.assert_allclose(out, expected.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=tol, atol=tol)
     assert out.dtype == dtype and grad.dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("type_name", "params", "label"),
+    [
+        ("MaxPooling2D", {}, "MaxPooling2D 2×2"),
+        ("MaxPooling2D", {"pool_size": 3, "strides": 2, "padding": "same"}, "MaxPooling2D 3×3 /2 · same"),
+        ("AveragePooling2D", {"pool_size": [2, 3], "strides": [1, 2]}, "AveragePooling2D 2×3 /1×2"),
+        ("MaxPooling1D", {"pool_size": 4, "strides": 4}, "MaxPooling1D 4"),
+        ("ZeroPadding2D", {"padding": "0, 1, 0, 1"}, "ZeroPadding2D 0, 1, 0, 1"),
+    ],
+)
+def test_canvas_labels(type_name, params, label):
+    cls = LAYERS.get(type_name)
+    assert cls.describe(resolve_params(cls, params, type_name)) == label
