@@ -21,31 +21,34 @@ from numba import njit
 
 from engine._kernels import FASTMATH
 
+_U = np.uint64  # flat arrays read with unsigned indices: Numba then skips its negative-index test
+
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def max_pool(x, kh, kw, sh, sw, pt, pl, out, argmax):
     """out[n, c, i, j] = max of the window at (i*sh - pt, j*sw - pl); argmax its plane offset."""
     n_count, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
-    for n in range(n_count):
-        for c in range(channels):
-            plane = x[n, c]
-            for i in range(out_h):
-                h0 = i * sh - pt
-                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
-                for j in range(out_w):
-                    w0 = j * sw - pl
-                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
-                    best = plane[h_lo, w_lo]
-                    where = h_lo * width + w_lo
-                    for h in range(h_lo, h_hi):
-                        for w in range(w_lo, w_hi):
-                            v = plane[h, w]
-                            if v > best or v != v:
-                                best = v
-                                where = h * width + w
-                    out[n, c, i, j] = best
-                    argmax[n, c, i, j] = where
+    src, dst, where_dst = x.reshape(x.size), out.reshape(out.size), argmax.reshape(argmax.size)
+    for p in range(n_count * channels):
+        base, out_base = p * height * width, p * out_h * out_w
+        for i in range(out_h):
+            h0 = i * sh - pt
+            h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+            for j in range(out_w):
+                w0 = j * sw - pl
+                w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                where = h_lo * width + w_lo
+                best = src[_U(base + where)]
+                for h in range(h_lo, h_hi):
+                    line = base + h * width
+                    for w in range(w_lo, w_hi):
+                        v = src[_U(line + w)]
+                        if v > best or v != v:
+                            best = v
+                            where = h * width + w
+                dst[_U(out_base + i * out_w + j)] = best
+                where_dst[_U(out_base + i * out_w + j)] = where
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -54,14 +57,17 @@ def max_pool_backward(grad_out, argmax, grad_x):
     n_count, channels, height, width = grad_x.shape
     out_h, out_w = grad_out.shape[2], grad_out.shape[3]
     zero = grad_x.dtype.type(0.0)
-    for n in range(n_count):
-        for c in range(channels):
-            flat = grad_x[n, c].reshape(height * width)
-            for k in range(height * width):
-                flat[k] = zero
-            for i in range(out_h):
-                for j in range(out_w):
-                    flat[argmax[n, c, i, j]] += grad_out[n, c, i, j]
+    dst, src, where = (
+        grad_x.reshape(grad_x.size),
+        grad_out.reshape(grad_out.size),
+        argmax.reshape(argmax.size),
+    )
+    for k in range(grad_x.size):
+        dst[_U(k)] = zero
+    for p in range(n_count * channels):
+        base, out_base = p * height * width, p * out_h * out_w
+        for k in range(out_base, out_base + out_h * out_w):
+            dst[_U(base + where[_U(k)])] += src[_U(k)]
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -70,20 +76,21 @@ def avg_pool(x, kh, kw, sh, sw, pt, pl, out):
     n_count, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
     t = out.dtype.type
-    for n in range(n_count):
-        for c in range(channels):
-            plane = x[n, c]
-            for i in range(out_h):
-                h0 = i * sh - pt
-                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
-                for j in range(out_w):
-                    w0 = j * sw - pl
-                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
-                    total = t(0.0)
-                    for h in range(h_lo, h_hi):
-                        for w in range(w_lo, w_hi):
-                            total += plane[h, w]
-                    out[n, c, i, j] = total / t((h_hi - h_lo) * (w_hi - w_lo))
+    src, dst = x.reshape(x.size), out.reshape(out.size)
+    for p in range(n_count * channels):
+        base, out_base = p * height * width, p * out_h * out_w
+        for i in range(out_h):
+            h0 = i * sh - pt
+            h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+            for j in range(out_w):
+                w0 = j * sw - pl
+                w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                total = t(0.0)
+                for h in range(h_lo, h_hi):
+                    line = base + h * width
+                    for w in range(w_lo, w_hi):
+                        total += src[_U(line + w)]
+                dst[_U(out_base + i * out_w + j)] = total / t((h_hi - h_lo) * (w_hi - w_lo))
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -93,22 +100,22 @@ def avg_pool_backward(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
     out_h, out_w = grad_out.shape[2], grad_out.shape[3]
     t = grad_x.dtype.type
     zero = t(0.0)
-    for n in range(n_count):
-        for c in range(channels):
-            plane = grad_x[n, c]
-            for h in range(height):
-                for w in range(width):
-                    plane[h, w] = zero
-            for i in range(out_h):
-                h0 = i * sh - pt
-                h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
-                for j in range(out_w):
-                    w0 = j * sw - pl
-                    w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
-                    share = grad_out[n, c, i, j] / t((h_hi - h_lo) * (w_hi - w_lo))
-                    for h in range(h_lo, h_hi):
-                        for w in range(w_lo, w_hi):
-                            plane[h, w] += share
+    dst, src = grad_x.reshape(grad_x.size), grad_out.reshape(grad_out.size)
+    for k in range(grad_x.size):
+        dst[_U(k)] = zero
+    for p in range(n_count * channels):
+        base, out_base = p * height * width, p * out_h * out_w
+        for i in range(out_h):
+            h0 = i * sh - pt
+            h_lo, h_hi = max(h0, 0), min(h0 + kh, height)
+            for j in range(out_w):
+                w0 = j * sw - pl
+                w_lo, w_hi = max(w0, 0), min(w0 + kw, width)
+                share = src[_U(out_base + i * out_w + j)] / t((h_hi - h_lo) * (w_hi - w_lo))
+                for h in range(h_lo, h_hi):
+                    line = base + h * width
+                    for w in range(w_lo, w_hi):
+                        dst[_U(line + w)] += share
 
 
 # The usual 2 x 2 window at stride 2 with every window inside the image: the fixed geometry lets
