@@ -72,10 +72,8 @@ def every_layer_dag(seed: int, standardize: bool = False) -> engine.Network:
     add("Reshape", {"target_shape": [6, 4]}, node_id="r1")
     add("Reshape", {"target_shape": [6, 4]}, node_id="r2")
     add("Concatenate", {"axis": 0}, node_id="stack")
-    # 'same' pads (top 1, left 0, bottom 1, right 1); linear: the ONNX import folds activations
-    # into Dense only, so an activated Conv2D comes back as two nodes (tests/engine/test_conv_export.py)
-    conv = {"filters": 2, "kernel_size": [3, 2], "padding": "same"}
-    add("Conv2D", conv, node_id="conv2d")
+    conv = {"filters": 2, "kernel_size": [3, 2], "padding": "same"}  # pads: top 1, left 0, bottom 1, right 1
+    add("Conv2D", {**conv, "activation": str(rng.choice(acts))}, node_id="conv2d")
     add("Reshape", {"target_shape": [6, 4]}, node_id="r_signal")
     add(
         "Conv1D",
