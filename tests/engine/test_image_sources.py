@@ -3,6 +3,7 @@ class; both train a small convolutional network."""
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -12,10 +13,13 @@ import pytest
 from PIL import Image
 
 from engine.data import image_folder as image_folder_module
-from engine.data import load_data, load_image_folder, load_npz, parse_data_argument
+from engine.data import load_data, load_image_folder, load_mnist, load_npz, parse_data_argument
+from engine.data_fit import fit_problems
 from engine.errors import DataError
+from engine.examples import example_path
 from engine.graph import NetworkSpec
 from engine.network import Network
+from tests.engine.data_server import require_mnist
 
 SHAPES = ("bars", "columns", "square")
 
@@ -207,3 +211,13 @@ def test_npz_images_train_a_small_cnn(tmp_path):
     np.savez(tmp_path / "shapes.npz", x=x, y=kinds)
     dataset = load_data({"source": "npz", "path": "shapes.npz"}, base_dir=tmp_path)
     assert _train(small_cnn([1, 16, 16], 3), dataset)["accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize(("example", "shape"), [("mnist_cnn", (1, 28, 28)), ("mnist_mlp", (784,))])
+def test_mnist_goes_into_an_image_input_as_images_and_into_a_flat_one_flat(example, shape):
+    data = load_mnist(require_mnist())
+    assert data.x.shape == (60000, 1, 28, 28) and data.x_val.shape == (10000, 1, 28, 28)
+    network = Network(NetworkSpec.from_dict(json.loads(example_path(example).read_text())))
+    assert fit_problems(network.spec, network.spec.infer_shapes(), network.training, data) == []
+    assert network.model.prepare_inputs(data.x[:5])[0].shape == (5, *shape)
+    assert network.predict(data.x_val[:5]).shape == (5, 10)
