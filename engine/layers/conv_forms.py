@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from engine.layers.pooling import SAME_NOTE
 from engine.registry import LAYERS
 
 if TYPE_CHECKING:
@@ -54,7 +55,8 @@ class ConvForms:
         return self.axes[-self.dims :]
 
     def to_onnx(self, g: LayerOnnxGraph, args: list[str], out: str, weights: dict[str, np.ndarray]) -> str:
-        """Conv with explicit pads [begin..., end...], strides and dilations, then the activation."""
+        """Conv with explicit pads [begin..., end...], strides and dilations, then the activation;
+        a 'same' convolution says so in its doc_string (SAME_NOTE), for the import."""
         axes = self._spatial()
         inputs = [args[0], g.tensor(f"{out}/kernel", weights["kernel"])]
         if "bias" in weights:
@@ -65,6 +67,8 @@ class ConvForms:
             "strides": [a.stride for a in axes],
             "dilations": [a.dilation for a in axes],
         }
+        if self.params["padding"] == "same":  # read back as "same" whatever the input size
+            attrs["doc_string"] = SAME_NOTE
         if self.activation.name == "linear":
             return g.add("Conv", inputs, out, out, **attrs)
         z = g.add("Conv", inputs, f"{out}/linear", f"{out}/linear", **attrs)
@@ -111,8 +115,10 @@ class ConvForms:
     @classmethod
     def from_onnx(cls, reader: LayerOnnxReader, node: Any) -> None:
         """Conv (group 1, explicit pads or auto_pad VALID / SAME_UPPER) as a Conv2D, or a Conv1D
-        for a 3-D kernel. Pads of 'valid' or of a stride-1 'same' map onto the padding parameter;
-        other pads need a ZeroPadding2D before the convolution."""
+        for a 3-D kernel. No pads, a NetCanvas export marked SAME_NOTE (its doc_string) and the
+        pads of a stride-1 'same' map onto the padding parameter (at larger strides 'same' pads
+        depend on the input size, which the reader does not give); other pads become a
+        ZeroPadding2D before the convolution."""
         ins, out = list(node.input), node.output[0]
         x = ins[0]
         kernel = reader.constant(ins[1]) if len(ins) >= 2 else None
@@ -139,8 +145,8 @@ class ConvForms:
             padding = "valid" if auto_pad == "VALID" else "same"
         elif auto_pad != "NOTSET":
             raise reader.fail(node, f"uses auto_pad {auto_pad}; NetCanvas reads VALID and SAME_UPPER")
-        elif not any(pads):
-            padding = "valid"
+        elif node.doc_string == SAME_NOTE or not any(pads):
+            padding = "same" if node.doc_string == SAME_NOTE else "valid"
         else:
             totals = [(k - 1) * d for k, d in zip(window, dilation, strict=True)]
             same = [t // 2 for t in totals] + [t - t // 2 for t in totals]

@@ -74,6 +74,27 @@ def test_onnx_export_matches_predict_and_reads_back(tmp_path):
     assert _diff(predict(imported, inputs), predict(network, inputs)) <= TOLERANCE
 
 
+@pytest.mark.parametrize("dims", [2, 1])
+def test_a_strided_same_convolution_reads_back_as_same(tmp_path, dims):
+    """Explicit 'same' pads at stride 2 depend on the input size; the export marks them."""
+    pytest.importorskip("onnx")
+    spec = engine.NetworkSpec(training={"loss": "mse"})
+    spec.add_node("Input", {"shape": [2, 9, 8] if dims == 2 else [2, 9]}, node_id="in")
+    params = {"filters": 3, "kernel_size": [3], "strides": [2], "padding": "same", "activation": "relu"}
+    spec.add_node(f"Conv{dims}D", params, node_id="conv")
+    spec.connect("in", "conv")
+    network = engine.Network(spec)
+    imported = import_onnx(export_network(network, "onnx", tmp_path / "m.onnx")[0])
+    assert {nid: node.type for nid, node in imported.spec.nodes.items()} == {
+        "in": "Input",
+        "conv": f"Conv{dims}D",
+    }
+    assert imported.spec.nodes["conv"].params["padding"] == "same"
+    assert imported.spec.nodes["conv"].params["activation"] == "relu"
+    inputs = random_inputs(network, 8)
+    assert _diff(predict(imported, inputs), predict(network, inputs)) <= TOLERANCE
+
+
 def test_pytorch_export_matches_predict(tmp_path):
     torch = pytest.importorskip("torch")
     network = conv_network(1)
