@@ -114,6 +114,10 @@ def test_files_are_read_as_netcanvas_reads_them(tmp_path):
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(30, 2, 3)), y=rng.integers(0, 3, 30))
     npz = {"source": "npz", "path": str(tmp_path / "d.npz"), "val_split": 0.3, "seed": 2}
     _assert_same(sources.load(npz), load_data(npz), 0.3, 2)
+    pixels = rng.integers(0, 256, (30, 5, 4), dtype=np.uint8)  # one channel of images, scaled to [0, 1]
+    np.savez(tmp_path / "i.npz", x=pixels, y=rng.integers(0, 3, 30), x_val=pixels[:4], y_val=np.arange(4) % 3)
+    images = {"source": "npz", "path": str(tmp_path / "i.npz"), "val_split": 0.3, "seed": 2}
+    _assert_same(sources.load(images), load_data(images), 0.3, 2)
     folder = tmp_path / "mnist"
     folder.mkdir()
     for prefix, count in (("train", 12), ("t10k", 5)):

@@ -172,6 +172,16 @@ def npz(path: Path) -> dict[str, np.ndarray]:
         return {key: archive[key] for key in ("x", "y", "x_val", "y_val") if key in archive.files}
 
 
+def npz_samples(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """x as NetCanvas takes it: 1-D as (N, 1), (N, H, W) images as one channel (N, 1, H, W),
+    uint8 pixels scaled to [0, 1]."""
+    if x.ndim < 2:
+        x = x.reshape(-1, 1)
+    elif x.ndim == 3:
+        x = x.reshape(len(x), 1, *x.shape[1:])
+    return x.astype(dtype) * dtype.type(1.0 / 255.0) if x.dtype == np.uint8 else x.astype(dtype)
+
+
 def _number(text: str, kind: type) -> float | int | None:
     try:
         return kind(text)
@@ -239,17 +249,15 @@ def load(config: dict, dtype: str = "float32", data_dir: str | Path | None = Non
         return Data(x, y, x_val, y_val, "classification")
     elif source == "npz":
         arrays = npz(path)
-        x = arrays["x"].reshape(len(arrays["x"]), -1) if arrays["x"].ndim < 2 else arrays["x"]
+        x = npz_samples(arrays["x"], dtype)
         task = "classification" if arrays["y"].dtype.kind in "biu" else "regression"
 
         def target(y: np.ndarray) -> np.ndarray:
             return y.astype(np.int64) if task == "classification" else y.reshape(len(y), -1).astype(dtype)
 
         if "x_val" in arrays:
-            x_val = arrays["x_val"].reshape(len(arrays["x_val"]), *x.shape[1:])
-            return Data(
-                x.astype(dtype), target(arrays["y"]), x_val.astype(dtype), target(arrays["y_val"]), task
-            )
+            x_val = npz_samples(arrays["x_val"], dtype)
+            return Data(x, target(arrays["y"]), x_val, target(arrays["y_val"]), task)
         y = target(arrays["y"])
     elif source == "csv":
         x, y, task = table(path, config.get("target"), config.get("features"), config.get("task", "auto"))
