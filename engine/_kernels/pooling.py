@@ -118,20 +118,24 @@ def avg_pool_backward(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
                         dst[_U(line + w)] += share
 
 
-# The usual 2 x 2 window at stride 2 with every window inside the image: the fixed geometry lets
-# the compiler unroll and vectorize what the general kernels above loop over (20-40x faster).
+# The usual 2 x 2 window at stride 2: the fixed geometry lets the compiler unroll and vectorize
+# what the general kernels above loop over (20-40x faster). Without a top/left pad the windows
+# start at (2i, 2j); "same" on an odd size adds one output row / column whose windows hold one
+# real row / column (the pad below / right of the image), handled after the full windows.
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def max_pool_2x2(x, out, argmax):
-    """max_pool with 2 x 2 windows at stride 2 and no padding (2 * OH <= H, 2 * OW <= W)."""
+    """max_pool with 2 x 2 windows at stride 2 starting at (2i, 2j): OH <= ceil(H / 2), OW <=
+    ceil(W / 2) (a last window past the image keeps its real values only)."""
     n_count, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
+    full_h, full_w = min(out_h, height // 2), min(out_w, width // 2)
     for n in range(n_count):
         for c in range(channels):
-            for i in range(out_h):
+            for i in range(full_h):
                 top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
                 row, where_row = out[n, c, i], argmax[n, c, i]
                 base = 2 * i * width
-                for j in range(out_w):
+                for j in range(full_w):
                     best = top[2 * j]
                     where = base + 2 * j
                     v = top[2 * j + 1]
@@ -148,48 +152,90 @@ def max_pool_2x2(x, out, argmax):
                         where = base + width + 2 * j + 1
                     row[j] = best
                     where_row[j] = where
+                for j in range(full_w, out_w):  # the last column alone
+                    best, where = top[2 * j], base + 2 * j
+                    v = bottom[2 * j]
+                    if v > best or v != v:
+                        best, where = v, base + width + 2 * j
+                    row[j] = best
+                    where_row[j] = where
+            for i in range(full_h, out_h):  # the last row alone
+                top = x[n, c, 2 * i]
+                row, where_row = out[n, c, i], argmax[n, c, i]
+                base = 2 * i * width
+                for j in range(out_w):
+                    best, where = top[2 * j], base + 2 * j
+                    if 2 * j + 1 < width:
+                        v = top[2 * j + 1]
+                        if v > best or v != v:
+                            best, where = v, base + 2 * j + 1
+                    row[j] = best
+                    where_row[j] = where
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def avg_pool_2x2(x, out):
-    """avg_pool with 2 x 2 windows at stride 2 and no padding (2 * OH <= H, 2 * OW <= W)."""
-    n_count, channels = x.shape[0], x.shape[1]
+    """avg_pool with 2 x 2 windows at stride 2 starting at (2i, 2j), as max_pool_2x2."""
+    n_count, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]
-    quarter = out.dtype.type(0.25)
+    full_h, full_w = min(out_h, height // 2), min(out_w, width // 2)
+    t = out.dtype.type
+    quarter, half = t(0.25), t(0.5)
     for n in range(n_count):
         for c in range(channels):
-            for i in range(out_h):
+            for i in range(full_h):
                 top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
                 row = out[n, c, i]
-                for j in range(out_w):
+                for j in range(full_w):
                     row[j] = (top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]) * quarter
+                for j in range(full_w, out_w):
+                    row[j] = (top[2 * j] + bottom[2 * j]) * half
+            for i in range(full_h, out_h):
+                top = x[n, c, 2 * i]
+                row = out[n, c, i]
+                for j in range(full_w):
+                    row[j] = (top[2 * j] + top[2 * j + 1]) * half
+                for j in range(full_w, out_w):
+                    row[j] = top[2 * j]
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def avg_pool_2x2_backward(grad_out, grad_x):
-    """avg_pool_backward with 2 x 2 windows at stride 2 and no padding."""
+    """avg_pool_backward with 2 x 2 windows at stride 2 starting at (2i, 2j), as max_pool_2x2."""
     n_count, channels, height, width = grad_x.shape
     out_h, out_w = grad_out.shape[2], grad_out.shape[3]
+    full_h, full_w = min(out_h, height // 2), min(out_w, width // 2)
     t = grad_x.dtype.type
-    quarter, zero = t(0.25), t(0.0)
+    quarter, half, zero = t(0.25), t(0.5), t(0.0)
     for n in range(n_count):
         for c in range(channels):
             plane = grad_x[n, c]
-            for h in range(2 * out_h, height):  # a row / column no window reaches
+            for h in range(min(2 * out_h, height), height):  # a row / column no window reaches
                 for w in range(width):
                     plane[h, w] = zero
-            for h in range(2 * out_h):
-                for w in range(2 * out_w, width):
+            for h in range(min(2 * out_h, height)):
+                for w in range(min(2 * out_w, width), width):
                     plane[h, w] = zero
-            for i in range(out_h):
+            for i in range(full_h):
                 g = grad_out[n, c, i]
                 top, bottom = plane[2 * i], plane[2 * i + 1]
-                for j in range(out_w):
+                for j in range(full_w):
                     share = g[j] * quarter
                     top[2 * j] = share
                     top[2 * j + 1] = share
                     bottom[2 * j] = share
                     bottom[2 * j + 1] = share
+                for j in range(full_w, out_w):
+                    top[2 * j] = g[j] * half
+                    bottom[2 * j] = g[j] * half
+            for i in range(full_h, out_h):
+                g = grad_out[n, c, i]
+                top = plane[2 * i]
+                for j in range(full_w):
+                    top[2 * j] = g[j] * half
+                    top[2 * j + 1] = g[j] * half
+                for j in range(full_w, out_w):
+                    top[2 * j] = g[j]
 
 
 # ----------------------------------------------------------------------- NumPy twins

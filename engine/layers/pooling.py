@@ -86,9 +86,9 @@ class _Pooling(Layer):
         self.image_out = (channels, axes[0].out, axes[1].out)
         self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
         # The kernels (NumPy twins for dtypes Numba is not compiled for) and the arguments after
-        # the input: the 2 x 2 / stride 2 ones when every window lies inside the image.
+        # the input: the 2 x 2 / stride 2 ones when no window starts above or left of the image.
         suffix = "" if self.dtype in KERNEL_DTYPES else "_ref"
-        pairs = self.window == (2, 2, 2, 2, 0, 0) and all(a.pad_after == 0 for a in axes)
+        pairs = self.window == (2, 2, 2, 2, 0, 0)  # the pads after, if any, are the 2x2 kernels' job
         kind, geometry = ("max" if self.mode == "max" else "avg"), (() if pairs else self.window)
         name = f"{kind}_pool{'_2x2' if pairs else ''}"
         self._pool = getattr(_k, name + suffix)

@@ -81,11 +81,19 @@ def test_kernels_agree_with_their_numpy_twins(case, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(2, 3, 6, 6), (2, 3, 7, 5), (1, 1, 2, 3)])
-def test_two_by_two_kernels_agree_with_the_general_ones_and_their_twins(shape, dtype):
+@pytest.mark.parametrize(
+    ("shape", "padding"),
+    [
+        *(((2, 3, 6, 6), "valid"), ((2, 3, 7, 5), "valid"), ((1, 1, 2, 3), "valid")),
+        *(((2, 3, 6, 6), "same"), ((2, 3, 7, 5), "same"), ((1, 2, 1, 1), "same"), ((2, 2, 5, 8), "same")),
+    ],
+)
+def test_two_by_two_kernels_agree_with_the_general_ones_and_their_twins(shape, padding, dtype):
     rng = np.random.default_rng(0)
     x = rng.integers(-3, 4, size=shape).astype(dtype)  # ties: the first maximum wins
-    out_shape = (*shape[:2], shape[2] // 2, shape[3] // 2)  # "valid": a last odd row / column unused
+    # "valid": a last odd row / column unused; "same": a last window holding it alone
+    rounding = (lambda n: n // 2) if padding == "valid" else (lambda n: (n + 1) // 2)
+    out_shape = (*shape[:2], rounding(shape[2]), rounding(shape[3]))
     g = rng.normal(size=out_shape).astype(dtype)
     results = []
     for pool, pool_backward, avg, avg_backward in (
@@ -115,11 +123,12 @@ def test_two_by_two_kernels_agree_with_the_general_ones_and_their_twins(shape, d
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-def test_layers_use_the_two_by_two_kernels_only_where_every_window_is_inside():
+def test_layers_use_the_two_by_two_kernels_for_two_by_two_windows_at_stride_two():
     assert make("MaxPooling2D", {}, (3, 26, 26), np.float32)._pool is k.max_pool_2x2
     assert make("AveragePooling2D", {}, (3, 11, 11), np.float32)._pool is k.avg_pool_2x2
-    assert make("MaxPooling2D", {"padding": "same"}, (3, 11, 11), np.float32)._pool is k.max_pool
+    assert make("MaxPooling2D", {"padding": "same"}, (3, 11, 11), np.float32)._pool is k.max_pool_2x2
     assert make("AveragePooling2D", {"strides": [1]}, (3, 4, 4), np.float32)._pool is k.avg_pool
+    assert make("MaxPooling2D", {"pool_size": [2, 3]}, (3, 4, 6), np.float32)._pool is k.max_pool
 
 
 def test_max_pooling_keeps_the_first_maximum_and_lets_nan_win():
