@@ -113,3 +113,44 @@ def test_input_gradient_matches_torch(geometry):
     np.testing.assert_allclose(
         layer.grads["kernel"] - 0.02 * layer.weights["kernel"], kernel.grad.numpy(), atol=1e-12
     )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_convolution_as_output_trains_through_the_fused_loss(dtype):
+    """Sigmoid + binary cross-entropy on a Conv2D's own output: the trainer reads the
+    pre-activation (a channels-first view of the product layout) and hands back its gradient."""
+    spec = engine.NetworkSpec(
+        training={
+            "loss": "binary_crossentropy",
+            "optimizer": {"type": "sgd", "learning_rate": 0.5},
+            "batch_size": 5,
+            "epochs": 1,
+            "shuffle": False,
+            "dtype": dtype,
+        }
+    )
+    spec.add_node("Input", {"shape": [2, 6, 5]}, node_id="in")
+    conv = {
+        "filters": 3,
+        "kernel_size": [3, 2],
+        "strides": [2, 1],
+        "padding": "same",
+        "activation": "sigmoid",
+    }
+    spec.add_node("Conv2D", conv, node_id="conv")
+    spec.connect("in", "conv")
+    net = engine.Network(spec)
+    layer = net.model.layers["conv"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 2, 6, 5)).astype(dtype)
+    y = (rng.random((5, *layer.output_shape_)) > 0.5).astype(dtype)
+    kernel = torch.tensor(layer.weights["kernel"].copy(), requires_grad=True)
+    bias = torch.tensor(layer.weights["bias"].copy(), requires_grad=True)
+    logits = torch_forward(layer, torch.from_numpy(x), kernel, bias)
+    F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)).backward()
+    net.fit(x, y)
+    tol = TOLERANCES[dtype]
+    np.testing.assert_allclose(
+        layer.weights["kernel"], (kernel - 0.5 * kernel.grad).detach().numpy(), atol=tol
+    )
+    np.testing.assert_allclose(layer.weights["bias"], (bias - 0.5 * bias.grad).detach().numpy(), atol=tol)
