@@ -10,6 +10,7 @@ allocated; the second decodes the pixels into one array.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ class _Header:
 
 
 def _class_folders(folder: Path) -> list[Path]:
-    """The class sub-folders (sorted by name), each holding at least one file."""
+    """The class sub-folders, sorted by name (names starting with '.' left out)."""
     try:
         entries = sorted(
             (entry for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith(".")),
@@ -87,7 +88,7 @@ def _png_files(folder: Path) -> list[tuple[Path, int]]:
     return sorted(files, key=lambda item: (item[1], item[0].name))
 
 
-def _open(path: Path) -> tuple[Image.Image, object]:
+def _open(path: Path) -> tuple[Image.Image, io.BufferedReader]:
     """The image (header read, pixels not yet decoded) and its open file."""
     handle = open_data_file(path, "PNG", MAX_PNG_BYTES)
     try:
