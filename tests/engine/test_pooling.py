@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine  # noqa: F401  (registers every type)
+import engine
 from engine._kernels import pooling as k
 from engine.errors import GraphError
 from engine.layers.reshaping import zero_pads
@@ -297,3 +297,19 @@ def test_forward_and_backward_match_pytorch(type_name, params, shape, dtype):
 def test_canvas_labels(type_name, params, label):
     cls = LAYERS.get(type_name)
     assert cls.describe(resolve_params(cls, params, type_name)) == label
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ncv"])
+def test_padding_and_pooling_parameters_round_trip_in_network_files(suffix, tmp_path):
+    spec = engine.NetworkSpec()
+    spec.add_node("Input", {"shape": [2, 5, 5]}, node_id="image")
+    spec.add_node("ZeroPadding2D", {"padding": "0, 1, 2, 3"}, node_id="pad")
+    spec.add_node("AveragePooling2D", {"pool_size": [3, 2], "strides": 2, "padding": "same"}, node_id="pool")
+    spec.connect("image", "pad")
+    spec.connect("pad", "pool")
+    network = engine.Network(spec)
+    engine.save(network, tmp_path / f"net{suffix}")
+    loaded = engine.load(tmp_path / f"net{suffix}")
+    for nid in ("pad", "pool"):
+        assert loaded.spec.nodes[nid].params == network.spec.nodes[nid].params
+    assert loaded.model.shapes["pool"] == network.model.shapes["pool"] == (2, 3, 5)
