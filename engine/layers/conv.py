@@ -25,6 +25,7 @@ from engine.layers.window_geometry import AxisWindow, window_sizes, windows
 from engine.registry import LAYERS, ParamSpec
 
 _MAX_WORKSPACES = 4  # batch sizes whose arrays a convolution keeps at once
+INFERENCE_VALUES = 1 << 23  # the most columns or products (each) an inference pass keeps at once
 
 
 def _specs(size_help: str) -> tuple[ParamSpec, ...]:
@@ -163,39 +164,68 @@ class _Conv(ConvForms, ActivatedLayer):
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
         """Output `(N, filters, *out_spatial)` of input `(N, *input_shape)`, into reused arrays:
-        valid until the next forward with the same batch size."""
+        valid until the next forward with the same batch size. Inference on a batch larger than
+        INFERENCE_VALUES allows runs in chunks into a new output array, so predicting on a large
+        batch keeps only chunk-sized columns (and keeps no pre-activation for backward)."""
         x = self._images(inputs[0])
-        batch = x.shape[0]
-        compiled = self.dtype in KERNEL_DTYPES
-        cols = self._workspace(batch, "cols")
-        (_k.im2col if compiled else _k.im2col_ref)(x, cols, *self.geometry_args)
-        z = self._workspace(batch, "z")
-        kernel = self.weights["kernel"].reshape(self.params["filters"], self.taps)
-        np.matmul(kernel, cols, out=z)
-        self.z_rows = z
-        out = self._workspace(batch, "a")
+        batch, filters = x.shape[0], self.params["filters"]
         bias = self.weights.get("bias", np.empty(0, self.dtype))
-        if bias.shape not in ((0,), (self.params["filters"],)) or bias.dtype != self.dtype:
+        if bias.shape not in ((0,), (filters,)) or bias.dtype != self.dtype:
             raise GraphError(
-                f"{self.name} '{self.node_id}' expects a bias of shape ({self.params['filters']},) and "
+                f"{self.name} '{self.node_id}' expects a bias of shape ({filters},) and "
                 f"dtype {self.dtype}, got {shape_text(bias.shape)} {bias.dtype}"
             )
+        chunk = max(1, INFERENCE_VALUES // (max(self.taps, filters) * self.positions))
+        if training or batch <= chunk:
+            z = self._workspace(batch, "z")
+            out = self._workspace(batch, "a")
+            self._compute(x, self._workspace(batch, "cols"), z, out, bias)
+            self.z_rows = z
+            # (N, filters, *out_spatial) view of z: valid until backward, which writes z's gradient there
+            self.pre_activation = z.reshape(filters, batch, *self.output_shape_[1:]).swapaxes(0, 1)
+        else:
+            chunk = -(-batch // -(-batch // chunk))  # equal chunks: no small last one
+            out = np.empty((batch, filters, self.positions), self.dtype)
+            cols_chunk, z_chunk = self._workspace(chunk, "cols"), self._workspace(chunk, "z")
+            for start in range(0, batch, chunk):
+                rows = min(chunk, batch - start) * self.positions
+                cols = cols_chunk.reshape(-1)[: self.taps * rows].reshape(self.taps, rows)
+                z = z_chunk.reshape(-1)[: filters * rows].reshape(filters, rows)
+                self._compute(x[start : start + chunk], cols, z, out[start : start + chunk], bias)
+            self.z_rows = self.pre_activation = None  # type: ignore[assignment]
+        self.out = out.reshape(batch, *self.output_shape_)
+        return self.out
+
+    def _compute(
+        self, x: np.ndarray, cols: np.ndarray, z: np.ndarray, out: np.ndarray, bias: np.ndarray
+    ) -> None:
+        """out (n, F, P) = activation(kernel @ im2col(x) + bias) for images x (n, C, H, W), through
+        the columns `cols` (C*kh*kw, n*P) and the products `z` (F, n*P), which keeps the biased
+        pre-activation; all C-contiguous, of the layer's dtype."""
+        compiled = self.dtype in KERNEL_DTYPES
+        (_k.im2col if compiled else _k.im2col_ref)(x, cols, *self.geometry_args)
+        np.matmul(self.weights["kernel"].reshape(self.params["filters"], self.taps), cols, out=z)
         code = self.activation.kernel_code if compiled else None
         fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
         fused(z, bias, out, _ka.LINEAR if code is None else code, self._alpha())
-        self.out = out.reshape(batch, *self.output_shape_)
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
-            self.out[...] = self.activation.forward(self.out)
-        # (N, filters, *out_spatial) view of z: valid until backward, which writes z's gradient there
-        self.pre_activation = z.reshape(self.params["filters"], batch, *self.output_shape_[1:]).swapaxes(0, 1)
-        return self.out
+            images = out.reshape(x.shape[0], *self.output_shape_)
+            images[...] = self.activation.forward(images)
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         code = self.activation.kernel_code
         if code is None or self.dtype not in KERNEL_DTYPES:
-            grad_out = self.activation.backward(self.pre_activation, self.out, grad_out)
+            grad_out = self.activation.backward(self._pre_activation(), self.out, grad_out)
             code = _ka.LINEAR
         return self._backward_rows(grad_out, code)
+
+    def _pre_activation(self) -> np.ndarray:
+        if self.pre_activation is None:
+            raise GraphError(
+                f"{self.name} '{self.node_id}': backward needs the forward of a training batch "
+                "(a large inference batch keeps no pre-activation)"
+            )
+        return self.pre_activation
 
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         return self._backward_rows(grad_z, _ka.LINEAR)
@@ -203,6 +233,7 @@ class _Conv(ConvForms, ActivatedLayer):
     def _backward_rows(self, grad: np.ndarray, code: int) -> list[np.ndarray | None]:
         """Backward from `grad` (N, filters, *out_spatial), d(loss)/d(output) through activation
         `code` (LINEAR: d(loss)/d(pre-activation))."""
+        self._pre_activation()
         batch, filters = self.out.shape[0], self.params["filters"]
         if grad.shape != self.out.shape:
             raise GraphError(

@@ -172,3 +172,26 @@ def test_a_bias_of_the_wrong_length_is_refused_before_the_kernels():
     layer.weights["bias"] = np.zeros(2)
     with pytest.raises(GraphError, match=r"expects a bias of shape \(3,\) and dtype float64, got \(2,\)"):
         layer.forward([np.zeros((2, 1, 5, 5))], training=False, rng=None)
+
+
+@pytest.mark.parametrize("activation", ["relu", "softmax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_inference_batches_run_in_chunks_with_the_same_outputs(monkeypatch, activation, dtype):
+    import engine.layers.conv as conv_module
+
+    params = {
+        "filters": 3,
+        "kernel_size": [2, 3],
+        "strides": [2, 1],
+        "padding": "same",
+        "activation": activation,
+    }
+    layer = build("Conv2D", params, (2, 7, 6), dtype)
+    x = np.random.default_rng(0).normal(size=(11, 2, 7, 6)).astype(dtype)
+    whole = layer.forward([x], training=True, rng=None).copy()
+    monkeypatch.setattr(conv_module, "INFERENCE_VALUES", 12 * 4 * 6 * 4)  # 4 samples a chunk
+    chunked = layer.forward([x], training=False, rng=None)
+    np.testing.assert_array_equal(chunked, whole)
+    assert sorted(layer._workspaces) == [4, 11]  # the chunks kept 4-sample columns and products
+    with pytest.raises(GraphError, match="backward needs the forward of a training batch"):
+        layer.backward(np.ones_like(chunked))
