@@ -137,6 +137,17 @@ def test_max_pooling_keeps_the_first_maximum_and_lets_nan_win():
     k.max_pool(x, 2, 2, 2, 2, 0, 0, out, argmax)
     assert out[0, 0, 0, 0] == 5.0 and argmax[0, 0, 0, 0] == 1  # the first 5 of (1, 5, 5, 2)
     assert np.isnan(out[0, 0, 0, 1]) and argmax[0, 0, 0, 1] == 6
+    # at column stride 1 (its own loop): windows (1, 5 | 5, 2), (5, 5 | 2, nan), (5, 0 | nan, 9)
+    out, argmax = np.empty((1, 1, 1, 3)), np.empty((1, 1, 1, 3), np.int32)
+    k.max_pool(x, 2, 2, 1, 1, 0, 0, out, argmax)
+    assert out[0, 0, 0, 0] == 5.0 and np.isnan(out[0, 0, 0, 1:]).all()
+    assert argmax[0, 0, 0].tolist() == [1, 6, 6]
+    # a window of -inf only: its first real position, as PyTorch
+    x = np.full((1, 1, 2, 3), -np.inf)
+    for strides, where in (((1, 1), [0, 0]), ((2, 2), [0, 1])):  # one column of pad at the left
+        out, argmax = np.empty((1, 1, 1, 2)), np.empty((1, 1, 1, 2), np.int32)
+        k.max_pool(x, 2, 2, *strides, 0, 1, out, argmax)
+        assert np.isneginf(out).all() and argmax[0, 0, 0].tolist() == where
 
 
 # --------------------------------------------------------------------------- gradients
