@@ -1,6 +1,6 @@
 """Per-layer health while training: gradient norm over time (vanishing gradients show as lines
-sinking towards zero on the log axis), dead ReLU and saturated sigmoid/tanh fractions, and the
-activation histogram of a chosen layer."""
+sinking towards zero on the log axis), dead ReLU and saturated sigmoid/tanh fractions (a channel
+counts as one unit in image layers), and the activation histogram of a chosen layer."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ class HealthView(QWidget):
         self.fraction_plot.setYRange(0, 1)
         self.fraction_plot.setToolTip(
             "Blue: fraction of ReLU units that output 0 for every probe sample "
-            "(dead). Orange: fraction of sigmoid/tanh outputs in the flat tails "
+            "(dead; in a convolution a unit is a channel, dead when 0 at every position). "
+            "Orange: fraction of sigmoid/tanh outputs in the flat tails "
             "(saturated, tiny derivative)."
         )
         self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#3b82f6")
