@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QSizeF
+from PySide6.QtCore import QRectF, QSizeF, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.training.empty_hint import EmptyHint
-from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic
+from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic, tile_at
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, scroll_when_narrow
 
@@ -25,6 +25,8 @@ DARK_TEXT = QColor("#0f172a")
 
 
 class ConfusionView(QWidget):
+    sample_clicked = Signal(int)  # the validation index of a misclassified sample clicked
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.matrix: np.ndarray | None = None
@@ -49,8 +51,13 @@ class ConfusionView(QWidget):
         self.counts = TextGrid(9)
         self.plot.addItem(self.counts)
         self.samples = pg.GraphicsLayoutWidget()
-        self.samples.setToolTip("Validation samples the network gets wrong, captioned true → predicted")
+        self.samples.setToolTip(
+            "Validation samples the network gets wrong, captioned true → predicted "
+            "(a convolutional network: click one to see its feature maps)"
+        )
         self.sample_image, self.captions = mosaic_view(self.samples.addViewBox())
+        self.samples.scene().sigMouseClicked.connect(self._sample_click)
+        self.tiles_shown: tuple[tuple[int, int], int] | None = None  # (tile shape, count) drawn
         self.weights = pg.GraphicsLayoutWidget()
         self.weights.setToolTip(
             "The first layer's weights per unit, drawn in the input's image shape (red +, blue -)"
@@ -77,6 +84,7 @@ class ConfusionView(QWidget):
         """The empty state: no matrix, samples or weights of any network (the validation data,
         which belongs to the data section, stays)."""
         self.matrix = self.misclassified = self.misclassified_as = self.first_kernel = None
+        self.tiles_shown = None
         self.dirty = False
         self.image.clear()
         self.counts.set_labels([], QRectF(0, 0, 1, 1), (1, 1))
@@ -159,6 +167,7 @@ class ConfusionView(QWidget):
         if self.misclassified is None or shape is None:
             return
         shown = self.misclassified[:SAMPLE_TILES]
+        self.tiles_shown = (shape, len(shown))
         self.sample_label.setText(
             f"Misclassified samples (first {len(shown)})" if len(shown) else "Misclassified samples: none"
         )
@@ -186,6 +195,15 @@ class ConfusionView(QWidget):
             shape,
             GRID_COLUMNS,
         )
+
+    def _sample_click(self, event) -> None:
+        """Emit `sample_clicked` with the validation index of the sample tile under `event`."""
+        if self.tiles_shown is None or self.misclassified is None or self.sample_image.image is None:
+            return
+        at = self.sample_image.mapFromScene(event.scenePos())
+        n = tile_at(at.x(), at.y(), self.tiles_shown[0], GRID_COLUMNS, self.tiles_shown[1])
+        if n is not None:
+            self.sample_clicked.emit(int(self.misclassified[n]))
 
     def table(self) -> tuple[list[str], list[list[float]]]:
         if self.matrix is None:

@@ -129,6 +129,17 @@ def tile_origin(n: int, shape: tuple[int, int], columns: int) -> tuple[int, int]
     return column * (shape[1] + TILE_GAP), row * (shape[0] + TILE_GAP)
 
 
+def tile_at(x: float, y: float, shape: tuple[int, int], columns: int, count: int) -> int | None:
+    """The tile of a mosaic of `count` (height, width) tiles `columns` wide under image pixel
+    (x, y); None in a gap or outside."""
+    if x < 0 or y < 0:
+        return None
+    column, dx = divmod(int(x), shape[1] + TILE_GAP)
+    row, dy = divmod(int(y), shape[0] + TILE_GAP)
+    n = row * columns + column
+    return n if column < columns and dx < shape[1] and dy < shape[0] and n < count else None
+
+
 def show_mosaic(
     image: pg.ImageItem,
     tiles: list[np.ndarray],

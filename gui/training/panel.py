@@ -65,6 +65,7 @@ class TrainingPanel(QWidget):
         self.features = FeatureMapsView()
         self.features.sample_chosen.connect(self._sample_chosen)
         self.results = ConfusionView()
+        self.results.sample_clicked.connect(self._misclassified_clicked)
         self.data_panel = DataPanel(session)
         self.tabs = QTabWidget()
         # A narrow dock shows the tabs with scroll arrows: say what they do.
@@ -253,6 +254,13 @@ class TrainingPanel(QWidget):
         if snapshot is not None:
             self.features.add_snapshot(snapshot)
             self.features.redraw()
+
+    def _misclassified_clicked(self, index: int) -> None:
+        """A misclassified validation image clicked on the Results tab: a convolutional network
+        shows its feature maps."""
+        if self.features.snapshot is not None and self.features.source == "validation":
+            self.features.choose(index)
+            self.tabs.setCurrentWidget(self.features)
 
     def _epochs_ended(self, reports: list[EpochReport]) -> None:
         for report in reports:

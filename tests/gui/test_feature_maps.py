@@ -212,3 +212,50 @@ def test_the_probe_of_an_image_network_takes_fewer_samples():
     x = np.zeros((1000, 1, 28, 28), np.float32)
     assert len(probe_inputs(network(True), x)) == PROBE_VALUES // (32 * 26 * 26) == 46
     assert len(probe_inputs(network(False), x)) == PROBE_SAMPLES
+
+
+def test_clicking_a_misclassified_image_shows_its_feature_maps(window, qtbot, tmp_path):
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtTest import QTest
+
+    from gui.training.image_grid import TILE_GAP
+
+    open_file(window, qtbot, write_cnn(tmp_path))
+    train(window, qtbot)
+    panel = window.training_panel
+    results, features = panel.results, panel.features
+    panel.tabs.setCurrentWidget(results)
+    wrong = np.array([9, 4, 11])  # (as if these were wrong: the bars may all be learnt)
+    results.update_epoch(results.matrix, wrong, None, np.array([1, 0, 0]))
+    results.redraw()
+    qtbot.wait(50)  # (the view box fits the mosaic)
+    inside_second_tile = results.sample_image.mapToScene(QPointF(SIDE + TILE_GAP + SIDE / 2, SIDE / 2))
+    point = results.samples.mapFromScene(inside_second_tile)
+    QTest.mouseClick(results.samples.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert panel.tabs.currentWidget() is features
+    assert features.picker.value() == 4 and features.snapshot.sample == 4
+    for nid, maps in expected_maps(window, 4).items():
+        np.testing.assert_allclose(features.snapshot.feature_maps[nid], maps, rtol=1e-5, atol=1e-6)
+    panel.tabs.setCurrentWidget(results)
+    gap = results.samples.mapFromScene(results.sample_image.mapToScene(QPointF(SIDE + 1, SIDE / 2)))
+    QTest.mouseClick(results.samples.viewport(), Qt.MouseButton.LeftButton, pos=gap)
+    assert panel.tabs.currentWidget() is results  # a click between tiles picks nothing
+
+
+@pytest.mark.parametrize(
+    "x, y, expected",
+    [
+        (0, 0, 0),
+        (7.9, 7.9, 0),
+        (8.5, 3, None),
+        (10, 3, 1),
+        (3, 10, 3),
+        (13, 13, None),
+        (-1, 3, None),
+        (40, 0, None),
+    ],
+)
+def test_tile_at_inverts_the_mosaic_layout(x, y, expected):
+    from gui.training.image_grid import tile_at
+
+    assert tile_at(x, y, (8, 8), 3, 4) == expected  # 4 tiles of 8x8, 3 a row, 2-pixel gaps
