@@ -32,6 +32,10 @@ KERNEL_TESTS = [
     "tests/engine/test_blas_chain.py",
     "tests/engine/test_fused_path.py",
     "tests/engine/test_api_checks.py",
+    "tests/engine/test_conv_kernels.py",
+    "tests/engine/test_conv.py",
+    "tests/engine/test_pooling.py",
+    "tests/engine/test_image_tensors.py",
     "tests/engine/test_kernels_boundscheck.py",
 ]
 """Every test file that runs the kernels in engine/_kernels (directly or through their callers)."""
