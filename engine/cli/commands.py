@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         help="data source: a synthetic set name (xor, spiral, ...), mnist or fashion_mnist "
         "(downloaded once into the user's data cache), mnist:DIR or fashion_mnist:DIR (a folder "
-        "with the four IDX files), csv:PATH[:TARGET] or npz:PATH (default: the file's data section)",
+        "with the four IDX files), csv:PATH[:TARGET], npz:PATH or image_folder:DIR (PNG images in one "
+        "sub-folder per class) (default: the file's data section)",
     )
     train.add_argument(
         "-o", "--output", help="trained network to write (.ncv or .json; default FILE_trained.ncv)"
