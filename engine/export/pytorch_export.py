@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from engine.activations import get_activation
+from engine.data.download import REMOTE_SETS, set_folder
 from engine.data.sources import FILE_SOURCES
 from engine.errors import ConfigError
 from engine.export import check_export, docstring_text, node_mapping, python_names
@@ -231,6 +232,8 @@ def data_settings(network: Network, base_dir: Path | None) -> dict[str, Any]:
         if not path.is_absolute() and base_dir is not None:
             path = (base_dir / path).resolve()
         data["path"] = str(path)
+    elif source in REMOTE_SETS:  # downloaded into the user's data cache: train.py reads it there
+        data["path"] = str(set_folder(source))
     return data
 
 

@@ -19,6 +19,7 @@ import pytest
 import engine
 from engine.data import load_data
 from engine.export import export_network
+from engine.export.pytorch_export import data_settings
 from engine.registry import DATASETS, resolve_params
 from tests.engine.test_export_cases import (
     CASES,
@@ -129,6 +130,35 @@ def test_files_are_read_as_netcanvas_reads_them(tmp_path):
         (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(header + labels.tobytes())
     mnist = {"source": "mnist", "path": str(folder)}
     _assert_same(sources.load(mnist), load_data(mnist), 0.2, 0)
+    fashion = {"source": "fashion_mnist", "path": str(folder)}
+    _assert_same(sources.load(fashion), load_data(fashion), 0.2, 0)
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_an_image_folder_is_read_as_netcanvas_reads_it(tmp_path, colour):
+    Image = pytest.importorskip("PIL.Image", reason="image folders need Pillow")
+    sources = _data_sources(tmp_path)
+    rng = np.random.default_rng(1)
+    for name, count in (("b_bars", 4), ("a_dots", 5), (".hidden", 2)):
+        (tmp_path / "png" / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (6, 5), dtype=np.uint8)
+            image = Image.fromarray(pixels, "L")
+            if colour and i == 0:  # one colour image makes the set RGB
+                image = Image.fromarray(rng.integers(0, 256, (6, 5, 4), dtype=np.uint8), "RGBA")
+            image.save(tmp_path / "png" / name / f"{i}.png")
+        (tmp_path / "png" / name / "notes.txt").write_text("not an image")
+    config = {"source": "image_folder", "path": str(tmp_path / "png"), "val_split": 0.25, "seed": 3}
+    ours = sources.load(config)
+    assert ours.x.shape[1:] == ((3 if colour else 1), 6, 5)
+    _assert_same(ours, load_data(config), 0.25, 3)
+
+
+def test_a_downloaded_set_is_read_from_the_users_data_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETCANVAS_DATA_DIR", str(tmp_path / "cache"))
+    network = engine.Network(engine.NetworkSpec(data={"source": "fashion_mnist"}))
+    settings = data_settings(network, None)
+    assert Path(settings["path"]) == tmp_path / "cache" / "fashion_mnist"
 
 
 # ----------------------------------------------------------------------- training script

@@ -3,8 +3,9 @@
 Copied verbatim into every PyTorch export (as data_sources.py next to train.py). It reproduces
 NetCanvas's own loaders exactly (the tests compare both): the synthetic sets are generated with
 the same formulas and random draws (TensorFlow Playground's generators, coordinates divided by 6),
-MNIST from a folder of IDX files (raw or .gz), NPZ archives with x / y (and x_val / y_val), and
-CSV tables with a header row. The train/validation split is NetCanvas's too.
+MNIST and Fashion-MNIST from a folder of IDX files (raw or .gz), NPZ archives with x / y (and
+x_val / y_val), CSV tables with a header row, and folders of PNG images in one sub-folder per
+class (these need Pillow). The train/validation split is NetCanvas's too.
 
     data = load(config, dtype="float32")   # config: the file's "data" section, every key filled
     data.x, data.y, data.x_val, data.y_val, data.mean, data.std
@@ -166,6 +167,39 @@ def mnist(folder: Path, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     return tuple(arrays)
 
 
+def image_folder(folder: Path, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y): PNG images (N, C, H, W) in [0, 1] and class ids, one sub-folder per class in sorted
+    order (names starting with '.' left out); C is 1 when every image is grayscale, else 3 (RGB,
+    alpha dropped); 16-bit grayscale is scaled by 65535."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise SystemExit("this network's data is a folder of PNG images: pip install Pillow") from None
+    classes = sorted(e.name for e in folder.iterdir() if e.is_dir() and not e.name.startswith("."))
+    files = [
+        (path, label)
+        for label, name in enumerate(classes)
+        for path in sorted((folder / name).iterdir(), key=lambda p: p.name)
+        if path.name.lower().endswith(".png") and not path.name.startswith(".")
+    ]
+    gray_modes = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L")
+    with_modes = []
+    for path, _ in files:
+        with Image.open(path) as image:
+            with_modes.append(image.mode in gray_modes)
+    channels = 1 if all(with_modes) else 3
+    x = []
+    for path, _ in files:
+        with Image.open(path) as image:
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                values = np.asarray(image, dtype=np.float64) / 65535.0
+            else:
+                values = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.float64) / 255.0
+        values = values[None] if values.ndim == 2 else values.transpose(2, 0, 1)
+        x.append(np.repeat(values, channels, axis=0) if len(values) != channels else values)
+    return np.stack(x).astype(dtype), np.array([label for _, label in files], dtype=np.int64)
+
+
 def npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays x, y (and x_val, y_val when present) of an .npz archive, without pickle."""
     with np.load(path, allow_pickle=False) as archive:
@@ -244,7 +278,7 @@ def load(config: dict, dtype: str = "float32", data_dir: str | Path | None = Non
         path = Path(data_dir) / (path.name if path.is_absolute() else path)
     if source in SYNTHETIC:
         x, y, task = synthetic(source, {**config, "seed": seed})
-    elif source == "mnist":
+    elif source in ("mnist", "fashion_mnist"):
         x, y, x_val, y_val = mnist(path, dtype)
         return Data(x, y, x_val, y_val, "classification")
     elif source == "npz":
@@ -259,6 +293,9 @@ def load(config: dict, dtype: str = "float32", data_dir: str | Path | None = Non
             x_val = npz_samples(arrays["x_val"], dtype)
             return Data(x, target(arrays["y"]), x_val, target(arrays["y_val"]), task)
         y = target(arrays["y"])
+    elif source == "image_folder":
+        x, y = image_folder(path, dtype)
+        task = "classification"
     elif source == "csv":
         x, y, task = table(path, config.get("target"), config.get("features"), config.get("task", "auto"))
     else:
