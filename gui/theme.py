@@ -231,6 +231,32 @@ def _glyph_merge(painter: QPainter, s: float) -> None:
     painter.drawLine(join, QPointF(s * 0.78, s * 0.5))
 
 
+def _glyph_convolution(painter: QPainter, s: float) -> None:
+    """An image with a 3x3 window sliding over it."""
+    painter.drawRect(QRectF(s * 0.2, s * 0.2, s * 0.6, s * 0.6))
+    thin = QPen(painter.pen())
+    thin.setWidthF(s / 28)
+    painter.setPen(thin)
+    painter.setBrush(QColor(255, 255, 255, 110))
+    painter.drawRect(QRectF(s * 0.3, s * 0.3, s * 0.3, s * 0.3))
+    for k in (1, 2):
+        painter.drawLine(QPointF(s * (0.3 + 0.1 * k), s * 0.3), QPointF(s * (0.3 + 0.1 * k), s * 0.6))
+        painter.drawLine(QPointF(s * 0.3, s * (0.3 + 0.1 * k)), QPointF(s * 0.6, s * (0.3 + 0.1 * k)))
+
+
+def _glyph_pooling(painter: QPainter, s: float) -> None:
+    """Four cells become one."""
+    thin = QPen(painter.pen())
+    thin.setWidthF(s / 24)
+    painter.setPen(thin)
+    for i in range(2):
+        for j in range(2):
+            painter.drawRect(QRectF(s * (0.18 + 0.14 * i), s * (0.36 + 0.14 * j), s * 0.14, s * 0.14))
+    painter.drawLine(QPointF(s * 0.52, s * 0.5), QPointF(s * 0.64, s * 0.5))
+    painter.setBrush(QColor("white"))
+    painter.drawRect(QRectF(s * 0.68, s * 0.43, s * 0.14, s * 0.14))
+
+
 def _glyph_default(painter: QPainter, s: float) -> None:
     painter.drawRoundedRect(QRectF(s * 0.3, s * 0.3, s * 0.4, s * 0.4), s * 0.06, s * 0.06)
 
@@ -242,4 +268,6 @@ _GLYPHS = {
     "Regularization": _glyph_regularization,
     "Reshape": _glyph_reshape,
     "Merge": _glyph_merge,
+    "Convolution": _glyph_convolution,
+    "Pooling": _glyph_pooling,
 }

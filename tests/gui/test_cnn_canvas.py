@@ -123,3 +123,10 @@ def test_the_palette_lists_the_new_groups_with_icon_and_description(editor, grou
         assert not item.icon(0).isNull()
     default = group_icon("No such group").pixmap(32, 32).toImage()
     assert group_icon(group).pixmap(32, 32).toImage() != default  # its own colour and glyph
+
+
+def test_every_layer_group_has_a_glyph_of_its_own():
+    from gui.theme import _GLYPHS
+
+    groups = {LAYERS.get(name).group for name in LAYERS.names()}
+    assert groups - set(_GLYPHS) == set()
