@@ -12,7 +12,15 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.training.empty_hint import EmptyHint
-from gui.training.image_grid import LIGHT_TEXT, TextGrid, diverging, grey, mosaic_view, show_mosaic, tile_at
+from gui.training.image_grid import (
+    LIGHT_TEXT,
+    TextGrid,
+    diverging,
+    mosaic_view,
+    picture,
+    show_mosaic,
+    tile_at,
+)
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, scroll_when_narrow
 
@@ -176,7 +184,7 @@ class ConfusionView(QWidget):
             texts = [f"{self.val_classes[i]}→{p}" for i, p in zip(shown, self.misclassified_as, strict=False)]
         show_mosaic(
             self.sample_image,
-            [grey(self.val_x[i].reshape(shape)) for i in shown],
+            [picture(self.val_x[i], shape) for i in shown],
             shape,
             GRID_COLUMNS,
             self.captions,
@@ -213,9 +221,9 @@ class ConfusionView(QWidget):
 
 
 def image_shape(feature_shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """(height, width) when samples of this shape are greyscale images: (H, W), (1, H, W), or a
-    flat square of at least 8x8 (e.g. 784 = 28x28); else None."""
-    if len(feature_shape) == 3 and feature_shape[0] == 1:
+    """(height, width) when samples of this shape are pictures: greyscale (H, W) or (1, H, W),
+    colour (3, H, W), or a flat square of at least 8x8 (e.g. 784 = 28x28); else None."""
+    if len(feature_shape) == 3 and feature_shape[0] in (1, 3):
         return feature_shape[1], feature_shape[2]
     if len(feature_shape) == 2:
         return feature_shape  # type: ignore[return-value]

@@ -46,7 +46,7 @@ from gui.training.confusion_view import class_indices, image_shape
 from gui.training.csv_import import CsvImportDialog
 from gui.training.data_cards import SourceCards, description, heading, title
 from gui.training.download import DownloadBox
-from gui.training.image_grid import grey, mosaic_view, show_mosaic
+from gui.training.image_grid import mosaic_view, picture, show_mosaic
 from gui.training.session import TrainingSession
 from gui.training.surface_view import class_brushes
 
@@ -479,7 +479,7 @@ class DataPanel(QWidget):
             )
             show_mosaic(
                 image,
-                [grey(data.x[i].reshape(shape)) for i in shown],
+                [picture(data.x[i], shape) for i in shown],
                 shape,
                 THUMBNAIL_COLUMNS,
                 captions,

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidge
 from engine.training.monitor import MonitorSnapshot
 from gui.training.confusion_view import VIRIDIS, class_indices, image_shape
 from gui.training.empty_hint import EmptyHint
-from gui.training.image_grid import coloured, diverging, grey, mosaic_view, show_mosaic
+from gui.training.image_grid import coloured, diverging, mosaic_view, picture, show_mosaic
 from gui.training.plot_style import scroll_when_narrow
 
 MAP_COLUMNS = 16  # feature-map tiles per row
@@ -208,10 +208,5 @@ def value_range(maps: np.ndarray) -> tuple[float, float]:
 def input_tile(sample: np.ndarray) -> np.ndarray | None:
     """RGB (H, W, 3) of one input as an image: greyscale (1, H, W), (H, W) or a flat square, or
     colour (3, H, W); None for other inputs."""
-    if sample.ndim == 3 and sample.shape[0] == 3:
-        low, high = value_range(sample)
-        return np.round(255 * np.clip((sample.transpose(1, 2, 0) - low) / ((high - low) or 1), 0, 1)).astype(
-            np.uint8
-        )
     shape = image_shape(sample.shape)
-    return grey(np.nan_to_num(sample.reshape(shape))) if shape is not None else None
+    return picture(sample, shape) if shape is not None else None

@@ -109,6 +109,17 @@ def grey(tile: np.ndarray) -> np.ndarray:
     return np.repeat(level[..., None], 3, axis=2)
 
 
+def picture(sample: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """RGB tile of one sample of (height, width) pictures: greyscale (H·W values) or colour
+    (3·H·W values, channels first), stretched to its own min..max."""
+    height, width = shape
+    if sample.size == 3 * height * width:
+        rgb = np.nan_to_num(sample.reshape(3, height, width).transpose(1, 2, 0).astype(np.float64))
+        low, high = float(rgb.min()), float(rgb.max())
+        return np.round(255 * (rgb - low) / ((high - low) or 1.0)).astype(np.uint8)
+    return grey(np.nan_to_num(sample.reshape(shape)))
+
+
 def diverging(tile: np.ndarray, bound: float | None = None) -> np.ndarray:
     """RGB of a weight tile on a diverging colour map (red +, blue -), 0 in the middle and +-`bound`
     at the ends (default: the tile's own largest magnitude)."""

@@ -52,3 +52,34 @@ def test_the_image_folder_card_reads_a_folder_and_trains_on_it(window, qtbot, tm
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=60000)
     history = window.document.network.history.epochs
     assert len(history["loss"]) == 15 and history["val_accuracy"][-1] >= 0.9
+
+
+def test_colour_images_are_previewed_in_colour(window, qtbot, tmp_path, monkeypatch):
+    Image = __import__("PIL.Image", fromlist=["Image"])
+    import numpy as np
+
+    for name, colour in (("blue", (20, 40, 230)), ("red", (230, 30, 20))):
+        (tmp_path / "png" / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = np.zeros((12, 12, 3), np.uint8)
+            pixels[2 + i : 9 + i, 2:9] = colour
+            Image.fromarray(pixels, "RGB").save(tmp_path / "png" / name / f"{i}.png")
+    spec = small_cnn([3, 12, 12], 2)
+    doc = {"format": "netcanvas", "format_version": 1, **spec.to_dict()}
+    (tmp_path / "net.json").write_text(json.dumps(doc))
+    assert window.load_path(tmp_path / "net.json")
+    panel = window.training_panel.data_panel
+    panel.reveal()
+    qtbot.waitUntil(panel.cards.isVisible)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(tmp_path / "png"))
+    _click_card(panel, "image_folder")
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert "8 samples of shape (3, 12, 12)" in panel.summary.text()
+    shot = panel.preview.grab().toImage()
+    colours = {
+        (c.red() > 150 and c.blue() < 100, c.blue() > 150 and c.red() < 100)
+        for c in (
+            shot.pixelColor(x, y) for x in range(0, shot.width(), 2) for y in range(0, shot.height(), 2)
+        )
+    }
+    assert (True, False) in colours and (False, True) in colours  # red and blue pictures, not grey
