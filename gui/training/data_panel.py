@@ -402,14 +402,15 @@ class DataPanel(QWidget):
         )
 
     def choose_image_folder(self) -> bool:
+        """Read in the background (thousands of PNG files take a while): the window stays free,
+        and a folder that cannot be read says why in the summary and the status bar."""
         folder = QFileDialog.getExistingDirectory(
             self, "Folder with one sub-folder of PNG images per class", self._start_folder()
         )
         if folder:
             self.session.allow_location(folder)
-        return bool(folder) and self.apply_config(
-            {"source": "image_folder", "path": folder, "val_split": self.split.value() / 100}
-        )
+        config = {"source": "image_folder", "path": folder, "val_split": self.split.value() / 100}
+        return bool(folder) and self._set_data(config)
 
     def choose_csv(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(

@@ -83,3 +83,38 @@ def test_colour_images_are_previewed_in_colour(window, qtbot, tmp_path, monkeypa
         )
     }
     assert (True, False) in colours and (False, True) in colours  # red and blue pictures, not grey
+
+
+def test_a_chosen_folder_is_read_off_the_gui_thread_and_a_bad_one_says_why(
+    window, qtbot, tmp_path, monkeypatch
+):
+    import threading
+
+    import engine.data.sources as sources
+
+    folder = make_png_set(tmp_path / "shapes")
+    (tmp_path / "bad" / "only_class").mkdir(parents=True)
+    spec = small_cnn([1, 16, 16], 3)
+    doc = {"format": "netcanvas", "format_version": 1, **spec.to_dict()}
+    (tmp_path / "net.json").write_text(json.dumps(doc))
+    assert window.load_path(tmp_path / "net.json")
+    panel = window.training_panel.data_panel
+    panel.reveal()
+    qtbot.waitUntil(panel.cards.isVisible)
+    readers = []
+    real = sources.load_image_folder
+
+    def reading(*args, **kwargs):
+        readers.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "load_image_folder", reading)
+    answers = [str(folder), str(tmp_path / "bad")]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: answers.pop(0))
+    _click_card(panel, "image_folder")
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
+    assert readers and threading.main_thread() not in readers
+    panel.change_button.click()
+    qtbot.waitUntil(lambda: "Data not loaded" in panel.summary.text(), timeout=10000)
+    assert "at least two classes" in panel.summary.text()
+    assert window.document.spec.data["path"] == str(tmp_path / "bad")
