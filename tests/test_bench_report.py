@@ -116,7 +116,7 @@ def test_a_full_run_rewrites_the_tables_and_keeps_the_prose(tmp_path, monkeypatc
     assert "| wide-f32 |" in after and "| mnist-f64 |" not in after  # the old rows are gone
     assert "mnist-f32: step time / matmul-only time | 1.29" in _block(after, "extras")
     assert "Machine: Fake CPU 9000, 2 cores" in _block(after, "run")
-    assert "## How the engine gets there" in after and "## Status against issue 5" in after
+    assert "## How the engine gets there" in after and "## Status against the speed targets" in after
 
 
 def test_a_quick_run_writes_nothing(tmp_path, monkeypatch):
