@@ -80,6 +80,8 @@ def run_case(case: str, repeats: int) -> dict:
     window.show()
     window.document.load_network(network, path)
     window.document.set_training({**network.spec.training, "epochs": epochs})
+    if "path" in network.spec.data:  # data outside the example's folder waits for the user's Load
+        window.session.allow_location(network.spec.data["path"])
     window.document.set_data(network.spec.data)
     window.maybe_save = lambda: True  # app.quit() closes the window; the trained result is not kept
     window.training_panel.redraw_hidden_tabs = True
