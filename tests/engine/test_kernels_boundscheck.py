@@ -31,6 +31,7 @@ KERNEL_TESTS = [
     "tests/engine/test_dense_chain.py",
     "tests/engine/test_blas_chain.py",
     "tests/engine/test_fused_path.py",
+    "tests/engine/test_small_net_kernels.py",
     "tests/engine/test_api_checks.py",
     "tests/engine/test_conv_kernels.py",
     "tests/engine/test_conv.py",

@@ -210,3 +210,36 @@ def test_data_that_cannot_be_read_counts_as_a_problem(window, qtbot, cache):
     window.document.set_data({"source": "xor"})  # readable data: the problem goes with it
     qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=10000)
     assert "not downloaded" not in window.problems_button.toolTip()
+
+
+def test_data_preview_colours_points_by_class_with_one_brush_per_class(window, qtbot):
+    from gui.training.surface_view import CLASS_COLOURS
+
+    _open(window, qtbot, "xor.json")
+    (scatter,) = window.training_panel.data_panel.preview.ci.getItem(0, 0).listDataItems()
+    brushes = list(scatter.data["brush"])
+    y = window.session.dataset.y.reshape(-1).astype(int)
+    assert len(brushes) == len(y) and len({id(b) for b in brushes}) == len(set(y))  # shared per class
+    assert [b.color().name() for b in brushes] == [CLASS_COLOURS[c] for c in y]
+
+
+def test_image_data_preview_is_one_mosaic_captioned_by_class(window, qtbot, tmp_path):
+    from gui.training.data_panel import THUMBNAIL_COLUMNS, THUMBNAILS
+    from gui.training.image_grid import TILE_GAP
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 30)
+    np.savez(tmp_path / "digits.npz", x=rng.random((30, 784)).astype(np.float32), y=y)
+    _open(window, qtbot, "xor.json")
+    assert window.training_panel.data_panel.apply_config(
+        {"source": "npz", "path": str(tmp_path / "digits.npz")}
+    )
+    box = window.training_panel.data_panel.preview.ci.getItem(0, 0)
+    image, captions = box.addedItems
+    rows = THUMBNAILS // THUMBNAIL_COLUMNS
+    assert image.image.shape == (
+        rows * (28 + TILE_GAP) - TILE_GAP,
+        THUMBNAIL_COLUMNS * (28 + TILE_GAP) - TILE_GAP,
+        4,
+    )
+    assert [text for *_, text, _ in captions.labels] == [str(c) for c in y[:THUMBNAILS]]
