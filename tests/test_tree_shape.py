@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("engine", "gui", "bench")
+PACKAGES = ("engine", "gui", "bench", "tests")
 MAX_LINES = 500
 
 
