@@ -279,6 +279,9 @@ def main(argv=None) -> int:
         if args.metrics_json:
             Path(args.metrics_json).write_text(json.dumps({**logs, "processes": world}, indent=2) + "\n")
     if world > 1:
+        # every process waits for process 0's files: a worker that tore its connections down while
+        # another still used them aborted ("terminate called without an active exception")
+        dist.barrier()
         dist.destroy_process_group()
     return 0
 
