@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 Shape = tuple[int, ...]
 
 
+# The parameters every layer with a kernel and an activation shares (Dense, Conv2D, Conv1D).
+ACTIVATION_SPEC = ParamSpec(
+    "activation", "choice", "linear", "Non-linearity applied to the output", choices_from="activations"
+)
+KERNEL_SPECS = (
+    ParamSpec(
+        "kernel_initializer", "choice", "glorot_uniform", "How the weights start", choices_from="initializers"
+    ),
+    ParamSpec("bias_initializer", "choice", "zeros", "How the biases start", choices_from="initializers"),
+    ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
+    ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
+)
+
+
 def shape_text(shape: Shape | list[int]) -> str:
     """(28, 28) and (3,) as people write them."""
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"

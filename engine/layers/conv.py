@@ -19,7 +19,7 @@ from engine._kernels import conv as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
-from engine.layers.base import ActivatedLayer, Shape, shape_text
+from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, ActivatedLayer, Shape, shape_text
 from engine.layers.conv_forms import ConvForms
 from engine.layers.window_geometry import AxisWindow, window_sizes, windows
 from engine.registry import LAYERS, ParamSpec
@@ -41,24 +41,9 @@ def _specs(size_help: str) -> tuple[ParamSpec, ...]:
             choices=("valid", "same"),
         ),
         ParamSpec("dilation_rate", "shape", (1,), f"Spacing between kernel taps: {size_help}"),
-        ParamSpec(
-            "activation",
-            "choice",
-            "linear",
-            "Non-linearity applied to the output",
-            choices_from="activations",
-        ),
+        ACTIVATION_SPEC,
         ParamSpec("use_bias", "bool", True, "Add a learned bias to each filter"),
-        ParamSpec(
-            "kernel_initializer",
-            "choice",
-            "glorot_uniform",
-            "How the weights start",
-            choices_from="initializers",
-        ),
-        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start", choices_from="initializers"),
-        ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
-        ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
+        *KERNEL_SPECS,
     )
 
 

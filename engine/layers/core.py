@@ -11,7 +11,7 @@ from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
-from engine.layers.base import ActivatedLayer, Layer, Shape, shape_text
+from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, ActivatedLayer, Layer, Shape, shape_text
 from engine.registry import LAYERS, ParamSpec
 
 if TYPE_CHECKING:
@@ -21,14 +21,6 @@ _NO_BIAS = {dtype: np.empty(0, dtype) for dtype in KERNEL_DTYPES}
 # Activations NumPy computes faster than a scalar Numba loop (its SIMD tanh: 5x in float32).
 UFUNC_ACTIVATIONS = {_k.TANH: np.tanh}
 _MAX_WORKSPACES = 6  # batch sizes whose arrays a Dense layer keeps at once
-
-_ACTIVATION = ParamSpec(
-    "activation",
-    "choice",
-    "linear",
-    "Non-linearity applied to the output",
-    choices_from="activations",
-)
 
 
 @LAYERS.register
@@ -66,18 +58,9 @@ class Dense(ActivatedLayer):
     description = "Fully connected layer: every input feeds every unit"
     param_specs = (
         ParamSpec("units", "int", 32, "Number of neurons (outputs)", minimum=1, maximum=1_000_000),
-        _ACTIVATION,
+        ACTIVATION_SPEC,
         ParamSpec("use_bias", "bool", True, "Add a learned bias to each unit"),
-        ParamSpec(
-            "kernel_initializer",
-            "choice",
-            "glorot_uniform",
-            "How the weights start",
-            choices_from="initializers",
-        ),
-        ParamSpec("bias_initializer", "choice", "zeros", "How the biases start", choices_from="initializers"),
-        ParamSpec("kernel_l1", "float", 0.0, "L1 penalty on the weights (sparsity)", minimum=0.0),
-        ParamSpec("kernel_l2", "float", 0.0, "L2 penalty on the weights (weight decay)", minimum=0.0),
+        *KERNEL_SPECS,
     )
 
     @classmethod
@@ -289,7 +272,7 @@ class Activation(ActivatedLayer):
     group = "Activation"
     description = "Applies a non-linearity to each value (softmax: over the last axis)"
     param_specs = (
-        _ACTIVATION,
+        ACTIVATION_SPEC,
         ParamSpec(
             "alpha",
             "float",
