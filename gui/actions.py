@@ -267,6 +267,8 @@ class Actions:
 
         self.train_menu = train = bar.addMenu("&Train")
         train.addAction(self.training_settings)
+        # filled by the lesson and explorer modules when the window installs them
+        lessons = bar.addMenu("&Lessons")
 
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts, self.about])
@@ -280,6 +282,7 @@ class Actions:
             "panels": panels,
             "theme": theme,
             "train": train,
+            "lessons": lessons,
             "help": help_menu,
         }
         for menu in self.menus.values():
