@@ -163,7 +163,9 @@ class Network:
         thinned to at most 2,048 values a key past that: see `History`).
 
         `overrides` replace training settings for this call only (the network's own settings,
-        saved with it, stay as they are): loss, optimizer, learning_rate, seed, clip_norm, dtype.
+        saved with it, stay as they are): loss, optimizer, learning_rate, seed, clip_norm, dtype,
+        until_stopped (True: train until `control.stop()`; `epochs` then only sets the schedule's
+        length) and pace (optimizer steps a second; `control.set_pace` changes it while it runs).
         Training continues from the current weights and optimizer state.
         """
         saved = self.training
@@ -209,6 +211,8 @@ class Network:
             early_stopping=config.early_stopping,
             history=self.history,
             control=control,
+            until_stopped=config.until_stopped,
+            pace=config.pace,
         )
         trainer.fit(inputs, targets, validation, callbacks)
         self.last_stop_reason = trainer.stop_reason

@@ -43,8 +43,9 @@ class ProgressPrinter(Callback):
     def on_epoch_end(self, event: EpochEnd) -> None:
         numbers = "  ".join(f"{k} {v:.4f}" for k, v in event.logs.items() if k != "lr")
         prefix = "\r" if self.interactive else ""
+        of = f"/{event.epochs}" if event.epochs else ""  # (0: until stopped)
         self.stream.write(
-            f"{prefix}Epoch {event.epoch + 1}/{event.epochs}  {numbers}  "
+            f"{prefix}Epoch {event.epoch + 1}{of}  {numbers}  "
             f"{event.samples_per_second:,.0f} samples/s  {event.seconds:.1f}s\n"
         )
         self.stream.flush()

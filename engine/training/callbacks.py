@@ -58,7 +58,7 @@ class BatchesEnd:
 @dataclass
 class EpochEnd:
     epoch: int  # 0-based
-    epochs: int
+    epochs: int  # the run's end (whole life, as `epoch + 1` of its last); 0 until stopped
     logs: dict[str, float]  # Keras keys: loss, accuracy, val_loss, val_accuracy, ...
     seconds: float
     samples_per_second: float

@@ -18,6 +18,21 @@ TRAINING_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("batch_size", "int", 32, "Samples per gradient step", minimum=1, maximum=1_000_000),
     ParamSpec("epochs", "int", 20, "Passes over the training data", minimum=1, maximum=1_000_000),
     ParamSpec(
+        "until_stopped",
+        "bool",
+        False,
+        "Train until Stop is pressed; the epoch count then only sets the schedule's length",
+    ),
+    ParamSpec(
+        "pace",
+        "float",
+        None,
+        "Optimizer steps a second, to watch it learn (empty = as fast as it goes)",
+        minimum=0.01,
+        maximum=1_000_000.0,
+        optional=True,
+    ),
+    ParamSpec(
         "seed", "int", 0, "Seed for initial weights, shuffling and dropout", minimum=0, maximum=2**32 - 1
     ),
     ParamSpec("dtype", "choice", "float32", "Floating-point precision", choices=("float32", "float64")),
@@ -73,7 +88,7 @@ class TrainingConfig:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
-        # batch_size, epochs, seed, dtype, shuffle, clip_norm read like attributes
+        # batch_size, epochs, until_stopped, pace, seed, dtype, shuffle, clip_norm read like attributes
         settings = self.__dict__.get("settings", {})
         if name in settings:
             return settings[name]

@@ -57,9 +57,13 @@ class Trainer:
         history: History | None = None,
         control: TrainingControl | None = None,
         fused_paths: bool | None = None,
+        until_stopped: bool = False,
+        pace: float | None = None,
     ):
         """`fused_paths`: None lets the fused runners (small-net, BLAS-chain) train where they
-        apply, False never."""
+        apply, False never. `until_stopped`: train until the control says stop (or early
+        stopping does); `epochs` is then only the schedule's length. `pace`: optimizer steps a
+        second to start at (the control's `set_pace`), None as fast as it goes."""
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
@@ -73,6 +77,8 @@ class Trainer:
         self.history = history if history is not None else History()
         self.last_predictions: np.ndarray | None = None  # validation outputs of the last evaluate()
         self.control = control or TrainingControl()
+        self.until_stopped = until_stopped
+        self.control.set_pace(pace)
         self.base_learning_rate = float(optimizer.params["learning_rate"])
         start = self.history.epoch_count
         self.shuffle_rng = np.random.default_rng([seed, 1, start])
@@ -153,8 +159,8 @@ class Trainer:
         waited = 0
         end = first_epoch + self.epochs
         epoch = first_epoch
-        while epoch < end:
-            if self._epochs_per_call(end - epoch, count) > 1:
+        while epoch < end or self.until_stopped:
+            if self._epochs_per_call(self._remaining(epoch, end), count) > 1:
                 done = self._whole_epochs(x, y, validation, epoch, end, batches, callbacks)
                 if done is None:
                     return "stopped"
@@ -203,15 +209,24 @@ class Trainer:
         logs["lr"] = lr
         self.history.append_epoch(logs)
         seconds = max(seconds, 1e-9)
+        shown_end = 0 if self.until_stopped else end
         for cb in callbacks:
-            cb.on_epoch_end(EpochEnd(epoch, end, logs, seconds, count / seconds))
+            cb.on_epoch_end(EpochEnd(epoch, shown_end, logs, seconds, count / seconds))
         return logs
+
+    def _remaining(self, epoch: int, end: int) -> int:
+        """Epochs left to run from `epoch`; until stopped, as many as one call may run."""
+        return EPOCH_RUN_MAX_SAMPLES if self.until_stopped else end - epoch
 
     def _epochs_per_call(self, remaining: int, count: int) -> int:
         """How many whole epochs the next runner call may run (sized as EPOCH_RUN_* say): several
         only with a runner that `runs_epochs`, while not paused and without early stopping (which
         must look at every epoch first)."""
-        if not self._planned().runs_epochs or self.early_stopping is not None or self.control.paused:
+        if (
+            not self._planned().runs_epochs
+            or self.early_stopping is not None
+            or self.control.one_batch_at_a_time
+        ):
             return 1
         count = max(count, 1)
         first = EPOCH_RUN_SAMPLES // count
@@ -233,9 +248,9 @@ class Trainer:
             return None
         self._apply_changes(0.0)
         runner, count = self._planned(), len(y)
-        if self.control.paused or not runner.runs_epochs:
+        if self.control.one_batch_at_a_time or not runner.runs_epochs:
             return 0
-        run = self._epochs_per_call(end - epoch, count)
+        run = self._epochs_per_call(self._remaining(epoch, end), count)
         lrs = np.array(
             [self.schedule.learning_rate(self.base_learning_rate, e, end) for e in range(epoch, epoch + run)]
         )
@@ -305,7 +320,7 @@ class Trainer:
                     runner.end_epoch(batch)
                     runner = successor
                     runner.start_epoch(x, y, order, totals, batch)
-            size = 1 if self.control.paused else min(runner.batches_per_call, batches - batch)
+            size = 1 if self.control.one_batch_at_a_time else min(runner.batches_per_call, batches - batch)
             values = runner.run_batches(batch, size, lr)
             finite = values if math.isfinite(values[-1]) else values[:-1]
             self._report(finite, epoch, batch, batches, len(y), lr, callbacks)
