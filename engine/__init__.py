@@ -24,6 +24,7 @@ from engine.graph import NetworkSpec, Node, Problem
 from engine.io import load, save
 from engine.network import Network
 from engine.registry import REGISTRIES
+from engine.trace import NodeTrace, Trace
 from engine.training import schedules
 from engine.training.callbacks import BatchEnd, BatchesEnd, Callback, EpochEnd, History
 
@@ -42,9 +43,11 @@ __all__ = [
     "NetworkSpec",
     "NetCanvasError",
     "Node",
+    "NodeTrace",
     "Problem",
     "REGISTRIES",
     "RegistryError",
+    "Trace",
     "TrainingError",
     "activations",
     "data",

@@ -18,6 +18,7 @@ from engine.metrics import METRICS, default_metrics
 from engine.model import Model
 from engine.optimizers import Optimizer, get_optimizer
 from engine.summary import summary_table
+from engine.trace import Trace, sample_batch, target_batch, trace_model
 from engine.training.callbacks import Callback, History
 from engine.training.config import TrainingConfig
 from engine.training.control import TrainingControl
@@ -138,6 +139,19 @@ class Network:
         inputs = self._inputs(x, "evaluate")
         targets = self._targets(y, len(inputs[0]), "evaluate")
         return evaluate(self.model, loss, self._metrics(), inputs, targets, batch_size)
+
+    def trace(self, x: Any, y: Any, weights: list[np.ndarray] | None = None) -> Trace:
+        """One sample's forward pass, loss and backward pass, node by node (`engine.trace`), in
+        inference mode on a copy: this network is unchanged. `x`: one sample shaped like the
+        Input (or `(1, *shape)`; standardized if the network carries a scaler); `y`: its target,
+        a class id for sparse losses, else shaped like the output; `weights` (get_weights order):
+        trace those instead of the network's own."""
+        model = self.model
+        loss = get_loss(self.training.loss.type, **self.training.loss.params)
+        inputs = self._inputs(sample_batch(x, model.input_ids, model.shapes, "trace"), "trace")
+        targets = self._targets(target_batch(y, loss, model.output_shape, "trace"), 1, "trace")
+        arrays = model.get_weights() if weights is None else weights
+        return trace_model(self.spec, model.dtype, arrays, loss, inputs, targets)
 
     def _metrics(self) -> list[Any]:
         names = self.training.metrics
