@@ -42,6 +42,7 @@ from engine.file_limits import (
 from engine.graph import NetworkSpec
 from engine.network import Network
 from engine.optimizers import get_optimizer
+from engine.runs import MAX_RUN_WEIGHT_BYTES, attach_weights, read_runs, runs_payload, weights_check
 from engine.training.callbacks import History
 
 try:
@@ -55,6 +56,8 @@ NETWORK_MEMBER = "network.json"
 WEIGHTS_MEMBER = "weights.npz"
 OPTIMIZER_MEMBER = "optimizer.npz"
 HISTORY_MEMBER = "history.json"
+RUNS_MEMBER = "runs.json"  # the Runs list (engine/runs.py), with its weights in runs.npz
+RUNS_WEIGHTS_MEMBER = "runs.npz"
 _TEMP_TAIL = re.compile(r"[0-9a-f]{8}\.tmp")  # after ".NAME.", as _create_temp names them
 _MAX_SLOTS = 4  # per-weight state arrays an optimizer keeps at most (Adam: m, v, v_max)
 _MAX_STEPS = 2**53  # optimizer steps a history may count (exact as a float)
@@ -101,6 +104,11 @@ def save(network: Network, path: str | os.PathLike[str]) -> None:
                 }
             ),
         )
+        if network.runs:
+            runs_text, run_arrays = runs_payload(network.runs)
+            archive.writestr(RUNS_MEMBER, runs_text)
+            if run_arrays:
+                archive.writestr(RUNS_WEIGHTS_MEMBER, _npz_bytes(run_arrays))
     _write_atomic(path, buffer.getvalue())
 
 
@@ -322,6 +330,17 @@ def _load_archive(path: Path) -> Network:
             where = f"{name}/{HISTORY_MEMBER}"
             payload = read_member(archive, entries[HISTORY_MEMBER], MAX_HISTORY_BYTES, where)
             network.history = _read_history(payload, where)
+        if RUNS_MEMBER in entries:
+            where = f"{name}/{RUNS_MEMBER}"
+            runs = read_runs(
+                parse_json(read_member(archive, entries[RUNS_MEMBER], MAX_JSON_BYTES, where), where), where
+            )
+            if RUNS_WEIGHTS_MEMBER in entries:
+                where = f"{name}/{RUNS_WEIGHTS_MEMBER}"
+                payload = read_member(archive, entries[RUNS_WEIGHTS_MEMBER], MAX_RUN_WEIGHT_BYTES, where)
+                items = sum(4 * len(run.settings["nodes"]) for run in runs)
+                attach_weights(runs, read_npz(payload, where, weights_check(runs, where), items), where)
+            network.runs = runs
     return network
 
 

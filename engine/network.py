@@ -17,6 +17,7 @@ from engine.losses import get_loss
 from engine.metrics import METRICS, default_metrics
 from engine.model import Model
 from engine.optimizers import Optimizer, get_optimizer
+from engine.runs import Run
 from engine.summary import summary_table
 from engine.trace import Trace, sample_batch, target_batch, trace_model
 from engine.training.callbacks import Callback, History
@@ -35,6 +36,7 @@ class Network:
         self.scaler: Standardizer | None = None
         self.optimizer: Optimizer | None = None
         self._model: Model | None = None
+        self.runs: list[Run] = []  # the training runs kept for comparison (engine/runs.py)
 
     # -------------------------------------------------------------- structure
     @property

@@ -3,7 +3,7 @@ NetworkFileError naming the file, within the time limit; nothing else escapes.
 
 Seeded and repeatable: byte flips, truncations, insertions, zip-structure mutations (headers,
 compression methods, flags, sizes, names, members dropped, doubled or replaced) and JSON-structure
-mutations over every example and a trained `.ncv`; Hypothesis drives the JSON-structure part.
+mutations over every example, a trained `.ncv` and one with a run; Hypothesis drives the JSON-structure part.
 `NETCANVAS_FUZZ_CASES=10000` raises the count of the seeded run (it prints its tally with -s).
 """
 
@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine.errors import NetworkFileError
+from engine.runs import record_run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 SEEDED_CASES = int(os.environ.get("NETCANVAS_FUZZ_CASES", "2000"))
@@ -50,6 +51,10 @@ def seeds(tmp_path_factory) -> list[tuple[str, bytes]]:
     network.fit(x, (x[:, 0] > 0).astype(np.float32), epochs=3, batch_size=16)
     engine.save(network, folder / "trained.ncv")
     found.append((".ncv", (folder / "trained.ncv").read_bytes()))
+    history = network.history  # and with a Run (its runs.json and runs.npz)
+    network.runs = [record_run([], network.spec, history, 0, network.model.named_weights(), "finished")]
+    engine.save(network, folder / "runs.ncv")
+    found.append((".ncv", (folder / "runs.ncv").read_bytes()))
     return found
 
 
