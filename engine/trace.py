@@ -112,7 +112,7 @@ def sample_batch(x: Any, input_ids: list[str], shapes: dict[str, Shape], where: 
             f"or dict of one sample each, got {got}"
         )
     return [
-        _one(value, shapes[nid], f"{where}: Input '{nid}'")
+        _one(value, shapes[nid], f"{where}: Input '{nid}'", keep_shape=True)
         for nid, value in zip(input_ids, values, strict=True)
     ]
 
@@ -125,8 +125,10 @@ def target_batch(y: Any, loss: Loss, output_shape: Shape, where: str) -> np.ndar
     return _one(y, shape, f"{where}: {loss.name} expects {what}; y")
 
 
-def _one(value: Any, shape: Shape, label: str) -> np.ndarray:
-    """`value` as a batch of one of `shape`: given as `shape`, `(1, *shape)` or as many values."""
+def _one(value: Any, shape: Shape, label: str, keep_shape: bool = False) -> np.ndarray:
+    """`value` as a batch of one of `shape`: given as `shape`, `(1, *shape)` or as many values
+    (`keep_shape`: those then stay in their own shape, `(1, *value.shape)`, as a standardizer
+    fitted on the data's shape reads them; `Model.prepare_inputs` reshapes them after it)."""
     try:
         array = np.asarray(value)
     except (TypeError, ValueError):
@@ -139,6 +141,8 @@ def _one(value: Any, shape: Shape, label: str) -> np.ndarray:
             f"{label} expects one sample of shape {_text(shape)} (or {_text((1, *shape))}), got shape "
             f"{_text(array.shape)}"
         )
+    if keep_shape and array.shape not in (shape, (1, *shape)):
+        return array[None]
     return array.reshape((1, *shape))
 
 

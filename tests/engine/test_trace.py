@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import engine
+from engine.data import Standardizer
 from engine.graph import NetworkSpec
 from engine.registry import LAYERS
 from engine.trace import step_weights
@@ -184,7 +185,9 @@ def test_gradients_equal_central_differences(kind):
     ],
 )
 def test_losses_trace_their_gradients(loss, units, activation, target):
-    spec = chain_spec([3], [("Dense", {"units": 4, **TANH}), ("Dense", {"units": units, "activation": activation})], loss)
+    spec = chain_spec(
+        [3], [("Dense", {"units": 4, **TANH}), ("Dense", {"units": units, "activation": activation})], loss
+    )
     net = network(spec)
     x = np.array([0.3, -1.2, 0.8])
     trace = net.trace(x, target)
@@ -234,7 +237,9 @@ def test_gradients_equal_a_batch_of_one_training_step(kind):
     history = net.fit(x[None], y[None], epochs=1)
     after = net.get_weights()
     assert history["loss"][0] == pytest.approx(trace.loss, rel=1e-9)
-    for (nid, key, _), w0, w1, g in zip(net.model.weight_entries(), before, after, trace.weight_grads, strict=True):
+    for (nid, key, _), w0, w1, g in zip(
+        net.model.weight_entries(), before, after, trace.weight_grads, strict=True
+    ):
         np.testing.assert_allclose(w0 - w1, g, rtol=1e-9, atol=1e-12, err_msg=f"{kind}: {nid}/{key}")
 
 
@@ -342,7 +347,9 @@ def test_an_image_sample_may_come_flat_or_as_a_batch_of_one(given):
 
 
 def test_a_sparse_target_is_a_class_id():
-    spec = chain_spec([2], [("Dense", {"units": 3, "activation": "softmax"})], "sparse_categorical_crossentropy")
+    spec = chain_spec(
+        [2], [("Dense", {"units": 3, "activation": "softmax"})], "sparse_categorical_crossentropy"
+    )
     net = network(spec)
     for y in (2, np.int64(2), np.array([2]), [2]):
         trace = net.trace([0.1, 0.2], y)
@@ -353,25 +360,37 @@ def test_a_sparse_target_is_a_class_id():
 @pytest.mark.parametrize(
     "x, y, message",
     [
-        (np.zeros(3), 1, r"trace: Input 'x' expects one sample of shape \(2,\) \(or \(1, 2\)\), got shape \(3,\)"),
+        (
+            np.zeros(3),
+            1,
+            r"trace: Input 'x' expects one sample of shape \(2,\) \(or \(1, 2\)\), got shape \(3,\)",
+        ),
         (np.zeros((2, 2)), 1, r"expects one sample of shape \(2,\).*got shape \(2, 2\)"),
         (["a", "b"], 1, r"trace: Input 'x' must hold real numbers, got values of type <U1"),
         ([1 + 2j, 0], 1, r"must hold real numbers, got values of type complex128"),
         ([np.nan, 0.0], 1, r"trace: x holds nan at sample 0"),
         ([0.0, 0.0], 3, r"class ids in \[0, 3\), got 3"),
-        ([0.0, 0.0], [0, 1], r"expects a class id; y expects one sample of shape \(\) \(or \(1,\)\), got shape \(2,\)"),
+        (
+            [0.0, 0.0],
+            [0, 1],
+            r"expects a class id; y expects one sample of shape \(\) \(or \(1,\)\), got shape \(2,\)",
+        ),
         ([0.0, 0.0], 1.5, r"class ids in \[0, 3\), got 1.5"),
     ],
 )
 def test_bad_samples_raise_clear_errors(x, y, message):
-    spec = chain_spec([2], [("Dense", {"units": 3, "activation": "softmax"})], "sparse_categorical_crossentropy")
+    spec = chain_spec(
+        [2], [("Dense", {"units": 3, "activation": "softmax"})], "sparse_categorical_crossentropy"
+    )
     with pytest.raises(ValueError, match=message):
         engine.Network(spec).trace(x, y)
 
 
 def test_a_dense_target_must_be_shaped_like_the_output():
     net = engine.Network(chain_spec([2], [("Dense", {"units": 3})]))
-    with pytest.raises(ValueError, match=r"trace: mse expects a target; y expects one sample of shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"trace: mse expects a target; y expects one sample of shape \(3,\)"
+    ):
         net.trace([0.0, 0.0], [1.0, 2.0])
 
 
@@ -382,10 +401,20 @@ def test_several_inputs_take_one_sample_each():
     spec.add_node("Add", node_id="sum3")
     for source, target in [("x2", "c"), ("merge", "sum3"), ("c", "sum3")]:
         spec.connect(source, target)
-    spec.disconnect("merge", "out") if hasattr(spec, "disconnect") else spec.edges.remove(("merge", "out"))
+    spec.disconnect("merge", "out")
     spec.connect("sum3", "out")
     net = network(spec)
     trace = net.trace({"x": [1.0, 2.0, 3.0], "x2": [0.5, -0.5]}, [0.0, 1.0])
     assert [n.id for n in trace.nodes if n.type == "Input"] == net.model.input_ids
     with pytest.raises(ValueError, match=r"the network has 2 inputs \(x, x2\)"):
         net.trace([1.0, 2.0, 3.0], [0.0, 1.0])
+
+
+def test_a_network_with_a_standardizer_traces_the_sample_it_would_predict_on():
+    net = network(chain_spec([1, 2, 2], [("Flatten", {}), ("Dense", {"units": 2})]))
+    data = np.random.default_rng(6).normal(3.0, 2.0, size=(20, 4))  # the data's own shape: (4,)
+    net.scaler = Standardizer.fit(data)
+    trace = net.trace(data[0], [0.0, 1.0])
+    seen = net.scaler.transform(data[:1]).reshape(1, 2, 2)  # one sample shaped like the Input
+    np.testing.assert_allclose(trace.nodes[0].output, seen)
+    np.testing.assert_allclose(trace.prediction, net.predict(data[:1])[0])
