@@ -1,5 +1,7 @@
 """Numba kernels: private, small, serial; each has a plain NumPy twin `<name>_ref` for tests.
 
+A caller may run a `nogil` kernel on disjoint parts of its work at once (parts.py).
+
 FASTMATH keeps NaN/inf semantics (no `nnan`/`ninf`) so a diverging loss is still detected.
 Importing the package first drops cached kernels compiled from older sources (cache_guard).
 """

@@ -42,13 +42,14 @@ def _valid_range(size, start, stride, out):
     return lo, hi
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def im2col(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     """cols (C*kh*kw, N*oh*ow) from x (N, C, H, W): cols[(c*kh+i)*kw+j, (n*oh+y)*ow+q] =
-    x[n, c, y*sh + i*dh - pt, q*sw + j*dw - pl], 0 outside the input. Both C-contiguous: they are
+    x[n, c, y*sh + i*dh - pt, q*sw + j*dw - pl], 0 outside the input, for the samples
+    first <= n < last (the columns of other samples are left alone). Both C-contiguous: they are
     read as flat arrays with unsigned indices (a signed index makes Numba test for negative
     indices on every element, which keeps the copy loops scalar: 7x slower)."""
-    n_batch, channels, height, width = x.shape
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
     zero = cols.dtype.type(0.0)
     src = x.reshape(x.size)
     dst = cols.reshape(cols.size)
@@ -59,7 +60,7 @@ def im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                 row = ((c * kh + i) * kw + j) * cols.shape[1]
                 x0 = j * dw - pl
                 q_lo, q_hi = _valid_range(width, x0, sw, ow)
-                for n in range(n_batch):
+                for n in range(first, last):
                     for y in range(oh):
                         d = np.uint64(row + (n * oh + y) * ow)
                         if y < y_lo or y >= y_hi:
@@ -75,15 +76,16 @@ def im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                             dst[d + np.uint64(q)] = zero
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def col2im(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def col2im(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     """gx (N, C, H, W) = the sum, over every kernel tap and output position, of the column value
-    at the input position it was read from (the transpose of im2col; padding drops out). Flat
-    unsigned indexing as in im2col."""
-    n_batch, channels, height, width = gx.shape
+    at the input position it was read from (the transpose of im2col; padding drops out), for the
+    samples first <= n < last (the others are left alone). Flat unsigned indexing as in im2col."""
+    channels, height, width = gx.shape[1], gx.shape[2], gx.shape[3]
     src = cols.reshape(cols.size)
     dst = gx.reshape(gx.size)
-    for k in range(dst.shape[0]):
+    sample = channels * height * width
+    for k in range(first * sample, last * sample):
         dst[k] = 0.0
     for c in range(channels):
         for i in range(kh):
@@ -92,7 +94,7 @@ def col2im(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                 row = ((c * kh + i) * kw + j) * cols.shape[1]
                 x0 = j * dw - pl
                 q_lo, q_hi = _valid_range(width, x0, sw, ow)
-                for n in range(n_batch):
+                for n in range(first, last):
                     for y in range(y_lo, y_hi):
                         d = np.uint64(row + (n * oh + y) * ow)
                         line = np.int64(((n * channels + c) * height + y * sh + i * dh - pt) * width + x0)
@@ -100,13 +102,13 @@ def col2im(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                             dst[np.uint64(line + q * sw)] += src[d + np.uint64(q)]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def bias_act_to_images(z, bias, out, act_code, alpha):
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def bias_act_to_images(z, bias, out, act_code, alpha, first, last):
     """z (F, N*P) += bias (F,) (or (0,): none) in place, and out (N, F, P) = act(z) moved to
-    channels-first: out[n, f, p] = act(z[f, n*P + p])."""
-    n_batch, filters, positions = out.shape
+    channels-first: out[n, f, p] = act(z[f, n*P + p]), for the filters first <= f < last."""
+    n_batch, positions = out.shape[0], out.shape[2]
     has_bias = bias.shape[0] > 0
-    for f in range(filters):
+    for f in range(first, last):
         b = bias[f] if has_bias else z.dtype.type(0.0)
         for n in range(n_batch):
             src = z[f, n * positions : (n + 1) * positions]
@@ -123,14 +125,15 @@ def bias_act_to_images(z, bias, out, act_code, alpha):
                 _act_row(dst, act_code, alpha)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
-def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha):
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
     """grad_z (F, N*P) = grad_a (N, F, P) * act'(z) moved to the filter-major layout, with z
     (F, N*P) the biased pre-activation and a (N, F, P) = act(z) (both unread when act_code is
-    LINEAR); grad_bias (F,) = each row's sum ((0,): not wanted)."""
-    n_batch, filters, positions = grad_a.shape
+    LINEAR); grad_bias (F,) = each row's sum ((0,): not wanted); for the filters
+    first <= f < last."""
+    n_batch, positions = grad_a.shape[0], grad_a.shape[2]
     want_bias = grad_bias.shape[0] > 0
-    for f in range(filters):
+    for f in range(first, last):
         total = grad_z.dtype.type(0.0)
         for n in range(n_batch):
             lo = n * positions
@@ -153,7 +156,9 @@ def _tap_indices(size, kernel, stride, dilation, pad, out):
     return idx, (idx >= 0) & (idx < size)
 
 
-def im2col_ref(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+def im2col_ref(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    positions = oh * ow
+    x, cols = x[first:last], cols[:, first * positions : last * positions]
     n_batch, channels, height, width = x.shape
     ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
     xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
@@ -163,7 +168,9 @@ def im2col_ref(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     cols[...] = g.transpose(1, 2, 4, 0, 3, 5).reshape(cols.shape)
 
 
-def col2im_ref(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+def col2im_ref(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    positions = oh * ow
+    gx, cols = gx[first:last], cols[:, first * positions : last * positions]
     n_batch, channels, height, width = gx.shape
     ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
     xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
@@ -176,14 +183,17 @@ def col2im_ref(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     gx[...] = padded[:, :, :height, :width]
 
 
-def bias_act_to_images_ref(z, bias, out, act_code, alpha):
+def bias_act_to_images_ref(z, bias, out, act_code, alpha, first, last):
+    z, out = z[first:last], out[:, first:last]
     n_batch, filters, positions = out.shape
     if bias.shape[0] > 0:
-        z += bias[:, None]
+        z += bias[first:last, None]
     out[...] = _act_ref(z, act_code, alpha).reshape(filters, n_batch, positions).transpose(1, 0, 2)
 
 
-def act_grad_to_rows_ref(z, a, grad_a, grad_z, grad_bias, act_code, alpha):
+def act_grad_to_rows_ref(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
+    z, a, grad_a, grad_z = z[first:last], a[:, first:last], grad_a[:, first:last], grad_z[first:last]
+    grad_bias = grad_bias[first:last] if grad_bias.shape[0] > 0 else grad_bias
     n_batch, filters, positions = grad_a.shape
     g = grad_a.transpose(1, 0, 2).reshape(filters, -1)
     if act_code != LINEAR:

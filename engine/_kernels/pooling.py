@@ -24,7 +24,7 @@ from engine._kernels import FASTMATH
 _U = np.uint64  # flat arrays read with unsigned indices: Numba then skips its negative-index test
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def max_pool(x, kh, kw, sh, sw, pt, pl, out, argmax):
     """out[n, c, i, j] = max of the window at (i*sh - pt, j*sw - pl); argmax its plane offset."""
     n_count, channels, height, width = x.shape
@@ -54,7 +54,7 @@ def max_pool(x, kh, kw, sh, sw, pt, pl, out, argmax):
                 where_dst[_U(out_base + i * out_w + j)] = where
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def _max_pool_columns(src, height, width, kh, kw, sh, pt, pl, out_h, out_w, dst, where_dst):
     """max_pool at column stride 1 over flat arrays: each window row's offset b is one pass over
     a whole output row, contiguous in the input, which the compiler vectorizes (about 4x the
@@ -81,7 +81,7 @@ def _max_pool_columns(src, height, width, kh, kw, sh, pt, pl, out_h, out_w, dst,
                         where_dst[_U(o + j)] = h * width + j + off if take else where_dst[_U(o + j)]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def max_pool_backward(grad_out, argmax, grad_x):
     """grad_x (N, C, H, W) = each output gradient added at its window's maximum (zeros elsewhere)."""
     n_count, channels, height, width = grad_x.shape
@@ -100,7 +100,7 @@ def max_pool_backward(grad_out, argmax, grad_x):
             dst[_U(base + where[_U(k)])] += src[_U(k)]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def avg_pool(x, kh, kw, sh, sw, pt, pl, out):
     """out[n, c, i, j] = mean of the real values in the window at (i*sh - pt, j*sw - pl)."""
     n_count, channels, height, width = x.shape
@@ -123,7 +123,7 @@ def avg_pool(x, kh, kw, sh, sw, pt, pl, out):
                 dst[_U(out_base + i * out_w + j)] = total / t((h_hi - h_lo) * (w_hi - w_lo))
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def avg_pool_backward(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
     """grad_x (N, C, H, W): each output gradient spread evenly over its window's real values."""
     n_count, channels, height, width = grad_x.shape
@@ -152,7 +152,7 @@ def avg_pool_backward(grad_out, kh, kw, sh, sw, pt, pl, grad_x):
 # what the general kernels above loop over (20-40x faster). Without a top/left pad the windows
 # start at (2i, 2j); "same" on an odd size adds one output row / column whose windows hold one
 # real row / column (the pad below / right of the image), handled after the full windows.
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def max_pool_2x2(x, out, argmax):
     """max_pool with 2 x 2 windows at stride 2 starting at (2i, 2j): OH <= ceil(H / 2), OW <=
     ceil(W / 2) (a last window past the image keeps its real values only)."""
@@ -203,7 +203,7 @@ def max_pool_2x2(x, out, argmax):
                     where_row[j] = where
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def avg_pool_2x2(x, out):
     """avg_pool with 2 x 2 windows at stride 2 starting at (2i, 2j), as max_pool_2x2."""
     n_count, channels, height, width = x.shape
@@ -229,7 +229,7 @@ def avg_pool_2x2(x, out):
                     row[j] = top[2 * j]
 
 
-@njit(cache=True, error_model="numpy", fastmath=FASTMATH)
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def avg_pool_2x2_backward(grad_out, grad_x):
     """avg_pool_backward with 2 x 2 windows at stride 2 starting at (2i, 2j), as max_pool_2x2."""
     n_count, channels, height, width = grad_x.shape

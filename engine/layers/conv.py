@@ -16,6 +16,7 @@ import numpy as np
 from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _ka
 from engine._kernels import conv as _k
+from engine._kernels.parts import in_parts
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
@@ -188,11 +189,14 @@ class _Conv(ConvForms, ActivatedLayer):
         the columns `cols` (C*kh*kw, n*P) and the products `z` (F, n*P), which keeps the biased
         pre-activation; all C-contiguous, of the layer's dtype."""
         compiled = self.dtype in KERNEL_DTYPES
-        (_k.im2col if compiled else _k.im2col_ref)(x, cols, *self.geometry_args)
-        np.matmul(self.weights["kernel"].reshape(self.params["filters"], self.taps), cols, out=z)
+        im2col, geometry = (_k.im2col if compiled else _k.im2col_ref), self.geometry_args
+        in_parts(x.shape[0], cols.size, lambda lo, hi: im2col(x, cols, lo, hi, *geometry))
+        filters = self.params["filters"]
+        np.matmul(self.weights["kernel"].reshape(filters, self.taps), cols, out=z)
         code = self.activation.kernel_code if compiled else None
         fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
-        fused(z, bias, out, _ka.LINEAR if code is None else code, self._alpha())
+        fused_code, alpha = _ka.LINEAR if code is None else code, self._alpha()
+        in_parts(filters, z.size, lambda lo, hi: fused(z, bias, out, fused_code, alpha, lo, hi))
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
             images = out.reshape(x.shape[0], *self.output_shape_)
             images[...] = self.activation.forward(images)
@@ -227,10 +231,11 @@ class _Conv(ConvForms, ActivatedLayer):
             )
         grad = np.ascontiguousarray(grad, dtype=self.dtype).reshape(batch, filters, self.positions)
         a = self.out.reshape(batch, filters, self.positions)
-        grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
+        z = grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
         fused = _k.act_grad_to_rows if self.dtype in KERNEL_DTYPES else _k.act_grad_to_rows_ref
-        fused(self.z_rows, a, grad, grad_z, grad_bias, code, self._alpha())
+        alpha = self._alpha()
+        in_parts(filters, z.size, lambda lo, hi: fused(z, a, grad, grad_z, grad_bias, code, alpha, lo, hi))
         cols = self._workspace(batch, "cols")
         kernel = self.weights["kernel"]
         np.matmul(grad_z, cols.T, out=self.grads["kernel"].reshape(filters, self.taps))
@@ -242,7 +247,8 @@ class _Conv(ConvForms, ActivatedLayer):
             return [None]
         np.matmul(kernel.reshape(filters, self.taps).T, grad_z, out=cols)  # the columns' gradient
         grad_x = self._workspace(batch, "grad_x")
-        (_k.col2im if self.dtype in KERNEL_DTYPES else _k.col2im_ref)(cols, grad_x, *self.geometry_args)
+        col2im, geometry = (_k.col2im if self.dtype in KERNEL_DTYPES else _k.col2im_ref), self.geometry_args
+        in_parts(batch, cols.size, lambda lo, hi: col2im(cols, grad_x, lo, hi, *geometry))
         return [grad_x.reshape(batch, *self.input_shapes[0])]
 
     def regularization_loss(self) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine._kernels import KERNEL_DTYPES
 from engine._kernels import pooling as _k
+from engine._kernels.parts import in_parts
 from engine.errors import GraphError
 from engine.layers.base import Layer, Shape, shape_text
 from engine.layers.window_geometry import PADDINGS, AxisWindow, window_sizes, windows
@@ -124,12 +125,12 @@ class _Pooling(Layer):
                 f"{shape_text(self.input_shapes[0])}, got {shape_text(x.shape[1:])}"
             )
         x = np.ascontiguousarray(x, dtype=self.dtype).reshape((rows, *self.image_in))
-        out = self._workspace(rows, "out")
+        out, pool, geometry = self._workspace(rows, "out"), self._pool, self._geometry
         if self.mode == "max":
-            self.argmax = self._workspace(rows, "argmax")
-            self._pool(x, *self._geometry, out, self.argmax)
+            self.argmax = argmax = self._workspace(rows, "argmax")
+            in_parts(rows, x.size, lambda lo, hi: pool(x[lo:hi], *geometry, out[lo:hi], argmax[lo:hi]))
         else:
-            self._pool(x, *self._geometry, out)
+            in_parts(rows, x.size, lambda lo, hi: pool(x[lo:hi], *geometry, out[lo:hi]))
         return out.reshape((rows, *self.output_shape_))
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
@@ -142,9 +143,11 @@ class _Pooling(Layer):
                     f"{self.name} '{self.node_id}': backward of a batch of {rows} after a forward "
                     f"of {self.argmax.shape[0]}"
                 )
-            self._pool_backward(g, self.argmax, grad_x)
+            argmax, backward = self.argmax, self._pool_backward
+            in_parts(rows, grad_x.size, lambda lo, hi: backward(g[lo:hi], argmax[lo:hi], grad_x[lo:hi]))
         else:
-            self._pool_backward(g, *self._geometry, grad_x)
+            backward, geometry = self._pool_backward, self._geometry
+            in_parts(rows, grad_x.size, lambda lo, hi: backward(g[lo:hi], *geometry, grad_x[lo:hi]))
         return [grad_x.reshape((rows, *self.input_shapes[0]))]
 
     # ------------------------------------------------------------- export forms

@@ -1,0 +1,93 @@
+"""The kernels between the matrix products run on parts of their work at once (one per core):
+the parts cover the work once, errors come back, and a layer gives bit for bit what one serial
+run gives."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import engine._kernels.parts as parts
+from engine.graph import NetworkSpec
+from engine.network import Network
+
+
+def test_the_parts_cover_the_range_once_on_several_threads(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 3)
+    seen: list[tuple[int, int]] = []
+    threads: set[int] = set()
+    lock = threading.Lock()
+
+    def run(lo: int, hi: int) -> None:
+        with lock:
+            seen.append((lo, hi))
+            threads.add(threading.get_ident())
+
+    parts.in_parts(10, 10 * parts.MIN_VALUES_PER_PART, run)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+    assert threading.get_ident() in threads and len(threads) >= 2  # the caller and the pool
+
+
+def test_small_work_runs_whole_on_the_calling_thread(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 4)
+    seen = []
+    parts.in_parts(
+        64, parts.MIN_VALUES_PER_PART - 1, lambda lo, hi: seen.append((lo, hi, threading.get_ident()))
+    )
+    assert seen == [(0, 64, threading.get_ident())]
+
+
+def test_an_error_in_any_part_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 2)
+
+    def run(lo: int, hi: int) -> None:
+        if lo > 0:
+            raise ValueError(f"part {lo}-{hi} failed")
+
+    with pytest.raises(ValueError, match="part 5-10 failed"):
+        parts.in_parts(10, 10 * parts.MIN_VALUES_PER_PART, run)
+
+
+def _image_net(dtype: str) -> Network:
+    spec = NetworkSpec(
+        training={"loss": "sparse_categorical_crossentropy", "optimizer": "sgd", "dtype": dtype, "seed": 3}
+    )
+    spec.add_node("Input", {"shape": [2, 12, 12]}, node_id="image")
+    spec.add_node(
+        "Conv2D", {"filters": 6, "kernel_size": [3], "padding": "same", "activation": "relu"}, node_id="conv"
+    )
+    spec.add_node("MaxPooling2D", {"pool_size": [2]}, node_id="max")
+    spec.add_node("Conv2D", {"filters": 4, "kernel_size": [3], "activation": "tanh"}, node_id="conv_2")
+    spec.add_node("AveragePooling2D", {"pool_size": [2], "padding": "same"}, node_id="avg")
+    spec.add_node("Flatten", {}, node_id="flat")
+    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
+    for a, b in (
+        ("image", "conv"),
+        ("conv", "max"),
+        ("max", "conv_2"),
+        ("conv_2", "avg"),
+        ("avg", "flat"),
+        ("flat", "out"),
+    ):
+        spec.connect(a, b)
+    return Network(spec)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_convolutional_network_trains_bit_for_bit_as_on_one_core(monkeypatch, dtype):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 2, 12, 12))
+    y = rng.integers(0, 3, 400)
+    results = []
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(parts, "_cores", lambda c=cores: c)
+        monkeypatch.setattr(parts, "MIN_VALUES_PER_PART", 256)  # split even this small work
+        net = _image_net(dtype)
+        history = net.fit(x, y, epochs=2, batch_size=100, shuffle=False)
+        results.append((history["loss"], [w.copy() for w in net.get_weights()], net.predict(x[:50])))
+    for loss, weights, predicted in results[1:]:
+        assert loss == results[0][0]
+        assert all(np.array_equal(a, b) for a, b in zip(weights, results[0][1], strict=True))
+        assert np.array_equal(predicted, results[0][2])
