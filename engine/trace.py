@@ -172,6 +172,7 @@ def trace_model(
     output = model.forward(inputs, training=False)
     forward = {nid: _forward_record(model, nid, inputs) for nid in model.order}
     fused = model.uses_fused_loss(loss.fused_activation)
+    output_grad_z = None  # d(loss)/dz of the output, when the loss is fused with its activation
     if fused:
         z = model.output_layer.pre_activation  # type: ignore[attr-defined]
         loss_value = float(loss.forward_from_logits(z, targets))
@@ -187,7 +188,7 @@ def trace_model(
         grad = np.zeros_like(model.outputs[nid]) if grad is None else grad
         record.grad_output = grad[0].copy()
         if isinstance(layer, ActivatedLayer):
-            grad_z = output_grad_z if fused and nid == model.output_id else None
+            grad_z = output_grad_z if nid == model.output_id else None
             if grad_z is None:
                 grad_z = layer.activation.backward(layer.pre_activation, model.outputs[nid], grad)
             record.grad_z = np.asarray(grad_z)[0].copy()
