@@ -8,8 +8,8 @@ fraction of saturated values, the gradient norm of the last step, and the decisi
 surface with each hidden unit's response. For image layers (outputs `(N, C, H, W)` or `(N, C, L)`)
 each channel counts as a unit: a channel is dead when it is silent at every position of every probe
 sample. For a chosen sample a snapshot also holds the feature maps of every convolutional layer
-(those with a `(filters, in_channels, kh, kw)` kernel) and a copy of the first one's filters. Which layers have dead units, saturate, or have a
-fixed output range is each activation's own declaration (`has_dead_units`, `saturating`,
+(Conv2D and Conv1D) and a copy of the first one's filters. Which layers have dead units, saturate,
+or have a fixed output range is each activation's own declaration (`has_dead_units`, `saturating`,
 `bounded_range` in engine/activations/base.py). Nothing here knows about Qt.
 """
 
@@ -62,11 +62,11 @@ class MonitorSnapshot:
     layers: list[LayerHealth]
     surface: Surface | None
     step: int = 0  # optimizer steps done when it was taken (the caller's count)
-    # convolutional node id -> (channels, H, W) outputs for the chosen sample (at most
+    # convolutional node id -> (channels, H, W) (Conv1D: (channels, L)) outputs for the chosen sample (at most
     # MAX_CHANNELS_SHOWN channels), in network order; empty without a sample
     feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     sample: int | None = None  # the caller's index of that sample
-    # (filters, in_channels, kh, kw) copy of the first convolutional kernel (at most
+    # (filters, in_channels, kh, kw) (Conv1D: (filters, in_channels, k)) copy of the first kernel (at most
     # MAX_CHANNELS_SHOWN filters); None without one
     filters: np.ndarray | None = None
     filters_id: str | None = None  # its node id
@@ -236,9 +236,10 @@ class TrainingMonitor:
 
 
 def _is_convolution(model: Model, nid: str) -> bool:
-    """Whether node `nid` is a 2-D convolution (its kernel is `(filters, in_channels, kh, kw)`)."""
+    """Whether node `nid` is a convolution: a kernel `(filters, in_channels, kh, kw)` (Conv2D) or
+    `(filters, in_channels, k)` (Conv1D)."""
     kernel = model.layers[nid].weights.get("kernel")
-    return kernel is not None and kernel.ndim == 4
+    return kernel is not None and kernel.ndim in (3, 4)
 
 
 def _activation(model: Model, nid: str) -> Activation | None:

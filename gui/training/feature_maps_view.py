@@ -1,6 +1,6 @@
 """What a convolutional network sees: for one chosen image, the feature maps of every Conv2D layer
-(a titled grid per layer, a tile per channel, one colour scale per layer), and the first Conv2D's
-filters (a tile per filter and input channel, red positive, blue negative, white 0).
+(a titled grid per layer, a tile per channel, one colour scale per layer; a Conv1D's as one
+picture with a row per channel), and the first convolution's filters (a tile per filter and input channel, red positive, blue negative, white 0).
 
 The numbers come with the monitor's snapshots (engine/training/monitor.py computes them on the
 training thread, gui/training/worker.py sends them); this view only draws them, each grid as one
@@ -24,7 +24,7 @@ from gui.training.plot_style import scroll_when_narrow
 MAP_COLUMNS = 16  # feature-map tiles per row
 FILTER_TILES_PER_ROW = 8
 HINT = (
-    "Train a network with Conv2D layers to see its first layer's filters and, for the chosen image, "
+    "Train a network with Conv2D or Conv1D layers to see its first layer's filters and, for the chosen image, "
     "what every filter picks out of it (the feature maps)"
 )
 
@@ -140,6 +140,15 @@ class FeatureMapsView(QWidget):
         for nid, maps in snapshot.feature_maps.items():
             title, image = self.rows[nid]
             low, high = value_range(maps)
+            scale = f"(colour {low:.3g} dark … {high:.3g} bright)"
+            if maps.ndim == 2:  # a Conv1D's (channels, length): one row per channel
+                channels, length = maps.shape
+                show_mosaic(image, [coloured(maps, low, high, VIRIDIS)], (channels, length), 1)
+                title.setText(
+                    f"{nid}: {channels} channels (rows) along {length} positions, "
+                    f"sample {snapshot.sample} {scale}"
+                )
+                continue
             channels, height, width = maps.shape
             show_mosaic(
                 image,
@@ -148,8 +157,7 @@ class FeatureMapsView(QWidget):
                 min(channels, MAP_COLUMNS),
             )
             title.setText(
-                f"{nid}: {channels} feature maps of {height}×{width}, image {snapshot.sample} "
-                f"(colour {low:.3g} dark … {high:.3g} bright)"
+                f"{nid}: {channels} feature maps of {height}×{width}, image {snapshot.sample} {scale}"
             )
 
     def _draw_filters(self, snapshot: MonitorSnapshot) -> None:
@@ -158,6 +166,8 @@ class FeatureMapsView(QWidget):
             self.filter_image.clear()
             self.filter_title.setText("Filters")
             return
+        if filters.ndim == 3:  # a Conv1D's (filters, in_channels, k): tiles one row high
+            filters = filters[:, :, None, :]
         count, channels, height, width = filters.shape
         bound = float(np.nanmax(np.abs(filters))) if filters.size else 1.0
         tiles = [diverging(filters[f, c], bound) for f in range(count) for c in range(channels)]

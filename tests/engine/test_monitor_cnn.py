@@ -127,3 +127,21 @@ def test_a_dense_network_has_no_feature_maps_or_filters():
     x, _ = data()
     snapshot = TrainingMonitor(net.model, x, sample=x[:1], sample_index=0).snapshot()
     assert snapshot.feature_maps == {} and snapshot.filters is None and snapshot.sample is None
+
+
+def test_a_conv1d_network_sends_its_signals_maps_and_filters():
+    spec = NetworkSpec(training={"loss": "mse", "dtype": "float64"})
+    spec.add_node("Input", {"shape": [2, 12]}, node_id="in")
+    spec.add_node("Conv1D", {"filters": 3, "kernel_size": [4], "activation": "relu"}, node_id="c1")
+    spec.add_node("Flatten", {}, node_id="f")
+    spec.add_node("Dense", {"units": 1}, node_id="out")
+    for a, b in (("in", "c1"), ("c1", "f"), ("f", "out")):
+        spec.connect(a, b)
+    net = Network(spec)
+    x = np.random.default_rng(2).normal(size=(20, 2, 12))
+    snapshot = TrainingMonitor(net.model, x, surface=False, sample=x[5:6], sample_index=5).snapshot()
+    net.model.forward([x[5:6]], training=False)
+    np.testing.assert_array_equal(snapshot.feature_maps["c1"], net.model.outputs["c1"][0])
+    assert snapshot.feature_maps["c1"].shape == (3, 9)
+    np.testing.assert_array_equal(snapshot.filters, net.model.layers["c1"].weights["kernel"])
+    assert snapshot.filters_id == "c1" and snapshot.filters.shape == (3, 2, 4)

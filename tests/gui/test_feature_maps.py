@@ -259,3 +259,25 @@ def test_tile_at_inverts_the_mosaic_layout(x, y, expected):
     from gui.training.image_grid import tile_at
 
     assert tile_at(x, y, (8, 8), 3, 4) == expected  # 4 tiles of 8x8, 3 a row, 2-pixel gaps
+
+
+def test_a_conv1d_layer_shows_one_row_per_channel_and_its_filters(qtbot):
+    """A Conv1D's maps (channels, length) are one picture, a row per channel; its filters
+    (filters, channels, k) are tiles one row high."""
+    from engine.training.monitor import MonitorSnapshot
+
+    view = FeatureMapsView()
+    qtbot.addWidget(view)
+    maps = np.zeros((3, 10))
+    maps[2] = 5.0  # the last channel bright all along
+    filters = np.zeros((2, 1, 4))
+    filters[0, 0, 1] = 1.0
+    view.add_snapshot(MonitorSnapshot([], None, 1, {"conv1d": maps}, 7, filters, "conv1d"))
+    view.redraw()
+    title, image_item = view.rows["conv1d"]
+    image = image_item.image
+    assert image.shape[:2] == (3, 10)  # channels down, positions across
+    assert tuple(image[2, 0, :3]) == tuple(image[2, 9, :3]) != tuple(image[0, 0, :3])
+    assert "3 channels (rows) along 10 positions" in title.text
+    tiles = view.filter_image.image
+    assert tiles.shape[0] == 1 and tiles[0, 1, 0] > tiles[0, 1, 2]  # one row high, red at tap 1
