@@ -61,7 +61,7 @@ TANH = {"activation": "tanh"}
 CONV = ("Conv2D", {"filters": 2, "kernel_size": [2], **TANH})
 HEAD: Chain = [("Flatten", {}), ("Dense", {"units": 2})]
 # One small network per layer type (besides Input): a new type without a case fails
-# test_every_layer_type_has_a_case. Each maps to (spec, input shape).
+# test_every_layer_type_has_a_case.
 CASES: dict[str, Callable[[], NetworkSpec]] = {
     "Dense": lambda: chain_spec([3], [("Dense", {"units": 4, **TANH}), ("Dense", {"units": 2})]),
     "Activation": lambda: chain_spec(
@@ -294,7 +294,9 @@ def test_trace_changes_nothing():
         net.fit(x, y, epochs=2)
     spec = traced.spec.to_dict()
     weights, state = traced.get_weights(), traced.optimizer.state()
+    global_rng = np.random.get_state()[1].copy()
     trace = traced.trace(x[0], int(y[0]))
+    assert np.array_equal(np.random.get_state()[1], global_rng)
     assert trace.nodes[1].output.dtype == np.float32  # the network's own dtype
     assert trace.penalty == pytest.approx(traced.model.regularization_loss())
     assert trace.penalty > 0 and trace.loss > 0
