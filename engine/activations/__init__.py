@@ -2,7 +2,7 @@
 
 `base` says what an activation declares (its maths, its monitor ranges, its ONNX / PyTorch /
 NumPy script forms, how an ONNX import recognises it); `elementwise` holds the built-in ones the
-Numba kernels compute, `softmax` the one over the last axis. Importing this package registers
+Numba kernels compute, `softmax` and `sparsemax` the ones over the last axis. Importing this package registers
 them all, in the order the inspector lists them.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.activations import elementwise, softmax
+from engine.activations import elementwise, softmax, sparsemax
 from engine.activations.base import Activation, NumpyActivation, OnnxGraph, OnnxMatch, OnnxReader
 from engine.registry import ACTIVATIONS
 
@@ -23,6 +23,7 @@ __all__ = [
     "elementwise",
     "get_activation",
     "softmax",
+    "sparsemax",
 ]
 
 

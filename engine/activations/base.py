@@ -37,11 +37,15 @@ from engine.registry import ParamSpec, resolve_params
 class OnnxGraph(Protocol):
     """The ONNX exporter's graph builder, as an activation sees it."""
 
-    def add(self, op: str, inputs: list[str], output: str, name: str, **attrs: Any) -> str:
-        """Append operator `op` reading `inputs` and writing tensor `output`; returns `output`."""
+    def add(self, op: str, inputs: list[str], output: str | list[str], name: str, **attrs: Any) -> str:
+        """Append operator `op` reading `inputs` and writing tensor `output` (a list of names for
+        an operator with several outputs, e.g. TopK's values and indices); returns the first."""
 
     def scalar(self, value: float) -> str:
         """The name of a shared float32 scalar constant of `value`."""
+
+    def tensor(self, name: str, array: np.ndarray) -> str:
+        """Add `array` as an initializer named `name` (e.g. an int64 axis); returns `name`."""
 
 
 class OnnxReader(Protocol):

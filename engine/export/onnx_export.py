@@ -13,7 +13,7 @@ the nodes in order. Today's forms:
 | NetCanvas | ONNX |
 |---|---|
 | Dense | Gemm (+ the activation's operators) |
-| Activation | each activation's `to_onnx`: linear: Identity; gelu: Div, Erf, Add, Mul, Mul (0.5·x·(1 + erf(x/√2)), exact erf form, valid in every opset); silu/swish: Sigmoid, Mul; hard_sigmoid: HardSigmoid(alpha=1/6, beta=0.5) (Keras 3's relu6(x+3)/6); softmax: Softmax(axis=-1); the rest: the operator of the same name |
+| Activation | each activation's `to_onnx`: linear: Identity; gelu: Div, Erf, Add, Mul, Mul (0.5·x·(1 + erf(x/√2)), exact erf form, valid in every opset); silu/swish: Sigmoid, Mul; hard_sigmoid: HardSigmoid(alpha=1/6, beta=0.5) (Keras 3's relu6(x+3)/6); softmax: Softmax(axis=-1); sparsemax: Shape, Squeeze, Cast, Add, Range (ranks 1..K), TopK, CumSum, Sub, Div, ReduceMax (τ), Sub, Relu; the rest: the operator of the same name |
 | Dropout | Dropout with training_mode absent (identity at inference), ratio kept for re-import |
 | Flatten | Flatten(axis=1) |
 | Reshape | Reshape to [0, *target_shape] (0 keeps the batch size) |
@@ -44,7 +44,7 @@ DEFAULT_OPSET = 17
 class _Graph:
     """Collects nodes and initializers with unique names. Each layer's `to_onnx` writes through
     it (the `LayerOnnxGraph` of engine/layers/export_forms.py), an activation's `to_onnx` through
-    `add` and `scalar` (the `OnnxGraph` of engine/activations/base.py)."""
+    `add`, `scalar` and `tensor` (the `OnnxGraph` of engine/activations/base.py)."""
 
     def __init__(self, helper: Any, numpy_helper: Any):
         self.helper = helper
@@ -53,9 +53,10 @@ class _Graph:
         self.initializers: list[Any] = []
         self._constants: dict[tuple[str, float], str] = {}
 
-    def add(self, op: str, inputs: list[str], output: str, name: str, **attrs: Any) -> str:
-        self.nodes.append(self.helper.make_node(op, inputs, [output], name=name, **attrs))
-        return output
+    def add(self, op: str, inputs: list[str], output: str | list[str], name: str, **attrs: Any) -> str:
+        outputs = [output] if isinstance(output, str) else list(output)
+        self.nodes.append(self.helper.make_node(op, inputs, outputs, name=name, **attrs))
+        return outputs[0]
 
     def tensor(self, name: str, array: np.ndarray) -> str:
         self.initializers.append(self.numpy_helper.from_array(np.asarray(array, order="C"), name))

@@ -95,6 +95,9 @@ def test_curve_gives_values_and_slopes_of_the_input_length(name):
         sig, dsig = get_activation("sigmoid").curve(x)
         np.testing.assert_allclose(a, sig, rtol=1e-12)
         np.testing.assert_allclose(da, dsig, rtol=1e-12)
+    elif name == "sparsemax":  # the same pair: p = clip((x + 1) / 2, 0, 1), slope ½ inside
+        np.testing.assert_allclose(a, np.clip((x + 1) / 2, 0, 1), rtol=1e-12)
+        np.testing.assert_array_equal(da, np.where(np.abs(x) < 1, 0.5, 0.0))
     else:
         np.testing.assert_array_equal(a, act.forward(x.reshape(1, -1)).reshape(-1))
         np.testing.assert_array_equal(da, act.derivative(x.reshape(1, -1)).reshape(-1))
@@ -212,6 +215,19 @@ def test_known_values():
     assert swish.kernel_code == silu.kernel_code
 
 
+def _torch_sparsemax(z):
+    """Martins & Astudillo's Algorithm 1 in torch (support size first, then τ), autograd's
+    gradient through it."""
+    import torch
+
+    ordered = torch.sort(z, dim=-1, descending=True).values
+    ranks = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype)
+    cumulative = ordered.cumsum(-1)
+    size = (1 + ranks * ordered > cumulative).sum(-1, keepdim=True)
+    tau = (cumulative.gather(-1, size - 1) - 1) / size
+    return torch.relu(z - tau)
+
+
 def test_matches_torch_where_installed():
     torch = pytest.importorskip("torch", reason="torch not installed: comparison skipped")
     F = torch.nn.functional
@@ -230,6 +246,7 @@ def test_matches_torch_where_installed():
         "softsign": F.softsign,
         "hard_sigmoid": lambda t: F.relu6(t + 3) / 6,
         "softmax": lambda t: torch.softmax(t, dim=-1),
+        "sparsemax": _torch_sparsemax,
     }
     assert set(reference) == set(NAMES)
     z = np.random.default_rng(8).normal(scale=3.0, size=(6, 5))

@@ -56,6 +56,8 @@ def sample(name: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if name in ("hinge", "squared_hinge"):
         t = 2.0 * binary - 1.0
         return t * _away_from(rng.normal(scale=1.5, size=SHAPE), [1.0]), t
+    if name == "sparsemax_loss":
+        return get_activation("sparsemax").forward(rng.normal(size=SHAPE)), labels
     raise AssertionError(f"add a sample for the new loss {name!r}")
 
 
@@ -65,6 +67,9 @@ def logit_targets(name: str, z: np.ndarray, seed: int = 0) -> np.ndarray:
         return rng.integers(0, z.shape[-1], size=z.shape[:-1])
     if name == "categorical_crossentropy":
         return get_activation("softmax").forward(rng.normal(size=z.shape))  # soft targets too
+    if name == "sparsemax_loss":  # a class in the support: only there is the loss of p the same
+        support = get_activation("sparsemax").forward(z) > 0
+        return np.array([rng.choice(np.flatnonzero(row)) for row in support.reshape(-1, z.shape[-1])])
     return rng.integers(0, 2, size=z.shape).astype(np.float64)
 
 
@@ -82,6 +87,7 @@ def test_every_expected_loss_is_registered_with_its_texts():
         "squared_hinge",
         "binary_focal",
         "dice",
+        "sparsemax_loss",
     }
     assert expected <= set(NAMES)
     for name in NAMES:
@@ -89,13 +95,14 @@ def test_every_expected_loss_is_registered_with_its_texts():
         assert issubclass(cls, Loss) and cls.group == "Loss"
         assert cls.description and cls.formula and cls.when_to_use
         assert cls.target in ("dense", "index") and cls.task in ("classification", "regression")
-        assert cls.fused_activation in (None, "softmax", "sigmoid")
+        assert cls.fused_activation in (None, "softmax", "sigmoid", "sparsemax")
     assert LOSSES.get("sparse_categorical_crossentropy").target == "index"
     assert {n: LOSSES.get(n).fused_activation for n in FUSED} == {
         "binary_crossentropy": "sigmoid",
         "binary_focal": "sigmoid",
         "categorical_crossentropy": "softmax",
         "sparse_categorical_crossentropy": "softmax",
+        "sparsemax_loss": "sparsemax",
     }
 
 
@@ -127,9 +134,9 @@ def test_from_logits_equals_activation_then_loss(name):
 def test_from_logits_is_stable_for_huge_logits(name, dtype):
     loss = get_loss(name)
     z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 5.0]], dtype=dtype)
-    if name == "sparse_categorical_crossentropy":
+    if name in ("sparse_categorical_crossentropy", "sparsemax_loss"):
         t = np.array([1, 1])
-        expected = 2000.0 / 2
+        expected = 2000.0 / 2  # sparsemax: 1000 + 999.5 + ½ for the first, 0 for the second
     elif name == "categorical_crossentropy":
         t = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]], dtype=dtype)
         expected = 2000.0 / 2

@@ -123,6 +123,34 @@ def dice(p, t):
     return np.mean(1 - 2 * np.sum(t2 * p2, axis=1) / (t2.sum(axis=1) + p2.sum(axis=1) + CLIP))
 
 
+def sparsemax_loss(p, labels):
+    """On probabilities (Martins & Astudillo 2016, the loss when the class is in the support)."""
+    return np.mean(0.5 * np.sum((p - _onehot(labels, p.shape[-1])) ** 2, axis=-1))
+
+
+def _sparsemax_parts(z):
+    """Martins & Astudillo's Algorithm 1: sort, support size k(z) = max{k : 1 + k·z_(k) > Σ_{j≤k}
+    z_(j)}, τ = (Σ_{j≤k(z)} z_(j) - 1) / k(z); the support taken from the real parts."""
+    ordered = np.take_along_axis(z, np.argsort(-z.real, axis=-1), axis=-1)
+    ranks = np.arange(1, z.shape[-1] + 1)
+    cumulative = np.cumsum(ordered, axis=-1)
+    size = np.sum(1 + ranks * ordered.real > cumulative.real, axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cumulative, size - 1, axis=-1) - 1) / size
+    return tau, z.real > tau.real
+
+
+def _sparsemax(z):
+    tau, support = _sparsemax_parts(z)
+    return np.where(support, z - tau, 0.0)
+
+
+def _sparsemax_logits_loss(z, labels):
+    """L(z, y) = -z_y + ½·Σ_{j∈S} (z_j² - τ²) + ½."""
+    tau, support = _sparsemax_parts(z)
+    squares = np.sum(np.where(support, z**2 - tau**2, 0.0), axis=-1)
+    return np.mean(-np.sum(z * _onehot(labels, z.shape[-1]), axis=-1) + 0.5 * squares + 0.5)
+
+
 TEXTBOOK = {
     "mse": mse,
     "mae": mae,
@@ -136,6 +164,7 @@ TEXTBOOK = {
     "hinge": hinge,
     "squared_hinge": squared_hinge,
     "dice": dice,
+    "sparsemax_loss": sparsemax_loss,
 }
 
 
@@ -236,6 +265,7 @@ CASES = [
     ("squared_hinge", {}, lambda: _margins(zero_one=True)),
     ("squared_hinge", {}, lambda: _margins(zero_one=False)),
     ("dice", {}, _masks),
+    ("sparsemax_loss", {}, _class_scores),
 ]
 IDS = [
     f"{name}-{i}" + "".join(f"-{k}={v}" for k, v in params.items())
@@ -284,6 +314,8 @@ def _logits_formula(name, z, t, params):
     if name in ("binary_crossentropy", "binary_focal"):
         bce = t * _softplus(-z) + (1 - t) * _softplus(z)
         return np.mean(bce) if name == "binary_crossentropy" else _focal(_sigmoid(z), t, bce, **params)
+    if name == "sparsemax_loss":
+        return _sparsemax_logits_loss(z, t)
     if name == "sparse_categorical_crossentropy":
         t = _onehot(t, z.shape[-1])
     log_softmax = z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
@@ -306,6 +338,7 @@ LOGIT_CASES = [
     ("binary_focal", {"gamma": 0.5, "alpha": 0.7, "apply_class_balancing": True}),
     ("categorical_crossentropy", {}),
     ("sparse_categorical_crossentropy", {}),
+    ("sparsemax_loss", {}),
 ]
 LOGIT_IDS = [name + "".join(f"-{k}={v}" for k, v in params.items()) for name, params in LOGIT_CASES]
 
@@ -323,6 +356,8 @@ def test_from_logits_follows_the_formula_of_the_activated_output(name, params):
         activated, count = (
             (_sigmoid(z), z.size) if name.startswith("binary") else (_softmax(z), z.size // z.shape[-1])
         )
+        if name == "sparsemax_loss":
+            activated = _sparsemax(z)
         np.testing.assert_allclose(
             loss.backward_from_logits(z, t), (activated - onehot) / count, rtol=TOL, atol=TOL
         )
