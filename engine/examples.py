@@ -20,6 +20,7 @@ from engine.errors import NetworkFileError
 
 PACKAGE = "netcanvas_resources"
 SOURCE_TREE_DIR = Path(__file__).resolve().parent.parent / "resources" / "examples"
+LESSONS_FOLDER = "lessons"  # beside "examples": the lessons' networks (engine.lessons reads them)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ def examples_dir() -> Path:
     except ModuleNotFoundError:
         return SOURCE_TREE_DIR
     return folder.resolve() if isinstance(folder, Path) and folder.is_dir() else SOURCE_TREE_DIR
+
+
+def lessons_dir() -> Path:
+    """The folder holding the lessons' networks and texts, beside the examples' folder."""
+    return examples_dir().parent / LESSONS_FOLDER
 
 
 def list_examples(folder: Path | None = None) -> list[Example]:
@@ -85,13 +91,14 @@ def output_base(source: Path) -> Path:
 
 
 def is_example(path: str | os.PathLike[str]) -> bool:
-    """Whether `path` is one of the bundled files (opened like any file, never written to)."""
+    """Whether `path` is one of the bundled files, an example's or a lesson's (opened like any file,
+    never written to)."""
     return is_examples_folder(Path(path).parent)
 
 
 def is_examples_folder(folder: str | os.PathLike[str]) -> bool:
-    """Whether `folder` is the bundled examples' folder (no place to save the user's files)."""
+    """Whether `folder` is the bundled examples' or lessons' folder (no place for the user's files)."""
     try:
-        return Path(folder).resolve() == examples_dir()
+        return Path(folder).resolve() in (examples_dir(), lessons_dir().resolve())
     except OSError:
         return False

@@ -112,11 +112,14 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     return {"wheel": wheel, "venv": venv, "python": python, "cwd": elsewhere}
 
 
-def test_the_wheel_holds_every_example_file(installed):
+def test_the_wheel_holds_every_example_and_lesson_file(installed):
     names = set(zipfile.ZipFile(installed["wheel"]).namelist())
     bundled = [p.name for p in (ROOT / "resources" / "examples").iterdir() if p.is_file()]
     assert {"spiral.json", "tiny_3_5_1.json", "sphere_3d.csv"} <= set(bundled)
     assert [n for n in bundled if f"netcanvas_resources/examples/{n}" not in names] == []
+    lessons = [p.name for p in (ROOT / "resources" / "lessons").iterdir() if p.is_file()]
+    assert {"01_neuron.json", "01_neuron.md", "sphere_3d.csv"} <= set(lessons)
+    assert [n for n in lessons if f"netcanvas_resources/lessons/{n}" not in names] == []
 
 
 def test_installed_cli_summarises_an_example_by_name_from_another_folder(installed):
