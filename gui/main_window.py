@@ -39,6 +39,7 @@ from gui.inspector import InspectorWidget
 from gui.palette import PaletteWidget
 from gui.param_editors import install_wheel_guard
 from gui.problems import ProblemsWidget
+from gui.step_through import install as install_step_through
 from gui.summary_view import SummaryView, total_parameters
 from gui.theme import apply_theme
 from gui.training.panel import TrainingPanel
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.training_controls = TrainingControls(
             self, self.session, self.view, self.palette_panel, self.actions_.train_menu, self.toolbar
         )
+        self.step_through = install_step_through(self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         self.actions_.themes[self.settings.theme()].setChecked(True)

@@ -1,0 +1,183 @@
+"""The Step-through panel: a sample picked on the Boundary plot or in an image grid is walked
+through the network node by node (forward, loss, backward, update); a unit's weighted sum is
+written out and adds up; Apply is one undoable gradient step; the panel follows the document."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from test_feature_maps import open_file, write_cnn
+
+from engine.examples import example_path
+from gui.step_through import walk
+from gui.step_through.panel import PICK_TEXT, target_for
+from gui.training.data_panel import THUMBNAIL_COLUMNS
+from gui.training.image_grid import tile_origin
+
+
+def click_scene_point(widget: pg.GraphicsView, scene_point: QPointF) -> None:
+    """A real left click on a pyqtgraph view at a point of its scene."""
+    at = widget.mapFromScene(scene_point)
+    QTest.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+
+
+def open_xor(window, qtbot) -> None:
+    open_file(window, qtbot, example_path("xor"))
+
+
+def walk_titles(panel) -> list[str]:
+    """Press Forward ▸ until it is disabled; the titles shown from the first step on."""
+    panel.go_to(0)
+    titles = [panel.title.text()]
+    while panel.forward.isEnabled():
+        QTest.mouseClick(panel.forward, Qt.MouseButton.LeftButton)
+        titles.append(panel.title.text())
+    return titles
+
+
+def test_clicking_a_point_of_the_boundary_plot_walks_that_sample(window, qtbot):
+    open_xor(window, qtbot)
+    training = window.training_panel
+    window.docks["training"].show()
+    window.docks["training"].raise_()
+    training.tabs.setCurrentWidget(training.surface)
+    plot = training.surface.plot
+    qtbot.waitUntil(lambda: plot.isVisible() and len(training.surface.points.points()) > 0)
+    x = window.session.train_set.x
+    gaps = np.linalg.norm(x[:, None] - x[None], axis=2) + np.eye(len(x)) * 1e9
+    lonely = int(gaps.min(axis=1).argmax())  # the point farthest from any other: no overlap
+    point = training.surface.points.points()[lonely]
+    click_scene_point(plot, training.surface.points.mapToScene(point.pos()))
+    panel = window.step_through
+    qtbot.waitUntil(lambda: panel.sample is not None)
+    assert panel.sample == (lonely, "train") and window.docks["step_through"].isVisible()
+    assert panel.sample_label.text().startswith(f"Sample {lonely} of the training set")
+    np.testing.assert_allclose(panel.walk.x, x[lonely])
+    assert panel.title.text() == "1 / 7 · in forward"
+    # the network the canvas shows is marked: the Input node is framed
+    assert window.step_through.marks.node_id == "in"
+
+
+def test_forward_walks_every_node_of_xor_then_the_loss_backward_and_the_update(window, qtbot):
+    open_xor(window, qtbot)
+    panel = window.step_through
+    panel.show_sample(3, "train")
+    assert walk_titles(panel) == [
+        "1 / 7 · in forward",
+        "2 / 7 · hidden forward",
+        "3 / 7 · out forward",
+        "4 / 7 · loss",
+        "5 / 7 · out backward",
+        "6 / 7 · hidden backward",
+        "7 / 7 · update",
+    ]
+    assert panel.apply.isVisible() and "loss: " in panel.detail.text()
+    QTest.mouseClick(panel.back, Qt.MouseButton.LeftButton)
+    assert panel.title.text() == "6 / 7 · hidden backward"
+    assert panel.formula.text().startswith("δ⁽¹⁾ = (W⁽²⁾ᵀδ⁽²⁾) ⊙ f′(z⁽¹⁾)")
+    # the canvas marks the node shown, and its incoming edge carries the gradient flowing back
+    assert panel.marks.node_id == "hidden" and panel.marks.labels[("in", "hidden")].startswith("∂L/∂a")
+    panel.go_to(3)  # the loss: the binary cross-entropy with this sample's numbers
+    y = int(window.session.train_set.y[3])
+    p = float(panel.walk.trace.prediction[0])
+    assert f"L = −[{walk.num(y)}·log {walk.num(p)}" in panel.detail.text()
+    expected = -np.log(p) if y == 1 else -np.log(1 - p)
+    assert abs(panel.walk.trace.loss - expected) < 1e-4
+
+
+def test_a_units_written_sum_adds_up_to_its_z(window, qtbot):
+    open_xor(window, qtbot)
+    panel = window.step_through
+    panel.show_sample(11, "train")
+    panel.go_to(2)  # out: 8 inputs, so the middle of the sum is elided
+    node = panel.walk.trace.node("out")
+    total = walk.neuron_sum(node, 0, "sigmoid")
+    assert total.elided[0] == 3 and abs(total.total() - float(node.z[0])) < 1e-5
+    panel.go_to(1)  # hidden: 2 inputs, every term written
+    hidden = panel.walk.trace.node("hidden")
+    for unit in range(8):
+        panel.product.row_clicked.emit(unit)  # a click on row `unit` of W, z or a
+        text = panel.detail.text().splitlines()[0]
+        written = walk.neuron_sum(hidden, unit, "tanh")
+        w, a, b = hidden.weights["kernel"][:, unit], hidden.inputs[0], hidden.weights["bias"][unit]
+        assert abs(float(w @ a + b) - float(hidden.z[unit])) < 1e-5
+        assert abs(written.total() - float(hidden.z[unit])) < 1e-5 and written.elided == (0, 0.0)
+        assert text.startswith(f"z{walk.subscript(unit)} = {walk.num(w[0])}·{walk.num(a[0], True)} + ")
+        assert (
+            f"= {walk.num(hidden.z[unit])}," in text and f"tanh(z) = {walk.num(hidden.output[unit])}" in text
+        )
+
+
+def test_apply_steps_the_weights_by_minus_eta_grad_and_undo_restores_them_exactly(window, qtbot):
+    open_xor(window, qtbot)
+    doc, panel = window.document, window.step_through
+    panel.show_sample(5, "train")
+    before = [w.copy() for w in doc.network.get_weights()]
+    trace = doc.network.trace(
+        window.session.train_set.x[5], target_for(doc.network, window.session.train_set.y[5])
+    )
+    eta = doc.network.training.learning_rate
+    panel.go_to(len(panel.steps) - 1)
+    loss_before = panel.walk.trace.loss
+    QTest.mouseClick(panel.apply, Qt.MouseButton.LeftButton)
+    after = doc.network.get_weights()
+    for old, new, grad in zip(before, after, trace.weight_grads, strict=True):
+        np.testing.assert_allclose(new, old - eta * grad, rtol=1e-6, atol=1e-7)
+        assert not np.array_equal(new, old) or not grad.any()
+    assert doc.undo_stack.count() == 1 and doc.undo_stack.text(0).startswith("Gradient step")
+    # the panel follows: the same sample through the stepped network, its loss now lower
+    assert panel.walk.trace.loss < loss_before and panel.title.text() == "7 / 7 · update"
+    doc.undo_stack.undo()
+    for old, restored in zip(before, doc.network.get_weights(), strict=True):
+        np.testing.assert_array_equal(restored, old)
+    assert abs(panel.walk.trace.loss - loss_before) < 1e-12
+
+
+def test_new_clears_the_panel_and_the_canvas_marks(window, qtbot):
+    open_xor(window, qtbot)
+    panel = window.step_through
+    panel.show_sample(0, "train")
+    panel.go_to(1)
+    assert panel.marks.items and panel.steps
+    window.new_file()
+    assert panel.sample is None and panel.steps == [] and panel.sample_label.text() == PICK_TEXT
+    assert not panel.forward.isEnabled() and panel.marks.items == [] and panel.marks.node_id is None
+
+
+def test_an_edit_traces_the_sample_again_through_the_edited_network(window, qtbot):
+    open_xor(window, qtbot)
+    doc, panel = window.document, window.step_through
+    panel.show_sample(2, "train")
+    doc.set_node_params("hidden", {"units": 3})
+    assert panel.walk.trace.node("hidden").output.shape == (3,)
+    doc.undo_stack.undo()
+    assert panel.walk.trace.node("hidden").output.shape == (8,)
+
+
+def test_an_image_picked_in_the_data_tab_walks_every_node_of_a_cnn(window, qtbot, tmp_path):
+    open_file(window, qtbot, write_cnn(tmp_path, epochs=1))
+    training = window.training_panel
+    window.docks["training"].show()
+    window.docks["training"].raise_()
+    training.tabs.setCurrentWidget(training.data_panel)
+    preview = training.data_panel.preview
+    qtbot.waitUntil(lambda: preview.isVisible() and bool(preview.scene().items()))
+    image = next(i for i in preview.scene().items() if isinstance(i, pg.ImageItem) and i.image is not None)
+    x, y = tile_origin(5, (8, 8), THUMBNAIL_COLUMNS)
+    click_scene_point(preview, image.mapToScene(QPointF(x + 4, y + 4)))
+    panel = window.step_through
+    qtbot.waitUntil(lambda: panel.sample is not None)
+    assert panel.sample == (5, "all")
+    np.testing.assert_array_equal(panel.walk.x, window.session.dataset.x[5])
+    steps = [f"{n} forward" for n in ("in", "c1", "p1", "c2", "f", "out")]
+    steps += ["loss", "out backward", "c2 backward", "c1 backward", "update"]
+    assert walk_titles(panel) == [f"{i} / 11 · {s}" for i, s in enumerate(steps, 1)]
+    panel.go_to(0)  # the picture as it is, then the values going in
+    assert [p.name for p in panel.view.parts if not isinstance(p, str)] == ["the image", "a⁽⁰⁾ = x"]
+    panel.go_to(4)  # Flatten: the (3, 2, 2) maps become a column of 12
+    assert "Flatten" in panel.formula.text() and panel.view.parts[-1].values.shape == (12, 1)
+    panel.go_to(5)  # the output: two class probabilities as bars, the largest the prediction
+    probabilities = panel.walk.trace.prediction
+    assert panel.bars.isVisible() and panel.bars.prediction == int(np.argmax(probabilities))
