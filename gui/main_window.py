@@ -36,6 +36,7 @@ from gui.document import FRAGMENT_MIME, NetworkDocument
 from gui.examples_dialog import ExamplesDialog
 from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
+from gui.lessons import install as install_lessons
 from gui.palette import PaletteWidget
 from gui.param_editors import install_wheel_guard
 from gui.problems import ProblemsWidget
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.training_controls = TrainingControls(
             self, self.session, self.view, self.palette_panel, self.actions_.train_menu, self.toolbar
         )
+        self.lessons = install_lessons(self)  # the Lessons menu's lessons and the Lesson panel
         self.step_through = install_step_through(self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
