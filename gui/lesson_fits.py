@@ -65,7 +65,7 @@ class WidthFitsView(QWidget):
         self.status = QLabel("Each fit is drawn as soon as it is trained.")
         self.status.setWordWrap(True)
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(240)
+        self.plot.setMinimumHeight(220)
         self.plot.setLabel("bottom", "x")
         self.plot.setLabel("left", "y")
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 DOCK_KEY = "lesson"
+PANEL_WIDTH = 400  # pixels the Lesson dock asks for when a lesson opens
 
 
 class LessonPanel(QWidget):
@@ -56,6 +57,7 @@ class LessonPanel(QWidget):
         self.text = QTextBrowser()
         self.text.setOpenExternalLinks(True)
         self.text.setAccessibleName("Lesson text")
+        self.text.setMinimumHeight(200)
         self.tries = QWidget()
         self.tries_layout = QVBoxLayout(self.tries)
         self.tries_layout.setContentsMargins(0, 0, 0, 0)
@@ -260,6 +262,7 @@ def _open(panel: LessonPanel, index: int) -> None:
         dock = panel.main_window.docks[DOCK_KEY]
         dock.show()
         dock.raise_()
+        panel.main_window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
 
 
 def _main() -> None:
