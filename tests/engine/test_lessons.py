@@ -119,11 +119,12 @@ def test_cross_entropy_pushes_a_confidently_wrong_sigmoid_output_mse_hardly():
 
 
 def test_learning_rate_too_small_barely_moves_right_converges_too_large_jumps():
-    losses = {
-        tried: trained(lesson_doc("06_learning_rate", tried))[1]["loss"]
+    histories = {
+        tried: trained(lesson_doc("06_learning_rate", tried))[1]
         for tried in ("Learning rate 0.01", "Learning rate 1.0", "Learning rate 30.0")
     }
-    small, right, large = losses.values()
+    small, right, large = (history["loss"] for history in histories.values())
+    assert histories["Learning rate 30.0"]["val_accuracy"][-1] < 0.7  # near chance
     assert small[-1] > 0.95 * small[0]
     assert right[-1] < 0.1
     assert min(large) > 10 * right[-1] and int(np.sum(np.diff(large) > 0)) >= 5  # jumps up, again and again
@@ -138,6 +139,17 @@ def test_deep_sigmoid_gradients_vanish_relu_gradients_do_not():
     )
     assert sigmoid["sigmoid1"] * 100 <= sigmoid["out"]
     assert relu["sigmoid1"] * 10 > relu["out"]
+
+
+def test_the_deep_sigmoid_net_stays_flat_for_20_epochs_the_relu_one_learns():
+    histories = {}
+    for tried in ("Hidden layers: sigmoid", "Hidden layers: relu"):
+        doc = lesson_doc("07_vanishing_gradients", tried)
+        doc["training"]["epochs"] = 20
+        histories[tried] = trained(doc)[1]
+    sigmoid, relu = histories.values()
+    assert min(sigmoid["loss"]) > 0.69 and max(sigmoid["val_accuracy"]) <= 0.55
+    assert relu["loss"][-1] < 0.3 and relu["val_accuracy"][-1] > 0.85
 
 
 def test_a_large_learning_rate_kills_most_relu_units():
@@ -161,7 +173,7 @@ def test_overfitting_then_dropout_and_l2_narrow_the_gap():
             assert best < 30 and history["val_loss"][-1] > 2 * history["val_loss"][best]  # val rises
         gaps[tried] = network.evaluate(val.x, val.y)["loss"] - network.evaluate(train.x, train.y)["loss"]
     assert gaps["Dropout 0.5"] < 0.5 * gaps["Neither"]
-    assert gaps["L2 0.01"] < 0.5 * gaps["Neither"]
+    assert gaps["L2 0.01"] < 0.5 * gaps["Dropout 0.5"]  # "and even more with L2"
 
 
 def test_the_sine_needs_more_than_one_unit():
