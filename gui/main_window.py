@@ -37,6 +37,7 @@ from gui.examples_dialog import ExamplesDialog
 from gui.export_actions import build_model_menus
 from gui.inspector import InspectorWidget
 from gui.lessons import install as install_lessons
+from gui.loss_explorer import install as install_loss_explorer
 from gui.palette import PaletteWidget
 from gui.param_editors import install_wheel_guard
 from gui.problems import ProblemsWidget
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
             self, self.session, self.view, self.palette_panel, self.actions_.train_menu, self.toolbar
         )
         self.lessons = install_lessons(self)  # the Lessons menu's lessons and the Lesson panel
+        self.loss_explorer = install_loss_explorer(self)  # Lessons > Loss Explorer...
         self.step_through = install_step_through(self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
