@@ -45,6 +45,7 @@ class Run:
     settings: dict[str, Any]  # the network's nodes (without positions), edges, training, data
     changes: str  # what differs from the previous run, e.g. "learning rate 0.1 → 0.001"
     reason: str = "finished"  # "finished", "stopped", "early stopping", "diverged", ...
+    steps: int = 0  # optimizer steps this run took
     epochs: dict[str, list[float]] = field(default_factory=dict)  # Keras key -> values
     epoch_numbers: dict[str, list[int]] = field(default_factory=dict)  # key -> epoch of each value
     grad_epochs: list[float] = field(default_factory=list)
@@ -175,14 +176,15 @@ def record_run(
     previous: list[Run],
     spec: NetworkSpec,
     history: History,
-    start_epoch: int,
+    before: History,
     weights: dict[str, np.ndarray],
     reason: str,
     gradient_norms: GradientNormLog | None = None,
 ) -> Run:
-    """The Run of a network trained with `spec` from epoch `start_epoch` of its `history` on,
-    named after the runs before it ("Run 3"), its changes against the last of them."""
-    settings = settings_of(spec)
+    """The Run of a network trained with `spec`: the epochs and steps of its `history` past those
+    of `before` (its history when the run started); `weights` as named by Model.named_weights.
+    Named after the runs `previous` ("Run 3"), its changes against the last of them."""
+    settings, start_epoch = settings_of(spec), before.epoch_count
     epochs, numbers = {}, {}
     for key, values in history.epochs.items():
         kept = [
@@ -203,6 +205,7 @@ def record_run(
         settings=settings,
         changes=describe_changes(previous[-1].settings if previous else None, settings),
         reason=reason,
+        steps=history.steps - before.steps,
         epochs=epochs,
         epoch_numbers=numbers,
         grad_epochs=list(log.epochs) if log else [],
@@ -237,6 +240,7 @@ def _run_doc(run: Run) -> dict[str, Any]:
         "name": run.name,
         "time": run.time,
         "reason": run.reason,
+        "steps": run.steps,
         "changes": run.changes,
         "settings": run.settings,
         "epochs": {k: [_number(v) for v in values] for k, values in run.epochs.items()},
@@ -277,6 +281,9 @@ def _read_run(doc: Any, where: str) -> Run:
     numbers = _number_lists(doc.get("epoch_numbers", {}), f"{where}.epoch_numbers", int)
     if set(numbers) != set(epochs) or any(len(numbers[k]) != len(v) for k, v in epochs.items()):
         raise NetworkFileError(f'{where}: "epoch_numbers" must hold one whole number per value of "epochs"')
+    steps = doc.get("steps", 0)
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps < 2**53:
+        raise NetworkFileError(f'{where}: "steps" must be a whole number from 0 to 2**53, got {quote(steps)}')
     grads = doc.get("gradient_norms", {})
     if not isinstance(grads, dict):
         raise NetworkFileError(f'{where}: "gradient_norms" must be an object, got {quote(grads)}')
@@ -292,6 +299,7 @@ def _read_run(doc: Any, where: str) -> Run:
         _read_settings(doc.get("settings"), f"{where}.settings"),
         texts["changes"],
         texts["reason"],
+        steps,
         epochs,
         numbers,
         grad_epochs,

@@ -25,6 +25,7 @@ from engine.errors import ConfigError, GraphError, NetworkFileError
 from engine.graph import NetworkSpec, Node, ShapeReport
 from engine.network import Network
 from engine.registry import LAYERS, resolve_params
+from engine.runs import GradientNormLog, record_run
 from engine.training.callbacks import History
 from engine.training.config import TrainingConfig
 from gui.commands import (
@@ -41,6 +42,7 @@ from gui.commands import (
     layers_text,
 )
 from gui.network_layout import CARD_SIZE, X_GAP, free_position, layered_positions
+from gui.run_commands import add_run
 
 FRAGMENT_MIME = "application/x-netcanvas-fragment"  # clipboard: JSON of copy_fragment()
 LAYER_MIME = "application/x-netcanvas-layer"  # palette drag: the registry type name (utf-8)
@@ -65,6 +67,7 @@ class NetworkDocument(QObject):
     modified_changed = Signal(bool)  # unsaved changes or not (follows undo_stack clean state)
     path_changed = Signal(object)  # pathlib.Path or None
     selection_changed = Signal(list)  # list[str] of selected node ids (set by the canvas)
+    runs_changed = Signal()  # network.runs replaced: a run recorded, renamed, deleted, or undone
 
     def __init__(
         self,
@@ -243,19 +246,38 @@ class NetworkDocument(QObject):
         return network, before, self.structure_version
 
     def finish_training(
-        self, before: NetworkState, trained: Network, structure_version: int, reason: str
+        self,
+        before: NetworkState,
+        trained: Network,
+        structure_version: int,
+        reason: str,
+        gradient_norms: GradientNormLog | None = None,
     ) -> bool:
-        """Take a finished run's weights, optimizer state and history as one "Train" undo entry
-        (Undo gives back `before`). False, and nothing taken, when the structure was edited since
-        the run started at `structure_version`: its weights no longer fit the drawing."""
+        """Take a finished run's weights, optimizer state and history, and its Run in the Runs list
+        (with the `gradient_norms` seen), as one "Train" undo entry (Undo gives back `before`).
+        False, and only the Run recorded, when the structure was edited since the run started at
+        `structure_version`: its weights no longer fit the drawing."""
+        run = record_run(
+            self.network.runs,
+            trained.spec,
+            trained.history,
+            before.history,
+            trained.model.named_weights(),
+            reason,
+            gradient_norms,
+        )
         if self.structure_version != structure_version:
+            add_run(self, run)
             return False
         # `trained` is dropped after this run: its model, optimizer and history are taken as they
         # are (no copies; nothing changes them any more).
         after = NetworkState(trained.model, trained.optimizer, trained.history, trained.scaler)
         epochs = trained.history.epoch_count - before.history.epoch_count
         text = f"Train ({epochs} epoch{'s' if epochs != 1 else ''}, {reason})"
+        self.undo_stack.beginMacro(text)
         self.undo_stack.push(StateCmd(self, before, after, text))
+        add_run(self, run)
+        self.undo_stack.endMacro()
         return True
 
     def reset_weights(self) -> None:
@@ -310,6 +332,7 @@ class NetworkDocument(QObject):
         new_path = Path(path) if path is not None else None
         moved, self.path = new_path != self.path, new_path  # before the reset: data paths are relative to it
         self.document_reset.emit()
+        self.runs_changed.emit()
         self.shapes_changed.emit()
         self.selection_changed.emit([])
         if moved:

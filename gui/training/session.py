@@ -36,6 +36,7 @@ from engine.data.sources import reads_outside
 from engine.data_fit import FitProblem
 from engine.errors import NetCanvasError
 from engine.network import Network
+from engine.runs import GradientNormLog
 from engine.training.control import TrainingControl
 from gui.commands import NetworkState
 from gui.document import NetworkDocument
@@ -74,6 +75,7 @@ class TrainingSession(QObject):
         self.steps_seen = 0
         self.sample_index = 0  # the image whose feature maps are shown (worker.sample_source's)
         self._before: NetworkState | None = None
+        self.gradient_norms = GradientNormLog(0, 1)  # per-layer gradient norms of the run going on
         self._structure = 0  # the document's structure version when the run started
         self._discarded = False  # the document was replaced during the run: drop what it sends
         self._data_key: str | None = None
@@ -262,6 +264,7 @@ class TrainingSession(QObject):
         )
         self.batches_per_epoch = max(1, -(-len(self.train_set) // network.training.batch_size))
         self.steps_seen = self._before.history.steps
+        self.gradient_norms = GradientNormLog(self.steps_seen, self.batches_per_epoch)  # for the Run
         self.thread = QThread(self)
         self.thread.setObjectName("NetCanvas training")
         self.worker.moveToThread(self.thread)
@@ -362,6 +365,8 @@ class TrainingSession(QObject):
 
     def _snapshot_taken(self, snapshot: object) -> None:
         if not self._discarded:
+            norms = {layer.node_id: layer.gradient_norm for layer in snapshot.layers}
+            self.gradient_norms.add(snapshot.step, norms)
             self.snapshot_taken.emit(snapshot)
 
     def _epochs_ended(self, reports: list) -> None:
@@ -379,7 +384,7 @@ class TrainingSession(QObject):
             return
         trained = result.steps > self._before.history.steps
         if trained and not self.document.finish_training(
-            self._before, self.worker.network, self._structure, result.reason
+            self._before, self.worker.network, self._structure, result.reason, self.gradient_norms
         ):
             result.reason, result.message = (
                 "failed",

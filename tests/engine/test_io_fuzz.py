@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import engine
 from engine.errors import NetworkFileError
 from engine.runs import record_run
+from engine.training.callbacks import History
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 SEEDED_CASES = int(os.environ.get("NETCANVAS_FUZZ_CASES", "2000"))
@@ -52,7 +53,9 @@ def seeds(tmp_path_factory) -> list[tuple[str, bytes]]:
     engine.save(network, folder / "trained.ncv")
     found.append((".ncv", (folder / "trained.ncv").read_bytes()))
     history = network.history  # and with a Run (its runs.json and runs.npz)
-    network.runs = [record_run([], network.spec, history, 0, network.model.named_weights(), "finished")]
+    network.runs = [
+        record_run([], network.spec, history, History(), network.model.named_weights(), "finished")
+    ]
     engine.save(network, folder / "runs.ncv")
     found.append((".ncv", (folder / "runs.ncv").read_bytes()))
     return found

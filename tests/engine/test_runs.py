@@ -40,7 +40,7 @@ def trained_with_runs() -> engine.Network:
         training = copy.deepcopy(network.spec.training)
         training["optimizer"] = {**training["optimizer"], "learning_rate": rate}
         network.spec.training = training
-        start = network.history.epoch_count
+        start = copy.deepcopy(network.history)
         network.fit(x, y, epochs=epochs, batch_size=16, learning_rate=rate)
         log = GradientNormLog(network.history.steps - 8, 4)
         log.add(network.history.steps - 4, {"h": 0.5, "out": None})
@@ -60,7 +60,7 @@ def test_a_run_records_its_own_epochs_and_what_changed():
     assert first.epoch_numbers["loss"] == [0, 1, 2] and second.epoch_numbers["loss"] == [0, 1]
     assert second.epochs["loss"] == network.history.epochs["loss"][3:]
     assert second.metrics["loss"] == network.history.epochs["loss"][-1]
-    assert second.grad_epochs == [1.0, 2.0]
+    assert second.grad_epochs == [1.0, 2.0] and second.steps == 2 * 4  # 64 samples, batches of 16
     assert math.isnan(second.grad_norms["out"][0]) and second.grad_norms["out"][1] == 1.5
     assert set(second.weights) == {"h/kernel", "h/bias", "out/kernel", "out/bias"}
 
@@ -89,7 +89,7 @@ def test_a_long_runs_curves_and_gradient_norms_stay_bounded():
     history = History()
     for epoch in range(3_000):
         history.append_epoch({"loss": 1.0 / (epoch + 1)})
-    run = record_run([], engine.load(EXAMPLES / "xor.json").spec, history, 0, {}, "stopped")
+    run = record_run([], engine.load(EXAMPLES / "xor.json").spec, history, History(), {}, "stopped")
     numbers = run.epoch_numbers["loss"]
     assert len(numbers) <= MAX_RUN_POINTS and numbers[-1] == 2_999 and run.epochs["loss"][-1] == 1 / 3_000
     assert numbers == sorted(numbers)
@@ -106,7 +106,16 @@ def test_runs_are_saved_and_reopened_bit_identical(tmp_path):
     loaded = engine.load(tmp_path / "runs.ncv").runs
     assert len(loaded) == 2
     for saved, read in zip(network.runs, loaded, strict=True):
-        for name in ("name", "time", "settings", "changes", "reason", "epoch_numbers", "grad_epochs"):
+        for name in (
+            "name",
+            "time",
+            "settings",
+            "changes",
+            "reason",
+            "steps",
+            "epoch_numbers",
+            "grad_epochs",
+        ):
             assert getattr(read, name) == getattr(saved, name), name
         for mine, theirs in ((saved.epochs, read.epochs), (saved.grad_norms, read.grad_norms)):
             assert {k: np.array(v).tobytes() for k, v in mine.items()} == {
@@ -173,6 +182,7 @@ HOSTILE_JSON = [
     (lambda doc: doc.update(runs=doc["runs"] * 51), "list of at most 100"),
     (_edit_run("name", "x" * 81), "at most 80 characters"),
     (_edit_run("time", 12), "text of at most"),
+    (_edit_run("steps", -1), "whole number from 0"),
     (_edit_run("epochs", {"loss": ["0.5"]}), "expected float values"),
     (_edit_run("epochs", {"loss": [0.5] * 600}), "at most 512"),
     (_edit_run("epoch_numbers", {"loss": [0]}), "one whole number per value"),
@@ -225,7 +235,17 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=10,
 )
-RUN_KEYS = ["name", "time", "reason", "changes", "settings", "epochs", "epoch_numbers", "gradient_norms"]
+RUN_KEYS = [
+    "name",
+    "time",
+    "reason",
+    "steps",
+    "changes",
+    "settings",
+    "epochs",
+    "epoch_numbers",
+    "gradient_norms",
+]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -224,4 +224,6 @@ def test_a_run_whose_network_was_edited_meanwhile_is_not_taken(chain):
     chain.set_node_params("h", {"units": 5})  # while it trained
     entries = history(chain)
     assert not chain.finish_training(before, network, version, "finished")
-    assert history(chain) == entries and chain.network.history.steps == 0
+    # its weights are not taken; the run is still kept in the Runs list, to compare its curves
+    assert history(chain) == [*entries, "Record Run 1"] and chain.network.history.steps == 0
+    assert [run.name for run in chain.network.runs] == ["Run 1"]
