@@ -115,3 +115,20 @@ def test_fit_all_five_draws_the_five_fits_together(window, qtbot):
     assert "0.0" in fits.status.text()
     open_lesson(window, qtbot, 9)
     assert panel.fits is None  # a lesson without fits has no plot
+
+
+def test_closing_the_window_during_the_fits_waits_for_them(window, qtbot):
+    panel = open_lesson(window, qtbot, 10)
+    qtbot.mouseClick(panel.fits.button, Qt.MouseButton.LeftButton)
+    assert panel.fits.running
+    window.close()
+    assert not panel.fits.running and panel.fits.button.isEnabled()
+
+
+def test_the_lesson_dock_survives_switching_workspaces(window, qtbot):
+    open_lesson(window, qtbot, 3)
+    dock = window.docks[DOCK_KEY]
+    for key in ("train", "design"):
+        window.workspaces.switch(key)
+        assert window.dockWidgetArea(dock) != Qt.DockWidgetArea.NoDockWidgetArea or dock.isFloating()
+    assert dock.isVisible()
