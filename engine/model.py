@@ -6,10 +6,12 @@ feeds several others are summed before its own backward runs once.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
 
+from engine._kernels import blas
 from engine.errors import ConfigError, DataError
 from engine.graph import NetworkSpec, Shape
 from engine.layers import ActivatedLayer, Layer
@@ -38,6 +40,7 @@ class Model:
             self.layers[nid] = layer
         self.outputs: dict[str, np.ndarray] = {}
         self.weight_buffer, self.grad_buffer = self._pack()
+        self.splits_work = any(layer.splits_work for layer in self.layers.values())
 
     def _pack(self) -> tuple[np.ndarray, np.ndarray]:
         """Move every weight array (get_weights order) into one flat buffer and every trainable
@@ -180,11 +183,17 @@ class Model:
         feed = dict(zip(self.input_ids, inputs, strict=True))
         outputs = self.outputs
         outputs.clear()
-        for nid in self.order:
-            layer = self.layers[nid]
-            args = [feed[nid]] if nid in feed else [outputs[s] for s in self.sources[nid]]
-            outputs[nid] = layer.forward(args, training, rng)
+        with self._blas_threads():
+            for nid in self.order:
+                layer = self.layers[nid]
+                args = [feed[nid]] if nid in feed else [outputs[s] for s in self.sources[nid]]
+                outputs[nid] = layer.forward(args, training, rng)
         return outputs[self.output_id]
+
+    def _blas_threads(self) -> contextlib.AbstractContextManager:
+        """BLAS held to one thread while layers that split their own work run (their parts
+        call it from several threads at once), else as it is."""
+        return blas.single_threaded() if self.splits_work else contextlib.nullcontext()
 
     def uses_fused_loss(self, fused_activation: str | None) -> bool:
         layer = self.output_layer
@@ -197,19 +206,20 @@ class Model:
     def backward(self, grad_out: np.ndarray, from_preactivation: bool = False) -> None:
         """Fill every layer's `grads` from d(loss)/d(output) (or d/d(pre-activation) if fused)."""
         pending: dict[str, np.ndarray] = {self.output_id: grad_out}
-        for nid in reversed(self.order):
-            grad = pending.pop(nid, None)
-            layer = self.layers[nid]
-            if grad is None or not self.sources[nid]:
-                continue
-            if from_preactivation and nid == self.output_id:
-                in_grads = layer.backward_from_preactivation(grad)  # type: ignore[attr-defined]
-            else:
-                in_grads = layer.backward(grad)
-            for source, g in zip(self.sources[nid], in_grads, strict=True):
-                if g is None or self.layers[source].name == "Input":
+        with self._blas_threads():
+            for nid in reversed(self.order):
+                grad = pending.pop(nid, None)
+                layer = self.layers[nid]
+                if grad is None or not self.sources[nid]:
                     continue
-                pending[source] = g if source not in pending else pending[source] + g
+                if from_preactivation and nid == self.output_id:
+                    in_grads = layer.backward_from_preactivation(grad)  # type: ignore[attr-defined]
+                else:
+                    in_grads = layer.backward(grad)
+                for source, g in zip(self.sources[nid], in_grads, strict=True):
+                    if g is None or self.layers[source].name == "Input":
+                        continue
+                    pending[source] = g if source not in pending else pending[source] + g
 
     def regularization_loss(self) -> float:
         return sum(layer.regularization_loss() for layer in self.layers.values())

@@ -91,6 +91,15 @@ def threads() -> int | None:
     return _THREADS[0]() if _THREADS is not None else None
 
 
+def usable_threads() -> int | None:
+    """The threads NumPy's BLAS runs outside `single_threaded()` (OpenBLAS's own choice or the
+    user's OPENBLAS_NUM_THREADS); None where it is not an OpenBLAS found next to NumPy."""
+    if _THREADS is None:
+        return None
+    with _threads_lock:
+        return _threads_before if _single_thread_users else _THREADS[0]()
+
+
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """NumPy's BLAS on one thread while the block runs, then as before.

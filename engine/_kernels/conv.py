@@ -105,12 +105,12 @@ def col2im(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def bias_act_to_images(z, bias, out, act_code, alpha, first, last):
     """z (F, N*P) += bias (F,) (or (0,): none) in place, and out (N, F, P) = act(z) moved to
-    channels-first: out[n, f, p] = act(z[f, n*P + p]), for the filters first <= f < last."""
-    n_batch, positions = out.shape[0], out.shape[2]
+    channels-first: out[n, f, p] = act(z[f, n*P + p]), for the samples first <= n < last."""
+    filters, positions = out.shape[1], out.shape[2]
     has_bias = bias.shape[0] > 0
-    for f in range(first, last):
+    for f in range(filters):
         b = bias[f] if has_bias else z.dtype.type(0.0)
-        for n in range(n_batch):
+        for n in range(first, last):
             src = z[f, n * positions : (n + 1) * positions]
             dst = out[n, f]
             if has_bias:  # one pass: z keeps the biased value, out gets a copy to activate
@@ -184,10 +184,11 @@ def col2im_ref(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
 
 
 def bias_act_to_images_ref(z, bias, out, act_code, alpha, first, last):
-    z, out = z[first:last], out[:, first:last]
+    positions = out.shape[2]
+    z, out = z[:, first * positions : last * positions], out[first:last]
     n_batch, filters, positions = out.shape
     if bias.shape[0] > 0:
-        z += bias[first:last, None]
+        z += bias[:, None]
     out[...] = _act_ref(z, act_code, alpha).reshape(filters, n_batch, positions).transpose(1, 0, 2)
 
 

@@ -1,18 +1,20 @@
-"""Run a kernel on disjoint parts of its work at once, one part per core.
+"""Run a layer's work on disjoint parts at once, one part per core, BLAS held to one thread.
 
-BLAS spreads each matrix product over every core, but the kernels between the products
-(im2col, col2im, bias and activation, pooling) are serial: in a convolutional network they
-are a third of a training step, run on one core while the others idle. `in_parts` calls such
-a kernel on disjoint ranges (of samples or of filters) from a small pool of threads; the
-kernels are compiled with `nogil=True`, so the parts really run side by side, and the caller
-runs the first part itself. Threads of our own rather than Numba's `parallel=True`: Numba's
-OpenMP workers spin between parallel regions and take the cores BLAS needs, and its workqueue
-layer aborts when two threads (a training run and a prediction) launch kernels at once.
+A convolution's step is im2col, matrix products, bias and activation, col2im and pooling. Left
+to BLAS, only the products use every core: the kernels between them run on one while the other
+cores idle, and after each product OpenBLAS's idle threads spin on those cores for a while,
+so a second thread of ours started then shares its core with a spinner. So layers that split
+their own work (`Layer.splits_work`) do it all: the model holds BLAS to one thread while they
+run (`engine.model.Model`), and each layer calls `in_parts` with ranges of samples or filters,
+each part doing its own im2col, its own single-threaded product on its columns, and its own
+kernels (compiled `nogil=True`). The caller runs the first part itself, a small pool the others.
+Threads of our own rather than Numba's `parallel=True`: Numba's OpenMP workers spin between
+parallel regions too, and its workqueue layer aborts when two threads (a training run and a
+prediction) launch kernels at once.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,13 +30,10 @@ _pool_lock = threading.Lock()
 
 
 def _cores() -> int:
-    """The threads BLAS runs (1 while a fused path holds it to one), else the usable cores."""
-    threads = blas.threads()
-    if threads:
-        return threads
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """As many parts as BLAS would run threads (the user's OPENBLAS_NUM_THREADS is respected);
+    one where NumPy's BLAS is not an OpenBLAS we can hold to one thread, so nothing runs twice
+    as many threads as there are cores."""
+    return blas.usable_threads() or 1
 
 
 def part_count(values: int) -> int:

@@ -52,6 +52,9 @@ class Layer(ABC):
     param_specs: ClassVar[tuple[ParamSpec, ...]] = ()
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
+    # True for layers that split their work over the cores themselves (engine/_kernels/parts.py):
+    # the model then holds BLAS to one thread while it runs forward and backward
+    splits_work: ClassVar[bool] = False
 
     # ----------------------------------------------------------- class level
     @classmethod

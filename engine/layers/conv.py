@@ -52,6 +52,7 @@ class _Conv(ConvForms, ActivatedLayer):
     """What Conv2D and Conv1D share; `dims` is the number of spatial axes."""
 
     dims = 2
+    splits_work = True
     group = "Convolution"
     expects = ""  # the input the layer reads, for the error message
     fix = ""  # how to get such an input
@@ -187,16 +188,22 @@ class _Conv(ConvForms, ActivatedLayer):
     ) -> None:
         """out (n, F, P) = activation(kernel @ im2col(x) + bias) for images x (n, C, H, W), through
         the columns `cols` (C*kh*kw, n*P) and the products `z` (F, n*P), which keeps the biased
-        pre-activation; all C-contiguous, of the layer's dtype."""
+        pre-activation; all C-contiguous, of the layer's dtype. Each part of the samples does
+        its own columns, product and activation (engine/_kernels/parts.py)."""
         compiled = self.dtype in KERNEL_DTYPES
         im2col, geometry = (_k.im2col if compiled else _k.im2col_ref), self.geometry_args
-        in_parts(x.shape[0], cols.size, lambda lo, hi: im2col(x, cols, lo, hi, *geometry))
-        filters = self.params["filters"]
-        np.matmul(self.weights["kernel"].reshape(filters, self.taps), cols, out=z)
+        kernel = self.weights["kernel"].reshape(self.params["filters"], self.taps)
         code = self.activation.kernel_code if compiled else None
         fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
-        fused_code, alpha = _ka.LINEAR if code is None else code, self._alpha()
-        in_parts(filters, z.size, lambda lo, hi: fused(z, bias, out, fused_code, alpha, lo, hi))
+        fused_code, alpha, positions = _ka.LINEAR if code is None else code, self._alpha(), self.positions
+
+        def part(lo: int, hi: int) -> None:
+            im2col(x, cols, lo, hi, *geometry)
+            columns = slice(lo * positions, hi * positions)
+            np.matmul(kernel, cols[:, columns], out=z[:, columns])
+            fused(z, bias, out, fused_code, alpha, lo, hi)
+
+        in_parts(x.shape[0], cols.size + z.size, part)
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
             images = out.reshape(x.shape[0], *self.output_shape_)
             images[...] = self.activation.forward(images)
@@ -233,22 +240,39 @@ class _Conv(ConvForms, ActivatedLayer):
         a = self.out.reshape(batch, filters, self.positions)
         z = grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
-        fused = _k.act_grad_to_rows if self.dtype in KERNEL_DTYPES else _k.act_grad_to_rows_ref
+        compiled = self.dtype in KERNEL_DTYPES
+        fused = _k.act_grad_to_rows if compiled else _k.act_grad_to_rows_ref
         alpha = self._alpha()
-        in_parts(filters, z.size, lambda lo, hi: fused(z, a, grad, grad_z, grad_bias, code, alpha, lo, hi))
         cols = self._workspace(batch, "cols")
-        kernel = self.weights["kernel"]
-        np.matmul(grad_z, cols.T, out=self.grads["kernel"].reshape(filters, self.taps))
+        kernel = self.weights["kernel"].reshape(filters, self.taps)
+        grad_kernel = self.grads["kernel"].reshape(filters, self.taps)
+
+        def filter_part(lo: int, hi: int) -> None:  # these filters' gradients, whole batch
+            fused(z, a, grad, grad_z, grad_bias, code, alpha, lo, hi)
+            np.matmul(grad_z[lo:hi], cols.T, out=grad_kernel[lo:hi])
+
+        in_parts(filters, z.size + cols.size, filter_part)
         if self.params["kernel_l1"]:
-            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
+            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(
+                self.weights["kernel"]
+            )
         if self.params["kernel_l2"]:
-            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * self.weights["kernel"]
         if not self.needs_input_grad:
             return [None]
-        np.matmul(kernel.reshape(filters, self.taps).T, grad_z, out=cols)  # the columns' gradient
         grad_x = self._workspace(batch, "grad_x")
-        col2im, geometry = (_k.col2im if self.dtype in KERNEL_DTYPES else _k.col2im_ref), self.geometry_args
-        in_parts(batch, cols.size, lambda lo, hi: col2im(cols, grad_x, lo, hi, *geometry))
+        col2im, geometry, positions = (
+            (_k.col2im if compiled else _k.col2im_ref),
+            self.geometry_args,
+            self.positions,
+        )
+
+        def sample_part(lo: int, hi: int) -> None:  # these samples' input gradient
+            columns = slice(lo * positions, hi * positions)
+            np.matmul(kernel.T, grad_z[:, columns], out=cols[:, columns])  # the columns' gradient
+            col2im(cols, grad_x, lo, hi, *geometry)
+
+        in_parts(batch, z.size + cols.size, sample_part)
         return [grad_x.reshape(batch, *self.input_shapes[0])]
 
     def regularization_loss(self) -> float:

@@ -61,6 +61,7 @@ class _Pooling(Layer):
 
     dims: ClassVar[int] = 2
     mode: ClassVar[str] = "max"  # or "average"
+    splits_work = True
 
     @classmethod
     def geometry(cls, params: dict[str, Any], input_shape: Shape, where: str) -> tuple[AxisWindow, ...]:
