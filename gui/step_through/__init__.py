@@ -56,7 +56,7 @@ def _open(window: MainWindow, panel: StepThroughPanel, sample: tuple[int, str] |
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         window.splitDockWidget(window.docks["training"], dock, Qt.Orientation.Horizontal)
         dock.show()
-        window.resizeDocks([window.docks["training"], dock], [2, 3], Qt.Orientation.Horizontal)
+        window.resizeDocks([window.docks["training"], dock], [1, 2], Qt.Orientation.Horizontal)
     dock.raise_()
     if sample is not None:
         panel.show_sample(*sample)

@@ -17,14 +17,14 @@ class OutputBars(pg.PlotWidget):
         self.hideButtons()
         self.setMenuEnabled(False)
         self.setLabel("bottom", "class")
-        self.setYRange(0, 1.05, padding=0)
+        self.getPlotItem().vb.disableAutoRange()
         self.bar_item: pg.BarGraphItem | None = None
         self.prediction: int | None = None
         self.setMinimumWidth(160)
 
     def show_probabilities(self, probabilities: np.ndarray, target: int | None) -> None:
         """Bars for `probabilities` (n,), the largest in blue (the prediction); the target class
-        (or None) outlined in black."""
+        (or None) outlined in black; the title says whether the prediction is the target."""
         p = np.asarray(probabilities, np.float64).reshape(-1)
         self.prediction = int(p.argmax())
         if self.bar_item is not None:
@@ -34,6 +34,6 @@ class OutputBars(pg.PlotWidget):
         self.bar_item = pg.BarGraphItem(x=np.arange(p.size), height=p, width=0.8, brushes=brushes, pens=pens)
         self.addItem(self.bar_item)
         self.getAxis("bottom").setTicks([[(i, str(i)) for i in range(p.size)]])
-        self.setXRange(-0.6, p.size - 0.4, padding=0)
-        verdict = "right" if target is None or target == self.prediction else f"wrong, the target is {target}"
-        self.setTitle(f"Prediction: {self.prediction} (p = {p[self.prediction]:.2f}, {verdict})")
+        self.getPlotItem().vb.setRange(xRange=(-0.6, p.size - 0.4), yRange=(0, 1.05), padding=0)
+        verdict = "" if target is None else (" ✓" if target == self.prediction else f" ✗ (target {target})")
+        self.setTitle(f"Prediction {self.prediction}{verdict}", size="10pt")

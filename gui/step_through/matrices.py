@@ -22,8 +22,11 @@ from gui.training.image_grid import TextGrid, diverging, grey
 NEW_LINE = "\n"
 COLUMN_WIDTH = 26  # screen pixels of a one-column term
 CELL_WIDTH = 22  # screen pixels per column of a narrow matrix
+NUMBER_WIDTH = 44  # screen pixels per column of a matrix with its numbers written in
+OPERATOR_WIDTH = 40  # screen pixels an operator ("·", "→ relu →") takes, about
 MAX_WIDTH = 300  # a wide matrix is squeezed into this many pixels
 NUMBERED_CELLS = 160  # a term with at most this many cells writes its numbers in them (where they fit)
+DARK, LIGHT = QColor("#0f172a"), QColor("#f8fafc")  # numbers on pale and on strong colours
 MARK_COLOURS = {"chosen": QColor("#f59e0b"), "quiet": QColor("#111827")}
 
 
@@ -41,8 +44,9 @@ class Term:
     shape_text: str = ""
 
     def caption(self) -> str:
+        """The name, and the shape on a second line: "W⁽¹⁾<br>8×2"."""
         rows, cols = self.values.shape
-        return f"{self.name}  ({self.shape_text or f'{rows}×{cols}'})"
+        return f"{self.name}<br>{self.shape_text or f'{rows}×{cols}'}"
 
 
 def column(name: str, values: np.ndarray, **kwargs) -> Term:
@@ -63,6 +67,17 @@ def as_rows(name: str, values: np.ndarray, **kwargs) -> Term:
     return Term(name, array.reshape(array.shape[0], -1), **kwargs)
 
 
+def cell_text(value: float) -> str:
+    """A cell's number: 2 decimals, a small one in short e-notation ("5e-03")."""
+    value = float(value)
+    return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.0e}"
+
+
+def numbered(term: Term) -> bool:
+    """Whether the term writes its numbers in its cells (a small one, not a picture)."""
+    return term.values.size <= NUMBERED_CELLS and not term.picture
+
+
 class MatrixProduct(pg.GraphicsLayoutWidget):
     hovered = Signal(str)  # "W[3, 1] = 0.42" under the mouse, "" elsewhere
     row_clicked = Signal(int)  # the row clicked in a term made with pick_rows
@@ -71,16 +86,22 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground(None)
         self.drawn: list[tuple[Term, pg.ImageItem]] = []
+        self.parts: list[Term | str] = []
+        self.laid_out_for = 0  # the width the terms were laid out for
         self.scene().sigMouseMoved.connect(self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
         self.setMinimumHeight(160)
 
     def show_terms(self, parts: list[Term | str]) -> None:
-        """Lay the terms and operators out left to right (NEW_LINE starts a new line)."""
+        """Lay the terms and operators out left to right (NEW_LINE starts a new line), the wide
+        matrices squeezed to fit the widget's width."""
+        self.parts = list(parts)
+        self.laid_out_for = self.width()
         self.clear()
         self.drawn = []
+        widths = self._widths(self.parts)
         row = column_index = 0
-        for part in parts:
+        for n, part in enumerate(self.parts):
             if isinstance(part, str) and part == NEW_LINE:
                 row, column_index = row + 2, 0
                 continue
@@ -88,35 +109,64 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
                 self.addLabel(part, row=row, col=column_index, size="13pt")
                 column_index += 1
                 continue
-            box = self.addViewBox(row=row, col=column_index)
+            box = pg.ViewBox(enableMouse=False, enableMenu=False, invertY=True)  # (no menu: quicker)
+            self.addItem(box, row=row, col=column_index)
             self._draw(box, part)
-            rows, cols = part.values.shape
-            width = (
-                COLUMN_WIDTH if cols == 1 else int(min(MAX_WIDTH, max(2 * COLUMN_WIDTH, cols * CELL_WIDTH)))
-            )
-            box.setFixedWidth(width)
-            label = self.addLabel(part.caption(), row=row + 1, col=column_index, size="8pt")
-            label.setFixedWidth(max(width, 60))
+            box.setFixedWidth(widths[n])
+            self.addLabel(part.caption(), row=row + 1, col=column_index, size="8pt")
             column_index += 1
 
+    def _widths(self, parts: list[Term | str]) -> dict[int, int]:
+        """Screen width per term (by index in `parts`): a column is narrow, a matrix wants a
+        width per column; the matrices of a line that would not fit share what is left."""
+        widths: dict[int, int] = {}
+        line: list[int] = []
+        operators = 0
+        for n, part in enumerate([*parts, NEW_LINE]):
+            if isinstance(part, str) and part != NEW_LINE:
+                operators += OPERATOR_WIDTH
+                continue
+            if part != NEW_LINE:
+                rows, cols = part.values.shape
+                cell = NUMBER_WIDTH if numbered(part) else CELL_WIDTH
+                widths[n] = cell if cols == 1 else int(min(MAX_WIDTH, max(2 * COLUMN_WIDTH, cols * cell)))
+                line.append(n)
+                continue
+            wide = [i for i in line if parts[i].values.shape[1] > 1]
+            spare = self.width() - 24 - operators - sum(widths[i] for i in line if i not in wide)
+            wanted = sum(widths[i] for i in wide)
+            if wide and wanted > spare:
+                for i in wide:
+                    widths[i] = max(2 * COLUMN_WIDTH, int(widths[i] * max(spare, 0) / wanted))
+            line, operators = [], 0
+        return widths
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name): squeeze the matrices again
+        super().resizeEvent(event)
+        if getattr(self, "parts", None) and abs(self.width() - self.laid_out_for) > 8:  # (not yet built)
+            self.show_terms(self.parts)
+
     def _draw(self, box: pg.ViewBox, term: Term) -> None:
-        box.setMouseEnabled(False, False)
-        box.invertY(True)
-        box.setMenuEnabled(False)
         image = pg.ImageItem(axisOrder="row-major")
         values = term.values
         rgb = grey(np.nan_to_num(values)) if term.picture else diverging(values)
         image.setImage(np.ascontiguousarray(rgb), levels=(0, 255))
         box.addItem(image)
         rows, cols = values.shape
-        if values.size <= NUMBERED_CELLS and not term.picture:
-            numbers = TextGrid(7, height_share=0.9)
-            dark = QColor("#0f172a")
-            numbers.set_labels(
-                [(c + 0.5, r + 0.5, f"{values[r, c]:.2f}", dark) for r in range(rows) for c in range(cols)],
-                QRectF(0, 0, cols, rows),
-                (1, 1),
-            )
+        if numbered(term):
+            numbers = TextGrid(7, height_share=1.05)
+            bound = float(np.abs(values).max()) or 1.0
+            labels = [
+                (
+                    c + 0.5,
+                    r + 0.5,
+                    cell_text(values[r, c]),
+                    LIGHT if abs(values[r, c]) > 0.55 * bound else DARK,
+                )
+                for r in range(rows)
+                for c in range(cols)
+            ]
+            numbers.set_labels(labels, QRectF(0, 0, cols, rows), (1, 1))
             box.addItem(numbers)
         for unit, kind in term.marks.items():
             if 0 <= unit < rows:

@@ -140,6 +140,12 @@ def input_view(walk_: Walk, node: Any) -> StepView:
         parts += [Term("the image", picture, picture=True), "→ one column →"]
     parts.append(column(f"a{sup(0)} = x", values) if values.ndim <= 1 else as_rows(f"a{sup(0)} = x", values))
     detail = f"This sample's {values.size} input values: {short(values, 6)}"
+    if values.size > 6:
+        nonzero = int(np.count_nonzero(values))
+        detail = (
+            f"This sample's {values.size} input values, from {num(values.min())} to {num(values.max())}, "
+            f"{nonzero} of them not 0."
+        )
     if shape is not None:
         detail += (
             f"\nThe {shape[0]}×{shape[1]} picture becomes a column of {values.size} numbers, one per pixel."
@@ -154,6 +160,8 @@ def loss_view(walk_: Walk) -> StepView:
     text = walk.loss_text(walk_.network, prediction, walk_.y, trace.loss)
     parts: list[Term | str] = [column("prediction ŷ", prediction)]
     target = np.asarray(walk_.y, np.float64).reshape(-1)
+    if target.size != prediction.size and target_class(walk_) is not None:  # a class id: one-hot
+        target = np.eye(prediction.size)[target_class(walk_)]
     if target.size == prediction.size:
         parts += ["vs", column("target y", target)]
     parts += ["→", column("L", np.array([trace.loss]))]

@@ -149,9 +149,7 @@ def loss_text(network: Network, prediction: np.ndarray, target: Any, value: floa
         name == "categorical_crossentropy" and np.asarray(target).size == p.size
     ):
         k = int(target) if name.startswith("sparse") else int(np.argmax(np.asarray(target).reshape(-1)))
-        return (
-            head + f"L = −log p{subscript(k)} = −log {num(p[k])} = {num(value)}   (the target class is {k})"
-        )
+        return head + f"L = −log p{subscript(k)} = −log {p[k]:.4g} = {num(value)}   (the target class is {k})"
     t = np.asarray(target, np.float64).reshape(-1)
     if t.size != p.size:
         return head + f"L = {num(value)}"

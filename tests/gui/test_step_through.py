@@ -4,17 +4,28 @@ written out and adds up; Apply is one undoable gradient step; the panel follows 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from test_feature_maps import open_file, write_cnn
 
+import gui.training.session as session_module
 from engine.examples import example_path
+from engine.trace import NodeTrace
 from gui.step_through import walk
 from gui.step_through.panel import PICK_TEXT, target_for
 from gui.training.data_panel import THUMBNAIL_COLUMNS
 from gui.training.image_grid import tile_origin
+
+
+@pytest.fixture(autouse=True)
+def no_warm_up(monkeypatch):
+    """Opening a network compiles its training kernels in the background; nothing here trains."""
+    monkeypatch.setattr(session_module, "_warm_up", lambda _network: None)
 
 
 def click_scene_point(widget: pg.GraphicsView, scene_point: QPointF) -> None:
@@ -135,25 +146,37 @@ def test_apply_steps_the_weights_by_minus_eta_grad_and_undo_restores_them_exactl
     assert abs(panel.walk.trace.loss - loss_before) < 1e-12
 
 
-def test_new_clears_the_panel_and_the_canvas_marks(window, qtbot):
+def test_the_panel_follows_the_document_through_an_edit_its_undo_and_new(window, qtbot):
     open_xor(window, qtbot)
-    panel = window.step_through
-    panel.show_sample(0, "train")
+    doc, panel = window.document, window.step_through
+    panel.show_sample(2, "train")
     panel.go_to(1)
-    assert panel.marks.items and panel.steps
+    assert panel.marks.items and panel.marks.node_id == "hidden"
+    doc.set_node_params("hidden", {"units": 3})  # traced again through the edited network
+    assert (
+        panel.walk.trace.node("hidden").output.shape == (3,)
+        and panel.title.text() == "2 / 7 · hidden forward"
+    )
+    doc.undo_stack.undo()
+    assert panel.walk.trace.node("hidden").output.shape == (8,)
     window.new_file()
     assert panel.sample is None and panel.steps == [] and panel.sample_label.text() == PICK_TEXT
     assert not panel.forward.isEnabled() and panel.marks.items == [] and panel.marks.node_id is None
 
 
-def test_an_edit_traces_the_sample_again_through_the_edited_network(window, qtbot):
-    open_xor(window, qtbot)
-    doc, panel = window.document, window.step_through
-    panel.show_sample(2, "train")
-    doc.set_node_params("hidden", {"units": 3})
-    assert panel.walk.trace.node("hidden").output.shape == (3,)
-    doc.undo_stack.undo()
-    assert panel.walk.trace.node("hidden").output.shape == (8,)
+def test_units_that_pass_almost_no_gradient_are_named_dead_or_saturated():
+    relu = NodeTrace(
+        "h", "Dense", [np.ones(3)], np.array([0.0, 2.0, 0.0]), np.ones(3), np.array([-1.0, 2.0, 0.0])
+    )
+    relu.activation = "relu"
+    assert walk.quiet_units(relu) == ([0, 2], "dead for this sample (z ≤ 0)")
+    z = np.array([0.5, 9.0, -12.0])
+    sigmoid = NodeTrace("s", "Dense", [np.ones(3)], 1 / (1 + np.exp(-z)), np.ones(3), z, activation="sigmoid")
+    assert walk.quiet_units(sigmoid) == ([1, 2], "saturated (f′(z) ≈ 0)")  # σ′ = 1.2e-4, 6.1e-6
+    softmax = NodeTrace(
+        "o", "Dense", [np.ones(3)], np.ones(3) / 3, np.ones(3), np.zeros(3), activation="softmax"
+    )
+    assert walk.quiet_units(softmax) == ([], "")
 
 
 def test_an_image_picked_in_the_data_tab_walks_every_node_of_a_cnn(window, qtbot, tmp_path):
@@ -181,3 +204,36 @@ def test_an_image_picked_in_the_data_tab_walks_every_node_of_a_cnn(window, qtbot
     panel.go_to(5)  # the output: two class probabilities as bars, the largest the prediction
     probabilities = panel.walk.trace.prediction
     assert panel.bars.isVisible() and panel.bars.prediction == int(np.argmax(probabilities))
+
+
+MNIST = Path(__file__).parents[3] / "shared/data/mnist"
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"the MNIST files are not in {MNIST} (the shared data folder)")
+def test_an_mnist_digit_becomes_784_inputs_then_10_probabilities(window, qtbot):
+    assert window.load_path(example_path("mnist_mlp"))
+    window.document.set_data({"source": "mnist", "path": str(MNIST)})
+    qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=20000)
+    panel = window.step_through
+    panel.show_sample(2, "all")
+    titles = walk_titles(panel)
+    assert titles == [
+        "1 / 7 · image forward",
+        "2 / 7 · hidden forward",
+        "3 / 7 · digits forward",
+        "4 / 7 · loss",
+        "5 / 7 · digits backward",
+        "6 / 7 · hidden backward",
+        "7 / 7 · update",
+    ]
+    panel.go_to(0)
+    picture, column = (p for p in panel.view.parts if not isinstance(p, str))
+    assert picture.values.shape == (28, 28) and column.values.shape == (784, 1)
+    panel.go_to(2)
+    probabilities = panel.walk.trace.prediction
+    assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-5
+    assert panel.bars.isVisible() and panel.bars.prediction == int(probabilities.argmax())
+    assert len(panel.bars.bar_item.opts["height"]) == 10
+    panel.go_to(5)  # the hidden ReLU units silent for this digit pass no gradient back
+    quiet = int(np.sum(panel.walk.trace.node("hidden").z <= 0))
+    assert f"{quiet} of 128 units pass almost no gradient" in panel.detail.text()
