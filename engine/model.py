@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine._kernels import blas
+from engine._kernels import parts
 from engine.errors import ConfigError, DataError
 from engine.graph import NetworkSpec, Shape
 from engine.layers import ActivatedLayer, Layer
@@ -193,7 +193,7 @@ class Model:
     def _blas_threads(self) -> contextlib.AbstractContextManager:
         """BLAS held to one thread while layers that split their own work run (their parts
         call it from several threads at once), else as it is."""
-        return blas.single_threaded() if self.splits_work else contextlib.nullcontext()
+        return parts.split_work() if self.splits_work else contextlib.nullcontext()
 
     def uses_fused_loss(self, fused_activation: str | None) -> bool:
         layer = self.output_layer

@@ -5,7 +5,8 @@ to BLAS, only the products use every core: the kernels between them run on one w
 cores idle, and after each product OpenBLAS's idle threads spin on those cores for a while,
 so a second thread of ours started then shares its core with a spinner. So layers that split
 their own work (`Layer.splits_work`) do it all: the model holds BLAS to one thread while they
-run (`engine.model.Model`), and each layer calls `in_parts` with ranges of samples or filters,
+run (`split_work`, from `engine.model.Model`; the other layers' products then go through
+`matmul`, in parts too), and each layer calls `in_parts` with ranges of samples or filters,
 each part doing its own im2col, its own single-threaded product on its columns, and its own
 kernels (compiled `nogil=True`). The caller runs the first part itself, a small pool the others.
 Threads of our own rather than Numba's `parallel=True`: Numba's OpenMP workers spin between
@@ -15,15 +16,19 @@ prediction) launch kernels at once.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 from engine._kernels import blas
 
 MIN_VALUES_PER_PART = 1 << 15
 """Fewer values than this per part and handing a part to a thread costs more than it saves."""
 
+_splitting = threading.local()  # .active: this thread runs a model whose layers split their work
 _pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
 _pool_lock = threading.Lock()
@@ -70,3 +75,25 @@ def in_parts(count: int, values: int, run: Callable[[int, int], None]) -> None:
     finally:
         for future in futures:
             future.result()
+
+
+@contextlib.contextmanager
+def split_work() -> Iterator[None]:
+    """While a model whose layers split their own work runs on this thread: BLAS held to one
+    thread (their parts call it at once), and `matmul` splits the other layers' products."""
+    outer = getattr(_splitting, "active", False)
+    _splitting.active = True
+    try:
+        with blas.single_threaded():
+            yield
+    finally:
+        _splitting.active = outer
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out (m, n) = a (m, k) @ b (k, n): one `np.matmul`, or inside `split_work` one per part of
+    out's rows at once (each then BLAS's on one thread)."""
+    if not getattr(_splitting, "active", False):
+        np.matmul(a, b, out=out)
+        return
+    in_parts(out.shape[0], a.size + b.size + out.size, lambda lo, hi: np.matmul(a[lo:hi], b, out=out[lo:hi]))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine._kernels import KERNEL_DTYPES
+from engine._kernels import KERNEL_DTYPES, parts
 from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
@@ -133,7 +133,7 @@ class Dense(ActivatedLayer):
             self.out = self.activation.forward(z)
             return self.out
         z = self.pre_activation = self._workspace(x.shape[0], "z")
-        np.matmul(x, kernel, out=z)
+        parts.matmul(x, kernel, z)
         bias = self.weights.get("bias", _NO_BIAS.get(self.dtype))
         ufunc = UFUNC_ACTIVATIONS.get(self.activation.kernel_code)
         if ufunc is not None:
@@ -165,7 +165,7 @@ class Dense(ActivatedLayer):
 
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         kernel = self.weights["kernel"]
-        np.matmul(self.x.T, grad_z, out=self.grads["kernel"])
+        parts.matmul(self.x.T, grad_z, self.grads["kernel"])
         if self.params["kernel_l1"]:
             self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
         if self.params["kernel_l2"]:
@@ -180,7 +180,7 @@ class Dense(ActivatedLayer):
             return [None]
         if contiguous and self.x.ndim == 2:
             grad_x = self._workspace(grad_z.shape[0], "grad_x")
-            np.matmul(grad_z, kernel.T, out=grad_x)
+            parts.matmul(grad_z, kernel.T, grad_x)
             return [grad_x]
         return [grad_z @ kernel.T]
 

@@ -111,3 +111,25 @@ def test_blas_runs_one_thread_while_a_splitting_layer_runs_and_as_before_after(m
     before = blas.threads()
     net.predict(np.zeros((4, 2, 12, 12)))
     assert seen == [1] and blas.threads() == before
+
+
+def test_inside_split_work_products_run_in_parts_and_outside_whole(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 2)
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(300, 200)), rng.normal(size=(200, 150))
+    calls = []
+    real = parts.in_parts
+
+    def counting(count, values, run):
+        calls.append(count)
+        real(count, values, run)
+
+    monkeypatch.setattr(parts, "in_parts", counting)
+    out = np.empty((300, 150))
+    parts.matmul(a, b, out)
+    assert calls == [] and np.array_equal(out, a @ b)  # outside: one np.matmul
+    with parts.split_work():
+        parts.matmul(a.T[:150].T[:, :150].copy(), b[:150], out)  # any C-contiguous operands
+        assert calls == [300]
+        parts.matmul(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
