@@ -4,8 +4,9 @@ with its slope and formula, and the losses of numbers the user types.
 Left: the task, its target, a tick per loss and the ticked losses' formulas. Right: the loss
 and its slope d loss / d x over x (what backpropagation starts from), then two fields for
 predictions and targets and a table of every loss's value on them, or why it does not apply.
-Everything is computed by the engine's loss classes (gui.loss_families). It shows no part of the
-open network, so a New or Open leaves it as it is.
+Everything is computed by the engine's loss classes (gui.loss_families). It follows the open
+network's loss (`follow`): on New, Open, Undo or a change of the training settings it turns to
+that loss's task and marks it "your network's loss".
 
 `python -m gui.loss_explorer` opens it on its own.
 """
@@ -42,6 +43,7 @@ from gui.loss_families import FAMILIES, FAMILY, InputError, curves, loss_table
 from gui.training.plot_style import outside_legend
 
 if TYPE_CHECKING:
+    from gui.document import NetworkDocument
     from gui.main_window import MainWindow
 
 COLORS = ("#2563eb", "#dc2626", "#16a34a", "#d97706")
@@ -98,6 +100,8 @@ class LossExplorer(QWidget):
         for widget in (self.regression_target, self.binary_target, self.smoothing):
             self.targets.addWidget(widget)
         self.ticks: dict[str, QCheckBox] = {}
+        self.network_loss: str | None = None  # the open network's loss, marked among the ticks
+        self.document: NetworkDocument | None = None
         self.tick_box = QGroupBox("Losses to show")
         self.tick_layout = QVBoxLayout(self.tick_box)
         self.formulas = QLabel()
@@ -205,8 +209,11 @@ class LossExplorer(QWidget):
             box.deleteLater()
         self.ticks = {}
         for name in family.losses:
-            box = QCheckBox(name)
+            box = QCheckBox(f"{name}  (your network's loss)" if name == self.network_loss else name)
             box.setChecked(True)
+            font = box.font()
+            font.setBold(name == self.network_loss)
+            box.setFont(font)
             box.setToolTip(LOSSES.get(name).description)
             box.toggled.connect(self.redraw)
             self.tick_layout.addWidget(box)
@@ -216,6 +223,26 @@ class LossExplorer(QWidget):
         for axis_plot in (self.loss_plot, self.slope_plot):
             axis_plot.setLabel("bottom", family.x_label)
         self.redraw()
+
+    def follow(self, document: NetworkDocument) -> None:
+        """Show `document`'s loss now and whenever the document is replaced or its settings change."""
+        self.document = document
+        document.document_reset.connect(self._document_loss)
+        document.settings_changed.connect(self._document_loss)
+        self._document_loss()
+
+    def _document_loss(self) -> None:
+        if self.document is None:
+            return
+        name = self.document.network.training.loss.type
+        if name == self.network_loss:
+            return
+        self.network_loss = name
+        index = next((i for i, family in enumerate(FAMILIES) if name in family.losses), None)
+        if index is None or index == self.task.currentIndex():
+            self._task_changed()  # the marks change
+        else:
+            self.task.setCurrentIndex(index)
 
     def shown(self) -> list[str]:
         return [name for name, box in self.ticks.items() if box.isChecked()]
@@ -328,6 +355,7 @@ class LossExplorerDialog(QDialog):
 def install(window: MainWindow) -> LossExplorerDialog:
     """Add "Loss Explorer…" to the Lessons menu; the dialog opens (or comes to the front) on it."""
     dialog = LossExplorerDialog(window)
+    dialog.explorer.follow(window.document)
     action = window.actions_.menus["lessons"].addAction("Loss Explorer…")
     action.setToolTip("Each loss drawn over the prediction, with its slope and formula; try your own numbers")
     action.setStatusTip(action.toolTip())

@@ -4,6 +4,7 @@ curves and slopes for each task, clear messages for bad input, and its Lessons m
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from engine.activations import get_activation
 from gui.loss_explorer import LossExplorer
 from gui.loss_families import FAMILIES, curves, loss_table
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 PREDICTIONS = [7.6, 8.0, 6.8, 8.9, 7.2, 8.3, 7.0, 8.8, 7.0, 7.6]
 TARGETS = [7.8, 8.2, 6.5, 9.1, 7.0, 8.5, 6.9, 8.7, 7.2, 7.8]
 
@@ -144,3 +146,19 @@ def test_the_lessons_menu_opens_it(window, qtbot):
     assert dialog.explorer.value_of("mse") == "0.039"  # it opens on the example pair
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_it_follows_the_open_networks_loss(window, qtbot):
+    explorer = window.loss_explorer.explorer
+    document = window.document
+    document.open_file(EXAMPLES / "spiral.json")
+    loss = document.network.training.loss.type
+    family = next(f for f in FAMILIES if loss in f.losses)
+    assert explorer.family_key() == family.key
+    assert (
+        explorer.ticks[loss].text() == f"{loss}  (your network's loss)" and explorer.ticks[loss].font().bold()
+    )
+    document.set_training({**document.spec.training, "loss": "hinge"})
+    assert explorer.family_key() == "binary" and "your network's loss" in explorer.ticks["hinge"].text()
+    document.undo_stack.undo()
+    assert explorer.family_key() == family.key and "your network's loss" in explorer.ticks[loss].text()
