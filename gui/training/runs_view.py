@@ -150,7 +150,7 @@ class RunsView(QWidget):
             item.setToolTip(2, run.changes)
             item.setToolTip(0, f"{run.name}: {run.reason} after {run.steps:,} steps")
             self.table.addTopLevelItem(item)
-        for column in (0, 1):
+        for column in range(self.table.columnCount()):
             self.table.resizeColumnToContents(column)
         self._filling = False
         bases = list(dict.fromkeys(k.removeprefix("val_") for k in keys))
@@ -238,7 +238,8 @@ class RunsView(QWidget):
                         xs, np.asarray(run.epochs[name]), pen=pen, name=label, connect="finite"
                     )
             layers = [k for k, v in run.grad_norms.items() if any(math.isfinite(x) and x > 0 for x in v)]
-            for node_id, dashed in ((layers[0], True), (layers[-1], False)) if layers else ():
+            shown = [(layers[0], "first layer", True), (layers[-1], "last layer", False)] if layers else []
+            for node_id, which, dashed in shown[-1:] if len(layers) == 1 else shown:
                 values = np.asarray(run.grad_norms[node_id], float)
                 values[~(values > 0)] = np.nan  # (log axis)
                 pen = pg.mkPen(
@@ -248,11 +249,9 @@ class RunsView(QWidget):
                     np.asarray(run.grad_epochs, float),
                     values,
                     pen=pen,
-                    name=f"{run.name}: {node_id}",
+                    name=f"{run.name}: {which} ({node_id})",
                     connect="finite",
                 )
-                if len(layers) == 1:
-                    break
         for plot in (self.curve_plot, self.grad_plot):
             plot.enableAutoRange()
             keep_readable(plot)
