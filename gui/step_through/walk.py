@@ -155,7 +155,7 @@ def loss_text(network: Network, prediction: np.ndarray, target: Any, value: floa
         return head + f"L = {num(value)}"
     if name == "binary_crossentropy" and p.size == 1:
         return head + (
-            f"L = −[{num(t[0])}·log {num(p[0])} + (1 − {num(t[0])})·log(1 − {num(p[0])})] = {num(value)}"
+            f"L = −[{num(t[0])}·log {p[0]:.4g} + (1 − {num(t[0])})·log(1 − {p[0]:.4g})] = {num(value)}"
         )
     if name in ("mse", "mae") and p.size <= 4:
         term = "({} − {})²" if name == "mse" else "|{} − {}|"

@@ -93,7 +93,7 @@ def test_forward_walks_every_node_of_xor_then_the_loss_backward_and_the_update(w
     panel.go_to(3)  # the loss: the binary cross-entropy with this sample's numbers
     y = int(window.session.train_set.y[3])
     p = float(panel.walk.trace.prediction[0])
-    assert f"L = −[{walk.num(y)}·log {walk.num(p)}" in panel.detail.text()
+    assert f"L = −[{walk.num(y)}·log {p:.4g}" in panel.detail.text()
     expected = -np.log(p) if y == 1 else -np.log(1 - p)
     assert abs(panel.walk.trace.loss - expected) < 1e-4
 
