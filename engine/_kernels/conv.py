@@ -129,13 +129,13 @@ def bias_act_to_images(z, bias, out, act_code, alpha, first, last):
 def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
     """grad_z (F, N*P) = grad_a (N, F, P) * act'(z) moved to the filter-major layout, with z
     (F, N*P) the biased pre-activation and a (N, F, P) = act(z) (both unread when act_code is
-    LINEAR); grad_bias (F,) = each row's sum ((0,): not wanted); for the filters
-    first <= f < last."""
-    n_batch, positions = grad_a.shape[0], grad_a.shape[2]
+    LINEAR), for the samples first <= n < last; grad_bias (F,) = each filter's sum over those
+    samples ((0,): not wanted)."""
+    filters, positions = grad_a.shape[1], grad_a.shape[2]
     want_bias = grad_bias.shape[0] > 0
-    for f in range(first, last):
+    for f in range(filters):
         total = grad_z.dtype.type(0.0)
-        for n in range(n_batch):
+        for n in range(first, last):
             lo = n * positions
             gz = grad_z[f, lo : lo + positions]
             if act_code == LINEAR:
@@ -193,8 +193,9 @@ def bias_act_to_images_ref(z, bias, out, act_code, alpha, first, last):
 
 
 def act_grad_to_rows_ref(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
-    z, a, grad_a, grad_z = z[first:last], a[:, first:last], grad_a[:, first:last], grad_z[first:last]
-    grad_bias = grad_bias[first:last] if grad_bias.shape[0] > 0 else grad_bias
+    positions = grad_a.shape[2]
+    columns = slice(first * positions, last * positions)
+    z, a, grad_a, grad_z = z[:, columns], a[first:last], grad_a[first:last], grad_z[:, columns]
     n_batch, filters, positions = grad_a.shape
     g = grad_a.transpose(1, 0, 2).reshape(filters, -1)
     if act_code != LINEAR:

@@ -239,40 +239,41 @@ class _Conv(ConvForms, ActivatedLayer):
         grad = np.ascontiguousarray(grad, dtype=self.dtype).reshape(batch, filters, self.positions)
         a = self.out.reshape(batch, filters, self.positions)
         z = grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
-        grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
         compiled = self.dtype in KERNEL_DTYPES
         fused = _k.act_grad_to_rows if compiled else _k.act_grad_to_rows_ref
-        alpha = self._alpha()
+        col2im = _k.col2im if compiled else _k.col2im_ref
+        alpha, geometry, positions = self._alpha(), self.geometry_args, self.positions
         cols = self._workspace(batch, "cols")
         kernel = self.weights["kernel"].reshape(filters, self.taps)
         grad_kernel = self.grads["kernel"].reshape(filters, self.taps)
+        grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
+        sums: list[tuple[np.ndarray, np.ndarray]] = []  # the other parts' kernel and bias gradients
 
-        def filter_part(lo: int, hi: int) -> None:  # these filters' gradients, whole batch
-            fused(z, a, grad, grad_z, grad_bias, code, alpha, lo, hi)
-            np.matmul(grad_z[lo:hi], cols.T, out=grad_kernel[lo:hi])
+        def part(lo: int, hi: int) -> None:  # these samples' share of every gradient
+            kernel_sum, bias_sum = grad_kernel, grad_bias
+            if lo > 0:
+                kernel_sum, bias_sum = np.empty_like(grad_kernel), np.empty_like(grad_bias)
+                sums.append((kernel_sum, bias_sum))
+            fused(z, a, grad, grad_z, bias_sum, code, alpha, lo, hi)
+            columns = slice(lo * positions, hi * positions)
+            np.matmul(grad_z[:, columns], cols[:, columns].T, out=kernel_sum)
+            if self.needs_input_grad:  # the columns' gradient, over the columns just read
+                np.matmul(kernel.T, grad_z[:, columns], out=cols[:, columns])
+                col2im(cols, grad_x, lo, hi, *geometry)
 
-        in_parts(filters, z.size + cols.size, filter_part)
+        grad_x = self._workspace(batch, "grad_x") if self.needs_input_grad else None
+        in_parts(batch, z.size + cols.size, part)
+        for kernel_sum, bias_sum in sums:
+            grad_kernel += kernel_sum
+            grad_bias += bias_sum
         if self.params["kernel_l1"]:
             self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(
                 self.weights["kernel"]
             )
         if self.params["kernel_l2"]:
             self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * self.weights["kernel"]
-        if not self.needs_input_grad:
+        if grad_x is None:
             return [None]
-        grad_x = self._workspace(batch, "grad_x")
-        col2im, geometry, positions = (
-            (_k.col2im if compiled else _k.col2im_ref),
-            self.geometry_args,
-            self.positions,
-        )
-
-        def sample_part(lo: int, hi: int) -> None:  # these samples' input gradient
-            columns = slice(lo * positions, hi * positions)
-            np.matmul(kernel.T, grad_z[:, columns], out=cols[:, columns])  # the columns' gradient
-            col2im(cols, grad_x, lo, hi, *geometry)
-
-        in_parts(batch, z.size + cols.size, sample_part)
         return [grad_x.reshape(batch, *self.input_shapes[0])]
 
     def regularization_loss(self) -> float:
