@@ -130,10 +130,10 @@ class LessonPanel(QWidget):
     # ------------------------------------------------------------------ parts
     def _build_tries(self, lesson: Lesson) -> None:
         while self.tries_layout.count():
-            item = self.tries_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().setParent(None)  # out of the panel now, deleted later
-                item.widget().deleteLater()
+            widget = self.tries_layout.takeAt(0).widget()
+            if widget is not None:
+                widget.setParent(None)  # out of the panel now, deleted later
+                widget.deleteLater()
         if lesson.tries:
             self.tries_layout.addWidget(QLabel("<b>Try</b> (each is one edit: Undo takes it back)"))
         for entry in lesson.tries:

@@ -132,3 +132,11 @@ def test_the_lesson_dock_survives_switching_workspaces(window, qtbot):
         window.workspaces.switch(key)
         assert window.dockWidgetArea(dock) != Qt.DockWidgetArea.NoDockWidgetArea or dock.isFloating()
     assert dock.isVisible()
+
+
+def test_the_panels_widgets_have_names_for_screen_readers(window, qtbot):
+    from tests.gui.test_accessibility import unnamed
+
+    for number in (7, 10):  # buttons to try; the fits plot
+        open_lesson(window, qtbot, number)
+        assert sorted(unnamed(window.docks[DOCK_KEY])) == []
