@@ -23,7 +23,8 @@ NEW_LINE = "\n"
 COLUMN_WIDTH = 26  # screen pixels of a one-column term
 CELL_WIDTH = 22  # screen pixels per column of a narrow matrix
 NUMBER_WIDTH = 44  # screen pixels per column of a matrix with its numbers written in
-OPERATOR_WIDTH = 40  # screen pixels an operator ("·", "→ relu →") takes, about
+OPERATOR_WIDTH, CHARACTER_WIDTH = 24, 11  # screen pixels an operator ("·", "→ relu →") takes: about
+# OPERATOR_WIDTH + CHARACTER_WIDTH per character
 MAX_WIDTH = 300  # a wide matrix is squeezed into this many pixels
 NUMBERED_CELLS = 160  # a term with at most this many cells writes its numbers in them (where they fit)
 DARK, LIGHT = QColor("#0f172a"), QColor("#f8fafc")  # numbers on pale and on strong colours
@@ -61,15 +62,19 @@ def as_rows(name: str, values: np.ndarray, **kwargs) -> Term:
     array = np.asarray(values, np.float64)
     if array.ndim <= 1:
         return column(name, array, **kwargs)
-    if array.ndim == 3:
+    if array.ndim == 3:  # channels side by side, a blank column between two
         shape_text = "×".join(str(n) for n in array.shape)
-        return Term(name, np.concatenate(list(array), axis=1), shape_text=shape_text, **kwargs)
+        gap = np.full((array.shape[1], 1), np.nan)
+        pieces = [piece for channel in array for piece in (channel, gap)][:-1]
+        return Term(name, np.concatenate(pieces, axis=1), shape_text=shape_text, **kwargs)
     return Term(name, array.reshape(array.shape[0], -1), **kwargs)
 
 
 def cell_text(value: float) -> str:
     """A cell's number: 2 decimals, a small one in short e-notation ("5e-03")."""
-    value = float(value)
+    value = float(value) + 0.0  # (−0.0 is written 0.00)
+    if np.isnan(value):
+        return ""
     return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else f"{value:.0e}"
 
 
@@ -124,7 +129,7 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
         operators = 0
         for n, part in enumerate([*parts, NEW_LINE]):
             if isinstance(part, str) and part != NEW_LINE:
-                operators += OPERATOR_WIDTH
+                operators += OPERATOR_WIDTH + CHARACTER_WIDTH * len(part)
                 continue
             if part != NEW_LINE:
                 rows, cols = part.values.shape
@@ -149,13 +154,16 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
     def _draw(self, box: pg.ViewBox, term: Term) -> None:
         image = pg.ImageItem(axisOrder="row-major")
         values = term.values
-        rgb = grey(np.nan_to_num(values)) if term.picture else diverging(values)
-        image.setImage(np.ascontiguousarray(rgb), levels=(0, 255))
+        gaps = np.isnan(values)  # (between channels: transparent)
+        bound = float(np.abs(values[~gaps]).max()) if (~gaps).any() else 1.0
+        rgb = grey(np.nan_to_num(values)) if term.picture else diverging(np.nan_to_num(values), bound)
+        rgba = np.concatenate([rgb[..., :3], np.where(gaps, 0, 255).astype(np.uint8)[..., None]], axis=2)
+        image.setImage(np.ascontiguousarray(rgba), levels=(0, 255))
         box.addItem(image)
         rows, cols = values.shape
         if numbered(term):
             numbers = TextGrid(7, height_share=1.05)
-            bound = float(np.abs(values).max()) or 1.0
+            bound = float(np.nanmax(np.abs(values))) or 1.0
             labels = [
                 (
                     c + 0.5,

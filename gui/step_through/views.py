@@ -173,7 +173,8 @@ def backward_view(walk_: Walk, node: Any) -> StepView:
     n = walk_.layer_number(node.id)
     last = node is walk_.trace.nodes[-1]
     quiet, why = walk.quiet_units(node)
-    marks = dict.fromkeys(quiet, "quiet")
+    dense = node.z is not None and np.ndim(node.z) == 1  # one row per unit: the quiet ones marked
+    marks = dict.fromkeys(quiet, "quiet") if dense else {}
     labels = {e: _edge_gradient(walk_, e[0], node) for e in incoming(walk_, node.id)}
     slope = walk.derivative(node)
     parts: list[Term | str] = []
@@ -200,10 +201,14 @@ def backward_view(walk_: Walk, node: Any) -> StepView:
         parts += [NEW_LINE, as_rows(f"∂L/∂kernel of {node.id}", kernel_grad)]
     if last:
         formula = f"δ{sup(n)} = ∂L/∂z{sup(n)}: the loss's gradient at the output's weighted sums"
-    else:
+    elif dense and node.type == "Dense" and _next_is_dense(walk_, node):
         formula = f"δ{sup(n)} = (W{sup(n + 1)}ᵀδ{sup(n + 1)}) ⊙ f′(z{sup(n)})   (the chain rule)"
-    if kernel_grad is not None:
+    else:
+        formula = f"δ{sup(n)} = ∂L/∂a{sup(n)} ⊙ f′(z{sup(n)})   (the chain rule: ∂L/∂a{sup(n)} comes back from the next layer)"
+    if kernel_grad is not None and kernel_grad.ndim == 2:
         formula += f",   ∂L/∂W{sup(n)} = δ{sup(n)}a{sup(n - 1)}ᵀ,   ∂L/∂b{sup(n)} = δ{sup(n)}"
+    elif kernel_grad is not None:
+        formula += ";  each kernel weight's gradient adds up δ × the input it met, over every position"
     detail = ""
     if node.grad_z is not None:
         delta = np.asarray(node.grad_z, np.float64).reshape(-1)
@@ -217,6 +222,12 @@ def backward_view(walk_: Walk, node: Any) -> StepView:
     elif slope is not None:
         detail += "\nEvery unit passes gradient back for this sample."
     return StepView(formula, parts, detail.strip(), None, labels)
+
+
+def _next_is_dense(walk_: Walk, node: Any) -> bool:
+    """Whether the node feeds exactly one Dense node (whose W carries δ back to it)."""
+    targets = [t for s, t in walk_.network.spec.edges if s == node.id]
+    return len(targets) == 1 and walk_.node(targets[0]).type == "Dense"
 
 
 def _edge_gradient(walk_: Walk, source: str, node: Any) -> str:

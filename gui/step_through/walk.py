@@ -50,7 +50,7 @@ def step_title(steps: list[Step], index: int) -> str:
 def num(value: float, signed_paren: bool = False) -> str:
     """A number as the panel writes it: 2 decimals (tiny values in e-notation), a real minus sign;
     with `signed_paren` a negative number is put in parentheses (a factor of a product)."""
-    value = float(value)
+    value = float(value) + 0.0  # (−0.0 is written 0.00)
     text = f"{value:.2f}" if value == 0 or 0.01 <= abs(value) < 1e5 else f"{value:.1e}"
     text = text.replace("-", "−")
     return f"({text})" if signed_paren and value < 0 else text
