@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 DESIGN, TRAIN = "design", "train"
+_OWN = ("palette", "inspector", "history", "problems", "summary", "training")  # the layouts' docks
 TRAIN_HEIGHT_SHARE = 0.62  # of the window's height, for the Training dock in the default Train layout
 Area = Qt.DockWidgetArea
 
@@ -100,6 +101,11 @@ class Workspaces(QObject):
         inspector beside it for settings; palette, Problems and Summary hidden (View > Panels)."""
         w = self.window
         docks = w.docks
+        # Panels added by other modules (Runs, Step-through, …) keep their area and visibility;
+        # those at the bottom share the Training dock's tabs.
+        others = {
+            name: (w.dockWidgetArea(d), not d.isHidden()) for name, d in docks.items() if name not in _OWN
+        }
         for dock in docks.values():  # out of any tab group first (re-adding keeps a dock's tabs)
             dock.setFloating(False)
             w.removeDockWidget(dock)
@@ -112,14 +118,19 @@ class Workspaces(QObject):
         w.splitDockWidget(docks["problems"], docks["summary"], Qt.Orientation.Horizontal)
         if key == DESIGN:
             w.tabifyDockWidget(docks["problems"], docks["training"])
-            for name, dock in docks.items():
-                dock.setVisible(name != "history")
-            docks["problems"].raise_()
+            for name in _OWN:
+                docks[name].setVisible(name != "history")
         else:
             w.splitDockWidget(docks["training"], docks["problems"], Qt.Orientation.Horizontal)
-            for name, dock in docks.items():
-                dock.setVisible(name in ("training", "inspector"))
-            docks["training"].raise_()
+            for name in _OWN:
+                docks[name].setVisible(name in ("training", "inspector"))
+        for name, (area, shown) in others.items():
+            bottom = area in (Area.BottomDockWidgetArea, Area.NoDockWidgetArea)
+            w.addDockWidget(Area.BottomDockWidgetArea if bottom else area, docks[name])
+            if bottom:
+                w.tabifyDockWidget(docks["training"], docks[name])
+            docks[name].setVisible(shown)
+        docks["problems" if key == DESIGN else "training"].raise_()
         if w.isVisible():
             self._default_sizes(key)
         else:  # (sizes given before the window is shown are lost)

@@ -163,3 +163,10 @@ def test_a_run_in_the_window_is_recorded_with_gradient_norms(window, qtbot):
     assert list(run.grad_norms)[0] == "sigmoid1" and list(run.grad_norms)[-1] == "out"
     assert window.runs_view.table.topLevelItemCount() == 1
     assert len(window.runs_view.grad_plot.listDataItems()) == 2  # first and last layer
+
+
+def test_the_runs_panel_stays_beside_training_in_both_workspaces(window):
+    runs, training = window.docks["runs"], window.docks["training"]
+    for key in ("train", "design", "train"):
+        window.workspaces.switch(key)
+        assert runs in window.tabifiedDockWidgets(training) and not runs.isHidden(), key
