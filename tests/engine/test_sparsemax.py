@@ -147,6 +147,12 @@ def test_onnx_export_runs_in_onnxruntime_and_imports_back(trained, tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="running the exported model needs onnxruntime")
     network = trained[0]
     path = export_network(network, "onnx", tmp_path / "net.onnx")[0]
+    onnx = pytest.importorskip("onnx", reason="reading the exported model needs onnx")
+    nodes = onnx.load(str(path)).graph.node
+    ops = [node.op_type for node in nodes if node.name.startswith("out/") or node.name == "out"]
+    assert ops == ["Gemm", "Shape", "Squeeze", "Cast", "Add", "Range"] + [
+        *("TopK", "CumSum", "Sub", "Div", "ReduceMax", "Sub", "Relu")
+    ]  # (as docs/export.md lists them)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = _inputs()
     assert np.max(np.abs(session.run(None, {"in": x})[0] - network.predict(x))) <= TOLERANCE
