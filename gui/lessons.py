@@ -222,7 +222,6 @@ def install(window: MainWindow) -> LessonPanel:
     panel = LessonPanel(window, list_lessons())
     window._add_dock(DOCK_KEY, "Lesson", panel, Qt.DockWidgetArea.RightDockWidgetArea)
     dock = window.docks[DOCK_KEY]
-    window.tabifyDockWidget(window.docks["inspector"], dock)
     dock.hide()
     # A workspace's default layout places the docks it knows and leaves this one out of the layout:
     # put it back behind the inspector, shown only once a lesson was opened.
@@ -257,12 +256,18 @@ def _place_dock(panel: LessonPanel) -> None:
 
 
 def _open(panel: LessonPanel, index: int) -> None:
+    """Open lesson `index` from the menu: the dock comes to the front, the first time as a tab
+    behind the inspector (the text gets the window's height; where the user moves it, it stays)."""
+    shown_before = panel.lesson is not None
     if panel.open_lesson(index):
         _place_dock(panel)
-        dock = panel.main_window.docks[DOCK_KEY]
+        window = panel.main_window
+        dock = window.docks[DOCK_KEY]
+        if not shown_before and not dock.isFloating() and window.docks["inspector"].isVisible():
+            window.tabifyDockWidget(window.docks["inspector"], dock)
         dock.show()
         dock.raise_()
-        panel.main_window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
+        window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
 
 
 def _main() -> None:
