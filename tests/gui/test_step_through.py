@@ -34,6 +34,12 @@ def click_scene_point(widget: pg.GraphicsView, scene_point: QPointF) -> None:
     QTest.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
 
 
+def pick(window, index: int, split: str) -> None:
+    """Pick a sample as a click in a training view does (the dock opens with it)."""
+    window.step_through.picker.sample_picked.emit(index, split)
+    assert window.docks["step_through"].isVisible() and window.step_through.sample == (index, split)
+
+
 def open_xor(window, qtbot) -> None:
     open_file(window, qtbot, example_path("xor"))
 
@@ -74,7 +80,7 @@ def test_clicking_a_point_of_the_boundary_plot_walks_that_sample(window, qtbot):
 def test_forward_walks_every_node_of_xor_then_the_loss_backward_and_the_update(window, qtbot):
     open_xor(window, qtbot)
     panel = window.step_through
-    panel.show_sample(3, "train")
+    pick(window, 3, "train")
     assert walk_titles(panel) == [
         "1 / 7 · in forward",
         "2 / 7 · hidden forward",
@@ -101,7 +107,7 @@ def test_forward_walks_every_node_of_xor_then_the_loss_backward_and_the_update(w
 def test_a_units_written_sum_adds_up_to_its_z(window, qtbot):
     open_xor(window, qtbot)
     panel = window.step_through
-    panel.show_sample(11, "train")
+    pick(window, 11, "train")
     panel.go_to(2)  # out: 8 inputs, so the middle of the sum is elided
     node = panel.walk.trace.node("out")
     total = walk.neuron_sum(node, 0, "sigmoid")
@@ -124,7 +130,7 @@ def test_a_units_written_sum_adds_up_to_its_z(window, qtbot):
 def test_apply_steps_the_weights_by_minus_eta_grad_and_undo_restores_them_exactly(window, qtbot):
     open_xor(window, qtbot)
     doc, panel = window.document, window.step_through
-    panel.show_sample(5, "train")
+    pick(window, 5, "train")
     before = [w.copy() for w in doc.network.get_weights()]
     trace = doc.network.trace(
         window.session.train_set.x[5], target_for(doc.network, window.session.train_set.y[5])
@@ -149,7 +155,7 @@ def test_apply_steps_the_weights_by_minus_eta_grad_and_undo_restores_them_exactl
 def test_the_panel_follows_the_document_through_an_edit_its_undo_and_new(window, qtbot):
     open_xor(window, qtbot)
     doc, panel = window.document, window.step_through
-    panel.show_sample(2, "train")
+    pick(window, 2, "train")
     panel.go_to(1)
     assert panel.marks.items and panel.marks.node_id == "hidden"
     doc.set_node_params("hidden", {"units": 3})  # traced again through the edited network
@@ -159,6 +165,10 @@ def test_the_panel_follows_the_document_through_an_edit_its_undo_and_new(window,
     )
     doc.undo_stack.undo()
     assert panel.walk.trace.node("hidden").output.shape == (8,)
+    window.docks["step_through"].close()  # the panel closed: the canvas is plain again
+    assert panel.marks.items == []
+    pick(window, 2, "train")  # (a pick starts at the first step)
+    assert panel.marks.items and panel.marks.node_id == "in"
     window.new_file()
     assert panel.sample is None and panel.steps == [] and panel.sample_label.text() == PICK_TEXT
     assert not panel.forward.isEnabled() and panel.marks.items == [] and panel.marks.node_id is None
@@ -215,7 +225,7 @@ def test_an_mnist_digit_becomes_784_inputs_then_10_probabilities(window, qtbot):
     window.document.set_data({"source": "mnist", "path": str(MNIST)})
     qtbot.waitUntil(lambda: window.session.dataset is not None, timeout=20000)
     panel = window.step_through
-    panel.show_sample(2, "all")
+    pick(window, 2, "all")
     titles = walk_titles(panel)
     assert titles == [
         "1 / 7 · image forward",
