@@ -28,6 +28,7 @@ from gui.step_through import walk
 from gui.step_through.apply_step import apply_gradient_step
 from gui.step_through.bars import OutputBars
 from gui.step_through.matrices import MatrixProduct
+from gui.step_through.sample_table import SampleTable
 from gui.step_through.views import StepView, Walk, show_step
 from gui.training.session import TrainingSession
 
@@ -53,6 +54,14 @@ class StepThroughPanel(QWidget):
 
         self.sample_label = QLabel(PICK_TEXT)
         self.sample_label.setWordWrap(True)
+        self.table = SampleTable()
+        self.table.setMaximumHeight(180)
+        self.table.hide()
+        self.table.sample_picked.connect(self.show_sample)
+        self.table_button = QPushButton("Samples ▾")
+        self.table_button.setCheckable(True)
+        self.table_button.setToolTip("List the training samples (a CSV file's rows): click one to walk it")
+        self.table_button.toggled.connect(self._show_table)
         self.back = QPushButton("◂ Back")
         self.back.setToolTip("The previous step")
         self.back.clicked.connect(self.step_back)
@@ -94,7 +103,11 @@ class StepThroughPanel(QWidget):
         bottom.addWidget(self.apply, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.sample_label)
+        top = QHBoxLayout()
+        top.addWidget(self.sample_label, 1)
+        top.addWidget(self.table_button)
+        layout.addLayout(top)
+        layout.addWidget(self.table)
         layout.addLayout(buttons)
         layout.addWidget(self.formula)
         layout.addLayout(middle, 1)
@@ -107,6 +120,7 @@ class StepThroughPanel(QWidget):
         doc.shapes_changed.connect(self.refresh)
         doc.settings_changed.connect(self.refresh)
         session.data_changed.connect(self.forget)
+        session.data_changed.connect(lambda: self._show_table(self.table_button.isChecked()))
         self.forget()
 
     # ---------------------------------------------------------------- inputs
@@ -230,6 +244,11 @@ class StepThroughPanel(QWidget):
         self.back.setEnabled(False)
         self.forward.setEnabled(False)
         self.step_shown.emit(None)
+
+    def _show_table(self, shown: bool) -> None:
+        """The training samples listed (filled when shown: the data may be large)."""
+        self.table.setVisible(shown)
+        self.table.show_data(self.session.train_set if shown else None)
 
     def _hovered(self, text: str) -> None:
         self.hover.setText(text)

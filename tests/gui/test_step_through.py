@@ -247,3 +247,23 @@ def test_an_mnist_digit_becomes_784_inputs_then_10_probabilities(window, qtbot):
     panel.go_to(5)  # the hidden ReLU units silent for this digit pass no gradient back
     quiet = int(np.sum(panel.walk.trace.node("hidden").z <= 0))
     assert f"{quiet} of 128 units pass almost no gradient" in panel.detail.text()
+
+
+def test_a_row_of_the_csv_table_walks_that_sample_standardized_as_training_would(window, qtbot):
+    open_file(window, qtbot, example_path("tiny_3_5_1"))  # 3 features of a CSV file, standardized
+    pick(window, 0, "train")
+    panel = window.step_through
+    QTest.mouseClick(panel.table_button, Qt.MouseButton.LeftButton)
+    table, train = panel.table, window.session.train_set
+    assert table.isVisible() and table.rowCount() == min(len(train), 500)
+    assert [table.item(4, c).text() for c in (1, 2, 3)] == [f"{v:.4g}" for v in train.x[4]]
+    rect = table.visualItemRect(table.item(4, 1))
+    QTest.mouseClick(
+        table.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+    )
+    assert panel.sample == (4, "train")
+    scaler = window.session.dataset.scaler
+    assert scaler is not None and window.document.network.scaler is None  # (not trained yet)
+    np.testing.assert_allclose(
+        panel.walk.trace.node("in").output, scaler.transform(train.x[4:5])[0], rtol=1e-5, atol=1e-6
+    )
