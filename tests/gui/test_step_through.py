@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 from test_feature_maps import open_file, write_cnn
 
 import gui.training.session as session_module
@@ -114,6 +116,20 @@ def test_a_units_written_sum_adds_up_to_its_z(window, qtbot):
     assert total.elided[0] == 3 and abs(total.total() - float(node.z[0])) < 1e-5
     panel.go_to(1)  # hidden: 2 inputs, every term written
     hidden = panel.walk.trace.node("hidden")
+    term, image = panel.product.drawn[0]  # W⁽¹⁾ (8×2): the mouse over row 3, column 1 says its value
+    at = QPointF(panel.product.mapFromScene(image.mapToScene(QPointF(1.5, 3.5))))
+    viewport = panel.product.viewport()
+    move = QMouseEvent(
+        QEvent.Type.MouseMove,
+        at,
+        viewport.mapToGlobal(at),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, move)
+    qtbot.waitUntil(lambda: panel.hover.text() != "")
+    assert panel.hover.text() == f"W⁽¹⁾[3, 1] = {hidden.weights['kernel'][1, 3]:.4g}"
     for unit in range(8):
         panel.product.row_clicked.emit(unit)  # a click on row `unit` of W, z or a
         text = panel.detail.text().splitlines()[0]
