@@ -51,6 +51,7 @@ class StepThroughPanel(QWidget):
         self.steps: list[walk.Step] = []
         self.index = 0
         self.view: StepView | None = None
+        self.stale = False  # the document changed while the panel was hidden
 
         self.sample_label = QLabel(PICK_TEXT)
         self.sample_label.setWordWrap(True)
@@ -137,9 +138,14 @@ class StepThroughPanel(QWidget):
         self._empty(PICK_TEXT)
 
     def refresh(self) -> None:
-        """Trace the picked sample again through the document's network as it is now."""
+        """Trace the picked sample again through the document's network as it is now (when the
+        panel is next shown, if it is hidden)."""
         if self.sample is None:
             return
+        if not self.isVisible():
+            self.stale = True
+            return
+        self.stale = False
         taken = self._sample()
         if taken is None:
             self.forget()
@@ -184,6 +190,11 @@ class StepThroughPanel(QWidget):
         if self.document.network.scaler is None and dataset is not None and dataset.scaler is not None:
             return dataset.scaler.transform(x[None])[0]
         return x
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name): catch up with the document
+        super().showEvent(event)
+        if self.stale:
+            self.refresh()
 
     # --------------------------------------------------------------- actions
     def step_forward(self) -> None:

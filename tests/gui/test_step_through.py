@@ -283,3 +283,22 @@ def test_a_row_of_the_csv_table_walks_that_sample_standardized_as_training_would
     np.testing.assert_allclose(
         panel.walk.trace.node("in").output, scaler.transform(train.x[4:5])[0], rtol=1e-5, atol=1e-6
     )
+
+
+def test_after_a_run_and_while_hidden_the_panel_shows_the_network_as_it_is(window, qtbot):
+    open_xor(window, qtbot)
+    doc, panel = window.document, window.step_through
+    doc.set_training({**doc.spec.training, "epochs": 2})
+    pick(window, 6, "train")
+    before = panel.walk.trace.loss
+    window.training_controls.train.trigger()
+    qtbot.waitUntil(lambda: doc.network.history.steps > 0 and window.session.state == "idle", timeout=60000)
+    assert window.docks["step_through"].isVisible() and panel.sample == (6, "train")
+    kernel = doc.network.model.layers["hidden"].weights["kernel"]
+    np.testing.assert_array_equal(panel.walk.trace.node("hidden").weights["kernel"], kernel)
+    assert panel.walk.trace.loss != before
+    window.docks["step_through"].close()
+    doc.set_node_params("hidden", {"units": 5})  # an edit while the panel is closed ...
+    assert panel.stale
+    window.docks["step_through"].show()  # ... is traced when it opens again
+    assert not panel.stale and panel.walk.trace.node("hidden").output.shape == (5,)
