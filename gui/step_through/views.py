@@ -267,7 +267,7 @@ def update_view(walk_: Walk) -> StepView:
     detail = (
         f"One plain gradient step W ← W − η·∂L/∂W for every weight, at the learning rate "
         f"η = {eta:g} (training itself uses {optimizer}, which scales its steps its own way).\n"
-        f"This sample's loss: {num(before)} before → {num(after)} after ({change}).\n"
+        f"This sample's loss: {before:.4g} before → {after:.4g} after ({change}).\n"
         "Apply puts these weights into the network as one step you can undo."
     )
     return StepView("W ← W − η·∂L/∂W,   b ← b − η·∂L/∂b", parts, detail, output_bars(walk_))

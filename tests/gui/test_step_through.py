@@ -92,7 +92,8 @@ def test_forward_walks_every_node_of_xor_then_the_loss_backward_and_the_update(w
         "6 / 7 · hidden backward",
         "7 / 7 · update",
     ]
-    assert panel.apply.isVisible() and "loss: " in panel.detail.text()
+    before, after = panel.walk.trace.loss, panel.walk.loss_after
+    assert panel.apply.isVisible() and f"loss: {before:.4g} before → {after:.4g} after" in panel.detail.text()
     QTest.mouseClick(panel.back, Qt.MouseButton.LeftButton)
     assert panel.title.text() == "6 / 7 · hidden backward"
     assert panel.formula.text().startswith("δ⁽¹⁾ = (W⁽²⁾ᵀδ⁽²⁾) ⊙ f′(z⁽¹⁾)")
