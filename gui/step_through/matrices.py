@@ -23,7 +23,7 @@ NEW_LINE = "\n"
 COLUMN_WIDTH = 26  # screen pixels of a one-column term
 CELL_WIDTH = 22  # screen pixels per column of a narrow matrix
 NUMBER_WIDTH = 44  # screen pixels per column of a matrix with its numbers written in
-OPERATOR_WIDTH, CHARACTER_WIDTH = 24, 11  # screen pixels an operator ("·", "→ relu →") takes: about
+OPERATOR_WIDTH, CHARACTER_WIDTH = 30, 13  # screen pixels an operator ("·", "→ relu →") takes: about
 # OPERATOR_WIDTH + CHARACTER_WIDTH per character
 MAX_WIDTH = 300  # a wide matrix is squeezed into this many pixels
 NUMBERED_CELLS = 160  # a term with at most this many cells writes its numbers in them (where they fit)
@@ -138,7 +138,7 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
                 line.append(n)
                 continue
             wide = [i for i in line if parts[i].values.shape[1] > 1]
-            spare = self.width() - 24 - operators - sum(widths[i] for i in line if i not in wide)
+            spare = self.width() - 40 - operators - sum(widths[i] for i in line if i not in wide)
             wanted = sum(widths[i] for i in wide)
             if wide and wanted > spare:
                 for i in wide:
