@@ -34,6 +34,7 @@ def install(window: MainWindow) -> StepThroughPanel:
     window.actions_.menus["lessons"].addAction(lesson)
     picker = panel.picker = SamplePicker(window.training_panel, panel)
     picker.sample_picked.connect(lambda index, split: _open(window, panel, (index, split)))
+    picker.sample_browsed.connect(lambda index, split: dock.isVisible() and panel.show_sample(index, split))
     marks = panel.marks = CanvasMarks(window.view)
 
     def mark(view: object) -> None:
@@ -49,14 +50,17 @@ def install(window: MainWindow) -> StepThroughPanel:
 def _open(window: MainWindow, panel: StepThroughPanel, sample: tuple[int, str] | None) -> None:
     """Show the dock (in the Train workspace, right of the Training dock, when it was hidden) with
     `sample`, or the first training sample when none is picked yet."""
-    dock = window.docks[DOCK]
+    dock, training = window.docks[DOCK], window.docks["training"]
     if not dock.isVisible():  # the Train workspace gives the bottom docks most of the height
         window.workspaces.switch("train")
         if window.dockWidgetArea(dock) == Qt.DockWidgetArea.NoDockWidgetArea:
             window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        window.splitDockWidget(window.docks["training"], dock, Qt.Orientation.Horizontal)
+    if not dock.isVisible() or training in window.tabifiedDockWidgets(dock):
+        # beside the Training dock, not behind it: the view clicked in stays in sight
+        window.splitDockWidget(training, dock, Qt.Orientation.Horizontal)
         dock.show()
-        window.resizeDocks([window.docks["training"], dock], [1, 2], Qt.Orientation.Horizontal)
+        training.show()
+        window.resizeDocks([training, dock], [1, 2], Qt.Orientation.Horizontal)
     dock.raise_()
     if sample is not None:
         panel.show_sample(*sample)

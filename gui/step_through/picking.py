@@ -1,7 +1,7 @@
 """Where a sample is picked for the Step-through: a point of the Boundary plot (the training
 set), a point or an image of the Data tab's preview (the whole data set), a misclassified image
 on the Results tab or the image chosen on the Features tab (the validation set, else the training
-set). The views keep their own jobs; this object listens to them and says which sample was
+set; an open panel follows it). The views keep their own jobs; this object listens to them and says which sample was
 picked, by its index in a split of the session's data."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from gui.training.panel import TrainingPanel
 
 class SamplePicker(QObject):
     sample_picked = Signal(int, str)  # index, split: "train", "validation" or "all" (the data set)
+    # the image shown on the Features tab changed (index, split): followed by an open panel only
+    sample_browsed = Signal(int, str)
 
     def __init__(self, panel: TrainingPanel, parent: QObject | None = None):
         super().__init__(parent)
@@ -36,7 +38,7 @@ class SamplePicker(QObject):
 
     def _feature_image_chosen(self, index: int) -> None:
         source = self.panel.features.source
-        self.sample_picked.emit(int(index), "validation" if source == "validation" else "train")
+        self.sample_browsed.emit(int(index), "validation" if source == "validation" else "train")
 
     def _preview_clicked(self, event) -> None:
         """A point of the Data tab's scatter or an image of its thumbnails (the data set's order)."""

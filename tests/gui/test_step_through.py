@@ -220,6 +220,8 @@ def test_an_image_picked_in_the_data_tab_walks_every_node_of_a_cnn(window, qtbot
     panel = window.step_through
     qtbot.waitUntil(lambda: panel.sample is not None)
     assert panel.sample == (5, "all")
+    # the panel opens beside the Training dock, not behind it: the picked-in view stays in sight
+    assert preview.isVisible() and window.step_through.isVisible()
     np.testing.assert_array_equal(panel.walk.x, window.session.dataset.x[5])
     steps = [f"{n} forward" for n in ("in", "c1", "p1", "c2", "f", "out")]
     steps += ["loss", "out backward", "c2 backward", "c1 backward", "update"]
@@ -231,6 +233,13 @@ def test_an_image_picked_in_the_data_tab_walks_every_node_of_a_cnn(window, qtbot
     panel.go_to(5)  # the output: two class probabilities as bars, the largest the prediction
     probabilities = panel.walk.trace.prediction
     assert panel.bars.isVisible() and panel.bars.prediction == int(np.argmax(probabilities))
+    training.results.sample_clicked.emit(3)  # a misclassified validation image clicked
+    assert panel.sample == (3, "validation")
+    training.features.choose(7)  # the image browsed on the Features tab: the open panel follows
+    assert panel.sample == (7, "validation")
+    window.docks["step_through"].close()
+    training.features.choose(8)  # ... a closed one stays closed
+    assert not window.docks["step_through"].isVisible() and panel.sample == (7, "validation")
 
 
 MNIST = Path(__file__).parents[3] / "shared/data/mnist"
