@@ -53,11 +53,11 @@ def _open(window: MainWindow, panel: StepThroughPanel, sample: tuple[int, str] |
     dock, training = window.docks[DOCK], window.docks["training"]
     if not dock.isVisible():  # the Train workspace gives the bottom docks most of the height
         window.workspaces.switch("train")
-        if window.dockWidgetArea(dock) == Qt.DockWidgetArea.NoDockWidgetArea:
-            window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    if not dock.isVisible() or training in window.tabifiedDockWidgets(dock):
-        # beside the Training dock, not behind it: the view clicked in stays in sight
-        window.splitDockWidget(training, dock, Qt.Orientation.Horizontal)
+    if not dock.isVisible() or window.tabifiedDockWidgets(dock):
+        # at the right end of the bottom docks, not a tab behind the Training dock: the view
+        # clicked in stays in sight (a split from a tabbed dock would only add a tab)
+        window.removeDockWidget(dock)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock, Qt.Orientation.Horizontal)
         dock.show()
         training.show()
         window.resizeDocks([training, dock], [1, 2], Qt.Orientation.Horizontal)

@@ -123,7 +123,8 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
 
     def _widths(self, parts: list[Term | str]) -> dict[int, int]:
         """Screen width per term (by index in `parts`): a column is narrow, a matrix wants a
-        width per column; the matrices of a line that would not fit share what is left."""
+        width per column; in a line that would not fit, the columns lose their written numbers
+        and the matrices share what is left."""
         widths: dict[int, int] = {}
         line: list[int] = []
         operators = 0
@@ -138,7 +139,10 @@ class MatrixProduct(pg.GraphicsLayoutWidget):
                 line.append(n)
                 continue
             wide = [i for i in line if parts[i].values.shape[1] > 1]
-            spare = self.width() - 40 - operators - sum(widths[i] for i in line if i not in wide)
+            narrow = [i for i in line if i not in wide]
+            if sum(widths[i] for i in line) > self.width() - 40 - operators:  # columns first
+                widths.update(dict.fromkeys(narrow, COLUMN_WIDTH))  # (their numbers on hover only)
+            spare = self.width() - 40 - operators - sum(widths[i] for i in narrow)
             wanted = sum(widths[i] for i in wide)
             if wide and wanted > spare:
                 for i in wide:
