@@ -16,6 +16,7 @@ from gui.step_through.walk import BACKWARD, FORWARD, LOSS, num
 from gui.training.confusion_view import image_shape
 
 MAX_UPDATE_LAYERS = 3  # the update step draws at most this many weight matrices
+VANISHING = 1e-2  # a δ this much smaller than the output layer's is called vanishing
 
 
 @dataclass
@@ -213,6 +214,14 @@ def backward_view(walk_: Walk, node: Any) -> StepView:
     if node.grad_z is not None:
         delta = np.asarray(node.grad_z, np.float64).reshape(-1)
         detail = f"δ{sup(n)} = {short(delta, 6)};  ‖δ{sup(n)}‖ = {num(np.linalg.norm(delta))}"
+        output = walk_.trace.nodes[-1].grad_z
+        if not last and output is not None and np.linalg.norm(output) > 0:
+            ratio = float(np.linalg.norm(delta) / np.linalg.norm(output))
+            if ratio < VANISHING:
+                detail += (
+                    f"  ({ratio:.0e} of the output layer's: the gradient shrinks on its way back, "
+                    "layer after layer — vanishing gradients)"
+                )
     if quiet:
         units = ", ".join(str(u) for u in quiet[:12]) + (" …" if len(quiet) > 12 else "")
         detail += (
@@ -270,4 +279,6 @@ def update_view(walk_: Walk) -> StepView:
         f"This sample's loss: {before:.4g} before → {after:.4g} after ({change}).\n"
         "Apply puts these weights into the network as one step you can undo."
     )
+    if walk_.trace.penalty:
+        detail = detail.replace("for every weight,", "for every weight (the weight penalties left out),")
     return StepView("W ← W − η·∂L/∂W,   b ← b − η·∂L/∂b", parts, detail, output_bars(walk_))

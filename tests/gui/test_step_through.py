@@ -312,3 +312,15 @@ def test_after_a_run_and_while_hidden_the_panel_shows_the_network_as_it_is(windo
     assert panel.stale
     window.docks["step_through"].show()  # ... is traced when it opens again
     assert not panel.stale and panel.walk.trace.node("hidden").output.shape == (5,)
+
+
+def test_the_first_of_eight_sigmoid_layers_is_seen_to_get_a_vanishing_gradient(window, qtbot):
+    open_file(window, qtbot, example_path("vanishing_gradients"))
+    pick(window, 3, "train")
+    panel = window.step_through
+    panel.go_to(len(panel.steps) - 2)  # the last backward step: the first hidden layer
+    first = panel.walk.trace.nodes[1]
+    assert panel.title.text().endswith(f"{first.id} backward")
+    ratio = np.linalg.norm(first.grad_z) / np.linalg.norm(panel.walk.trace.nodes[-1].grad_z)
+    assert ratio < 1e-2 and f"({ratio:.0e} of the output layer's" in panel.detail.text()
+    assert "vanishing gradients" in panel.detail.text()
