@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,6 +55,9 @@ class RunsView(QWidget):
         self._seen: set[int] = set()  # id() of the runs listed so far (a new one is ticked)
         self._filling = False
         self._renaming: bool | None = None  # during a rename: whether the run was ticked
+        self._stale = True  # the plots wait to be shown to be drawn
+        self._shown = True  # False while the dock's tab is behind another (see set_shown)
+        self._legends: dict[int, list[str]] = {}  # id(plot) -> legend texts last laid out
         self.table = QTreeWidget()
         self.table.setRootIsDecorated(False)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -220,9 +223,26 @@ class RunsView(QWidget):
     def ticked_runs(self) -> list[tuple[int, Run]]:
         return [(i, run) for i, run in enumerate(self.runs) if id(run) in self.ticked]
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if self._stale:
+            self.redraw()
+
+    def set_shown(self, shown: bool) -> None:
+        """Whether the panel can be seen (its dock's tab is the current one); unseen, it does not draw."""
+        self._shown = shown
+        if shown and self._stale:
+            self.redraw()
+
     def redraw(self) -> None:
+        """Draw the ticked runs (when shown: a hidden panel only notes that it is out of date)."""
+        self._stale = not (self._shown and self.isVisible())
+        if self._stale:
+            return
         key = self.curve_choice.currentText() or "loss"
-        self.curve_plot.setTitle(f"{key.replace('_', ' ').capitalize()} per epoch (validation dashed)")
+        title = f"{key.replace('_', ' ').capitalize()} per epoch (validation dashed)"
+        if title != self.curve_plot.getPlotItem().titleLabel.text:
+            self.curve_plot.setTitle(title)
         for plot in (self.curve_plot, self.grad_plot):
             plot.clear()  # (and their legends)
         for index, run in self.ticked_runs():
@@ -254,7 +274,10 @@ class RunsView(QWidget):
                 )
         for plot in (self.curve_plot, self.grad_plot):
             plot.enableAutoRange()
-            keep_readable(plot)
+            names = [label.text for _sample, label in plot.getPlotItem().legend.items]
+            if names != self._legends.get(id(plot)):  # (a new size only for other legend texts)
+                self._legends[id(plot)] = names
+                keep_readable(plot)
 
 
 def _metric_keys(runs: list[Run]) -> list[str]:
@@ -275,6 +298,7 @@ def install(window) -> RunsView:
     view = RunsView(window.document)
     window._add_dock("runs", "Runs", view, Qt.DockWidgetArea.BottomDockWidgetArea)
     dock: QDockWidget = window.docks["runs"]
+    dock.visibilityChanged.connect(view.set_shown)
     window.tabifyDockWidget(window.docks["training"], dock)
     window.docks["training"].raise_()
     window.actions_.menus["panels"].addAction(dock.toggleViewAction())

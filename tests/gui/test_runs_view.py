@@ -162,7 +162,9 @@ def test_a_run_in_the_window_is_recorded_with_gradient_norms(window, qtbot):
     assert run.epoch_numbers["loss"] == [0, 1] and run.grad_epochs
     assert list(run.grad_norms)[0] == "sigmoid1" and list(run.grad_norms)[-1] == "out"
     assert window.runs_view.table.topLevelItemCount() == 1
-    assert len(window.runs_view.grad_plot.listDataItems()) == 2  # first and last layer
+    assert window.runs_view.grad_plot.listDataItems() == []  # a hidden tab draws when it is shown
+    window.docks["runs"].raise_()
+    qtbot.waitUntil(lambda: len(window.runs_view.grad_plot.listDataItems()) == 2)  # first and last layer
 
 
 def test_the_runs_panel_stays_beside_training_in_both_workspaces(window):
