@@ -200,7 +200,7 @@ def menu_actions(window: MainWindow) -> list:
 # ------------------------------------------------------------ menus, shortcuts
 def test_menus_and_shortcuts(window):
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert titles == ["File", "Edit", "View", "Train", "Help"]
+    assert titles == ["File", "Edit", "View", "Train", "Lessons", "Help"]
     a = window.actions_
     expected = {
         "Ctrl+N": a.new,
