@@ -217,7 +217,8 @@ def record_run(
 # ------------------------------------------------------------------ files
 def runs_payload(runs: list[Run]) -> tuple[bytes, dict[str, np.ndarray]]:
     """`runs.json` and the arrays of `runs.npz` for the newest MAX_RUNS runs whose JSON fits the
-    file limit; the oldest of them go without weights when theirs pass MAX_RUN_WEIGHT_BYTES."""
+    file limit; the oldest of them go without weights when theirs pass MAX_RUN_WEIGHT_BYTES, and
+    a run whose weights are not all finite goes without them."""
     kept = runs[-MAX_RUNS:]
     while True:
         text = json.dumps({"runs": [_run_doc(r) for r in kept]}).encode("utf-8")
@@ -229,7 +230,8 @@ def runs_payload(runs: list[Run]) -> tuple[bytes, dict[str, np.ndarray]]:
     for index in range(len(kept) - 1, -1, -1):
         weights = kept[index].weights or {}
         size = sum(a.nbytes + 1024 for a in weights.values())
-        if weights and size <= room:
+        finite = all(np.isfinite(a).all() for a in weights.values())  # (a file refuses others)
+        if weights and finite and size <= room:
             room -= size
             arrays.update({f"{index}/{name}": array for name, array in weights.items()})
     return text, arrays

@@ -144,6 +144,14 @@ def test_the_oldest_runs_are_saved_without_weights_when_they_pass_the_cap(tmp_pa
     assert first.weights is None and set(second.weights) == set(network.runs[1].weights)
 
 
+def test_a_run_with_weights_not_finite_is_saved_without_them(tmp_path):
+    network = trained_with_runs()
+    network.runs[0].weights["h/bias"][0] = np.inf
+    engine.save(network, tmp_path / "inf.ncv")
+    first, second = engine.load(tmp_path / "inf.ncv").runs
+    assert first.weights is None and set(second.weights) == set(network.runs[1].weights)
+
+
 # ------------------------------------------------------------------ hostile
 def members(path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(path) as archive:
