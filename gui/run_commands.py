@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoCommand
 
 from engine.errors import ConfigError, NetCanvasError
 from engine.network import Network
-from engine.runs import MAX_TEXT, Run, settings_of
+from engine.runs import MAX_RUNS, MAX_TEXT, Run, settings_of
 from engine.training.callbacks import History
 from gui.commands import NetworkState, StateCmd
 
@@ -42,7 +42,9 @@ class RunsCmd(QUndoCommand):
 
 
 def add_run(document: NetworkDocument, run: Run) -> None:
-    document.undo_stack.push(RunsCmd(document, [*document.network.runs, run], f"Record {run.name}"))
+    """Append `run`; past MAX_RUNS (what a file keeps) the oldest run leaves the list."""
+    runs = [*document.network.runs, run][-MAX_RUNS:]
+    document.undo_stack.push(RunsCmd(document, runs, f"Record {run.name}"))
 
 
 def rename_run(document: NetworkDocument, index: int, name: str) -> None:

@@ -68,6 +68,15 @@ def test_runs_are_recorded_with_what_changed_and_undo_takes_them_back(doc):
     assert doc.network.runs[-1] is second and doc.network.history.epoch_count == 3
 
 
+def test_the_list_keeps_the_newest_runs_a_file_can_hold(doc, monkeypatch):
+    monkeypatch.setattr("gui.run_commands.MAX_RUNS", 2)
+    second = doc.network.runs[1]
+    train_run(doc)
+    assert [run.name for run in doc.network.runs] == ["Run 2", "Run 3"] and doc.network.runs[0] is second
+    doc.undo_stack.undo()
+    assert [run.name for run in doc.network.runs] == ["Run 1", "Run 2"]
+
+
 def test_ticked_runs_overlay_with_a_legend_in_their_colours(view):
     assert view.table.topLevelItemCount() == 2
     assert [view.table.topLevelItem(i).text(0) for i in range(2)] == ["Run 1", "Run 2"]
