@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import NetCanvasError, NetworkFileError
+from engine.file_archive import ArrayCheck
 from engine.file_limits import MAX_JSON_BYTES, check_document_sizes, quote
 from engine.graph import NetworkSpec
 from engine.training.config import TrainingConfig
@@ -350,7 +351,7 @@ def _read_settings(doc: Any, where: str) -> dict[str, Any]:
         raise NetworkFileError(f"{where}: {exc}") from None
 
 
-def weights_check(runs: list[Run], where: str):
+def weights_check(runs: list[Run], where: str) -> ArrayCheck:
     """The `engine.file_archive.read_npz` check of `runs.npz`: keys "{run}/{node}/{array}" of a
     run and a node it has, finite-sized float arrays of at most 4 axes."""
 

@@ -11,6 +11,7 @@ run appears ticked, Undo of a run takes its entry away with its weights.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -37,6 +38,9 @@ from gui.document import NetworkDocument
 from gui.run_commands import delete_runs, rename_run, restore_run
 from gui.training.empty_hint import EmptyHint
 from gui.training.plot_style import keep_readable, outside_legend
+
+if TYPE_CHECKING:
+    from gui.main_window import MainWindow
 
 RUN_COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#ea580c", "#9333ea", "#0891b2", "#ca8a04", "#db2777"]
 FIXED_COLUMNS = ["Run", "When", "What changed"]
@@ -293,7 +297,7 @@ def _swatch(colour: str) -> QIcon:
     return QIcon(pixmap)
 
 
-def install(window) -> RunsView:
+def install(window: MainWindow) -> RunsView:
     """A "Runs" dock beside the Training panel, listed in the Panels menu."""
     view = RunsView(window.document)
     window._add_dock("runs", "Runs", view, Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -1,8 +1,8 @@
 """Model and view: the GUI's model modules import no view, not even inside a function.
 
-The model (the document, its commands, the list of examples, the layout of a network's cards) is
-what every view shows; a view (canvas, palette, inspector, main window, training views, dialogs)
-observes it. Imports are read with `ast`, nothing is imported. A lazy import inside a function
+The model (the document, its commands and the Runs list's, the list of examples, the layout of a
+network's cards) is what every view shows; a view (canvas, palette, inspector, main window,
+training views, dialogs) observes it. Imports are read with `ast`, nothing is imported. A lazy import inside a function
 counts: it hides a dependency on a view, it does not remove it.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_MODULES = ("gui.document", "gui.commands", "gui.examples", "gui.network_layout")
+MODEL_MODULES = ("gui.document", "gui.commands", "gui.run_commands", "gui.examples", "gui.network_layout")
 # What a model module may import from the GUI: other model modules. Of Qt: the core and the undo
 # stack (QtGui), never widgets.
 QT_ALLOWED = ("PySide6.QtCore", "PySide6.QtGui")
