@@ -82,7 +82,7 @@ class RunsView(QWidget):
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Remove the chosen runs from the list (undoable)")
         self.delete_button.clicked.connect(self.delete_selected)
-        self.curve_plot = pg.PlotWidget(title="Loss per epoch")
+        self.curve_plot = pg.PlotWidget(title="Loss per epoch (validation dashed)")
         self.curve_plot.setLabel("bottom", "epoch of the run")
         self.curve_legend = outside_legend(self.curve_plot, "right")
         self.grad_plot = pg.PlotWidget(title="Gradient norm (log): first layer dashed, last solid")
@@ -95,6 +95,7 @@ class RunsView(QWidget):
         self.grad_legend = outside_legend(self.grad_plot, "right")
         for plot in (self.curve_plot, self.grad_plot):
             keep_readable(plot)
+            self._legends[id(plot)] = []
 
         buttons = QHBoxLayout()
         buttons.addWidget(QLabel("Compare:"))
