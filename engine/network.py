@@ -182,10 +182,14 @@ class Network:
         saved with it, stay as they are): loss, optimizer, learning_rate, seed, clip_norm, dtype,
         until_stopped (True: train until `control.stop()`; `epochs` then only sets the schedule's
         length) and pace (optimizer steps a second; `control.set_pace` changes it while it runs).
+        The file's pace is the app's (the lesson examples open at one): a call runs as fast as it
+        goes unless it asks for a pace.
         Training continues from the current weights and optimizer state.
         """
         saved = self.training
         config = saved.with_overrides(epochs=epochs, batch_size=batch_size, shuffle=shuffle, **overrides)
+        if "pace" not in overrides:  # the saved pace is the app's, to watch it learn: asked for here
+            config.settings["pace"] = None
         self._use_training(config)
         try:
             self._fit(config, x, y, validation_data, validation_split, callbacks, control)

@@ -136,6 +136,19 @@ def test_pace_changes_while_it_runs_and_stop_ends_a_slow_wait():
     assert not thread.is_alive()  # the stop woke the wait for a turn 20 s away
 
 
+def test_the_files_pace_is_the_apps_a_script_asks_for_one():
+    control = TrainingControl()
+    net = playground_network(pace=0.05, epochs=1)  # 10 steps: 200 s at the file's pace
+    x, y = xor_data()
+    thread = threading.Thread(target=net.fit, args=(x, y), kwargs={"control": control})
+    thread.start()
+    thread.join(30.0)
+    control.stop()
+    thread.join(10.0)
+    assert net.history.steps == 10 and net.last_stop_reason == "finished"
+    assert control.pace is None and net.training.pace == 0.05
+
+
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
 def test_pace_must_be_a_positive_number(bad):
     with pytest.raises(ValueError, match="positive number of steps a second"):
