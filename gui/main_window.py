@@ -48,6 +48,7 @@ from gui.training.panel import TrainingPanel
 from gui.training.run_buttons import TrainingControls
 from gui.training.runs_view import install as install_runs
 from gui.training.session import TrainingSession
+from gui.training.watch import install as install_watch
 from gui.workspaces import Workspaces
 
 APP_TITLE = "NetCanvas"
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         )
         self.lessons = install_lessons(self)  # the Lessons menu's lessons and the Lesson panel
         self.loss_explorer = install_loss_explorer(self)  # Lessons > Loss Explorer...
+        self.watch = install_watch(self)  # pace, until stopped, unit response maps
         self.step_through = install_step_through(self)
         self.runs_view = install_runs(self)  # the Runs panel: runs side by side
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)

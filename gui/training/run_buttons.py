@@ -259,17 +259,23 @@ class TrainingControls:
         # which runs Qt's own painting without the GIL.
         status = self.window.statusBar()
         status.setUpdatesEnabled(False)
-        self.progress.setRange(0, p.epochs * p.batches_per_epoch)
-        self.progress.setValue(p.epoch * p.batches_per_epoch + p.batch + 1)
-        self.progress.setFormat(f"epoch {p.epoch + 1} / {p.epochs}")
+        done = p.epoch * p.batches_per_epoch + p.batch + 1
+        until_stopped = p.epochs == 0
+        self.progress.setRange(0, p.batches_per_epoch if until_stopped else p.epochs * p.batches_per_epoch)
+        self.progress.setValue(p.batch + 1 if until_stopped else done)
+        self.progress.setFormat(
+            f"epoch {p.epoch + 1}" + (" · until Stop" if until_stopped else f" / {p.epochs}")
+        )
         self.epoch_progress.setRange(0, p.batches_per_epoch)
         self.epoch_progress.setValue(p.batch + 1)
-        done = p.epoch * p.batches_per_epoch + p.batch + 1
         left = p.epochs * p.batches_per_epoch - done
         samples_per_batch = self.document.network.training.batch_size
         eta = left * samples_per_batch / p.samples_per_second if p.samples_per_second > 0 else 0.0
+        steps = p.samples_per_second / samples_per_batch
         self.rate.setText(
-            f"{p.samples_per_second:,.0f} samples/s · ETA {_duration(eta)} · lr {p.learning_rate:.3g}"
+            f"{steps:,.0f} steps/s · {p.samples_per_second:,.0f} samples/s"
+            + ("" if until_stopped else f" · ETA {_duration(eta)}")
+            + f" · lr {p.learning_rate:.3g}"
         )
         status.setUpdatesEnabled(True)
 

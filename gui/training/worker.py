@@ -51,7 +51,7 @@ class TrainingProgress:
     epoch: int  # 0-based epoch of this run
     batch: int  # 0-based batch of the last batch
     batches_per_epoch: int
-    epochs: int  # epochs in this run
+    epochs: int  # epochs in this run; 0 until stopped
     samples_per_second: float
     learning_rate: float
 
@@ -149,6 +149,8 @@ class _Relay(Callback):
         """A snapshot every 1/SNAPSHOT_POINTS of the run's steps, within SHORT_RUN_BUDGET, while
         the run looks too short for SNAPSHOT_POINTS snapshots at SNAPSHOT_HZ."""
         total = self.epochs * event.batches_per_epoch
+        if total == 0:  # until stopped: no end to spread snapshots over
+            return False
         step, elapsed = self._model_step(), now - self.train_started
         projected_seconds = elapsed * total / max(step - self.run_start_step, 1)
         return (
@@ -230,7 +232,7 @@ class _Relay(Callback):
 
 
 class TrainingWorker(QObject):
-    # {"epochs", "batches_per_epoch", "samples", "first_step", "first_epoch", "started_at"}; started_at
+    # {"epochs" (0: until stopped), "batches_per_epoch", "samples", "first_step", "first_epoch", "started_at"}; started_at
     # is time.perf_counter() on this thread as training begins (the GUI may hear of it much later)
     started = Signal(dict)
     progressed = Signal(object)  # TrainingProgress
@@ -278,9 +280,10 @@ class TrainingWorker(QObject):
         network = self.network
         config = network.training
         batches = max(1, -(-len(self.y) // config.batch_size))
+        epochs = 0 if config.until_stopped else config.epochs  # 0: until stopped
         self.started.emit(
             {
-                "epochs": config.epochs,
+                "epochs": epochs,
                 "batches_per_epoch": batches,
                 "samples": len(self.y),
                 "first_step": network.history.steps,
@@ -288,11 +291,16 @@ class TrainingWorker(QObject):
                 "started_at": time.perf_counter(),
             }
         )
-        relay = _Relay(self, config.epochs)
+        relay = _Relay(self, epochs)
         reason, message = "finished", ""
         try:
             network.fit(
-                self.x, self.y, validation_data=self.validation, callbacks=[relay], control=self.control
+                self.x,
+                self.y,
+                validation_data=self.validation,
+                callbacks=[relay],
+                control=self.control,
+                pace=config.pace,  # (None: as fast as it goes)
             )
             reason = network.last_stop_reason or "finished"
         except NetCanvasError as exc:

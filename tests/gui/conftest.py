@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
+from engine.training.control import TrainingControl
 from gui.app_settings import AppSettings
 from gui.document import NetworkDocument
 from gui.main_window import MainWindow
@@ -23,6 +24,19 @@ def unexpected_error_box(monkeypatch) -> None:
         pytest.fail(f"unexpected error box: {title}: {text}")
 
     monkeypatch.setattr(QMessageBox, "critical", fail)
+
+
+@pytest.fixture(autouse=True)
+def examples_at_full_speed(request, monkeypatch) -> None:
+    """The lesson examples open at a watchable pace (a spiral run takes ~20 s): the tests train
+    them as fast as they go, except a test that asks for `watchable_pace` (the pace's own)."""
+    if "watchable_pace" not in request.fixturenames:
+        monkeypatch.setattr(TrainingControl, "set_pace", lambda _control, _steps_per_second: None)
+
+
+@pytest.fixture
+def watchable_pace() -> None:
+    """Training in this test keeps the pace chosen (see `examples_at_full_speed`)."""
 
 
 @pytest.fixture
