@@ -79,7 +79,8 @@ def run_case(case: str, repeats: int) -> dict:
     window.resize(1280, 800)
     window.show()
     window.document.load_network(network, path)
-    window.document.set_training({**network.spec.training, "epochs": epochs})
+    # As fast as it goes: the lesson examples open at a pace, to watch them learn.
+    window.document.set_training({**network.spec.training, "epochs": epochs, "pace": None})
     if "path" in network.spec.data:  # data outside the example's folder waits for the user's Load
         window.session.allow_location(network.spec.data["path"])
     window.document.set_data(network.spec.data)
