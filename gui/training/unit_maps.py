@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QGraphicsItem, QMainWindow, QStyleOptionGraphicsIt
 
 from engine.errors import NetCanvasError
 from engine.model import Model
+from engine.network import Network
 from engine.training.monitor import MonitorSnapshot, Surface, TrainingMonitor
 from gui.canvas.view import CanvasView
 from gui.network_layout import CARD_SIZE
@@ -174,7 +175,11 @@ class UnitMaps(QObject):
         if train is None or self.document.shape_report.problems:
             return None
         try:
-            network = self.document.network
+            # A copy runs the grids: the batch-sized arrays a forward pass leaves in the layers
+            # stay out of the document's network (and the Undo steps that keep it).
+            network = Network(self.document.spec.copy())
+            network.scaler = self.document.network.scaler
+            network.set_weights(self.document.network.get_weights())
             probe = probe_inputs(network, train.x)
             if probe is None:
                 return None
