@@ -37,7 +37,7 @@ from gui import errors
 from gui.document import NetworkDocument
 from gui.run_commands import delete_runs, rename_run, restore_run
 from gui.training.empty_hint import EmptyHint
-from gui.training.plot_style import keep_readable, outside_legend
+from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
 if TYPE_CHECKING:
     from gui.main_window import MainWindow
@@ -119,6 +119,7 @@ class RunsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter)
+        scroll_when_narrow(self)  # the list and the plots side by side must not widen the window
         self.hint = EmptyHint("Each training run is kept here: train twice to compare two runs", self)
         document.runs_changed.connect(self.refresh)
         document.document_reset.connect(self._document_reset)

@@ -170,3 +170,17 @@ def test_workspace_switch_is_in_the_view_menu_with_shortcuts(make_window):
     others = [a for a in window.actions() if a not in menu.actions()]
     assert not any(s.toString() in keys for a in others for s in a.shortcuts()), "a shortcut is taken twice"
     assert window.workspaces.toolbar.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextOnly
+
+
+def test_the_window_fits_1280_by_800_with_every_panel(make_window, qtbot):
+    """No panel's minimum size makes the window grow past a 1280x800 screen, in either workspace,
+    with the Lesson, Step-through and Runs panels shown as well."""
+    window = make_window()
+    for key in ("lesson", "step_through", "runs"):
+        window.docks[key].show()
+    for workspace in (TRAIN, DESIGN):
+        window.workspaces.actions[workspace].trigger()
+        qtbot.wait(50)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1280 and hint.height() <= 800, (workspace, hint)
+        assert window.width() <= 1280 and window.height() <= 800, (workspace, window.size())
