@@ -144,3 +144,25 @@ class ActivatedLayer(Layer):
     @abstractmethod
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         """Backward when the caller already has d(loss)/d(pre-activation) (fused softmax-CE)."""
+
+
+class KernelLayer(ActivatedLayer):
+    """A layer with a kernel, a bias and an activation (Dense, Conv2D, Conv1D): the L1/L2
+    penalties of KERNEL_SPECS on its kernel, in the loss and in the kernel's gradient."""
+
+    def add_penalty_gradients(self) -> None:
+        """grads["kernel"] += d(penalty)/d(kernel): l1 * sign(kernel) + 2 * l2 * kernel."""
+        kernel, grad = self.weights["kernel"], self.grads["kernel"]
+        if self.params["kernel_l1"]:
+            grad += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
+        if self.params["kernel_l2"]:
+            grad += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+
+    def regularization_loss(self) -> float:
+        kernel = self.weights["kernel"]
+        loss = 0.0
+        if self.params["kernel_l1"]:
+            loss += self.params["kernel_l1"] * float(np.abs(kernel).sum())
+        if self.params["kernel_l2"]:
+            loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
+        return loss

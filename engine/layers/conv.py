@@ -20,7 +20,7 @@ from engine._kernels.parts import in_parts
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
-from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, ActivatedLayer, Shape, shape_text
+from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, KernelLayer, Shape, shape_text
 from engine.layers.conv_forms import ConvForms
 from engine.layers.window_geometry import AxisWindow, window_sizes, windows
 from engine.registry import LAYERS, ParamSpec
@@ -48,7 +48,7 @@ def _specs(size_help: str) -> tuple[ParamSpec, ...]:
     )
 
 
-class _Conv(ConvForms, ActivatedLayer):
+class _Conv(ConvForms, KernelLayer):
     """What Conv2D and Conv1D share; `dims` is the number of spatial axes."""
 
     dims = 2
@@ -266,24 +266,10 @@ class _Conv(ConvForms, ActivatedLayer):
         for kernel_sum, bias_sum in sums:
             grad_kernel += kernel_sum
             grad_bias += bias_sum
-        if self.params["kernel_l1"]:
-            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(
-                self.weights["kernel"]
-            )
-        if self.params["kernel_l2"]:
-            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * self.weights["kernel"]
+        self.add_penalty_gradients()
         if grad_x is None:
             return [None]
         return [grad_x.reshape(batch, *self.input_shapes[0])]
-
-    def regularization_loss(self) -> float:
-        kernel = self.weights["kernel"]
-        loss = 0.0
-        if self.params["kernel_l1"]:
-            loss += self.params["kernel_l1"] * float(np.abs(kernel).sum())
-        if self.params["kernel_l2"]:
-            loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
-        return loss
 
 
 @LAYERS.register

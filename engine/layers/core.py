@@ -11,7 +11,15 @@ from engine._kernels import activations as _k
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
-from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, ActivatedLayer, Layer, Shape, shape_text
+from engine.layers.base import (
+    ACTIVATION_SPEC,
+    KERNEL_SPECS,
+    ActivatedLayer,
+    KernelLayer,
+    Layer,
+    Shape,
+    shape_text,
+)
 from engine.registry import LAYERS, ParamSpec
 
 if TYPE_CHECKING:
@@ -50,7 +58,7 @@ class Input(Layer):
 
 
 @LAYERS.register
-class Dense(ActivatedLayer):
+class Dense(KernelLayer):
     """Fully connected: `a = activation(x @ kernel + bias)`; kernel `(in, units)`, bias `(units,)`."""
 
     name = "Dense"
@@ -166,10 +174,7 @@ class Dense(ActivatedLayer):
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         kernel = self.weights["kernel"]
         parts.matmul(self.x.T, grad_z, self.grads["kernel"])
-        if self.params["kernel_l1"]:
-            self.grads["kernel"] += self.dtype.type(self.params["kernel_l1"]) * np.sign(kernel)
-        if self.params["kernel_l2"]:
-            self.grads["kernel"] += self.dtype.type(2.0 * self.params["kernel_l2"]) * kernel
+        self.add_penalty_gradients()
         contiguous = grad_z.dtype == self.dtype and grad_z.flags.c_contiguous and grad_z.ndim == 2
         if "bias" in self.grads:
             if contiguous and self.dtype in KERNEL_DTYPES:
@@ -183,15 +188,6 @@ class Dense(ActivatedLayer):
             parts.matmul(grad_z, kernel.T, grad_x)
             return [grad_x]
         return [grad_z @ kernel.T]
-
-    def regularization_loss(self) -> float:
-        kernel = self.weights["kernel"]
-        loss = 0.0
-        if self.params["kernel_l1"]:
-            loss += self.params["kernel_l1"] * float(np.abs(kernel).sum())
-        if self.params["kernel_l2"]:
-            loss += self.params["kernel_l2"] * float(np.square(kernel).sum())
-        return loss
 
     # ------------------------------------------------------------- export forms
     onnx_ops = ("Gemm", "MatMul")
