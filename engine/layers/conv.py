@@ -23,6 +23,7 @@ from engine.initializers import get_initializer
 from engine.layers.base import ACTIVATION_SPEC, KERNEL_SPECS, KernelLayer, Shape, shape_text
 from engine.layers.conv_forms import ConvForms
 from engine.layers.window_geometry import AxisWindow, window_sizes, windows
+from engine.layers.workspaces import Workspaces
 from engine.registry import LAYERS, ParamSpec
 
 _MAX_WORKSPACES = 4  # batch sizes whose arrays a convolution keeps at once
@@ -102,7 +103,7 @@ class _Conv(ConvForms, KernelLayer):
         self.geometry_args += (h.pad_before, w.pad_before, h.out, w.out)
         self.positions = h.out * w.out
         self.taps = self.image_shape[0] * h.kernel * w.kernel  # C*kh*kw, the columns' rows
-        self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
+        self._workspaces = Workspaces(_MAX_WORKSPACES)
 
     def initialize(self, rng: np.random.Generator) -> None:
         """Keras' (and PyTorch's) fans for a convolution: in_channels·window and filters·window."""
@@ -118,23 +119,14 @@ class _Conv(ConvForms, KernelLayer):
         (C*kh*kw, N*P) (also the columns' gradient in backward), z (F, N*P) (also its gradient in
         backward: the fused pass reads each value before writing its gradient), a (N, F, P),
         grad_x (N, C, H, W). A few batch sizes are kept, least recently used dropped first."""
-        arrays = self._workspaces.pop(batch, None)
-        if arrays is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                del self._workspaces[next(iter(self._workspaces))]
-            arrays = {}
-        self._workspaces[batch] = arrays
-        array = arrays.get(name)
-        if array is None:
-            filters, rows = self.params["filters"], batch * self.positions
-            shape = {
-                "cols": (self.taps, rows),
-                "z": (filters, rows),
-                "a": (batch, filters, self.positions),
-                "grad_x": (batch, *self.image_shape),
-            }[name]
-            array = arrays[name] = np.empty(shape, self.dtype)
-        return array
+        filters, rows = self.params["filters"], batch * self.positions
+        shape = {
+            "cols": (self.taps, rows),
+            "z": (filters, rows),
+            "a": (batch, filters, self.positions),
+            "grad_x": (batch, *self.image_shape),
+        }[name]
+        return self._workspaces.get(batch, name, lambda: np.empty(shape, self.dtype))
 
     def _images(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) as a C-contiguous (N, C, H, W) array of the layer's dtype."""

@@ -20,6 +20,7 @@ from engine.layers.base import (
     Shape,
     shape_text,
 )
+from engine.layers.workspaces import Workspaces
 from engine.registry import LAYERS, ParamSpec
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class Dense(KernelLayer):
     def __init__(self, node_id: str, params: dict[str, Any], input_shapes: list[Shape], dtype: Any):
         super().__init__(node_id, params, input_shapes, dtype)
         self.activation = get_activation(params["activation"])
-        self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
+        self._workspaces = Workspaces(_MAX_WORKSPACES)
 
     def initialize(self, rng: np.random.Generator) -> None:
         fan_in, fan_out = self.weights["kernel"].shape
@@ -107,17 +108,8 @@ class Dense(KernelLayer):
         (rows, units) and grad_x (rows, inputs); inference never allocates the gradient ones. A
         few batch sizes are kept, least recently used dropped first (the training batch, the last
         short batch, a monitor's probe and grid batches)."""
-        arrays = self._workspaces.pop(rows, None)  # re-inserted below: least recently used first
-        if arrays is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                del self._workspaces[next(iter(self._workspaces))]
-            arrays = {}
-        self._workspaces[rows] = arrays
-        array = arrays.get(name)
-        if array is None:
-            cols = self.input_shapes[0][0] if name == "grad_x" else self.output_shape_[0]
-            array = arrays[name] = np.empty((rows, cols), self.dtype)
-        return array
+        cols = self.input_shapes[0][0] if name == "grad_x" else self.output_shape_[0]
+        return self._workspaces.get(rows, name, lambda: np.empty((rows, cols), self.dtype))
 
     def _kernel_ready(self, *arrays: np.ndarray) -> bool:
         """True when the fused kernels apply: an elementwise activation and contiguous arrays of

@@ -19,6 +19,7 @@ from engine._kernels.parts import in_parts
 from engine.errors import GraphError
 from engine.layers.base import Layer, Shape, shape_text
 from engine.layers.window_geometry import PADDINGS, AxisWindow, window_sizes, windows
+from engine.layers.workspaces import Workspaces
 from engine.registry import LAYERS, ParamSpec
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class _Pooling(Layer):
         channels = input_shapes[0][0]
         self.image_in = (channels, axes[0].size, axes[1].size)
         self.image_out = (channels, axes[0].out, axes[1].out)
-        self._workspaces: dict[int, dict[str, np.ndarray]] = {}  # batch size -> name -> array
+        self._workspaces = Workspaces(_MAX_WORKSPACES)
         # The kernels (NumPy twins for dtypes Numba is not compiled for) and the arguments after
         # the input: the 2 x 2 / stride 2 ones when no window starts above or left of the image.
         suffix = "" if self.dtype in KERNEL_DTYPES else "_ref"
@@ -103,17 +104,9 @@ class _Pooling(Layer):
         """Array `name` for a batch of `rows`, made on first use and reused (out, argmax: the
         output image; grad_x: the input image); a few batch sizes are kept, least recently used
         dropped first."""
-        arrays = self._workspaces.pop(rows, None)  # re-inserted below: least recently used first
-        if arrays is None:
-            if len(self._workspaces) >= _MAX_WORKSPACES:
-                del self._workspaces[next(iter(self._workspaces))]
-            arrays = {}
-        self._workspaces[rows] = arrays
-        array = arrays.get(name)
-        if array is None:
-            shape = (rows, *(self.image_in if name == "grad_x" else self.image_out))
-            array = arrays[name] = np.empty(shape, np.int32 if name == "argmax" else self.dtype)
-        return array
+        shape = (rows, *(self.image_in if name == "grad_x" else self.image_out))
+        dtype = np.int32 if name == "argmax" else self.dtype
+        return self._workspaces.get(rows, name, lambda: np.empty(shape, dtype))
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
         """Output `(N, *output_shape)` of input `(N, *input_shape)`, computed into a reused array:

@@ -192,6 +192,6 @@ def test_large_inference_batches_run_in_chunks_with_the_same_outputs(monkeypatch
     monkeypatch.setattr(conv_module, "INFERENCE_VALUES", 12 * 4 * 6 * 4)  # 4 samples a chunk
     chunked = layer.forward([x], training=False, rng=None)
     np.testing.assert_array_equal(chunked, whole)
-    assert sorted(layer._workspaces) == [4, 11]  # the chunks kept 4-sample columns and products
+    assert sorted(layer._workspaces.arrays) == [4, 11]  # the chunks kept 4-sample columns and products
     with pytest.raises(GraphError, match="backward needs the forward of a training batch"):
         layer.backward(np.ones_like(chunked))
