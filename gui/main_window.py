@@ -35,6 +35,7 @@ from gui.canvas import CanvasView
 from gui.document import FRAGMENT_MIME, NetworkDocument
 from gui.examples_dialog import ExamplesDialog
 from gui.export_actions import build_model_menus
+from gui.gui_thread_gc import collect_on_gui_thread
 from gui.inspector import InspectorWidget
 from gui.lessons import install as install_lessons
 from gui.loss_explorer import install as install_loss_explorer
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
     ):
         super().__init__(parent)
         accessibility.install()  # every widget shown from now on gets a screen-reader name
+        collect_on_gui_thread()  # Qt objects in garbage cycles are freed on this thread only
         install_wheel_guard()  # spin boxes, combo boxes and sliders: the wheel only once focused
         self.document = document if document is not None else NetworkDocument(parent=self)
         self.settings = settings if settings is not None else AppSettings()

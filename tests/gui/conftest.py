@@ -11,7 +11,15 @@ from PySide6.QtWidgets import QMessageBox
 from engine.training.control import TrainingControl
 from gui.app_settings import AppSettings
 from gui.document import NetworkDocument
+from gui.gui_thread_gc import collect_on_gui_thread
 from gui.main_window import MainWindow
+
+
+@pytest.fixture(autouse=True, scope="session")
+def garbage_collected_on_the_gui_thread(qapp) -> None:
+    """As in the app (gui/gui_thread_gc.py): a cycle of Qt objects freed on a worker thread
+    crashes the process, so the GUI tests too collect on the GUI thread only."""
+    collect_on_gui_thread()
 
 
 @pytest.fixture(autouse=True)
