@@ -201,10 +201,12 @@ class UnitMaps(QObject):
             return
         layers = self._layers()
         spec = self.document.spec
+        sinks = spec.sink_ids()
+        output_id = sinks[0] if len(sinks) == 1 else None
         shown: dict[str, tuple[QGraphicsItem, list[UnitTile]]] = {}
         for node_id, node in spec.nodes.items():
             card = self.canvas.node_item(node_id)
-            maps = self._node_maps(node_id, surface) if node.type == "Dense" else []
+            maps = self._node_maps(node_id, surface, node_id == output_id) if node.type == "Dense" else []
             if card is None or not maps:
                 continue
             tiles = self._tiles(node_id, card, len(maps))
@@ -220,21 +222,15 @@ class UnitMaps(QObject):
         self.tiles = shown
 
     def _node_maps(
-        self, node_id: str, surface: Surface
+        self, node_id: str, surface: Surface, is_output: bool
     ) -> list[tuple[np.ndarray, tuple[float, float] | None]]:
         """(map, levels) per unit shown for `node_id`: a hidden layer's unit maps, or the output's
         surface when it is one probability or value."""
         if node_id in surface.unit_maps:
             return [(m, None) for m in surface.unit_maps[node_id]]
-        if node_id == self._output_id() and surface.kind in ("probability", "value"):
+        if is_output and surface.kind in ("probability", "value"):
             return [(surface.values, (0.0, 1.0) if surface.kind == "probability" else None)]
         return []
-
-    def _output_id(self) -> str | None:
-        spec = self.document.spec
-        sources = {source for source, _ in spec.edges}
-        outputs = [nid for nid in spec.nodes if nid not in sources]
-        return outputs[0] if len(outputs) == 1 else None
 
     def _tiles(self, node_id: str, card: QGraphicsItem, count: int) -> list[UnitTile]:
         """`count` tiles on `card` (made again when the canvas rebuilt the card)."""
