@@ -5,7 +5,6 @@ old files without runs, hostile runs data refused with NetworkFileError)."""
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 import zipfile
@@ -21,6 +20,8 @@ from engine import runs as runs_module
 from engine.errors import NetworkFileError
 from engine.runs import MAX_RUN_POINTS, GradientNormLog, Run, describe_changes, record_run, settings_of
 from engine.training.callbacks import History
+from tests.engine.test_io_hostile import members_of as members
+from tests.engine.test_io_hostile import npz, repack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
@@ -153,24 +154,6 @@ def test_a_run_with_weights_not_finite_is_saved_without_them(tmp_path):
 
 
 # ------------------------------------------------------------------ hostile
-def members(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as archive:
-        return {name: archive.read(name) for name in archive.namelist()}
-
-
-def repack(path: Path, contents: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in contents.items():
-            archive.writestr(name, payload)
-    return path
-
-
-def npz(arrays: dict[str, np.ndarray]) -> bytes:
-    out = io.BytesIO()
-    np.savez(out, **arrays)
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory) -> dict[str, bytes]:
     path = tmp_path_factory.mktemp("runs") / "runs.ncv"
