@@ -219,10 +219,14 @@ def flops_per_step(case: Case) -> float:
     return 2.0 * macs
 
 
-def memory_budget(case: Case) -> dict[str, int]:
+def memory_budget(case: Case, cores: int = 1) -> dict[str, int]:
     """Elements of what training needs at least: parameters, optimizer state (Adam: 2 x the
     parameters), one batch's activations (the input and every layer's output; a convolution's
-    output and its pooled output) and the convolutions' im2col columns (taps x positions)."""
+    output and its pooled output) and the convolutions' im2col buffers: on each of `cores`, one
+    chunk's columns and products (engine/layers/conv.py works through the batch in chunks of
+    CHUNK_BYTES), as large as the largest layer's."""
+    from engine.layers.conv import CHUNK_BYTES
+
     params = sum(s.filters * (s.channels * s.kernel**2 + 1) for s in stages(case))
     params += sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:], strict=True))
     if case.image:
@@ -232,7 +236,13 @@ def memory_budget(case: Case) -> dict[str, int]:
         per_sample += sum(case.sizes[1:])
     else:
         per_sample = sum(case.sizes)
-    columns = sum(g.k * g.n for g in gemms(case) if g.weights_left)
+    itemsize = np.dtype(case.dtype).itemsize
+    chunks = []
+    for s in stages(case):
+        taps, positions = s.channels * s.kernel**2, s.out**2
+        samples = max(1, CHUNK_BYTES // ((taps + s.filters) * positions * itemsize))
+        chunks.append((samples * taps * positions, samples * s.filters * positions))
+    columns = cores * (max((c for c, _ in chunks), default=0) + max((p for _, p in chunks), default=0))
     return {
         "params": params,
         "state": 2 * params if case.optimizer == "adam" else 0,

@@ -306,7 +306,7 @@ def extras_rows(
                 f"{mem['peak'] / 2**20:.2f} MiB = {mem['peak'] / mem['budget']:.2f}x budget "
                 f"(params {mem['params'] / 2**20:.2f} + optimizer state {mem['state'] / 2**20:.2f} + "
                 f"one batch's activations {mem['activations'] / 2**20:.2f}"
-                + (f" + im2col columns {mem['columns'] / 2**20:.2f}" if mem.get("columns") else "")
+                + (f" + im2col buffers {mem['columns'] / 2**20:.2f}" if mem.get("columns") else "")
                 + " MiB)",
             ]
         )

@@ -99,7 +99,7 @@ def memory(case: Case) -> None:
     """Peak bytes allocated while building the network and training one epoch, beyond the data
     (tracemalloc sees NumPy's allocations), and the budget: parameters + optimizer state (Adam:
     2 x parameters) + one batch's activations (every layer's input and output) + the
-    convolutions' im2col columns (bench/cases.py `memory_budget`)."""
+    convolutions' im2col buffers (bench/cases.py `memory_budget`)."""
     import tracemalloc
 
     from bench.implementations import NetCanvas
@@ -113,7 +113,10 @@ def memory(case: Case) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     itemsize = np.dtype(case.dtype).itemsize
-    parts = {name: count * itemsize for name, count in memory_budget(case).items()}
+    from engine._kernels.parts import part_count
+
+    cores = part_count(1 << 62)  # the parts a large layer's work is cut into
+    parts = {name: count * itemsize for name, count in memory_budget(case, cores).items()}
     _emit({"peak": peak, "budget": sum(parts.values()), **parts, "data": x.nbytes + y.nbytes})
 
 

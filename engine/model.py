@@ -37,6 +37,7 @@ class Model:
             in_shapes = [self.shapes[s] for s in self.sources[nid]]
             layer = LAYERS.get(node.type)(nid, node.params, in_shapes, self.dtype)
             layer.needs_input_grad = any(spec.nodes[s].type != "Input" for s in self.sources[nid])
+            layer.feeds_loss = nid == self.output_id
             self.layers[nid] = layer
         self.outputs: dict[str, np.ndarray] = {}
         self.weight_buffer, self.grad_buffer = self._pack()

@@ -169,7 +169,7 @@ def test_the_cnn_rows_say_its_inference_products_and_memory(tmp_path, monkeypatc
     assert f"| mnist-cnn-f32: achieved GFLOP/s (matmul FLOPs / step time) | {gflops:.1f} GFLOP/s;" in extras
     assert (
         "| mnist-cnn-f32: peak training memory beyond the data (tracemalloc) | 3.00 MiB = 1.50x budget "
-        "(params 1.00 + optimizer state 1.00 + one batch's activations 0.50 + im2col columns 0.50 MiB) |"
+        "(params 1.00 + optimizer state 1.00 + one batch's activations 0.50 + im2col buffers 0.50 MiB) |"
         in extras
     )
     assert "mnist-f32:" not in extras

@@ -145,6 +145,11 @@ def column_sums(g, out):
             out[j] += g[i, j]
 
 
+DERIVATIVE_FROM_OUTPUT = (LINEAR, SIGMOID, TANH, RELU)
+"""The codes whose derivative `_grad_row` takes from the output alone (it never reads z): a layer
+need not keep their pre-activation for backward."""
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def _grad_row(z, a, g, gz, code, alpha):
     """gz = g * act'(z) over one row; uses the output `a` where that is cheaper than z."""

@@ -1,14 +1,15 @@
 """Convolution kernels: im2col / col2im and the fused bias + activation around the matrix products.
 
-Layout (chosen so each pass is one BLAS product over the whole batch): an input batch `x`
-`(N, C, H, W)` becomes the columns `cols` `(C*kh*kw, N*oh*ow)` (row `(c*kh + i)*kw + j` holds,
-for every sample and output position, the input value under kernel tap (c, i, j), 0 in the
-padding). The forward is then `z = kernel (F, C*kh*kw) @ cols` -> `(F, N*oh*ow)`; the kernel
-gradient `grad_z (F, N*oh*ow) @ cols.T`; the columns' gradient `kernel.T @ grad_z`, which col2im
-adds back onto the input positions. `z` and `grad_z` stay in this filter-major layout; the fused
-kernels here move between it and the channels-first `(N, F, oh, ow)` the next layer reads, adding
-the bias and applying the activation (or its derivative) in the same pass, with contiguous runs of
-`oh*ow` values. Padding and dilation are handled in the index arithmetic (no padded copy).
+Layout: the layer works through its batch in chunks of a few samples, small enough that a chunk's
+columns and products stay in the core's cache (engine/layers/conv.py). A chunk `x` `(n, C, H, W)`
+becomes the columns `cols` `(C*kh*kw, n*oh*ow)` (row `(c*kh + i)*kw + j` holds, for every sample
+and output position, the input value under kernel tap (c, i, j), 0 in the padding). The forward is
+then `z = kernel (F, C*kh*kw) @ cols` -> `(F, n*oh*ow)`; the kernel gradient
+`grad_z (F, n*oh*ow) @ cols.T`; the columns' gradient `kernel.T @ grad_z`, which col2im adds back
+onto the input positions. The fused kernels here move between that filter-major layout and the
+channels-first `(n, F, oh*ow)` the layer keeps and the next layer reads, adding the bias and
+applying the activation (or its derivative) in the same pass, with contiguous runs of `oh*ow`
+values. Padding and dilation are handled in the index arithmetic (no padded copy).
 
 Geometry arguments, in order: kh, kw (kernel), sh, sw (strides), dh, dw (dilation), pt, pl (zeros
 before the first row / column; the ones after follow from the output size), oh, ow (output size).
@@ -43,13 +44,12 @@ def _valid_range(size, start, stride, out):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def im2col(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
-    """cols (C*kh*kw, N*oh*ow) from x (N, C, H, W): cols[(c*kh+i)*kw+j, (n*oh+y)*ow+q] =
-    x[n, c, y*sh + i*dh - pt, q*sw + j*dw - pl], 0 outside the input, for the samples
-    first <= n < last (the columns of other samples are left alone). Both C-contiguous: they are
+def im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    """cols (C*kh*kw, n*oh*ow) from x (n, C, H, W): cols[(c*kh+i)*kw+j, (m*oh+y)*ow+q] =
+    x[m, c, y*sh + i*dh - pt, q*sw + j*dw - pl], 0 outside the input. Both C-contiguous: they are
     read as flat arrays with unsigned indices (a signed index makes Numba test for negative
     indices on every element, which keeps the copy loops scalar: 7x slower)."""
-    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    samples, channels, height, width = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     zero = cols.dtype.type(0.0)
     src = x.reshape(x.size)
     dst = cols.reshape(cols.size)
@@ -60,7 +60,7 @@ def im2col(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                 row = ((c * kh + i) * kw + j) * cols.shape[1]
                 x0 = j * dw - pl
                 q_lo, q_hi = _valid_range(width, x0, sw, ow)
-                for n in range(first, last):
+                for n in range(samples):
                     for y in range(oh):
                         d = np.uint64(row + (n * oh + y) * ow)
                         if y < y_lo or y >= y_hi:
@@ -77,15 +77,14 @@ def im2col(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def col2im(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
-    """gx (N, C, H, W) = the sum, over every kernel tap and output position, of the column value
-    at the input position it was read from (the transpose of im2col; padding drops out), for the
-    samples first <= n < last (the others are left alone). Flat unsigned indexing as in im2col."""
-    channels, height, width = gx.shape[1], gx.shape[2], gx.shape[3]
+def col2im(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    """gx (n, C, H, W) = the sum, over every kernel tap and output position, of the column value
+    at the input position it was read from (the transpose of im2col; padding drops out). Flat
+    unsigned indexing as in im2col."""
+    samples, channels, height, width = gx.shape[0], gx.shape[1], gx.shape[2], gx.shape[3]
     src = cols.reshape(cols.size)
     dst = gx.reshape(gx.size)
-    sample = channels * height * width
-    for k in range(first * sample, last * sample):
+    for k in range(gx.size):
         dst[k] = 0.0
     for c in range(channels):
         for i in range(kh):
@@ -94,7 +93,7 @@ def col2im(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
                 row = ((c * kh + i) * kw + j) * cols.shape[1]
                 x0 = j * dw - pl
                 q_lo, q_hi = _valid_range(width, x0, sw, ow)
-                for n in range(first, last):
+                for n in range(samples):
                     for y in range(y_lo, y_hi):
                         d = np.uint64(row + (n * oh + y) * ow)
                         line = np.int64(((n * channels + c) * height + y * sh + i * dh - pt) * width + x0)
@@ -103,50 +102,48 @@ def col2im(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def bias_act_to_images(z, bias, out, act_code, alpha, first, last):
-    """z (F, N*P) += bias (F,) (or (0,): none) in place, and out (N, F, P) = act(z) moved to
-    channels-first: out[n, f, p] = act(z[f, n*P + p]), for the samples first <= n < last."""
-    filters, positions = out.shape[1], out.shape[2]
-    has_bias = bias.shape[0] > 0
+def bias_act_to_images(z, bias, pre, out, act_code, alpha):
+    """out (n, F, P) = act(z + bias) moved to channels-first: out[m, f, p] = act(z[f, m*P + p] +
+    bias[f]), from the products z (F, n*P) (read only); bias (F,) or (0,): none. pre (n, F, P)
+    keeps the biased pre-activation z + bias, or is (0, F, P): not kept."""
+    samples, filters, positions = out.shape[0], out.shape[1], out.shape[2]
+    has_bias, keep = bias.shape[0] > 0, pre.shape[0] > 0
     for f in range(filters):
         b = bias[f] if has_bias else z.dtype.type(0.0)
-        for n in range(first, last):
+        for n in range(samples):
             src = z[f, n * positions : (n + 1) * positions]
             dst = out[n, f]
-            if has_bias:  # one pass: z keeps the biased value, out gets a copy to activate
+            for p in range(positions):
+                dst[p] = src[p] + b
+            if keep:
+                kept = pre[n, f]
                 for p in range(positions):
-                    v = src[p] + b
-                    src[p] = v
-                    dst[p] = v
-            else:
-                for p in range(positions):
-                    dst[p] = src[p]
+                    kept[p] = dst[p]
             if act_code != LINEAR:
                 _act_row(dst, act_code, alpha)
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def act_grad_to_rows(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
-    """grad_z (F, N*P) = grad_a (N, F, P) * act'(z) moved to the filter-major layout, with z
-    (F, N*P) the biased pre-activation and a (N, F, P) = act(z) (both unread when act_code is
-    LINEAR), for the samples first <= n < last; grad_bias (F,) = each filter's sum over those
-    samples ((0,): not wanted)."""
-    filters, positions = grad_a.shape[1], grad_a.shape[2]
+def act_grad_to_rows(pre, a, grad_a, grad_z, grad_bias, act_code, alpha):
+    """grad_z (F, n*P) = grad_a (n, F, P) * act'(pre) moved to the filter-major layout, with pre
+    (n, F, P) the biased pre-activation and a (n, F, P) = act(pre) (both unread when act_code is
+    LINEAR); grad_bias (F,) += each filter's sum over these samples ((0,): not wanted)."""
+    samples, filters, positions = grad_a.shape[0], grad_a.shape[1], grad_a.shape[2]
     want_bias = grad_bias.shape[0] > 0
     for f in range(filters):
         total = grad_z.dtype.type(0.0)
-        for n in range(first, last):
+        for n in range(samples):
             lo = n * positions
             gz = grad_z[f, lo : lo + positions]
             if act_code == LINEAR:
-                _grad_row(z[f, lo : lo + positions], grad_a[n, f], grad_a[n, f], gz, LINEAR, alpha)
+                _grad_row(grad_a[n, f], grad_a[n, f], grad_a[n, f], gz, LINEAR, alpha)
             else:
-                _grad_row(z[f, lo : lo + positions], a[n, f], grad_a[n, f], gz, act_code, alpha)
-            if want_bias:  # summed while the chunk is still in cache
+                _grad_row(pre[n, f], a[n, f], grad_a[n, f], gz, act_code, alpha)
+            if want_bias:  # summed while the row is still in cache
                 for p in range(positions):
                     total += gz[p]
         if want_bias:
-            grad_bias[f] = total
+            grad_bias[f] += total
 
 
 # ---------------------------------------------------------------- NumPy twins
@@ -156,21 +153,17 @@ def _tap_indices(size, kernel, stride, dilation, pad, out):
     return idx, (idx >= 0) & (idx < size)
 
 
-def im2col_ref(x, cols, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
-    positions = oh * ow
-    x, cols = x[first:last], cols[:, first * positions : last * positions]
+def im2col_ref(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     n_batch, channels, height, width = x.shape
     ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
     xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
-    # (N, C, kh, oh, kw, ow) gathered with clipped indices, then zeroed outside
+    # (n, C, kh, oh, kw, ow) gathered with clipped indices, then zeroed outside
     g = x[:, :, np.clip(ys, 0, height - 1)][:, :, :, :, np.clip(xs, 0, width - 1)]
     g = g * (y_in[:, :, None, None] & x_in[None, None, :, :])
     cols[...] = g.transpose(1, 2, 4, 0, 3, 5).reshape(cols.shape)
 
 
-def col2im_ref(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
-    positions = oh * ow
-    gx, cols = gx[first:last], cols[:, first * positions : last * positions]
+def col2im_ref(cols, gx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     n_batch, channels, height, width = gx.shape
     ys, y_in = _tap_indices(height, kh, sh, dh, pt, oh)
     xs, x_in = _tap_indices(width, kw, sw, dw, pl, ow)
@@ -183,23 +176,20 @@ def col2im_ref(cols, gx, first, last, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     gx[...] = padded[:, :, :height, :width]
 
 
-def bias_act_to_images_ref(z, bias, out, act_code, alpha, first, last):
-    positions = out.shape[2]
-    z, out = z[:, first * positions : last * positions], out[first:last]
+def bias_act_to_images_ref(z, bias, pre, out, act_code, alpha):
     n_batch, filters, positions = out.shape
-    if bias.shape[0] > 0:
-        z += bias[:, None]
+    z = z + bias[:, None] if bias.shape[0] > 0 else z
+    if pre.shape[0] > 0:
+        pre[...] = z.reshape(filters, n_batch, positions).transpose(1, 0, 2)
     out[...] = _act_ref(z, act_code, alpha).reshape(filters, n_batch, positions).transpose(1, 0, 2)
 
 
-def act_grad_to_rows_ref(z, a, grad_a, grad_z, grad_bias, act_code, alpha, first, last):
-    positions = grad_a.shape[2]
-    columns = slice(first * positions, last * positions)
-    z, a, grad_a, grad_z = z[:, columns], a[first:last], grad_a[first:last], grad_z[:, columns]
+def act_grad_to_rows_ref(pre, a, grad_a, grad_z, grad_bias, act_code, alpha):
     n_batch, filters, positions = grad_a.shape
     g = grad_a.transpose(1, 0, 2).reshape(filters, -1)
     if act_code != LINEAR:
+        z = pre.transpose(1, 0, 2).reshape(filters, -1)
         g = g * _derivative_ref(z, a.transpose(1, 0, 2).reshape(filters, -1), act_code, alpha)
     grad_z[...] = g
     if grad_bias.shape[0] > 0:
-        grad_bias[...] = grad_z.sum(axis=1)
+        grad_bias += grad_z.sum(axis=1)

@@ -92,6 +92,8 @@ class Layer(ABC):
         self.grads: dict[str, np.ndarray] = {key: np.zeros_like(self.weights[key]) for key in self.trainable}
         # Set by the model: False when every input comes straight from an Input node.
         self.needs_input_grad = True
+        # Set by the model: True for the output layer, whose pre-activation a fused loss reads.
+        self.feeds_loss = False
 
     def initialize(self, rng: np.random.Generator) -> None:  # noqa: B027 - parameter-free layers keep it
         """Fill `weights` with fresh initial values (layers without weights have nothing to do)."""

@@ -2,9 +2,15 @@
 
 Kernel `(filters, in_channels, kh, kw)` (Conv1D: `(filters, in_channels, k)`), bias `(filters,)`,
 as PyTorch and ONNX store them. Cross-correlation, as every framework computes it. The maths runs
-through im2col and one BLAS product per pass over the whole batch (engine/_kernels/conv.py says
-the layout); a Conv1D is a Conv2D of height 1 over the same kernels. The export forms live in
+through im2col and BLAS products over chunks of a few samples (engine/_kernels/conv.py says the
+layout); a Conv1D is a Conv2D of height 1 over the same kernels. The export forms live in
 engine/layers/conv_forms.py.
+
+Why chunks: a chunk's columns and products fit in a core's cache, so they never travel to memory
+and back. A step over the whole batch at once wrote the columns and the products out and read
+them again in every pass, and on a thin first layer (one channel, 9 taps) memory, not arithmetic,
+set the pace; the backward builds the columns again from the input rather than keeping them.
+The products themselves run faster on chunk-sized operands too (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 from engine._kernels import KERNEL_DTYPES
 from engine._kernels import activations as _ka
 from engine._kernels import conv as _k
-from engine._kernels.parts import in_parts
+from engine._kernels.parts import in_chunks, in_parts, scratch
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
@@ -27,7 +33,11 @@ from engine.layers.workspaces import Workspaces
 from engine.registry import LAYERS, ParamSpec
 
 _MAX_WORKSPACES = 4  # batch sizes whose arrays a convolution keeps at once
-INFERENCE_VALUES = 1 << 23  # the most columns or products (each) an inference pass keeps at once
+INFERENCE_VALUES = 1 << 23  # the largest pre-activation an inference pass keeps (for a trace)
+CHUNK_BYTES = 1 << 19
+"""A chunk's columns and products together: about half of a core's L2 cache on current CPUs. On
+the bench machine (1 MiB L2) the first convolution's kernel gradient ran at 90 GFLOP/s on 4-sample
+chunks (440 KiB) and at 30 GFLOP/s on 8-sample ones."""
 
 
 def _specs(size_help: str) -> tuple[ParamSpec, ...]:
@@ -104,6 +114,8 @@ class _Conv(ConvForms, KernelLayer):
         self.positions = h.out * w.out
         self.taps = self.image_shape[0] * h.kernel * w.kernel  # C*kh*kw, the columns' rows
         self._workspaces = Workspaces(_MAX_WORKSPACES)
+        self.images: np.ndarray | None = None  # the last kept forward's input (N, C, H, W)
+        self.pre_activation = None  # type: ignore[assignment]
 
     def initialize(self, rng: np.random.Generator) -> None:
         """Keras' (and PyTorch's) fans for a convolution: in_channels·window and filters·window."""
@@ -115,18 +127,29 @@ class _Conv(ConvForms, KernelLayer):
                 self.weights[key][...] = init(self.weights[key].shape, fan_in, fan_out, rng, self.dtype)
 
     def _workspace(self, batch: int, name: str) -> np.ndarray:
-        """Array `name` for a batch of `batch` samples, allocated on first use and reused: cols
-        (C*kh*kw, N*P) (also the columns' gradient in backward), z (F, N*P) (also its gradient in
-        backward: the fused pass reads each value before writing its gradient), a (N, F, P),
-        grad_x (N, C, H, W). A few batch sizes are kept, least recently used dropped first."""
-        filters, rows = self.params["filters"], batch * self.positions
+        """Array `name` for a batch of `batch` samples, allocated on first use and reused: pre
+        and a (N, F, P), the biased pre-activation and the output; grad_x (N, C, H, W). A few
+        batch sizes are kept, least recently used dropped first."""
+        filters = self.params["filters"]
         shape = {
-            "cols": (self.taps, rows),
-            "z": (filters, rows),
+            "pre": (batch, filters, self.positions),
             "a": (batch, filters, self.positions),
             "grad_x": (batch, *self.image_shape),
         }[name]
         return self._workspaces.get(batch, name, lambda: np.empty(shape, self.dtype))
+
+    def chunk_samples(self) -> int:
+        """Samples per chunk: as many as keep a chunk's columns and products within CHUNK_BYTES."""
+        per_sample = (self.taps + self.params["filters"]) * self.positions * self.dtype.itemsize
+        return max(1, CHUNK_BYTES // per_sample)
+
+    def _chunk_arrays(self, samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's columns (C*kh*kw, samples*P) and products (F, samples*P) for a chunk."""
+        rows = samples * self.positions
+        return (
+            scratch("conv columns", (self.taps, rows), self.dtype),
+            scratch("conv products", (self.params["filters"], rows), self.dtype),
+        )
 
     def _images(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) as a C-contiguous (N, C, H, W) array of the layer's dtype."""
@@ -142,10 +165,11 @@ class _Conv(ConvForms, KernelLayer):
         return self.dtype.type(getattr(self.activation, "alpha", 0.0))
 
     def forward(self, inputs: list[np.ndarray], training: bool, rng: np.random.Generator) -> np.ndarray:
-        """Output `(N, filters, *out_spatial)` of input `(N, *input_shape)`, into reused arrays:
-        valid until the next forward with the same batch size. Inference on a batch larger than
-        INFERENCE_VALUES allows runs in chunks into a new output array, so predicting on a large
-        batch keeps only chunk-sized columns (and keeps no pre-activation for backward)."""
+        """Output `(N, filters, *out_spatial)` of input `(N, *input_shape)`. A training batch (or
+        a small inference one) goes into reused arrays, valid until the next forward with the
+        same batch size, and keeps its pre-activation for backward and for a trace (in training,
+        only where backward or a fused loss reads it); a larger inference batch goes into a new
+        array and keeps none."""
         x = self._images(inputs[0])
         batch, filters = x.shape[0], self.params["filters"]
         bias = self.weights.get("bias", np.empty(0, self.dtype))
@@ -154,48 +178,45 @@ class _Conv(ConvForms, KernelLayer):
                 f"{self.name} '{self.node_id}' expects a bias of shape ({filters},) and "
                 f"dtype {self.dtype}, got {shape_text(bias.shape)} {bias.dtype}"
             )
-        chunk = max(1, INFERENCE_VALUES // (max(self.taps, filters) * self.positions))
-        if training or batch <= chunk:
-            z = self._workspace(batch, "z")
-            out = self._workspace(batch, "a")
-            self._compute(x, self._workspace(batch, "cols"), z, out, bias)
-            self.z_rows = z
-            # (N, filters, *out_spatial) view of z: valid until backward, which writes z's gradient there
-            self.pre_activation = z.reshape(filters, batch, *self.output_shape_[1:]).swapaxes(0, 1)
+        no_pre = np.empty((0, filters, self.positions), self.dtype)
+        if training and self._derivative_from_output() and not self.feeds_loss:
+            # backward needs only the output: the pre-activation is never written (one pass
+            # over the layer's largest arrays less each way)
+            out, pre = self._workspace(batch, "a"), no_pre
+            self.pre_activation, self.images = None, x  # type: ignore[assignment]
+        elif training or batch * filters * self.positions <= INFERENCE_VALUES:
+            pre, out = self._workspace(batch, "pre"), self._workspace(batch, "a")
+            # (N, filters, *out_spatial): valid until the next forward with this batch size
+            self.pre_activation = pre.reshape(batch, *self.output_shape_)
+            self.images = x  # the backward builds the columns again from it
         else:
-            chunk = -(-batch // -(-batch // chunk))  # equal chunks: no small last one
-            out = np.empty((batch, filters, self.positions), self.dtype)
-            cols_chunk, z_chunk = self._workspace(chunk, "cols"), self._workspace(chunk, "z")
-            for start in range(0, batch, chunk):
-                rows = min(chunk, batch - start) * self.positions
-                cols = cols_chunk.reshape(-1)[: self.taps * rows].reshape(self.taps, rows)
-                z = z_chunk.reshape(-1)[: filters * rows].reshape(filters, rows)
-                self._compute(x[start : start + chunk], cols, z, out[start : start + chunk], bias)
-            self.z_rows = self.pre_activation = None  # type: ignore[assignment]
+            out, pre = np.empty((batch, filters, self.positions), self.dtype), no_pre
+            self.pre_activation = self.images = None  # type: ignore[assignment]
+        self._compute(x, pre, out, bias)
         self.out = out.reshape(batch, *self.output_shape_)
         return self.out
 
-    def _compute(
-        self, x: np.ndarray, cols: np.ndarray, z: np.ndarray, out: np.ndarray, bias: np.ndarray
-    ) -> None:
-        """out (n, F, P) = activation(kernel @ im2col(x) + bias) for images x (n, C, H, W), through
-        the columns `cols` (C*kh*kw, n*P) and the products `z` (F, n*P), which keeps the biased
-        pre-activation; all C-contiguous, of the layer's dtype. Each part of the samples does
-        its own columns, product and activation (engine/_kernels/parts.py)."""
+    def _compute(self, x: np.ndarray, pre: np.ndarray, out: np.ndarray, bias: np.ndarray) -> None:
+        """out (n, F, P) = activation(kernel @ im2col(x) + bias) for images x (n, C, H, W), and
+        pre (n, F, P) = the biased pre-activation unless pre is (0, F, P); all C-contiguous, of
+        the layer's dtype. The cores take chunks of samples in turn, each its columns, product and
+        activation (engine/_kernels/parts.py)."""
         compiled = self.dtype in KERNEL_DTYPES
         im2col, geometry = (_k.im2col if compiled else _k.im2col_ref), self.geometry_args
         kernel = self.weights["kernel"].reshape(self.params["filters"], self.taps)
         code = self.activation.kernel_code if compiled else None
         fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
-        fused_code, alpha, positions = _ka.LINEAR if code is None else code, self._alpha(), self.positions
+        fused_code, alpha = _ka.LINEAR if code is None else code, self._alpha()
+        keep = pre.shape[0] > 0
 
-        def part(lo: int, hi: int) -> None:
-            im2col(x, cols, lo, hi, *geometry)
-            columns = slice(lo * positions, hi * positions)
-            np.matmul(kernel, cols[:, columns], out=z[:, columns])
-            fused(z, bias, out, fused_code, alpha, lo, hi)
+        def one_chunk(start: int, end: int) -> None:
+            cols, z = self._chunk_arrays(end - start)
+            im2col(x[start:end], cols, *geometry)
+            np.matmul(kernel, cols, out=z)
+            fused(z, bias, pre[start:end] if keep else pre, out[start:end], fused_code, alpha)
 
-        in_parts(x.shape[0], cols.size + z.size, part)
+        values = (self.taps + self.params["filters"]) * self.positions * x.shape[0]
+        in_chunks(x.shape[0], self.chunk_samples(), values, one_chunk)
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
             images = out.reshape(x.shape[0], *self.output_shape_)
             images[...] = self.activation.forward(images)
@@ -207,8 +228,12 @@ class _Conv(ConvForms, KernelLayer):
             code = _ka.LINEAR
         return self._backward_rows(grad_out, code)
 
+    def _derivative_from_output(self) -> bool:
+        """Whether the fused kernels take the activation's derivative from the output alone."""
+        return self.dtype in KERNEL_DTYPES and self.activation.kernel_code in _ka.DERIVATIVE_FROM_OUTPUT
+
     def _pre_activation(self) -> np.ndarray:
-        if self.pre_activation is None:
+        if self.images is None:
             raise GraphError(
                 f"{self.name} '{self.node_id}': backward needs the forward of a training batch "
                 "(a large inference batch keeps no pre-activation)"
@@ -230,34 +255,48 @@ class _Conv(ConvForms, KernelLayer):
             )
         grad = np.ascontiguousarray(grad, dtype=self.dtype).reshape(batch, filters, self.positions)
         a = self.out.reshape(batch, filters, self.positions)
-        z = grad_z = self.z_rows  # overwritten in place: the pre-activation is not needed after this
+        # without a kept pre-activation, the derivative is taken from a alone (pre is unread)
+        pre = a if self.pre_activation is None else self.pre_activation.reshape(a.shape)
+        x = self.images
         compiled = self.dtype in KERNEL_DTYPES
         fused = _k.act_grad_to_rows if compiled else _k.act_grad_to_rows_ref
+        im2col = _k.im2col if compiled else _k.im2col_ref
         col2im = _k.col2im if compiled else _k.col2im_ref
-        alpha, geometry, positions = self._alpha(), self.geometry_args, self.positions
-        cols = self._workspace(batch, "cols")
+        alpha, geometry = self._alpha(), self.geometry_args
         kernel = self.weights["kernel"].reshape(filters, self.taps)
         grad_kernel = self.grads["kernel"].reshape(filters, self.taps)
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
-        sums: list[tuple[np.ndarray, np.ndarray]] = []  # the other parts' kernel and bias gradients
+        chunk = self.chunk_samples()
+        sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by range: kernel (transposed), bias
 
-        def part(lo: int, hi: int) -> None:  # these samples' share of every gradient
-            kernel_sum, bias_sum = grad_kernel, grad_bias
-            if lo > 0:
-                kernel_sum, bias_sum = np.empty_like(grad_kernel), np.empty_like(grad_bias)
-                sums.append((kernel_sum, bias_sum))
-            fused(z, a, grad, grad_z, bias_sum, code, alpha, lo, hi)
-            columns = slice(lo * positions, hi * positions)
-            np.matmul(grad_z[:, columns], cols[:, columns].T, out=kernel_sum)
-            if self.needs_input_grad:  # the columns' gradient, over the columns just read
-                np.matmul(kernel.T, grad_z[:, columns], out=cols[:, columns])
-                col2im(cols, grad_x, lo, hi, *geometry)
+        def part(lo: int, hi: int) -> None:  # these samples' share of every gradient, by chunks
+            # the kernel gradient as (taps, filters): cols @ grad_z.T ran at 93 GFLOP/s on the
+            # bench machine, grad_z @ cols.T at 76 (docs/performance.md)
+            kernel_sum = np.empty((self.taps, filters), self.dtype)
+            bias_sum = np.zeros_like(grad_bias)
+            sums[lo] = kernel_sum, bias_sum
+            chunk_kernel = scratch("conv kernel gradient", kernel_sum.shape, self.dtype)
+            for start in range(lo, hi, chunk):
+                end = min(start + chunk, hi)
+                cols, grad_z = self._chunk_arrays(end - start)
+                fused(pre[start:end], a[start:end], grad[start:end], grad_z, bias_sum, code, alpha)
+                im2col(x[start:end], cols, *geometry)
+                np.matmul(cols, grad_z.T, out=kernel_sum if start == lo else chunk_kernel)
+                if start > lo:
+                    kernel_sum += chunk_kernel
+                if grad_x is not None:  # the columns' gradient, over the columns just read
+                    np.matmul(kernel.T, grad_z, out=cols)
+                    col2im(cols, grad_x[start:end], *geometry)
 
         grad_x = self._workspace(batch, "grad_x") if self.needs_input_grad else None
-        in_parts(batch, z.size + cols.size, part)
-        for kernel_sum, bias_sum in sums:
-            grad_kernel += kernel_sum
-            grad_bias += bias_sum
+        in_parts(batch, (self.taps + filters) * self.positions * batch, part)
+        shares = [sums[lo] for lo in sorted(sums)]  # added in one order: the same sums every run
+        kernel_total, bias_total = shares[0]
+        for kernel_sum, bias_sum in shares[1:]:
+            kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
+            bias_total += bias_sum
+        grad_kernel[...] = kernel_total.T
+        grad_bias[...] = bias_total
         self.add_penalty_gradients()
         if grad_x is None:
             return [None]

@@ -4,6 +4,7 @@ differences over strides, paddings (an odd total pad too), dilations, non-square
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 import pytest
@@ -99,12 +100,38 @@ def test_conv1d_gradients_match_central_differences(strides, padding, dilation):
 
 def test_fused_loss_path_gets_the_preactivation_in_image_layout():
     layer = build("Conv2D", {"filters": 2, "kernel_size": [2], "activation": "relu"}, (1, 4, 4))
+    layer.feeds_loss = True  # as the model sets it on its output layer
     x = np.random.default_rng(0).normal(size=(3, 1, 4, 4))
     out = layer.forward([x], training=True, rng=np.random.default_rng(0))
     np.testing.assert_allclose(np.maximum(layer.pre_activation, 0), out)
     grad_z = np.random.default_rng(1).normal(size=out.shape)
     layer.backward_from_preactivation(grad_z)
     np.testing.assert_allclose(layer.grads["bias"], grad_z.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_a_layer_whose_derivative_needs_only_its_output_keeps_no_preactivation(activation):
+    """In training, unless the loss reads it, such a layer writes no pre-activation, and its
+    gradients are exactly those of the same layer keeping it."""
+    x = np.random.default_rng(0).normal(size=(3, 2, 6, 5)).astype(np.float32)
+    grad = np.random.default_rng(1).normal(size=(3, 3, 5, 4)).astype(np.float32)
+    layers = []
+    for feeds_loss in (False, True):
+        layer = build(
+            "Conv2D", {"filters": 3, "kernel_size": [2], "activation": activation}, (2, 6, 5), np.float32
+        )
+        layer.feeds_loss = feeds_loss
+        out = layer.forward([x], training=True, rng=np.random.default_rng(0)).copy()
+        layers.append((layer, out, layer.backward(grad)[0].copy()))
+    (alone, out_alone, gx_alone), (kept, out_kept, gx_kept) = layers
+    assert alone.pre_activation is None and kept.pre_activation is not None
+    np.testing.assert_array_equal(out_alone, out_kept)
+    np.testing.assert_array_equal(gx_alone, gx_kept)
+    for key in ("kernel", "bias"):
+        np.testing.assert_array_equal(alone.grads[key], kept.grads[key])
+    small = build("Conv2D", {"filters": 3, "kernel_size": [2], "activation": activation}, (2, 6, 5))
+    small.forward([x[:1]], training=False, rng=np.random.default_rng(0))
+    assert small.pre_activation is not None  # an inference pass keeps it for a trace
 
 
 def test_conv2d_on_a_flat_input_says_what_to_change():
@@ -176,7 +203,7 @@ def test_a_bias_of_the_wrong_length_is_refused_before_the_kernels():
 
 @pytest.mark.parametrize("activation", ["relu", "softmax"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_large_inference_batches_run_in_chunks_with_the_same_outputs(monkeypatch, activation, dtype):
+def test_a_large_inference_batch_keeps_nothing_and_gives_the_same_outputs(monkeypatch, activation, dtype):
     import engine.layers.conv as conv_module
 
     params = {
@@ -189,9 +216,43 @@ def test_large_inference_batches_run_in_chunks_with_the_same_outputs(monkeypatch
     layer = build("Conv2D", params, (2, 7, 6), dtype)
     x = np.random.default_rng(0).normal(size=(11, 2, 7, 6)).astype(dtype)
     whole = layer.forward([x], training=True, rng=None).copy()
-    monkeypatch.setattr(conv_module, "INFERENCE_VALUES", 12 * 4 * 6 * 4)  # 4 samples a chunk
-    chunked = layer.forward([x], training=False, rng=None)
-    np.testing.assert_array_equal(chunked, whole)
-    assert sorted(layer._workspaces.arrays) == [4, 11]  # the chunks kept 4-sample columns and products
+    large = build("Conv2D", params, (2, 7, 6), dtype)
+    large.weights = layer.weights
+    monkeypatch.setattr(conv_module, "INFERENCE_VALUES", 10 * 3 * 4 * 6)  # 11 samples are "large"
+    out = large.forward([x], training=False, rng=None)
+    np.testing.assert_array_equal(out, whole)
+    assert large.pre_activation is None and large.images is None and not large._workspaces.arrays
     with pytest.raises(GraphError, match="backward needs the forward of a training batch"):
-        layer.backward(np.ones_like(chunked))
+        large.backward(np.ones_like(out))
+
+
+@pytest.mark.parametrize("activation", ["relu", "elu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_chunks_of_any_size_give_the_same_values(monkeypatch, activation, dtype):
+    """Chunks of 1, 2 or all 7 samples: the same outputs and input gradient, and kernel and bias
+    gradients equal up to the order of the sums; a chunk's columns and products stay within
+    CHUNK_BYTES (one sample at least)."""
+    import engine._kernels.parts as parts
+    import engine.layers.conv as conv_module
+
+    params = {"filters": 4, "kernel_size": [3, 2], "padding": "same", "activation": activation}
+    x = np.random.default_rng(0).normal(size=(7, 2, 6, 5)).astype(dtype)
+    grad = np.random.default_rng(1).normal(size=(7, 4, 6, 5)).astype(dtype)
+    per_sample = (2 * 3 * 2 + 4) * 30 * np.dtype(dtype).itemsize
+    results = []
+    for samples in (1, 2, 7):
+        monkeypatch.setattr(conv_module, "CHUNK_BYTES", samples * per_sample)
+        monkeypatch.setattr(parts, "_scratch", threading.local())  # this round's arrays only
+        layer = build("Conv2D", params, (2, 6, 5), dtype)
+        assert layer.chunk_samples() == samples
+        out = layer.forward([x], training=True, rng=None).copy()
+        gx = layer.backward(grad)[0].copy()
+        results.append((out, gx, layer.grads["kernel"].copy(), layer.grads["bias"].copy()))
+        biggest = max(a.nbytes for a in parts._scratch.arrays.values())  # small work: one part
+        assert biggest == samples * (2 * 3 * 2) * 30 * np.dtype(dtype).itemsize  # the columns
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for out, gx, grad_kernel, grad_bias in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_allclose(gx, results[0][1], rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(grad_kernel, results[0][2], rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(grad_bias, results[0][3], rtol=rtol, atol=rtol)

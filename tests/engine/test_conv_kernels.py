@@ -46,13 +46,13 @@ def test_im2col_and_col2im_match_their_twins(geometry, dtype):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, *shape)).astype(dtype)
     cols, cols_ref = (np.full((shape[0] * kh * kw, 3 * oh * ow), np.nan, dtype) for _ in range(2))
-    k.im2col(x, cols, 0, 3, *args)
-    k.im2col_ref(x, cols_ref, 0, 3, *args)
+    k.im2col(x, cols, *args)
+    k.im2col_ref(x, cols_ref, *args)
     assert np.array_equal(cols, cols_ref)
     grad_cols = rng.normal(size=cols.shape).astype(dtype)
     gx, gx_ref = np.full_like(x, np.nan), np.full_like(x, np.nan)
-    k.col2im(grad_cols, gx, 0, 3, *args)
-    k.col2im_ref(grad_cols, gx_ref, 0, 3, *args)
+    k.col2im(grad_cols, gx, *args)
+    k.col2im_ref(grad_cols, gx_ref, *args)
     rtol = 1e-6 if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(gx, gx_ref, rtol=rtol, atol=rtol)
     # col2im is im2col's transpose: <im2col(x), c> == <x, col2im(c)>
@@ -70,70 +70,49 @@ def test_bias_activation_kernels_match_their_twins(code, dtype, with_bias):
     alpha = dtype(0.7)
     bias = rng.normal(size=f).astype(dtype) if with_bias else np.empty(0, dtype)
     z = rng.normal(size=(f, n * p)).astype(dtype)
-    z_ref = z.copy()
-    out, out_ref = np.empty((n, f, p), dtype), np.empty((n, f, p), dtype)
-    k.bias_act_to_images(z, bias, out, code, alpha, 0, n)
-    k.bias_act_to_images_ref(z_ref, bias, out_ref, code, alpha, 0, n)
+    z_before = z.copy()
+    pre, pre_ref = (np.full((n, f, p), np.nan, dtype) for _ in range(2))
+    out, out_ref = (np.full((n, f, p), np.nan, dtype) for _ in range(2))
+    k.bias_act_to_images(z, bias, pre, out, code, alpha)
+    k.bias_act_to_images_ref(z, bias, pre_ref, out_ref, code, alpha)
     rtol = 1e-6 if dtype == np.float32 else 1e-14
-    np.testing.assert_allclose(z, z_ref, rtol=rtol)
+    np.testing.assert_array_equal(z, z_before)  # the products are only read
+    np.testing.assert_allclose(pre, pre_ref, rtol=rtol)
     np.testing.assert_allclose(out, out_ref, rtol=rtol, atol=rtol)
+    expected_pre = (z + (bias[:, None] if with_bias else 0)).reshape(f, n, p).transpose(1, 0, 2)
+    np.testing.assert_allclose(pre, expected_pre, rtol=rtol)
+    not_kept, out_alone = np.empty((0, f, p), dtype), np.full((n, f, p), np.nan, dtype)
+    k.bias_act_to_images(z, bias, not_kept, out_alone, code, alpha)
+    np.testing.assert_array_equal(out_alone, out)
     grad_a = rng.normal(size=(n, f, p)).astype(dtype)
     grad_z, grad_z_ref = np.empty((f, n * p), dtype), np.empty((f, n * p), dtype)
-    grad_bias, grad_bias_ref = (np.empty(f if with_bias else 0, dtype) for _ in range(2))
-    k.act_grad_to_rows(z, out, grad_a, grad_z, grad_bias, code, alpha, 0, n)
-    k.act_grad_to_rows_ref(z, out, grad_a, grad_z_ref, grad_bias_ref, code, alpha, 0, n)
+    start = rng.normal(size=f if with_bias else 0).astype(dtype)  # the kernel adds to it
+    grad_bias, grad_bias_ref = start.copy(), start.copy()
+    k.act_grad_to_rows(pre, out, grad_a, grad_z, grad_bias, code, alpha)
+    k.act_grad_to_rows_ref(pre, out, grad_a, grad_z_ref, grad_bias_ref, code, alpha)
     np.testing.assert_allclose(grad_z, grad_z_ref, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(grad_bias, grad_bias_ref, rtol=10 * rtol, atol=10 * rtol)
-    in_place = z.copy()  # the layer writes the gradient over z: each value is read first
-    k.act_grad_to_rows(in_place, out, grad_a, in_place, grad_bias, code, alpha, 0, n)
-    np.testing.assert_array_equal(in_place, grad_z)
+    if with_bias:
+        np.testing.assert_allclose(grad_bias - start, grad_z.sum(axis=1), rtol=10 * rtol, atol=10 * rtol)
+    if code in act.DERIVATIVE_FROM_OUTPUT:  # the layer may pass anything as pre: it is unread
+        from_output = np.empty_like(grad_z)
+        k.act_grad_to_rows(np.full_like(pre, np.nan), out, grad_a, from_output, start.copy(), code, alpha)
+        np.testing.assert_array_equal(from_output, grad_z)
     if code == act.LINEAR:  # the layout move alone
         np.testing.assert_array_equal(grad_z.reshape(f, n, p).transpose(1, 0, 2), grad_a)
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_the_kernels_run_in_parts_give_what_one_run_gives(compiled):
-    """Each kernel on disjoint ranges (of samples or filters, as the layer splits them over the
-    cores) writes exactly what one run over everything writes, and nothing outside its range."""
-    pick = (lambda name: getattr(k, name)) if compiled else (lambda name: getattr(k, name + "_ref"))
-    geometry = ((3, 7, 6), (3, 2), (2, 1), (1, 2), "same")
-    args = _args(*geometry)
-    kh, kw, *_, oh, ow = args
-    rng = np.random.default_rng(2)
-    n, f = 5, 4
-    x = rng.normal(size=(n, *geometry[0])).astype(np.float32)
-    whole, parted = (np.full((3 * kh * kw, n * oh * ow), np.nan, np.float32) for _ in range(2))
-    pick("im2col")(x, whole, 0, n, *args)
-    for lo, hi in ((0, 2), (2, 3), (3, 5)):
-        pick("im2col")(x, parted, lo, hi, *args)
-    assert np.array_equal(whole, parted)
-    gx_whole, gx_parted = np.full_like(x, np.nan), np.full_like(x, np.nan)
-    pick("col2im")(whole, gx_whole, 0, n, *args)
-    pick("col2im")(whole, gx_parted, 0, 2, *args)
-    assert np.isnan(gx_parted[2:]).all()  # the other samples untouched
-    pick("col2im")(whole, gx_parted, 2, n, *args)
-    assert np.array_equal(gx_whole, gx_parted)
-    p = oh * ow
-    bias = rng.normal(size=f).astype(np.float32)
-    z = rng.normal(size=(f, n * p)).astype(np.float32)
-    z_whole, z_parted = z.copy(), z.copy()
-    out_whole, out_parted = np.full((n, f, p), np.nan, np.float32), np.full((n, f, p), np.nan, np.float32)
-    pick("bias_act_to_images")(z_whole, bias, out_whole, act.RELU, np.float32(0), 0, n)
-    pick("bias_act_to_images")(z_parted, bias, out_parted, act.RELU, np.float32(0), 0, 2)
-    assert np.isnan(out_parted[2:]).all() and np.array_equal(z_parted[:, 2 * p :], z[:, 2 * p :])
-    pick("bias_act_to_images")(z_parted, bias, out_parted, act.RELU, np.float32(0), 2, n)
-    assert np.array_equal(z_whole, z_parted) and np.array_equal(out_whole, out_parted)
-    grad_a = rng.normal(size=(n, f, p)).astype(np.float32)
-    grad_whole, grad_parted = (np.full((f, n * p), np.nan, np.float32) for _ in range(2))
-    bias_whole = np.full(f, np.nan, np.float32)
-    pick("act_grad_to_rows")(
-        z_whole, out_whole, grad_a, grad_whole, bias_whole, act.RELU, np.float32(0), 0, n
-    )
-    bias_sums = []
-    for lo, hi in ((0, 3), (3, n)):
-        bias_sums.append(np.full(f, np.nan, np.float32))
-        pick("act_grad_to_rows")(
-            z_whole, out_whole, grad_a, grad_parted, bias_sums[-1], act.RELU, np.float32(0), lo, hi
-        )
-    assert np.array_equal(grad_whole, grad_parted)
-    np.testing.assert_allclose(bias_sums[0] + bias_sums[1], bias_whole, rtol=1e-5, atol=1e-5)  # shares
+def test_derivative_from_output_lists_exactly_the_codes_that_never_read_z():
+    """A code listed reads only the output (NaN pre-activations change nothing); every code
+    left out reads z (the derivative moves with it), so the list is neither too long nor short."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(1, 2, 6))
+    alpha = np.float64(0.3)
+    for code in act.ACT_CODES.values():
+        out = act._act_ref(z, code, alpha)
+        grad_a = rng.normal(size=z.shape)
+        real, other = np.empty((2, 6)), np.empty((2, 6))
+        k.act_grad_to_rows(z, out, grad_a, real, np.empty(0), code, alpha)
+        k.act_grad_to_rows(np.full_like(z, np.nan), out, grad_a, other, np.empty(0), code, alpha)
+        reads_z = not np.array_equal(real, other)
+        assert reads_z == (code not in act.DERIVATIVE_FROM_OUTPUT), code

@@ -5,6 +5,7 @@ while they do."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -24,9 +25,11 @@ def test_the_parts_cover_the_range_once_on_several_threads(monkeypatch):
         with lock:
             seen.append((lo, hi))
             threads.add(threading.get_ident())
+        time.sleep(0.002)  # long enough for the workers to wake and take pieces too
 
-    parts.in_parts(10, 10 * parts.MIN_VALUES_PER_PART, run)
-    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+    parts.in_parts(24, 24 * parts.MIN_VALUES_PER_PART, run)
+    pieces = 3 * parts.PIECES_PER_PART  # fixed by the count and the cores, whatever the timing
+    assert sorted(seen) == [(24 * p // pieces, 24 * (p + 1) // pieces) for p in range(pieces)]
     assert threading.get_ident() in threads and len(threads) >= 2  # the caller and the pool
 
 
@@ -43,11 +46,52 @@ def test_an_error_in_any_part_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(parts, "_cores", lambda: 2)
 
     def run(lo: int, hi: int) -> None:
-        if lo > 0:
+        if lo == 4:
             raise ValueError(f"part {lo}-{hi} failed")
 
-    with pytest.raises(ValueError, match="part 5-10 failed"):
-        parts.in_parts(10, 10 * parts.MIN_VALUES_PER_PART, run)
+    with pytest.raises(ValueError, match="part 4-5 failed"):
+        parts.in_parts(8, 8 * parts.MIN_VALUES_PER_PART, run)
+
+
+def test_the_chunks_are_each_taken_once_by_whichever_thread_is_free(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 2)
+    seen: list[tuple[int, int]] = []
+    threads: set[int] = set()
+    lock = threading.Lock()
+    worker_started = threading.Event()
+
+    def run(lo: int, hi: int) -> None:
+        with lock:
+            seen.append((lo, hi))
+            threads.add(threading.get_ident())
+        if threading.get_ident() != caller:
+            worker_started.set()
+        elif lo == 0:  # the caller waits until the worker has taken a chunk too
+            assert worker_started.wait(5)
+
+    caller = threading.get_ident()
+    parts.in_chunks(10, 3, 10 * parts.MIN_VALUES_PER_PART, run)
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert caller in threads and len(threads) == 2  # the caller and the worker
+
+
+def test_a_late_worker_leaves_its_chunks_to_the_caller(monkeypatch):
+    monkeypatch.setattr(parts, "_cores", lambda: 2)
+    release = threading.Event()
+    [inbox] = parts._worker_inboxes(1)
+    inbox.put((lambda: release.wait(5), parts.queue.SimpleQueue()))  # a busy worker
+    caller, seen = threading.get_ident(), []
+
+    def run(lo: int, hi: int) -> None:
+        seen.append((lo, hi, threading.get_ident()))
+        if hi == 8:  # the last chunk done: the worker may come, to find nothing left
+            release.set()
+
+    try:
+        parts.in_chunks(8, 2, 8 * parts.MIN_VALUES_PER_PART, run)
+    finally:
+        release.set()
+    assert sorted(seen) == [(0, 2, caller), (2, 4, caller), (4, 6, caller), (6, 8, caller)]
 
 
 def _image_net(dtype: str) -> Network:
@@ -114,22 +158,29 @@ def test_blas_runs_one_thread_while_a_splitting_layer_runs_and_as_before_after(m
 
 
 def test_inside_split_work_products_run_in_parts_and_outside_whole(monkeypatch):
+    """Inside split_work a product is cut once per core, over the larger operand: a's rows when
+    a is larger, else b's columns (so that no core packs the larger operand whole)."""
     monkeypatch.setattr(parts, "_cores", lambda: 2)
     rng = np.random.default_rng(5)
-    a, b = rng.normal(size=(300, 200)), rng.normal(size=(200, 150))
     calls = []
-    real = parts.in_parts
+    real = parts.in_chunks
 
-    def counting(count, values, run):
-        calls.append(count)
-        real(count, values, run)
+    def counting(count, chunk, values, run):
+        calls.append((count, chunk))
+        real(count, chunk, values, run)
 
-    monkeypatch.setattr(parts, "in_parts", counting)
-    out = np.empty((300, 150))
-    parts.matmul(a, b, out)
-    assert calls == [] and np.array_equal(out, a @ b)  # outside: one np.matmul
-    out[...] = np.nan
-    with parts.split_work():
+    monkeypatch.setattr(parts, "in_chunks", counting)
+    for a_shape, b_shape, expected in (
+        ((300, 200), (200, 150), (300, 150)),  # a larger: its rows
+        ((64, 160), (160, 900), (900, 450)),  # b larger: its columns
+    ):
+        a, b = rng.normal(size=a_shape), rng.normal(size=b_shape)
+        out = np.empty((a_shape[0], b_shape[1]))
+        calls.clear()
         parts.matmul(a, b, out)
-    assert calls == [300]  # inside: split over the output's rows
-    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+        assert calls == [] and np.array_equal(out, a @ b)  # outside: one np.matmul
+        out[...] = np.nan
+        with parts.split_work():
+            parts.matmul(a, b, out)
+        assert calls == [expected]
+        np.testing.assert_allclose(out, a @ b, rtol=1e-12)
