@@ -4,14 +4,16 @@ Each lesson (engine.lessons) opens its network as a document, like an example (u
 asks where), and shows its explanation in a dock beside the canvas: the text (Markdown: headings,
 lists, tables, formulas in Unicode), one button per change the text asks to try (one undoable edit
 each), the fits plot of the universal-approximation lesson, and "◂ Previous" / "Next lesson ▸".
-When another file is opened (or New, or a revert to another file) the panel says that the lesson's
-network is no longer open and offers to reopen it.
+A lesson's network opened any other way (the command line, File > Open, a recent file) shows its
+lesson too. When another file is opened (or New, or a revert to another file) the panel says that
+the lesson's network is no longer open and offers to reopen it.
 
 `python -m gui.lessons` opens the window on the first lesson.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -92,8 +94,16 @@ class LessonPanel(QWidget):
 
     def is_open(self) -> bool:
         """Whether the window's document is the shown lesson's network file."""
-        lesson = self.lesson
-        return lesson is not None and self.main_window.document.path == lesson.path
+        return self.index is not None and self._lesson_of(self.main_window.document.path) == self.index
+
+    def _lesson_of(self, path: Path | None) -> int | None:
+        """The index of the lesson whose network file `path` is, if any."""
+        if path is None:
+            return None
+        resolved = Path(path).resolve()
+        return next(
+            (i for i, lesson in enumerate(self.lessons) if Path(lesson.path).resolve() == resolved), None
+        )
 
     def open_lesson(self, index: int) -> bool:
         """Open lesson `index`'s network (asking first to save unsaved changes) and show its text.
@@ -173,7 +183,15 @@ class LessonPanel(QWidget):
             stack.endMacro()
 
     def _document_reset(self) -> None:
-        if self._opening or self.lesson is None:
+        if self._opening:
+            return
+        if not self.is_open():  # a lesson's network opened another way: show its lesson
+            index = self._lesson_of(self.main_window.document.path)
+            if index is not None:
+                first = self.lesson is None
+                self.show_lesson(index)
+                _reveal(self, first)
+        if self.lesson is None:
             return
         if self.is_open():
             self._set_notice("")
@@ -256,18 +274,23 @@ def _place_dock(panel: LessonPanel) -> None:
 
 
 def _open(panel: LessonPanel, index: int) -> None:
-    """Open lesson `index` from the menu: the dock comes to the front, the first time as a tab
-    behind the inspector (the text gets the window's height; where the user moves it, it stays)."""
-    shown_before = panel.lesson is not None
+    """Open lesson `index` from the menu and bring its panel to the front."""
+    first = panel.lesson is None
     if panel.open_lesson(index):
-        _place_dock(panel)
-        window = panel.main_window
-        dock = window.docks[DOCK_KEY]
-        if not shown_before and not dock.isFloating() and window.docks["inspector"].isVisible():
-            window.tabifyDockWidget(window.docks["inspector"], dock)
-        dock.show()
-        dock.raise_()
-        window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
+        _reveal(panel, first)
+
+
+def _reveal(panel: LessonPanel, first: bool) -> None:
+    """Bring the Lesson dock to the front; the `first` time a lesson shows, as a tab behind the
+    inspector (the text gets the window's height; where the user moves it, it stays)."""
+    window = panel.main_window
+    dock = window.docks[DOCK_KEY]
+    _place_dock(panel)
+    if first and not dock.isFloating() and window.docks["inspector"].isVisible():
+        window.tabifyDockWidget(window.docks["inspector"], dock)
+    dock.show()
+    dock.raise_()
+    window.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
 
 
 def _main() -> None:

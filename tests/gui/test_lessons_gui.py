@@ -3,6 +3,7 @@ read it beside its network, press its buttons, go to the next one, open somethin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -82,6 +83,21 @@ def test_another_file_or_new_says_the_lesson_is_closed_and_reopen_brings_it_back
     qtbot.mouseClick(panel.reopen, Qt.MouseButton.LeftButton)
     assert window.document.path.name == "06_learning_rate.json"
     assert not panel.notice.isVisible() and panel.tries.isEnabled()
+
+
+def test_a_lessons_network_opened_as_a_file_shows_its_lesson(window, qtbot):
+    """As from the command line or File > Open: the panel shows that lesson, brought to the front."""
+    assert window.lessons.lesson is None and not window.docks[DOCK_KEY].isVisible()
+    relative = os.path.relpath(LESSONS / "03_backpropagation.json")  # as typed on a command line
+    assert window.open_file(relative)
+    qtbot.waitUntil(lambda: window.docks[DOCK_KEY].isVisible())
+    panel = window.lessons
+    assert panel.position.text() == "Lesson 3 of 11" and not panel.notice.isVisible()
+    assert window.dockWidgetArea(window.docks[DOCK_KEY]) == Qt.DockWidgetArea.RightDockWidgetArea
+    window.open_file(LESSONS / "05_choosing_a_loss.json")
+    assert panel.position.text() == "Lesson 5 of 11" and panel.tries.isEnabled()
+    window.new_file()
+    assert panel.notice.isVisible() and panel.position.text() == "Lesson 5 of 11"
 
 
 def test_a_try_button_is_one_undoable_edit(window, qtbot):
