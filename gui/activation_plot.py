@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.errors import NetCanvasError
 from engine.registry import ACTIVATIONS
+from gui.themed_plots import ThemedPlots, colour_plot
 
 X_RANGE = (-5.0, 5.0)
 CURVE_COLOR = "#3b82f6"
@@ -40,7 +41,7 @@ def activation_curve(
     return x, np.asarray(a, dtype=float), np.asarray(da, dtype=float)
 
 
-class ActivationPlot(QWidget):
+class ActivationPlot(ThemedPlots, QWidget):
     """Formula line, plot of f and f′ with a legend, and a one-line caption."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -79,7 +80,7 @@ class ActivationPlot(QWidget):
         layout.addWidget(self.formula)
         layout.addWidget(self.plot)
         layout.addWidget(self.caption)
-        self._apply_palette()
+        self.apply_palette()
 
     def set_activation(self, name: str, alpha: float | None = None) -> None:
         """Plot activation `name` (with `alpha` for the ones that take it)."""
@@ -104,20 +105,9 @@ class ActivationPlot(QWidget):
         self.formula.setText(f"<code>{formula}</code><br>{description}")
         self.formula.setToolTip(description)
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
-
-    def _apply_palette(self) -> None:
+    def apply_palette(self) -> None:
         palette = self.palette()
-        base = palette.color(QPalette.ColorRole.Base)
-        text = palette.color(QPalette.ColorRole.Text)
-        self.plot.setBackground(base)
-        for axis in ("left", "bottom"):
-            item = self.plot.getAxis(axis)
-            item.setPen(pg.mkPen(QColor(text).darker(110) if base.lightness() > 128 else text))
-            item.setTextPen(pg.mkPen(text))
+        text, base = colour_plot(self.plot, palette), palette.color(QPalette.ColorRole.Base)
         self.legend.setLabelTextColor(text)
         self.legend.setBrush(pg.mkBrush(QColor(base.red(), base.green(), base.blue(), 210)))
         for _sample, label in self.legend.items:

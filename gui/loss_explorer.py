@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from engine.registry import LOSSES
 from gui.loss_families import FAMILIES, FAMILY, InputError, curves, loss_table
+from gui.themed_plots import ThemedPlots, colour_plot
 from gui.training.plot_style import outside_legend
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     return plot
 
 
-class LossExplorer(QWidget):
+class LossExplorer(ThemedPlots, QWidget):
     """The explorer's contents (the dialog holds one)."""
 
     curves_drawn = Signal(str)  # the task key whose curves are now drawn
@@ -184,7 +185,7 @@ class LossExplorer(QWidget):
         self.smoothing.valueChanged.connect(self.redraw)
         self.predictions.textChanged.connect(self.fill_table)
         self.truth.textChanged.connect(self.fill_table)
-        self._apply_palette()
+        self.apply_palette()
         self._task_changed()
         self.fill_table()
 
@@ -312,21 +313,11 @@ class LossExplorer(QWidget):
                 self.table.setItem(index, column, item)
         self.table_filled.emit(applicable)
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._apply_palette()
-        super().changeEvent(event)
-
-    def _apply_palette(self) -> None:
+    def apply_palette(self) -> None:
         """Plots in the window's colours (light or dark theme)."""
-        palette = self.palette()
-        base, text = palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
         for plot, legend in zip((self.loss_plot, self.slope_plot), self.legends, strict=True):
-            plot.setBackground(base)
+            text = colour_plot(plot, self.palette())
             plot.setTitle(plot.getPlotItem().titleLabel.text, size="10pt", color=text)
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setPen(pg.mkPen(text))
-                plot.getAxis(axis).setTextPen(pg.mkPen(text))
             legend.setLabelTextColor(text)
             for _sample, label in legend.items:
                 label.setText(label.text, color=text)
