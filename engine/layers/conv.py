@@ -224,7 +224,8 @@ class _Conv(ConvForms, KernelLayer):
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         code = self.activation.kernel_code
         if code is None or self.dtype not in KERNEL_DTYPES:
-            grad_out = self.activation.backward(self._pre_activation(), self.out, grad_out)
+            self._require_kept_forward()  # and the activation then needs the pre-activation, kept
+            grad_out = self.activation.backward(self.pre_activation, self.out, grad_out)
             code = _ka.LINEAR
         return self._backward_rows(grad_out, code)
 
@@ -232,13 +233,14 @@ class _Conv(ConvForms, KernelLayer):
         """Whether the fused kernels take the activation's derivative from the output alone."""
         return self.dtype in KERNEL_DTYPES and self.activation.kernel_code in _ka.DERIVATIVE_FROM_OUTPUT
 
-    def _pre_activation(self) -> np.ndarray:
+    def _require_kept_forward(self) -> None:
+        """GraphError unless the last forward kept what backward reads (its input, and the
+        pre-activation where the derivative needs it)."""
         if self.images is None:
             raise GraphError(
                 f"{self.name} '{self.node_id}': backward needs the forward of a training batch "
-                "(a large inference batch keeps no pre-activation)"
+                "(a large inference batch keeps nothing for it)"
             )
-        return self.pre_activation
 
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         return self._backward_rows(grad_z, _ka.LINEAR)
@@ -246,7 +248,7 @@ class _Conv(ConvForms, KernelLayer):
     def _backward_rows(self, grad: np.ndarray, code: int) -> list[np.ndarray | None]:
         """Backward from `grad` (N, filters, *out_spatial), d(loss)/d(output) through activation
         `code` (LINEAR: d(loss)/d(pre-activation))."""
-        self._pre_activation()
+        self._require_kept_forward()
         batch, filters = self.out.shape[0], self.params["filters"]
         if grad.shape != self.out.shape:
             raise GraphError(
