@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainterPath, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from gui.main_window import MainWindow
 
 Key = QKeySequence.StandardKey
+
+
+def menu_action(menu: QMenu, text: str, tip: str, parent: QObject, *, checkable: bool = False) -> QAction:
+    """A new action at the end of `menu`, whose tooltip is also its status-bar tip."""
+    action = QAction(text, parent, checkable=checkable)
+    action.setToolTip(tip)
+    action.setStatusTip(tip)
+    menu.addAction(action)
+    return action
 
 
 def drawn_icon(kind: str, palette: QPalette, size: int = 24) -> QIcon:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.registry import LOSSES
+from gui.actions import menu_action
 from gui.loss_families import FAMILIES, FAMILY, InputError, curves, loss_table
 from gui.themed_plots import ThemedPlots, colour_plot
 from gui.training.plot_style import outside_legend
@@ -347,9 +348,12 @@ def install(window: MainWindow) -> LossExplorerDialog:
     """Add "Loss Explorer…" to the Lessons menu; the dialog opens (or comes to the front) on it."""
     dialog = LossExplorerDialog(window)
     dialog.explorer.follow(window.document)
-    action = window.actions_.menus["lessons"].addAction("Loss Explorer…")
-    action.setToolTip("Each loss drawn over the prediction, with its slope and formula; try your own numbers")
-    action.setStatusTip(action.toolTip())
+    action = menu_action(
+        window.actions_.menus["lessons"],
+        "Loss Explorer…",
+        "Each loss drawn over the prediction, with its slope and formula; try your own numbers",
+        window,
+    )
     action.triggered.connect(lambda: _show(dialog))
     dialog.menu_action = action
     return dialog

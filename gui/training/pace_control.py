@@ -12,9 +12,9 @@ import copy
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMainWindow, QWidget
 
+from gui.actions import menu_action
 from gui.training.session import IDLE, TrainingSession
 
 PACES = (1.0, 10.0, 30.0, 100.0, 300.0, 1000.0)  # steps a second offered besides "as fast as it goes"
@@ -49,16 +49,16 @@ class PaceControl(QObject):
         row.addWidget(self.label)
         row.addWidget(self.combo)
         toolbar.addWidget(box).setText("Training pace")
-        self.until_stopped = QAction("Train &until stopped", window)
-        self.until_stopped.setCheckable(True)
-        self.until_stopped.setToolTip(
-            "Keep training past the epoch count until Stop is pressed (the epochs then only set "
-            "the learning-rate schedule's length)"
-        )
-        self.until_stopped.setStatusTip(self.until_stopped.toolTip())
-        self.until_stopped.toggled.connect(self._until_stopped_toggled)
         train_menu.addSeparator()
-        train_menu.addAction(self.until_stopped)
+        self.until_stopped = menu_action(
+            train_menu,
+            "Train &until stopped",
+            "Keep training past the epoch count until Stop is pressed (the epochs then only set "
+            "the learning-rate schedule's length)",
+            window,
+            checkable=True,
+        )
+        self.until_stopped.toggled.connect(self._until_stopped_toggled)
         self.document.settings_changed.connect(self.refresh)
         self.document.document_reset.connect(self.refresh)
         self.refresh()

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer
-from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QMainWindow, QStyleOptionGraphicsItem, QWidget
 
 from engine.errors import NetCanvasError
 from engine.model import Model
 from engine.network import Network
 from engine.training.monitor import MonitorSnapshot, Surface, TrainingMonitor
+from gui.actions import menu_action
 from gui.canvas.view import CanvasView
 from gui.network_layout import CARD_SIZE
 from gui.training.session import IDLE, TrainingSession
@@ -109,17 +110,17 @@ class UnitMaps(QObject):
         self.session, self.document, self.canvas = session, session.document, canvas
         self.tiles: dict[str, tuple[QGraphicsItem, list[UnitTile]]] = {}  # node id -> (card, tiles)
         self.surface: Surface | None = None
-        self.action = QAction("Unit &response maps", window)
-        self.action.setCheckable(True)
-        self.action.setChecked(True)
-        self.action.setToolTip(
-            "For a network with two inputs: each Dense unit's activation over the input plane, "
-            "under its node on the canvas (hover a square for its incoming weights)"
-        )
-        self.action.setStatusTip(self.action.toolTip())
-        self.action.toggled.connect(self._toggled)
         view_menu.addSeparator()
-        view_menu.addAction(self.action)
+        self.action = menu_action(
+            view_menu,
+            "Unit &response maps",
+            "For a network with two inputs: each Dense unit's activation over the input plane, "
+            "under its node on the canvas (hover a square for its incoming weights)",
+            window,
+            checkable=True,
+        )
+        self.action.setChecked(True)
+        self.action.toggled.connect(self._toggled)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setSingleShot(True)
         self.redraw_timer.timeout.connect(self.redraw)
