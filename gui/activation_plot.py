@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from engine.errors import NetCanvasError
 from engine.registry import ACTIVATIONS
-from gui.themed_plots import ThemedPlots, colour_plot
+from gui.themed_plots import colour_plot
 
 X_RANGE = (-5.0, 5.0)
 CURVE_COLOR = "#3b82f6"
@@ -41,7 +41,7 @@ def activation_curve(
     return x, np.asarray(a, dtype=float), np.asarray(da, dtype=float)
 
 
-class ActivationPlot(ThemedPlots, QWidget):
+class ActivationPlot(QWidget):
     """Formula line, plot of f and f′ with a legend, and a one-line caption."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -104,6 +104,11 @@ class ActivationPlot(ThemedPlots, QWidget):
         description = getattr(entry, "description", "") or ""
         self.formula.setText(f"<code>{formula}</code><br>{description}")
         self.formula.setToolTip(description)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
 
     def apply_palette(self) -> None:
         palette = self.palette()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from engine.registry import LOSSES
 from gui.actions import menu_action
 from gui.loss_families import FAMILIES, FAMILY, InputError, curves, loss_table
-from gui.themed_plots import ThemedPlots, colour_plot
+from gui.themed_plots import colour_plot
 from gui.training.plot_style import outside_legend
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     return plot
 
 
-class LossExplorer(ThemedPlots, QWidget):
+class LossExplorer(QWidget):
     """The explorer's contents (the dialog holds one)."""
 
     curves_drawn = Signal(str)  # the task key whose curves are now drawn
@@ -313,6 +313,11 @@ class LossExplorer(ThemedPlots, QWidget):
             for column, item in enumerate(items):
                 self.table.setItem(index, column, item)
         self.table_filled.emit(applicable)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.PaletteChange:
+            self.apply_palette()
+        super().changeEvent(event)
 
     def apply_palette(self) -> None:
         """Plots in the window's colours (light or dark theme)."""

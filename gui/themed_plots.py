@@ -1,14 +1,13 @@
-"""Plots in the window's colours: widgets whose plots follow the light or dark theme.
-
-The training views keep their own dark plot background; the plots that sit among ordinary
-widgets (the inspector's activation plot, the Loss Explorer) take the palette's Base and Text
-colours, and take them again whenever the theme changes (a PaletteChange reaches the widget).
+"""Plots in the window's colours, for the plots that sit among ordinary widgets (the inspector's
+activation plot, the Loss Explorer): the training views keep their own dark plot background.
+Each widget calls `colour_plot` again on a PaletteChange, so its plots follow the theme. (A mixin
+holding that changeEvent made the suite crash now and then inside Qt: a Qt override stays in the
+widget's own class.)
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
 from PySide6.QtGui import QColor, QPalette
 
 
@@ -23,13 +22,3 @@ def colour_plot(plot: pg.PlotWidget, palette: QPalette) -> QColor:
         axis.setPen(pg.mkPen(line))
         axis.setTextPen(pg.mkPen(text))
     return text
-
-
-class ThemedPlots:
-    """Mixed into a QWidget (before it in the bases) that defines `apply_palette()`, which
-    colours its plots: it runs again on every palette change, so the plots follow the theme."""
-
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.PaletteChange:
-            self.apply_palette()  # type: ignore[attr-defined]  (the widget's own)
-        super().changeEvent(event)  # type: ignore[misc]  (the QWidget after this class)
