@@ -407,6 +407,7 @@ def test_a_run_at_the_opened_files_learning_rate_marks_no_edit(window, qtbot):
 def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     """Progress faster than the status bar's rate is shown when the interval ends."""
     _open(window, qtbot, "spiral.json")
+    window.watch.pace.until_stopped.trigger()  # (the example's epochs may all end before the pause)
     window.session.start()
     qtbot.waitUntil(lambda: window.session.steps_seen > 100, timeout=20000)
     window.session.pause()
@@ -417,7 +418,10 @@ def test_the_status_bar_shows_the_last_progress_of_a_fast_run(window, qtbot):
     qtbot.waitUntil(lambda: window.session.steps_seen == _steps(window), timeout=5000)
     qtbot.wait(300)
     qtbot.waitUntil(lambda: not controls._status_timer.isActive(), timeout=2000)
-    assert controls.progress.value() == _steps(window) == window.session.steps_seen  # a fresh network
+    steps, per_epoch = _steps(window), controls.epoch_progress.maximum()  # (a fresh network)
+    assert steps == window.session.steps_seen
+    assert controls.progress.format() == f"epoch {(steps - 1) // per_epoch + 1} · until Stop"
+    assert controls.epoch_progress.value() == (steps - 1) % per_epoch + 1
     assert window.statusBar().updatesEnabled()  # (off only while the bars are set)
     window.session.stop()
     qtbot.waitUntil(lambda: window.session.state == IDLE, timeout=5000)
