@@ -166,7 +166,7 @@ class ConfusionView(QWidget):
         self.weight_label.setText(
             "First-layer filters: see the Features tab" if filters else "First-layer weights"
         )
-        if self.image_side.isVisible():
+        if self.image_side.isVisibleTo(self):  # (drawn on a hidden tab too: a run ends there)
             self._draw_samples()
             self._draw_weights()
 

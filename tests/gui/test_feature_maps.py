@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import engine
+from gui.training.confusion_view import SAMPLE_TILES
 from gui.training.feature_maps_view import FeatureMapsView, input_tile
 from gui.training.session import IDLE
 
@@ -143,12 +144,20 @@ def test_a_pick_during_a_run_reaches_the_next_snapshot(window, qtbot, tmp_path):
 
 def test_results_and_health_of_a_cnn(window, qtbot, tmp_path):
     open_file(window, qtbot, write_cnn(tmp_path))
-    train(window, qtbot)
     panel = window.training_panel
-    panel.redraw(everything=True, all_tabs=True)
+    panel.tabs.setCurrentWidget(panel.curves)  # the run ends while another tab shows
+    train(window, qtbot)
     results = panel.results
     assert results.matrix is not None and results.matrix.sum() == len(window.session.val_set)
     assert results.image_side.isVisibleTo(results)  # (1, 8, 8) validation images are images
+    panel.tabs.setCurrentWidget(results)
+    wrong = len(window.session.val_set) - int(np.trace(results.matrix))
+    assert results.sample_label.text() == (
+        f"Misclassified samples (first {min(wrong, SAMPLE_TILES)})"
+        if wrong
+        else "Misclassified samples: none"
+    )
+    assert (results.sample_image.image is not None) == (wrong > 0)
     assert results.weights.isHidden() and "Features tab" in results.weight_label.text()
     health = {layer.node_id: layer for layer in panel.health.latest.layers}
     assert health["c1"].dead_fraction in (0.0, 0.25, 0.5, 0.75, 1.0)  # of 4 channels, not 144 units
