@@ -26,6 +26,10 @@ SMOOTHING = 0.9  # exponential moving average of the batch losses
 SMOOTH_BLOCK = 256  # 0.9**-256 stays far from overflow
 MAX_DRAWN_POINTS = 500  # about one per pixel of a plot; drawing more only costs GUI (GIL) time
 MAX_BATCH_POINTS = 4_096  # smoothed batch losses kept (as History keeps its batch losses)
+RIGHT_MARGIN = 1.03  # x shown past the run's end, so that the last epoch's dot is not cut in half
+MARKED_EPOCHS = 40
+"""Epoch curves with at most this many points show a dot on each: after the first epoch a curve
+is one point, which a line alone does not draw (the plot stayed empty for a whole epoch)."""
 
 
 class GrowingArray:
@@ -86,6 +90,15 @@ class CurvesView(QWidget):
         legend = outside_legend(self.metric_plot, "below", columns=3)
         self.metric_train = _curve(self.metric_plot, legend, TRAIN_PEN, "train")
         self.metric_val = _curve(self.metric_plot, legend, VAL_PEN, "validation")
+        self.epoch_dots = {
+            curve: _dots(plot, pen)
+            for curve, plot, pen in (
+                (self.train_curve, self.loss_plot, TRAIN_PEN),
+                (self.val_curve, self.loss_plot, VAL_PEN),
+                (self.metric_train, self.metric_plot, TRAIN_PEN),
+                (self.metric_val, self.metric_plot, VAL_PEN),
+            )
+        }
         # The run that Undo (or an edit) took back, faded, for reference: smoothed batch loss
         # and the validation (else training) metric; in the legends only while there is one.
         self.previous_loss = pg.PlotCurveItem(pen=PREVIOUS_PEN, connect="finite", skipFiniteCheck=True)
@@ -286,7 +299,7 @@ class CurvesView(QWidget):
             self._drawn_epochs = count
             for curve, key in ((self.train_curve, "loss"), (self.val_curve, "val_loss")):
                 x, values = _thinned(*self._epoch_x(key, steps=True))
-                curve.setData(x, self._loss_values(values))
+                self._set_epoch_curve(curve, x, self._loss_values(values))
             self._draw_metric()
         drawn += [(c.xData, c.yData) for c in (self.train_curve, self.val_curve) if c.xData is not None]
         steps, values = self.previous.get("loss", (np.empty(0), np.empty(0)))
@@ -304,8 +317,8 @@ class CurvesView(QWidget):
         self.previous_metric.setData(*previous)
         _show_in_legend(self.metric_plot, self.previous_metric, bool(len(previous[1])))
         if not metric:  # no epochs (yet, or any more after a reset): the previous run at most
-            self.metric_train.setData([], [])
-            self.metric_val.setData([], [])
+            self._set_epoch_curve(self.metric_train, np.empty(0), np.empty(0))
+            self._set_epoch_curve(self.metric_val, np.empty(0), np.empty(0))
             self.metric_range.follow([previous])
             return
         title = metric.replace("_", " ")
@@ -314,9 +327,16 @@ class CurvesView(QWidget):
             self.metric_plot.setTitle(title)
             keep_readable(self.metric_plot)
         drawn = [_thinned(*self._epoch_x(metric)), _thinned(*self._epoch_x(f"val_{metric}"))]
-        self.metric_train.setData(*drawn[0])
-        self.metric_val.setData(*drawn[1])
+        self._set_epoch_curve(self.metric_train, *drawn[0])
+        self._set_epoch_curve(self.metric_val, *drawn[1])
         self.metric_range.follow([*drawn, previous])
+
+    def _set_epoch_curve(self, curve: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
+        """An epoch curve's points, with a dot on each while there are few (MARKED_EPOCHS)."""
+        curve.setData(x, y)
+        finite = np.isfinite(y)
+        dots = self.epoch_dots[curve]
+        dots.setData(x[finite], y[finite]) if len(x) <= MARKED_EPOCHS else dots.clear()
 
     def _draw_marks(self) -> None:
         """A dashed vertical line per setting changed during training."""
@@ -347,6 +367,13 @@ def _curve(plot: pg.PlotWidget, legend: pg.LegendItem, pen, name: str) -> pg.Plo
     plot.addItem(curve)
     legend.addItem(curve, name)
     return curve
+
+
+def _dots(plot: pg.PlotWidget, pen) -> pg.ScatterPlotItem:
+    """The dots of an epoch curve drawn with `pen` (see MARKED_EPOCHS)."""
+    dots = pg.ScatterPlotItem(size=6, pen=None, brush=pen.color())
+    plot.addItem(dots)
+    return dots
 
 
 def _show_in_legend(plot: pg.PlotWidget, curve: pg.PlotCurveItem, shown: bool) -> None:
@@ -397,7 +424,7 @@ class StableRange:
         self.planned_x = float(x_end)
         if x_end > 0 and (self.x_max is None or x_end > self.x_max):
             self.x_max = float(x_end)
-            self.plot.setXRange(0.0, self.x_max, padding=0)
+            self.plot.setXRange(0.0, self.x_max * RIGHT_MARGIN, padding=0)
 
     def follow(self, curves: list[tuple[np.ndarray, np.ndarray]]) -> None:
         xs = [c[0] for c in curves if len(c[0])]
@@ -415,4 +442,4 @@ class StableRange:
         if self.y is None or lo < self.y[0] or hi > self.y[1] or (self.y[1] - self.y[0]) > 3 * span:
             self.y, changed = (lo - 0.08 * span, hi + 0.08 * span), True
         if changed:
-            self.plot.setRange(xRange=(0.0, self.x_max), yRange=self.y, padding=0)
+            self.plot.setRange(xRange=(0.0, self.x_max * RIGHT_MARGIN), yRange=self.y, padding=0)
