@@ -57,7 +57,9 @@ class SurfaceView(QWidget):
         self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
         cache_decorations(self.plot)
         self.note = QLabel(
-            "The decision boundary needs a network with one 1-D input of at least two features."
+            "The decision boundary and the hidden units' maps need a network with one 1-D input of "
+            "at least two features. An image network shows its feature maps on the Features tab "
+            "and its mistakes on the Results tab."
         )
         self.note.setWordWrap(True)
         self.units = pg.GraphicsLayoutWidget()
@@ -73,7 +75,9 @@ class SurfaceView(QWidget):
         self.unit_mosaic = pg.ImageItem()
         box.addItem(self.unit_mosaic)
         self.unit_title = QLabel("Hidden units")
-        right = QVBoxLayout()
+        self.unit_side = QWidget()  # hidden with the plot where there is no plane to draw
+        right = QVBoxLayout(self.unit_side)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.unit_title)
         right.addWidget(self.units, 1)
         layout = QHBoxLayout(self)
@@ -82,7 +86,7 @@ class SurfaceView(QWidget):
         left.addWidget(self.plot, 1)
         left.addWidget(self.note)
         layout.addLayout(left, 3)
-        layout.addLayout(right, 2)
+        layout.addWidget(self.unit_side, 2)
         self.note.hide()
         self.hint = EmptyHint("Train to see the decision boundary", self)
 
@@ -112,6 +116,7 @@ class SurfaceView(QWidget):
     def show_unavailable(self, unavailable: bool) -> None:
         self.note.setVisible(unavailable)
         self.plot.setVisible(not unavailable)
+        self.unit_side.setVisible(not unavailable)
         self.hint.show_hint(self.surface is None and not unavailable)
 
     def update_surface(self, surface: Surface | None) -> None:

@@ -53,6 +53,7 @@ def test_every_tab_follows_the_document_through_a_session(window, qtbot):
         and panel.curves.epoch_logs["loss"] == doc.network.history.epochs["loss"]
     )
     assert panel.surface.surface is not None and panel.results.matrix.shape == (2, 2)
+    assert panel.surface.unit_side.isVisibleTo(panel.surface)
     assert {layer.node_id for layer in panel.health.latest.layers} == set(doc.spec.nodes) - {"in"}
 
     _open_example(window, qtbot, "MNIST MLP")
@@ -65,6 +66,7 @@ def test_every_tab_follows_the_document_through_a_session(window, qtbot):
     assert len(doc.network.history.epochs["loss"]) == 1
     assert panel.results.matrix.shape == (10, 10) and panel.surface.surface is None
     assert panel.surface.note.isVisibleTo(panel.surface)  # images have no decision plane to draw
+    assert not panel.surface.unit_side.isVisibleTo(panel.surface)  # nor unit maps over one
     assert [layer.node_id for layer in panel.health.latest.layers] == ["hidden", "digits"]
 
     _open_example(window, qtbot, "Vanishing gradients")
