@@ -94,17 +94,24 @@ def _form_label(widget: QWidget) -> str:
 
 
 def _label_in_form(form: QFormLayout, widget: QWidget) -> str:
-    """The label of the row whose field is `widget`, or a layout holding it."""
-    for row in range(form.rowCount()):
-        field = form.itemAt(row, QFormLayout.ItemRole.FieldRole)
-        label = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-        if field is None or label is None or not isinstance(label.widget(), QLabel):
-            continue
-        inner = field.layout()
-        held = field.widget() is widget or (inner is not None and _holds(inner, widget))
-        if held and plain(label.widget().text()):
-            return plain(label.widget().text())
-    return ""
+    """The label of the row whose field is `widget`, or a layout holding it.
+
+    Only QObjects are asked for (labelForField, child layouts), never the layout's items:
+    PySide keeps the wrapper of every item `itemAt` returns alive with its layout, and when Qt
+    later deletes the item (a row removed, an Inspector page rebuilt) the stale wrapper stays
+    registered at its address. A widget or undo command allocated there afterwards was then
+    taken for that item: "'QWidgetItem' object has no attribute 'windowType'", and a segfault
+    in QUndoStack.clear() after training."""
+    label = form.labelForField(widget)
+    if label is None:
+        holder = next((inner for inner in _child_layouts(form) if _holds(inner, widget)), None)
+        label = form.labelForField(holder) if holder is not None else None
+    return plain(label.text()) if isinstance(label, QLabel) else ""
+
+
+def _child_layouts(layout: QLayout) -> list[QLayout]:
+    """The layouts nested directly in `layout` (a nested layout is its QObject child)."""
+    return layout.findChildren(QLayout, options=Qt.FindChildOption.FindDirectChildrenOnly)
 
 
 def _forms(layout: QLayout | None) -> list[QFormLayout]:
@@ -112,17 +119,11 @@ def _forms(layout: QLayout | None) -> list[QFormLayout]:
     if layout is None:
         return []
     found = [layout] if isinstance(layout, QFormLayout) else []
-    for index in range(layout.count()):
-        found += _forms(layout.itemAt(index).layout())
-    return found
+    return found + layout.findChildren(QFormLayout)
 
 
 def _holds(layout: QLayout, widget: QWidget) -> bool:
-    for index in range(layout.count()):
-        item = layout.itemAt(index)
-        if item.widget() is widget or (item.layout() is not None and _holds(item.layout(), widget)):
-            return True
-    return False
+    return layout.indexOf(widget) >= 0 or any(_holds(inner, widget) for inner in _child_layouts(layout))
 
 
 def _context(widget: QWidget) -> str:

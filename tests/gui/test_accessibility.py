@@ -124,3 +124,31 @@ def test_names_follow_what_the_user_reads(window):
     QApplication.processEvents()
     assert explicit.accessibleName() == "Start the run"  # a name given by the code is kept
     assert derive_name(explicit) == "Go"
+
+
+def test_naming_keeps_no_wrapper_of_a_layout_item(qtbot):
+    """PySide keeps the wrapper of a layout item read with `itemAt` alive with its layout; when
+    Qt deletes the item (its widget removed), the wrapper stays registered at a freed address,
+    and a widget or undo command allocated there later is taken for a QWidgetItem (seen as an
+    AttributeError in topLevelWidgets() and a segfault in QUndoStack.clear())."""
+    import shiboken6
+    from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QWidgetItem
+
+    page = QWidget()
+    qtbot.addWidget(page)
+    form = QFormLayout(page)
+    rate = QLineEdit()
+    form.addRow("Learning rate", rate)
+    row = QHBoxLayout()
+    beta = QLineEdit()
+    row.addWidget(beta)
+    form.addRow(QLabel("Beta 1"), row)
+    page.show()
+    QApplication.processEvents()  # (names are given when a widget is polished)
+    assert (rate.accessibleName(), beta.accessibleName()) == ("Learning rate", "Beta 1")
+    kept = [
+        item
+        for item in shiboken6.getAllValidWrappers()
+        if isinstance(item, QWidgetItem) and item.widget() in (rate, beta)
+    ]
+    assert kept == []
