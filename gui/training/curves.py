@@ -334,9 +334,12 @@ class CurvesView(QWidget):
     def _set_epoch_curve(self, curve: pg.PlotCurveItem, x: np.ndarray, y: np.ndarray) -> None:
         """An epoch curve's points, with a dot on each while there are few (MARKED_EPOCHS)."""
         curve.setData(x, y)
-        finite = np.isfinite(y)
         dots = self.epoch_dots[curve]
-        dots.setData(x[finite], y[finite]) if len(x) <= MARKED_EPOCHS else dots.clear()
+        if len(x) > MARKED_EPOCHS:
+            dots.clear()
+            return
+        finite = np.isfinite(y)
+        dots.setData(x[finite], y[finite])
 
     def _draw_marks(self) -> None:
         """A dashed vertical line per setting changed during training."""
