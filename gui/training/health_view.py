@@ -15,6 +15,7 @@ from gui.training.empty_hint import EmptyHint
 from gui.training.plot_cache import cache_decorations
 from gui.training.plot_style import keep_readable, outside_legend, scroll_when_narrow
 
+DEAD_COLOUR, SATURATED_COLOUR = "#3b82f6", "#f97316"  # the bars, and the title's words
 MAX_SNAPSHOTS = 5_000  # gradient-norm points kept; past it every other older one is dropped
 
 LAYER_COLOURS = [
@@ -48,7 +49,11 @@ class HealthView(QWidget):
         )
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
         self.grad_range = StableRange(self.grad_plot)  # (in log10 units on y, as the log axis works)
-        self.fraction_plot = pg.PlotWidget(title="Dead / saturated")
+        # the title is the legend: each word in its bars' colour
+        self.fraction_plot = pg.PlotWidget(
+            title=f'<span style="color:{DEAD_COLOUR}">Dead</span> / '
+            f'<span style="color:{SATURATED_COLOUR}">saturated</span>'
+        )
         self.fraction_plot.setYRange(0, 1)
         self.fraction_plot.setToolTip(
             "Blue: fraction of ReLU units that output 0 for every probe sample "
@@ -56,10 +61,14 @@ class HealthView(QWidget):
             "Orange: fraction of sigmoid/tanh outputs in the flat tails "
             "(saturated, tiny derivative)."
         )
-        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#3b82f6")
-        self.sat_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush="#f97316")
+        self.dead_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=DEAD_COLOUR)
+        self.sat_bars = pg.BarGraphItem(x=[], height=[], width=0.4, brush=SATURATED_COLOUR)
         self.fraction_plot.addItem(self.dead_bars)
         self.fraction_plot.addItem(self.sat_bars)
+        # bars of height 0 draw nothing: say so rather than show an empty plot
+        self.none_dead = pg.TextItem("No dead or saturated units", color="#94a3b8", anchor=(0.5, 0.5))
+        self.none_dead.hide()
+        self.fraction_plot.addItem(self.none_dead, ignoreBounds=True)
         self.hist_plot = pg.PlotWidget(title="Activations")
         self.hist_bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush="#22c55e")
         self.hist_plot.addItem(self.hist_bars)
@@ -109,6 +118,7 @@ class HealthView(QWidget):
         self.grad_plot.setRange(xRange=(0, 1), yRange=(-3, 0), padding=0)  # (log10 units) no old run's axes
         self.dead_bars.setOpts(x=[], height=[])
         self.sat_bars.setOpts(x=[], height=[])
+        self.none_dead.hide()
         self.hist_bars.setOpts(x=[], height=[])
         self.hist_mean.hide()
         for plot in (self.fraction_plot, self.hist_plot):  # the unit square until new bars fit it
@@ -186,6 +196,8 @@ class HealthView(QWidget):
         sat = [layer.saturated_fraction or 0.0 for layer in layers]
         self.dead_bars.setOpts(x=xs - 0.2, height=dead)
         self.sat_bars.setOpts(x=xs + 0.2, height=sat)
+        self.none_dead.setPos((len(layers) - 1) / 2, 0.5)
+        self.none_dead.setVisible(bool(layers) and not any(dead) and not any(sat))
         if len(layers) <= 4:
             ticks, axis_label = [(i, layer.node_id) for i, layer in enumerate(layers)], ""
         else:  # names would run into each other: number the layers instead

@@ -212,6 +212,9 @@ def test_dead_and_saturated_fractions_keep_their_zero_to_one_axis(window, qtbot)
     qtbot.waitUntil(lambda: health.latest is not None)
     qtbot.wait(100)  # (pyqtgraph fits an auto range when the event loop runs)
     assert health.fraction_plot.getPlotItem().viewRange()[1] == [0.0, 1.0]
+    assert health.none_dead.isVisible()  # the bars of height 0 say what they mean
+    window.actions_.new.trigger()
+    assert not health.none_dead.isVisible()
 
 
 @pytest.mark.parametrize(
