@@ -80,7 +80,7 @@ class ActivationPlot(QWidget):
         layout.addWidget(self.formula)
         layout.addWidget(self.plot)
         layout.addWidget(self.caption)
-        self.apply_palette()
+        self._apply_palette()
 
     def set_activation(self, name: str, alpha: float | None = None) -> None:
         """Plot activation `name` (with `alpha` for the ones that take it)."""
@@ -107,10 +107,10 @@ class ActivationPlot(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         if event.type() == QEvent.Type.PaletteChange:
-            self.apply_palette()
+            self._apply_palette()
         super().changeEvent(event)
 
-    def apply_palette(self) -> None:
+    def _apply_palette(self) -> None:
         palette = self.palette()
         text, base = colour_plot(self.plot, palette), palette.color(QPalette.ColorRole.Base)
         self.legend.setLabelTextColor(text)

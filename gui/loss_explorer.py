@@ -186,7 +186,7 @@ class LossExplorer(QWidget):
         self.smoothing.valueChanged.connect(self.redraw)
         self.predictions.textChanged.connect(self.fill_table)
         self.truth.textChanged.connect(self.fill_table)
-        self.apply_palette()
+        self._apply_palette()
         self._task_changed()
         self.fill_table()
 
@@ -316,10 +316,10 @@ class LossExplorer(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         if event.type() == QEvent.Type.PaletteChange:
-            self.apply_palette()
+            self._apply_palette()
         super().changeEvent(event)
 
-    def apply_palette(self) -> None:
+    def _apply_palette(self) -> None:
         """Plots in the window's colours (light or dark theme)."""
         for plot, legend in zip((self.loss_plot, self.slope_plot), self.legends, strict=True):
             text = colour_plot(plot, self.palette())

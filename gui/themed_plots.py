@@ -1,8 +1,6 @@
 """Plots in the window's colours, for the plots that sit among ordinary widgets (the inspector's
 activation plot, the Loss Explorer): the training views keep their own dark plot background.
-Each widget calls `colour_plot` again on a PaletteChange, so its plots follow the theme. (A mixin
-holding that changeEvent made the suite crash now and then inside Qt: a Qt override stays in the
-widget's own class.)
+Each widget calls `colour_plot` again on a PaletteChange, so its plots follow the theme.
 """
 
 from __future__ import annotations
