@@ -24,6 +24,7 @@ from numba import njit
 
 from engine._kernels import FASTMATH
 from engine._kernels.activations import LINEAR, _act_ref, _act_row, _derivative_ref, _grad_row
+from engine._kernels.blas import matmul
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
@@ -146,6 +147,86 @@ def act_grad_to_rows(pre, a, grad_a, grad_z, grad_bias, act_code, alpha):
             grad_bias[f] += total
 
 
+# ------------------------------------------------ a range of samples, chunk by chunk, in one call
+# Each chunk from Python cost three kernel calls and a product, each with its dispatch, and held
+# the GIL between them while the other core waited for it: ~18 us a chunk, 0.4 ms of conv 2's
+# forward of 4.6 on one core (docs/performance.md). These make the same calls from Numba, the
+# products through NumPy's own BLAS (`engine._kernels.blas`, only where `blas.AVAILABLE`).
+# `chunk` samples at a time; cols_buf, z_buf: flat scratch of at least C*kh*kw * chunk*oh*ow and
+# F * chunk*oh*ow values. The Python twins below (`forward_range_steps`, ...) make the same
+# calls one by one, with the kernels given: the compiled ones where NumPy's BLAS is not
+# reachable from Numba, the NumPy twins for tests and for dtypes Numba does not compile.
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def _chunk_views(cols_buf, z_buf, taps, filters, rows):
+    return cols_buf[: taps * rows].reshape((taps, rows)), z_buf[: filters * rows].reshape((filters, rows))
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def forward_range(
+    x, kernel, bias, pre, out, cols_buf, z_buf, chunk, act_code, alpha, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow
+):
+    """bias_act_to_images(kernel (F, C*kh*kw) @ im2col(x), bias, pre, out) for images x (n, C,
+    H, W), chunk by chunk; pre as there ((0, F, P): not kept)."""
+    samples, keep = x.shape[0], pre.shape[0] > 0
+    for start in range(0, samples, chunk):
+        end = min(start + chunk, samples)
+        cols, z = _chunk_views(cols_buf, z_buf, kernel.shape[1], kernel.shape[0], (end - start) * oh * ow)
+        im2col(x[start:end], cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+        matmul(kernel, cols, z, False, False)
+        bias_act_to_images(z, bias, pre[start:end] if keep else pre, out[start:end], act_code, alpha)
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def backward_range(
+    x,
+    pre,
+    a,
+    grad_a,
+    kernel,
+    grad_x,
+    kernel_sum,
+    chunk_kernel,
+    bias_sum,
+    cols_buf,
+    z_buf,
+    chunk,
+    act_code,
+    alpha,
+    kh,
+    kw,
+    sh,
+    sw,
+    dh,
+    dw,
+    pt,
+    pl,
+    oh,
+    ow,
+):
+    """The gradients of forward_range over images x (n, C, H, W) from grad_a (n, F, P):
+    kernel_sum (C*kh*kw, F) = the kernel gradient, transposed (chunk_kernel: scratch of its
+    shape); bias_sum (F,) += the bias gradient ((0,): not wanted); grad_x (n, C, H, W) = the
+    input gradient ((0, C, H, W): not wanted). pre, a and act_code as in act_grad_to_rows."""
+    samples, want_x = x.shape[0], grad_x.shape[0] > 0
+    for start in range(0, samples, chunk):
+        end = min(start + chunk, samples)
+        cols, grad_z = _chunk_views(
+            cols_buf, z_buf, kernel.shape[1], kernel.shape[0], (end - start) * oh * ow
+        )
+        act_grad_to_rows(pre[start:end], a[start:end], grad_a[start:end], grad_z, bias_sum, act_code, alpha)
+        im2col(x[start:end], cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+        if start == 0:
+            matmul(cols, grad_z, kernel_sum, False, True)
+        else:
+            matmul(cols, grad_z, chunk_kernel, False, True)
+            kernel_sum += chunk_kernel
+        if want_x:  # the columns' gradient, over the columns just read
+            matmul(kernel, grad_z, cols, True, False)
+            col2im(cols, grad_x[start:end], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+
+
 # ---------------------------------------------------------------- NumPy twins
 def _tap_indices(size, kernel, stride, dilation, pad, out):
     """(kernel, out) input indices of every tap and output position, and whether each is inside."""
@@ -193,3 +274,59 @@ def act_grad_to_rows_ref(pre, a, grad_a, grad_z, grad_bias, act_code, alpha):
     grad_z[...] = g
     if grad_bias.shape[0] > 0:
         grad_bias += grad_z.sum(axis=1)
+
+
+def _range_steps(im2col_kernel, col2im_kernel, bias_act_kernel, act_grad_kernel):
+    """forward_range and backward_range as Python loops over the kernels given."""
+
+    def views(cols_buf, z_buf, kernel, rows):
+        taps, filters = kernel.shape[1], kernel.shape[0]
+        return cols_buf[: taps * rows].reshape(taps, rows), z_buf[: filters * rows].reshape(filters, rows)
+
+    def forward(x, kernel, bias, pre, out, cols_buf, z_buf, chunk, act_code, alpha, *geometry):
+        keep = pre.shape[0] > 0
+        for start in range(0, x.shape[0], chunk):
+            end = min(start + chunk, x.shape[0])
+            cols, z = views(cols_buf, z_buf, kernel, (end - start) * geometry[-2] * geometry[-1])
+            im2col_kernel(x[start:end], cols, *geometry)
+            np.matmul(kernel, cols, out=z)
+            bias_act_kernel(z, bias, pre[start:end] if keep else pre, out[start:end], act_code, alpha)
+
+    def backward(
+        x,
+        pre,
+        a,
+        grad_a,
+        kernel,
+        grad_x,
+        kernel_sum,
+        chunk_kernel,
+        bias_sum,
+        cols_buf,
+        z_buf,
+        chunk,
+        act_code,
+        alpha,
+        *geometry,
+    ):
+        for start in range(0, x.shape[0], chunk):
+            end = min(start + chunk, x.shape[0])
+            cols, grad_z = views(cols_buf, z_buf, kernel, (end - start) * geometry[-2] * geometry[-1])
+            act_grad_kernel(
+                pre[start:end], a[start:end], grad_a[start:end], grad_z, bias_sum, act_code, alpha
+            )
+            im2col_kernel(x[start:end], cols, *geometry)
+            np.matmul(cols, grad_z.T, out=kernel_sum if start == 0 else chunk_kernel)
+            if start > 0:
+                kernel_sum += chunk_kernel
+            if grad_x.shape[0] > 0:
+                np.matmul(kernel.T, grad_z, out=cols)
+                col2im_kernel(cols, grad_x[start:end], *geometry)
+
+    return forward, backward
+
+
+forward_range_steps, backward_range_steps = _range_steps(im2col, col2im, bias_act_to_images, act_grad_to_rows)
+forward_range_ref, backward_range_ref = _range_steps(
+    im2col_ref, col2im_ref, bias_act_to_images_ref, act_grad_to_rows_ref
+)

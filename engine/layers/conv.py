@@ -15,14 +15,15 @@ The products themselves run faster on chunk-sized operands too (docs/performance
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from engine._kernels import KERNEL_DTYPES
+from engine._kernels import KERNEL_DTYPES, blas
 from engine._kernels import activations as _ka
 from engine._kernels import conv as _k
-from engine._kernels.parts import in_chunks, in_parts, scratch
+from engine._kernels.parts import in_parts, scratch
 from engine.activations import get_activation
 from engine.errors import GraphError
 from engine.initializers import get_initializer
@@ -143,12 +144,13 @@ class _Conv(ConvForms, KernelLayer):
         per_sample = (self.taps + self.params["filters"]) * self.positions * self.dtype.itemsize
         return max(1, CHUNK_BYTES // per_sample)
 
-    def _chunk_arrays(self, samples: int) -> tuple[np.ndarray, np.ndarray]:
-        """This thread's columns (C*kh*kw, samples*P) and products (F, samples*P) for a chunk."""
+    def _chunk_buffers(self, samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's flat scratch for the columns (C*kh*kw x samples*P) and the products (F x
+        samples*P) of a chunk of `samples` samples."""
         rows = samples * self.positions
         return (
-            scratch("conv columns", (self.taps, rows), self.dtype),
-            scratch("conv products", (self.params["filters"], rows), self.dtype),
+            scratch("conv columns", (self.taps * rows,), self.dtype),
+            scratch("conv products", (self.params["filters"] * rows,), self.dtype),
         )
 
     def _images(self, x: np.ndarray) -> np.ndarray:
@@ -199,27 +201,57 @@ class _Conv(ConvForms, KernelLayer):
     def _compute(self, x: np.ndarray, pre: np.ndarray, out: np.ndarray, bias: np.ndarray) -> None:
         """out (n, F, P) = activation(kernel @ im2col(x) + bias) for images x (n, C, H, W), and
         pre (n, F, P) = the biased pre-activation unless pre is (0, F, P); all C-contiguous, of
-        the layer's dtype. The cores take chunks of samples in turn, each its columns, product and
-        activation (engine/_kernels/parts.py)."""
+        the layer's dtype. The cores take ranges of samples in turn, each in one kernel call that
+        works through its range chunk by chunk: columns, product, bias and activation
+        (engine/_kernels/parts.py, engine/_kernels/conv.py)."""
         compiled = self.dtype in KERNEL_DTYPES
-        im2col, geometry = (_k.im2col if compiled else _k.im2col_ref), self.geometry_args
-        kernel = self.weights["kernel"].reshape(self.params["filters"], self.taps)
+        forward = self._range_kernels()[0]
+        kernel = self._kernel_matrix()
         code = self.activation.kernel_code if compiled else None
-        fused = _k.bias_act_to_images if compiled else _k.bias_act_to_images_ref
         fused_code, alpha = _ka.LINEAR if code is None else code, self._alpha()
-        keep = pre.shape[0] > 0
+        keep, chunk = pre.shape[0] > 0, self.chunk_samples()
 
-        def one_chunk(start: int, end: int) -> None:
-            cols, z = self._chunk_arrays(end - start)
-            im2col(x[start:end], cols, *geometry)
-            np.matmul(kernel, cols, out=z)
-            fused(z, bias, pre[start:end] if keep else pre, out[start:end], fused_code, alpha)
+        def part(lo: int, hi: int) -> None:  # these samples, chunk by chunk
+            cols, z = self._chunk_buffers(chunk)
+            part_pre = pre[lo:hi] if keep else pre
+            forward(
+                x[lo:hi],
+                kernel,
+                bias,
+                part_pre,
+                out[lo:hi],
+                cols,
+                z,
+                chunk,
+                fused_code,
+                alpha,
+                *self.geometry_args,
+            )
 
-        values = (self.taps + self.params["filters"]) * self.positions * x.shape[0]
-        in_chunks(x.shape[0], self.chunk_samples(), values, one_chunk)
+        in_parts(x.shape[0], (self.taps + self.params["filters"]) * self.positions * x.shape[0], part)
         if code is None:  # an activation without a kernel (softmax, a NumPy-only one) or float16
             images = out.reshape(x.shape[0], *self.output_shape_)
             images[...] = self.activation.forward(images)
+
+    def _range_kernels(self) -> tuple[Callable[..., None], Callable[..., None]]:
+        """forward_range and backward_range for this layer's dtype: compiled where NumPy's BLAS
+        can be called from Numba, else the same steps from Python (engine/_kernels/conv.py)."""
+        if self.dtype not in KERNEL_DTYPES:
+            return _k.forward_range_ref, _k.backward_range_ref
+        if blas.AVAILABLE:
+            return _k.forward_range, _k.backward_range
+        return _k.forward_range_steps, _k.backward_range_steps
+
+    def _kernel_matrix(self) -> np.ndarray:
+        """The kernel as (filters, C*kh*kw), C-contiguous in the layer's dtype: the compiled
+        kernels hand it to BLAS, which checks nothing."""
+        kernel, shape = self.weights["kernel"], self.weight_shapes(self.params, self.input_shapes)["kernel"]
+        if kernel.dtype != self.dtype or kernel.shape != shape:
+            raise GraphError(
+                f"{self.name} '{self.node_id}' expects a kernel of shape {shape_text(shape)} and "
+                f"dtype {self.dtype}, got {shape_text(kernel.shape)} {kernel.dtype}"
+            )
+        return np.ascontiguousarray(kernel).reshape(self.params["filters"], self.taps)
 
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         code = self.activation.kernel_code
@@ -260,16 +292,13 @@ class _Conv(ConvForms, KernelLayer):
         # without a kept pre-activation, the derivative is taken from a alone (pre is unread)
         pre = a if self.pre_activation is None else self.pre_activation.reshape(a.shape)
         x = self.images
-        compiled = self.dtype in KERNEL_DTYPES
-        fused = _k.act_grad_to_rows if compiled else _k.act_grad_to_rows_ref
-        im2col = _k.im2col if compiled else _k.im2col_ref
-        col2im = _k.col2im if compiled else _k.col2im_ref
-        alpha, geometry = self._alpha(), self.geometry_args
-        kernel = self.weights["kernel"].reshape(filters, self.taps)
-        grad_kernel = self.grads["kernel"].reshape(filters, self.taps)
+        backward = self._range_kernels()[1]
+        kernel = self._kernel_matrix()
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
         chunk = self.chunk_samples()
         sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by range: kernel (transposed), bias
+        grad_x = self._workspace(batch, "grad_x") if self.needs_input_grad else None
+        no_grad_x = np.empty((0, *self.image_shape), self.dtype)
 
         def part(lo: int, hi: int) -> None:  # these samples' share of every gradient, by chunks
             # the kernel gradient as (taps, filters): cols @ grad_z.T ran at 93 GFLOP/s on the
@@ -278,26 +307,20 @@ class _Conv(ConvForms, KernelLayer):
             bias_sum = np.zeros_like(grad_bias)
             sums[lo] = kernel_sum, bias_sum
             chunk_kernel = scratch("conv kernel gradient", kernel_sum.shape, self.dtype)
-            for start in range(lo, hi, chunk):
-                end = min(start + chunk, hi)
-                cols, grad_z = self._chunk_arrays(end - start)
-                fused(pre[start:end], a[start:end], grad[start:end], grad_z, bias_sum, code, alpha)
-                im2col(x[start:end], cols, *geometry)
-                np.matmul(cols, grad_z.T, out=kernel_sum if start == lo else chunk_kernel)
-                if start > lo:
-                    kernel_sum += chunk_kernel
-                if grad_x is not None:  # the columns' gradient, over the columns just read
-                    np.matmul(kernel.T, grad_z, out=cols)
-                    col2im(cols, grad_x[start:end], *geometry)
+            cols, z = self._chunk_buffers(chunk)
+            part_grad_x = no_grad_x if grad_x is None else grad_x[lo:hi]
+            backward(
+                x[lo:hi], pre[lo:hi], a[lo:hi], grad[lo:hi], kernel, part_grad_x, kernel_sum, chunk_kernel,
+                bias_sum, cols, z, chunk, code, self._alpha(), *self.geometry_args,
+            )  # fmt: skip
 
-        grad_x = self._workspace(batch, "grad_x") if self.needs_input_grad else None
         in_parts(batch, (self.taps + filters) * self.positions * batch, part)
         shares = [sums[lo] for lo in sorted(sums)]  # added in one order: the same sums every run
         kernel_total, bias_total = shares[0]
         for kernel_sum, bias_sum in shares[1:]:
             kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
             bias_total += bias_sum
-        grad_kernel[...] = kernel_total.T
+        self.grads["kernel"].reshape(filters, self.taps)[...] = kernel_total.T
         grad_bias[...] = bias_total
         self.add_penalty_gradients()
         if grad_x is None:

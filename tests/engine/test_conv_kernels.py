@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine._kernels import activations as act
+from engine._kernels import blas
 from engine._kernels import conv as k
 from engine.layers.window_geometry import windows
 
@@ -116,3 +117,63 @@ def test_derivative_from_output_lists_exactly_the_codes_that_never_read_z():
         k.act_grad_to_rows(np.full_like(z, np.nan), out, grad_a, other, np.empty(0), code, alpha)
         reads_z = not np.array_equal(real, other)
         assert reads_z == (code not in act.DERIVATIVE_FROM_OUTPUT), code
+
+
+def _range_variants():
+    """The compiled range kernels (where NumPy's BLAS is reachable from Numba) and the Python
+    loops over the compiled kernels that stand in for them elsewhere."""
+    variants = [pytest.param((k.forward_range_steps, k.backward_range_steps), id="steps")]
+    if blas.AVAILABLE:
+        variants.append(pytest.param((k.forward_range, k.backward_range), id="compiled"))
+    return variants
+
+
+@pytest.mark.parametrize("kernels", _range_variants())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize(("chunk", "with_bias", "keep_pre", "want_x"), [(2, True, True, True), (1, False, False, False), (5, True, False, True)])  # fmt: skip
+def test_range_kernels_match_their_twins(kernels, dtype, geometry, chunk, with_bias, keep_pre, want_x):
+    """A range of 5 samples chunk by chunk (the last chunk shorter, or one chunk for all):
+    forward output and pre-activation, then the kernel, bias and input gradients."""
+    forward, backward = kernels
+    shape, args = geometry[0], _args(*geometry)
+    kh, kw, *_, oh, ow = args
+    taps, filters, samples, positions = shape[0] * kh * kw, 3, 5, oh * ow
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(samples, *shape)).astype(dtype)
+    kernel = rng.normal(size=(filters, taps)).astype(dtype)
+    bias = rng.normal(size=filters).astype(dtype) if with_bias else np.empty(0, dtype)
+    alpha, code = dtype(0.2), act.LEAKY_RELU
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+
+    def run(forward, backward):
+        cols, z = (
+            np.full(taps * chunk * positions, np.nan, dtype),
+            np.full(filters * chunk * positions, np.nan, dtype),
+        )
+        pre = np.full((samples if keep_pre else 0, filters, positions), np.nan, dtype)
+        out = np.full((samples, filters, positions), np.nan, dtype)
+        forward(x, kernel, bias, pre, out, cols, z, chunk, code, alpha, *args)
+        grad_a = np.random.default_rng(5).normal(size=out.shape).astype(dtype)
+        kernel_sum, chunk_kernel = np.full((taps, filters), np.nan, dtype), np.empty((taps, filters), dtype)
+        bias_sum = np.ones(filters if with_bias else 0, dtype)  # added to
+        grad_x = np.full((samples if want_x else 0, *shape), np.nan, dtype)
+        backward(x, pre if keep_pre else out, out, grad_a, kernel, grad_x, kernel_sum, chunk_kernel, bias_sum, cols, z, chunk, code, alpha, *args)  # fmt: skip
+        return pre, out, kernel_sum, bias_sum, grad_x
+
+    for got, expected in zip(
+        run(forward, backward), run(k.forward_range_ref, k.backward_range_ref), strict=True
+    ):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+    _, out, kernel_sum, bias_sum, _ = run(k.forward_range_ref, k.backward_range_ref)
+    columns = np.empty((taps, samples * positions), dtype)  # one chunk of everything, by hand
+    k.im2col_ref(x, columns, *args)
+    z = kernel @ columns + (bias[:, None] if with_bias else 0)
+    expected_out = np.where(z > 0, z, alpha * z).reshape(filters, samples, positions).transpose(1, 0, 2)
+    np.testing.assert_allclose(out, expected_out, rtol=rtol, atol=rtol)
+    grad_a = np.random.default_rng(5).normal(size=out.shape).astype(dtype)  # as run() draws it
+    grad_z = (grad_a * np.where(out > 0, 1, alpha)).transpose(1, 0, 2).reshape(filters, -1)
+    np.testing.assert_allclose(kernel_sum, (grad_z @ columns.T).T, rtol=rtol, atol=10 * rtol)
+    if with_bias:
+        np.testing.assert_allclose(bias_sum, 1 + grad_z.sum(axis=1), rtol=rtol, atol=10 * rtol)
