@@ -1,7 +1,8 @@
 """Model: the runnable form of a NetworkSpec — layers with arrays, forward and backward.
 
 Inputs are fed in the order of the spec's Input nodes (file order). Gradients of a node that
-feeds several others are summed before its own backward runs once.
+feeds several others are summed before its own backward runs once. In training, a max pooling
+that alone reads a convolution runs together with it (engine/layers/conv_pool.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from engine._kernels import parts
 from engine.errors import ConfigError, DataError
 from engine.graph import NetworkSpec, Shape
 from engine.layers import ActivatedLayer, Layer
+from engine.layers.conv_pool import ConvPool
 from engine.registry import LAYERS
 
 SUPPORTED_DTYPES = ("float32", "float64")
@@ -42,6 +44,24 @@ class Model:
         self.outputs: dict[str, np.ndarray] = {}
         self.weight_buffer, self.grad_buffer = self._pack()
         self.splits_work = any(layer.splits_work for layer in self.layers.values())
+        self.conv_pools = self._conv_pools()
+        self._paired_convs = {pair.conv.node_id for pair in self.conv_pools.values()}
+        self._last_forward_paired = False  # whether backward runs the pairs as one
+
+    def _conv_pools(self) -> dict[str, ConvPool]:
+        """By the pooling's id, each max pooling that alone reads a convolution it can train with."""
+        readers: dict[str, int] = {}
+        for sources in self.sources.values():
+            for source in sources:
+                readers[source] = readers.get(source, 0) + 1
+        pairs = {}
+        for nid in self.order:
+            sources = self.sources[nid]
+            if len(sources) == 1 and readers[sources[0]] == 1:
+                conv, pool = self.layers[sources[0]], self.layers[nid]
+                if ConvPool.fuses(conv, pool):
+                    pairs[nid] = ConvPool(conv, pool)  # type: ignore[arg-type]
+        return pairs
 
     def _pack(self) -> tuple[np.ndarray, np.ndarray]:
         """Move every weight array (get_weights order) into one flat buffer and every trainable
@@ -184,11 +204,18 @@ class Model:
         feed = dict(zip(self.input_ids, inputs, strict=True))
         outputs = self.outputs
         outputs.clear()
+        pairs = self.conv_pools if training else {}
+        self._last_forward_paired = bool(pairs)
         with self._blas_threads():
             for nid in self.order:
-                layer = self.layers[nid]
-                args = [feed[nid]] if nid in feed else [outputs[s] for s in self.sources[nid]]
-                outputs[nid] = layer.forward(args, training, rng)
+                if pairs and nid in self._paired_convs:
+                    continue  # its pooling runs it (its own output is never made)
+                pair = pairs.get(nid)
+                reads = pair.conv.node_id if pair is not None else nid
+                args = [feed[reads]] if reads in feed else [outputs[s] for s in self.sources[reads]]
+                outputs[nid] = (
+                    pair.forward(args) if pair is not None else self.layers[nid].forward(args, training, rng)
+                )
         return outputs[self.output_id]
 
     def _blas_threads(self) -> contextlib.AbstractContextManager:
@@ -213,11 +240,15 @@ class Model:
                 layer = self.layers[nid]
                 if grad is None or not self.sources[nid]:
                     continue
-                if from_preactivation and nid == self.output_id:
+                pair = self.conv_pools.get(nid) if self._last_forward_paired else None
+                sources = self.sources[nid] if pair is None else self.sources[pair.conv.node_id]
+                if pair is not None:
+                    in_grads = pair.backward(grad)
+                elif from_preactivation and nid == self.output_id:
                     in_grads = layer.backward_from_preactivation(grad)  # type: ignore[attr-defined]
                 else:
                     in_grads = layer.backward(grad)
-                for source, g in zip(self.sources[nid], in_grads, strict=True):
+                for source, g in zip(sources, in_grads, strict=True):
                     if g is None or self.layers[source].name == "Input":
                         continue
                     pending[source] = g if source not in pending else pending[source] + g

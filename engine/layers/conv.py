@@ -174,12 +174,7 @@ class _Conv(ConvForms, KernelLayer):
         array and keeps none."""
         x = self._images(inputs[0])
         batch, filters = x.shape[0], self.params["filters"]
-        bias = self.weights.get("bias", np.empty(0, self.dtype))
-        if bias.shape not in ((0,), (filters,)) or bias.dtype != self.dtype:
-            raise GraphError(
-                f"{self.name} '{self.node_id}' expects a bias of shape ({filters},) and "
-                f"dtype {self.dtype}, got {shape_text(bias.shape)} {bias.dtype}"
-            )
+        bias = self.checked_bias()
         no_pre = np.empty((0, filters, self.positions), self.dtype)
         if training and self._derivative_from_output() and not self.feeds_loss:
             # backward needs only the output: the pre-activation is never written (one pass
@@ -242,6 +237,16 @@ class _Conv(ConvForms, KernelLayer):
             return _k.forward_range, _k.backward_range
         return _k.forward_range_steps, _k.backward_range_steps
 
+    def checked_bias(self) -> np.ndarray:
+        """The bias, or an empty array without one; GraphError for a wrong shape or dtype."""
+        bias, filters = self.weights.get("bias", np.empty(0, self.dtype)), self.params["filters"]
+        if bias.shape not in ((0,), (filters,)) or bias.dtype != self.dtype:
+            raise GraphError(
+                f"{self.name} '{self.node_id}' expects a bias of shape ({filters},) and "
+                f"dtype {self.dtype}, got {shape_text(bias.shape)} {bias.dtype}"
+            )
+        return bias
+
     def _kernel_matrix(self) -> np.ndarray:
         """The kernel as (filters, C*kh*kw), C-contiguous in the layer's dtype: the compiled
         kernels hand it to BLAS, which checks nothing."""
@@ -273,6 +278,18 @@ class _Conv(ConvForms, KernelLayer):
                 f"{self.name} '{self.node_id}': backward needs the forward of a training batch "
                 "(a large inference batch keeps nothing for it)"
             )
+
+    def store_gradient_shares(self, shares: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """grads = the sum of the ranges' (kernel (taps, filters), bias) shares, added in the
+        order given (by range: the same sums every run), plus the penalties' gradients."""
+        kernel_total, bias_total = shares[0]
+        for kernel_sum, bias_sum in shares[1:]:
+            kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
+            bias_total += bias_sum
+        self.grads["kernel"].reshape(self.params["filters"], self.taps)[...] = kernel_total.T
+        if "bias" in self.grads:
+            self.grads["bias"][...] = bias_total
+        self.add_penalty_gradients()
 
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         return self._backward_rows(grad_z, _ka.LINEAR)
@@ -315,14 +332,7 @@ class _Conv(ConvForms, KernelLayer):
             )  # fmt: skip
 
         in_parts(batch, (self.taps + filters) * self.positions * batch, part)
-        shares = [sums[lo] for lo in sorted(sums)]  # added in one order: the same sums every run
-        kernel_total, bias_total = shares[0]
-        for kernel_sum, bias_sum in shares[1:]:
-            kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
-            bias_total += bias_sum
-        self.grads["kernel"].reshape(filters, self.taps)[...] = kernel_total.T
-        grad_bias[...] = bias_total
-        self.add_penalty_gradients()
+        self.store_gradient_shares([sums[lo] for lo in sorted(sums)])
         if grad_x is None:
             return [None]
         return [grad_x.reshape(batch, *self.input_shapes[0])]

@@ -99,6 +99,7 @@ class _Pooling(Layer):
             _k, ("max_pool_backward" if kind == "max" else f"{name}_backward") + suffix
         )
         self._geometry = geometry
+        self.argmax: np.ndarray | None = None  # max pooling: the last forward's window maxima
 
     def _workspace(self, rows: int, name: str) -> np.ndarray:
         """Array `name` for a batch of `rows`, made on first use and reused (out, argmax: the
@@ -132,6 +133,8 @@ class _Pooling(Layer):
         g = np.ascontiguousarray(grad_out, dtype=self.dtype).reshape((rows, *self.image_out))
         grad_x = self._workspace(rows, "grad_x")
         if self.mode == "max":
+            if self.argmax is None:
+                raise GraphError(f"{self.name} '{self.node_id}': backward needs a forward of its own first")
             if self.argmax.shape != g.shape:
                 raise ValueError(
                     f"{self.name} '{self.node_id}': backward of a batch of {rows} after a forward "

@@ -34,6 +34,7 @@ KERNEL_TESTS = [
     "tests/engine/test_small_net_kernels.py",
     "tests/engine/test_api_checks.py",
     "tests/engine/test_conv_kernels.py",
+    "tests/engine/test_conv_pool.py",
     "tests/engine/test_kernel_parts.py",
     "tests/engine/test_conv.py",
     "tests/engine/test_pooling.py",
