@@ -127,7 +127,7 @@ class _Conv(ConvForms, KernelLayer):
                 init = get_initializer(self.params[init_name])
                 self.weights[key][...] = init(self.weights[key].shape, fan_in, fan_out, rng, self.dtype)
 
-    def _workspace(self, batch: int, name: str) -> np.ndarray:
+    def workspace(self, batch: int, name: str) -> np.ndarray:
         """Array `name` for a batch of `batch` samples, allocated on first use and reused: pre
         and a (N, F, P), the biased pre-activation and the output; grad_x (N, C, H, W). A few
         batch sizes are kept, least recently used dropped first."""
@@ -144,7 +144,7 @@ class _Conv(ConvForms, KernelLayer):
         per_sample = (self.taps + self.params["filters"]) * self.positions * self.dtype.itemsize
         return max(1, CHUNK_BYTES // per_sample)
 
-    def _chunk_buffers(self, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    def chunk_buffers(self, samples: int) -> tuple[np.ndarray, np.ndarray]:
         """This thread's flat scratch for the columns (C*kh*kw x samples*P) and the products (F x
         samples*P) of a chunk of `samples` samples."""
         rows = samples * self.positions
@@ -153,7 +153,7 @@ class _Conv(ConvForms, KernelLayer):
             scratch("conv products", (self.params["filters"] * rows,), self.dtype),
         )
 
-    def _images(self, x: np.ndarray) -> np.ndarray:
+    def as_images(self, x: np.ndarray) -> np.ndarray:
         """x (N, *input_shape) as a C-contiguous (N, C, H, W) array of the layer's dtype."""
         if x.ndim != self.dims + 2 or tuple(x.shape[1:]) != tuple(self.input_shapes[0]):
             raise GraphError(
@@ -162,7 +162,7 @@ class _Conv(ConvForms, KernelLayer):
             )
         return np.ascontiguousarray(x, dtype=self.dtype).reshape(x.shape[0], *self.image_shape)
 
-    def _alpha(self) -> Any:
+    def activation_alpha(self) -> Any:
         """The activation's slope/scale in the layer's dtype (0 for one without)."""
         return self.dtype.type(getattr(self.activation, "alpha", 0.0))
 
@@ -172,17 +172,17 @@ class _Conv(ConvForms, KernelLayer):
         same batch size, and keeps its pre-activation for backward and for a trace (in training,
         only where backward or a fused loss reads it); a larger inference batch goes into a new
         array and keeps none."""
-        x = self._images(inputs[0])
+        x = self.as_images(inputs[0])
         batch, filters = x.shape[0], self.params["filters"]
         bias = self.checked_bias()
         no_pre = np.empty((0, filters, self.positions), self.dtype)
         if training and self._derivative_from_output() and not self.feeds_loss:
             # backward needs only the output: the pre-activation is never written (one pass
             # over the layer's largest arrays less each way)
-            out, pre = self._workspace(batch, "a"), no_pre
+            out, pre = self.workspace(batch, "a"), no_pre
             self.pre_activation, self.images = None, x  # type: ignore[assignment]
         elif training or batch * filters * self.positions <= INFERENCE_VALUES:
-            pre, out = self._workspace(batch, "pre"), self._workspace(batch, "a")
+            pre, out = self.workspace(batch, "pre"), self.workspace(batch, "a")
             # (N, filters, *out_spatial): valid until the next forward with this batch size
             self.pre_activation = pre.reshape(batch, *self.output_shape_)
             self.images = x  # the backward builds the columns again from it
@@ -201,13 +201,13 @@ class _Conv(ConvForms, KernelLayer):
         (engine/_kernels/parts.py, engine/_kernels/conv.py)."""
         compiled = self.dtype in KERNEL_DTYPES
         forward = self._range_kernels()[0]
-        kernel = self._kernel_matrix()
+        kernel = self.kernel_matrix()
         code = self.activation.kernel_code if compiled else None
-        fused_code, alpha = _ka.LINEAR if code is None else code, self._alpha()
+        fused_code, alpha = _ka.LINEAR if code is None else code, self.activation_alpha()
         keep, chunk = pre.shape[0] > 0, self.chunk_samples()
 
         def part(lo: int, hi: int) -> None:  # these samples, chunk by chunk
-            cols, z = self._chunk_buffers(chunk)
+            cols, z = self.chunk_buffers(chunk)
             part_pre = pre[lo:hi] if keep else pre
             forward(
                 x[lo:hi],
@@ -247,7 +247,7 @@ class _Conv(ConvForms, KernelLayer):
             )
         return bias
 
-    def _kernel_matrix(self) -> np.ndarray:
+    def kernel_matrix(self) -> np.ndarray:
         """The kernel as (filters, C*kh*kw), C-contiguous in the layer's dtype: the compiled
         kernels hand it to BLAS, which checks nothing."""
         kernel, shape = self.weights["kernel"], self.weight_shapes(self.params, self.input_shapes)["kernel"]
@@ -310,11 +310,11 @@ class _Conv(ConvForms, KernelLayer):
         pre = a if self.pre_activation is None else self.pre_activation.reshape(a.shape)
         x = self.images
         backward = self._range_kernels()[1]
-        kernel = self._kernel_matrix()
+        kernel = self.kernel_matrix()
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
         chunk = self.chunk_samples()
         sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by range: kernel (transposed), bias
-        grad_x = self._workspace(batch, "grad_x") if self.needs_input_grad else None
+        grad_x = self.workspace(batch, "grad_x") if self.needs_input_grad else None
         no_grad_x = np.empty((0, *self.image_shape), self.dtype)
 
         def part(lo: int, hi: int) -> None:  # these samples' share of every gradient, by chunks
@@ -324,11 +324,11 @@ class _Conv(ConvForms, KernelLayer):
             bias_sum = np.zeros_like(grad_bias)
             sums[lo] = kernel_sum, bias_sum
             chunk_kernel = scratch("conv kernel gradient", kernel_sum.shape, self.dtype)
-            cols, z = self._chunk_buffers(chunk)
+            cols, z = self.chunk_buffers(chunk)
             part_grad_x = no_grad_x if grad_x is None else grad_x[lo:hi]
             backward(
                 x[lo:hi], pre[lo:hi], a[lo:hi], grad[lo:hi], kernel, part_grad_x, kernel_sum, chunk_kernel,
-                bias_sum, cols, z, chunk, code, self._alpha(), *self.geometry_args,
+                bias_sum, cols, z, chunk, code, self.activation_alpha(), *self.geometry_args,
             )  # fmt: skip
 
         in_parts(batch, (self.taps + filters) * self.positions * batch, part)

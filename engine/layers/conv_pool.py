@@ -28,7 +28,10 @@ class ConvPool:
     def __init__(self, conv: _Conv, pool: _Pooling):
         self.conv, self.pool = conv, pool
         self.pairs = pool.window == (2, 2, 2, 2, 0, 0)
-        self._pooled: np.ndarray | None = None  # the last forward's pooled output (N, F, OH, OW)
+        # the last training forward's input images, pooled output (N, F, OH, OW) and argmax
+        self._images: np.ndarray | None = None
+        self._pooled: np.ndarray | None = None
+        self._argmax: np.ndarray | None = None
 
     @staticmethod
     def fuses(conv: Layer, pool: Layer) -> bool:
@@ -49,17 +52,17 @@ class ConvPool:
         """The pooling's output `(N, *pool.output_shape_)` for the convolution's input, in the
         pooling's reused array (valid until its next forward with this batch size)."""
         conv, pool = self.conv, self.pool
-        x = conv._images(inputs[0])
+        x = conv.as_images(inputs[0])
         batch, filters = x.shape[0], conv.params["filters"]
         bias = conv.checked_bias()
-        kernel = conv._kernel_matrix()
-        pooled, argmax = pool._workspace(batch, "out"), pool._workspace(batch, "argmax")
+        kernel = conv.kernel_matrix()
+        pooled, argmax = pool.workspace(batch, "out"), pool.workspace(batch, "argmax")
         pooled_positions = pooled.shape[2] * pooled.shape[3]
-        chunk, alpha = conv.chunk_samples(), conv._alpha()
+        chunk, alpha = conv.chunk_samples(), conv.activation_alpha()
         code = conv.activation.kernel_code
 
         def part(lo: int, hi: int) -> None:
-            cols, z = conv._chunk_buffers(chunk)
+            cols, z = conv.chunk_buffers(chunk)
             best = scratch("pooled chunk", (filters * chunk * pooled_positions,), conv.dtype)
             where = scratch("pooled chunk argmax", (filters * chunk * pooled_positions,), np.dtype(np.int32))
             _k.pooled_forward_range(
@@ -88,13 +91,13 @@ class ConvPool:
         g = np.ascontiguousarray(grad_out, dtype=conv.dtype).reshape(pooled.shape)
         batch, filters = x.shape[0], conv.params["filters"]
         kernel, code, alpha, chunk = (
-            conv._kernel_matrix(),
+            conv.kernel_matrix(),
             conv.activation.kernel_code,
-            conv._alpha(),
+            conv.activation_alpha(),
             conv.chunk_samples(),
         )
         grad_bias = conv.grads.get("bias", np.empty(0, conv.dtype))
-        grad_x = conv._workspace(batch, "grad_x") if conv.needs_input_grad else None
+        grad_x = conv.workspace(batch, "grad_x") if conv.needs_input_grad else None
         no_grad_x = np.empty((0, *conv.image_shape), conv.dtype)
         sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -103,7 +106,7 @@ class ConvPool:
             bias_sum = np.zeros_like(grad_bias)
             sums[lo] = kernel_sum, bias_sum
             chunk_kernel = scratch("conv kernel gradient", kernel_sum.shape, conv.dtype)
-            cols, z = conv._chunk_buffers(chunk)
+            cols, z = conv.chunk_buffers(chunk)
             part_grad_x = no_grad_x if grad_x is None else grad_x[lo:hi]
             _k.pooled_backward_range(
                 x[lo:hi], pooled[lo:hi], argmax[lo:hi], g[lo:hi], kernel, part_grad_x, kernel_sum, chunk_kernel,

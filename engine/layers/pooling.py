@@ -101,7 +101,7 @@ class _Pooling(Layer):
         self._geometry = geometry
         self.argmax: np.ndarray | None = None  # max pooling: the last forward's window maxima
 
-    def _workspace(self, rows: int, name: str) -> np.ndarray:
+    def workspace(self, rows: int, name: str) -> np.ndarray:
         """Array `name` for a batch of `rows`, made on first use and reused (out, argmax: the
         output image; grad_x: the input image); a few batch sizes are kept, least recently used
         dropped first."""
@@ -120,9 +120,9 @@ class _Pooling(Layer):
                 f"{shape_text(self.input_shapes[0])}, got {shape_text(x.shape[1:])}"
             )
         x = np.ascontiguousarray(x, dtype=self.dtype).reshape((rows, *self.image_in))
-        out, pool, geometry = self._workspace(rows, "out"), self._pool, self._geometry
+        out, pool, geometry = self.workspace(rows, "out"), self._pool, self._geometry
         if self.mode == "max":
-            self.argmax = argmax = self._workspace(rows, "argmax")
+            self.argmax = argmax = self.workspace(rows, "argmax")
             in_parts(rows, x.size, lambda lo, hi: pool(x[lo:hi], *geometry, out[lo:hi], argmax[lo:hi]))
         else:
             in_parts(rows, x.size, lambda lo, hi: pool(x[lo:hi], *geometry, out[lo:hi]))
@@ -131,7 +131,7 @@ class _Pooling(Layer):
     def backward(self, grad_out: np.ndarray) -> list[np.ndarray | None]:
         rows = grad_out.shape[0]
         g = np.ascontiguousarray(grad_out, dtype=self.dtype).reshape((rows, *self.image_out))
-        grad_x = self._workspace(rows, "grad_x")
+        grad_x = self.workspace(rows, "grad_x")
         if self.mode == "max":
             if self.argmax is None:
                 raise GraphError(f"{self.name} '{self.node_id}': backward needs a forward of its own first")
