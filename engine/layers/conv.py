@@ -279,18 +279,6 @@ class _Conv(ConvForms, KernelLayer):
                 "(a large inference batch keeps nothing for it)"
             )
 
-    def store_gradient_shares(self, shares: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        """grads = the sum of the ranges' (kernel (taps, filters), bias) shares, added in the
-        order given (by range: the same sums every run), plus the penalties' gradients."""
-        kernel_total, bias_total = shares[0]
-        for kernel_sum, bias_sum in shares[1:]:
-            kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
-            bias_total += bias_sum
-        self.grads["kernel"].reshape(self.params["filters"], self.taps)[...] = kernel_total.T
-        if "bias" in self.grads:
-            self.grads["bias"][...] = bias_total
-        self.add_penalty_gradients()
-
     def backward_from_preactivation(self, grad_z: np.ndarray) -> list[np.ndarray | None]:
         return self._backward_rows(grad_z, _ka.LINEAR)
 
@@ -308,14 +296,21 @@ class _Conv(ConvForms, KernelLayer):
         a = self.out.reshape(batch, filters, self.positions)
         # without a kept pre-activation, the derivative is taken from a alone (pre is unread)
         pre = a if self.pre_activation is None else self.pre_activation.reshape(a.shape)
-        x = self.images
-        backward = self._range_kernels()[1]
-        kernel = self.kernel_matrix()
+        return self.backward_by_ranges(self._range_kernels()[1], (self.images, pre, a, grad), code)
+
+    def backward_by_ranges(
+        self, backward: Callable[..., None], per_sample: tuple[np.ndarray, ...], code: int
+    ) -> list[np.ndarray | None]:
+        """Fill `grads` and return the input gradient (or [None]) by running `backward` on the
+        cores' ranges of the batch: engine/_kernels/conv.py `backward_range`, or a kernel with its
+        arguments after the first four (engine/_kernels/conv_pool.py). `per_sample`: those first
+        four, batch-first (the input images first), sliced by range."""
+        batch, filters = per_sample[0].shape[0], self.params["filters"]
+        kernel, chunk, alpha = self.kernel_matrix(), self.chunk_samples(), self.activation_alpha()
         grad_bias = self.grads.get("bias", np.empty(0, self.dtype))
-        chunk = self.chunk_samples()
-        sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by range: kernel (transposed), bias
         grad_x = self.workspace(batch, "grad_x") if self.needs_input_grad else None
         no_grad_x = np.empty((0, *self.image_shape), self.dtype)
+        sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by range: kernel (transposed), bias
 
         def part(lo: int, hi: int) -> None:  # these samples' share of every gradient, by chunks
             # the kernel gradient as (taps, filters): cols @ grad_z.T ran at 93 GFLOP/s on the
@@ -327,12 +322,19 @@ class _Conv(ConvForms, KernelLayer):
             cols, z = self.chunk_buffers(chunk)
             part_grad_x = no_grad_x if grad_x is None else grad_x[lo:hi]
             backward(
-                x[lo:hi], pre[lo:hi], a[lo:hi], grad[lo:hi], kernel, part_grad_x, kernel_sum, chunk_kernel,
-                bias_sum, cols, z, chunk, code, self.activation_alpha(), *self.geometry_args,
+                *(array[lo:hi] for array in per_sample), kernel, part_grad_x, kernel_sum, chunk_kernel,
+                bias_sum, cols, z, chunk, code, alpha, *self.geometry_args,
             )  # fmt: skip
 
         in_parts(batch, (self.taps + filters) * self.positions * batch, part)
-        self.store_gradient_shares([sums[lo] for lo in sorted(sums)])
+        shares = [sums[lo] for lo in sorted(sums)]  # added in one order: the same sums every run
+        kernel_total, bias_total = shares[0]
+        for kernel_sum, bias_sum in shares[1:]:
+            kernel_total += kernel_sum  # (taps, filters): adding into grad_kernel.T is 5x slower
+            bias_total += bias_sum
+        self.grads["kernel"].reshape(filters, self.taps)[...] = kernel_total.T
+        grad_bias[...] = bias_total
+        self.add_penalty_gradients()
         if grad_x is None:
             return [None]
         return [grad_x.reshape(batch, *self.input_shapes[0])]

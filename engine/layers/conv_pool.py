@@ -89,32 +89,6 @@ class ConvPool:
                 f"{shape_text((pooled.shape[0], *pool.output_shape_))}, got {shape_text(grad_out.shape)}"
             )
         g = np.ascontiguousarray(grad_out, dtype=conv.dtype).reshape(pooled.shape)
-        batch, filters = x.shape[0], conv.params["filters"]
-        kernel, code, alpha, chunk = (
-            conv.kernel_matrix(),
-            conv.activation.kernel_code,
-            conv.activation_alpha(),
-            conv.chunk_samples(),
+        return conv.backward_by_ranges(
+            _k.pooled_backward_range, (x, pooled, argmax, g), conv.activation.kernel_code
         )
-        grad_bias = conv.grads.get("bias", np.empty(0, conv.dtype))
-        grad_x = conv.workspace(batch, "grad_x") if conv.needs_input_grad else None
-        no_grad_x = np.empty((0, *conv.image_shape), conv.dtype)
-        sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-        def part(lo: int, hi: int) -> None:
-            kernel_sum = np.empty((conv.taps, filters), conv.dtype)
-            bias_sum = np.zeros_like(grad_bias)
-            sums[lo] = kernel_sum, bias_sum
-            chunk_kernel = scratch("conv kernel gradient", kernel_sum.shape, conv.dtype)
-            cols, z = conv.chunk_buffers(chunk)
-            part_grad_x = no_grad_x if grad_x is None else grad_x[lo:hi]
-            _k.pooled_backward_range(
-                x[lo:hi], pooled[lo:hi], argmax[lo:hi], g[lo:hi], kernel, part_grad_x, kernel_sum, chunk_kernel,
-                bias_sum, cols, z, chunk, code, alpha, *conv.geometry_args,
-            )  # fmt: skip
-
-        in_parts(batch, (conv.taps + filters) * conv.positions * batch, part)
-        conv.store_gradient_shares([sums[lo] for lo in sorted(sums)])
-        if grad_x is None:
-            return [None]
-        return [grad_x.reshape(batch, *conv.input_shapes[0])]

@@ -22,7 +22,8 @@ GEOMETRIES = [
 ]
 
 
-def _args(shape, kernel, strides, dilation, padding):
+def kernel_geometry(shape, kernel, strides, dilation, padding):
+    """The kernels' geometry arguments (kh, kw, sh, sw, dh, dw, pt, pl, oh, ow) of a convolution."""
     h, w = windows(shape[1:], kernel, strides, dilation, padding, "test")
     return (
         h.kernel,
@@ -42,7 +43,7 @@ def _args(shape, kernel, strides, dilation, padding):
 @pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_im2col_and_col2im_match_their_twins(geometry, dtype):
     shape = geometry[0]
-    args = _args(*geometry)
+    args = kernel_geometry(*geometry)
     kh, kw, *_, oh, ow = args
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, *shape)).astype(dtype)
@@ -136,7 +137,7 @@ def test_range_kernels_match_their_twins(kernels, dtype, geometry, chunk, with_b
     """A range of 5 samples chunk by chunk (the last chunk shorter, or one chunk for all):
     forward output and pre-activation, then the kernel, bias and input gradients."""
     forward, backward = kernels
-    shape, args = geometry[0], _args(*geometry)
+    shape, args = geometry[0], kernel_geometry(*geometry)
     kh, kw, *_, oh, ow = args
     taps, filters, samples, positions = shape[0] * kh * kw, 3, 5, oh * ow
     rng = np.random.default_rng(4)

@@ -14,6 +14,7 @@ from engine._kernels import conv_pool as k
 from engine.errors import GraphError
 from engine.examples import example_path
 from engine.layers.window_geometry import windows
+from tests.engine.test_conv_kernels import kernel_geometry
 
 pytestmark = pytest.mark.skipif(
     not blas.AVAILABLE, reason="NumPy's BLAS is not reachable from Numba here: no pairs"
@@ -29,29 +30,13 @@ CASES = [
 CODES = [act.RELU, act.TANH, act.SIGMOID, act.LINEAR]
 
 
-def _conv_args(shape, kernel, strides, dilation, padding):
-    h, w = windows(shape[1:], kernel, strides, dilation, padding, "test")
-    return (
-        h.kernel,
-        w.kernel,
-        h.stride,
-        w.stride,
-        h.dilation,
-        w.dilation,
-        h.pad_before,
-        w.pad_before,
-        h.out,
-        w.out,
-    )
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("code", CODES)
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize(("chunk", "with_bias", "want_x"), [(2, True, True), (5, False, False)])
 def test_kernels_match_their_twins(case, code, dtype, chunk, with_bias, want_x):
     conv, (size, strides, padding) = case
-    args = _conv_args(*conv)
+    args = kernel_geometry(*conv)
     shape, (kh, kw, *_, oh, ow) = conv[0], args
     ph, pw = windows((oh, ow), size, strides, (1, 1), padding, "test")
     window = (ph.kernel, pw.kernel, ph.stride, pw.stride, ph.pad_before, pw.pad_before)
