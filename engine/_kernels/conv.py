@@ -179,52 +179,35 @@ def forward_range(
 
 
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
-def backward_range(
-    x,
-    pre,
-    a,
-    grad_a,
-    kernel,
-    grad_x,
-    kernel_sum,
-    chunk_kernel,
-    bias_sum,
-    cols_buf,
-    z_buf,
-    chunk,
-    act_code,
-    alpha,
-    kh,
-    kw,
-    sh,
-    sw,
-    dh,
-    dw,
-    pt,
-    pl,
-    oh,
-    ow,
-):
+def backward_range(x, pre, a, grad_a, kernel, grad_x, kernel_sum, chunk_kernel, bias_sum, cols_buf, z_buf, chunk, act_code, alpha, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):  # fmt: skip
     """The gradients of forward_range over images x (n, C, H, W) from grad_a (n, F, P):
     kernel_sum (C*kh*kw, F) = the kernel gradient, transposed (chunk_kernel: scratch of its
     shape); bias_sum (F,) += the bias gradient ((0,): not wanted); grad_x (n, C, H, W) = the
     input gradient ((0, C, H, W): not wanted). pre, a and act_code as in act_grad_to_rows."""
-    samples, want_x = x.shape[0], grad_x.shape[0] > 0
+    samples = x.shape[0]
     for start in range(0, samples, chunk):
         end = min(start + chunk, samples)
         cols, grad_z = _chunk_views(
             cols_buf, z_buf, kernel.shape[1], kernel.shape[0], (end - start) * oh * ow
         )
         act_grad_to_rows(pre[start:end], a[start:end], grad_a[start:end], grad_z, bias_sum, act_code, alpha)
-        im2col(x[start:end], cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
-        if start == 0:
-            matmul(cols, grad_z, kernel_sum, False, True)
-        else:
-            matmul(cols, grad_z, chunk_kernel, False, True)
-            kernel_sum += chunk_kernel
-        if want_x:  # the columns' gradient, over the columns just read
-            matmul(kernel, grad_z, cols, True, False)
-            col2im(cols, grad_x[start:end], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+        chunk_gradients(x[start:end], grad_z, cols, kernel, start == 0, kernel_sum, chunk_kernel, grad_x[start:end], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
+def chunk_gradients(x, grad_z, cols, kernel, first, kernel_sum, chunk_kernel, grad_x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):  # fmt: skip
+    """A chunk's share of the kernel and input gradients from its pre-activation gradient grad_z
+    (F, n*P): the columns of x (n, C, H, W) again into cols, then kernel_sum = (first chunk) or
+    += cols @ grad_z.T, and unless grad_x has no samples, grad_x = col2im(kernel.T @ grad_z)."""
+    im2col(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+    if first:
+        matmul(cols, grad_z, kernel_sum, False, True)
+    else:
+        matmul(cols, grad_z, chunk_kernel, False, True)
+        kernel_sum += chunk_kernel
+    if grad_x.shape[0] > 0:  # the columns' gradient, over the columns just read
+        matmul(kernel, grad_z, cols, True, False)
+        col2im(cols, grad_x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
 
 
 # ---------------------------------------------------------------- NumPy twins

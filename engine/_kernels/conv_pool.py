@@ -80,7 +80,7 @@ def pooled_backward_range(x, pooled, argmax, grad_pooled, kernel, grad_x, kernel
     to, grad_x (0, C, H, W): not wanted)."""
     samples, filters, positions = x.shape[0], kernel.shape[0], oh * ow
     pooled_positions = pooled.shape[2] * pooled.shape[3]
-    want_bias, want_x = bias_sum.shape[0] > 0, grad_x.shape[0] > 0
+    want_bias = bias_sum.shape[0] > 0
     scaled = np.empty(pooled_positions, pooled.dtype)
     for start in range(0, samples, chunk):
         end = min(start + chunk, samples)
@@ -103,15 +103,7 @@ def pooled_backward_range(x, pooled, argmax, grad_pooled, kernel, grad_x, kernel
                         total += row[p]
             if want_bias:
                 bias_sum[f] += total
-        _conv.im2col(x[start:end], cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
-        if start == 0:
-            matmul(cols, grad_z, kernel_sum, False, True)
-        else:
-            matmul(cols, grad_z, chunk_kernel, False, True)
-            kernel_sum += chunk_kernel
-        if want_x:
-            matmul(kernel, grad_z, cols, True, False)
-            _conv.col2im(cols, grad_x[start:end], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+        _conv.chunk_gradients(x[start:end], grad_z, cols, kernel, start == 0, kernel_sum, chunk_kernel, grad_x[start:end], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)  # fmt: skip
 
 
 # ---------------------------------------------------------------- NumPy twins
