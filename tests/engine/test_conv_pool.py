@@ -74,8 +74,8 @@ def test_kernels_match_their_twins(case, code, dtype, chunk, with_bias, want_x):
 
 
 def _network(conv_activation="relu", pool=None, dtype="float64", second_reader=False, conv1d=False):
-    """Input -> Conv -> MaxPool -> Conv 'same' -> MaxPool 3/2 'same' (overlapping) -> Flatten ->
-    Dense softmax; `second_reader` adds a Flatten of the first convolution joined to the features."""
+    """Input -> Conv (L2) -> MaxPool -> Conv 'same' (L1) -> MaxPool 3/2 'same' (overlapping) ->
+    Flatten -> Dense softmax; `second_reader` adds a Flatten of the first convolution joined to the features."""
     spec = engine.NetworkSpec(
         training={"loss": "sparse_categorical_crossentropy", "batch_size": 7, "seed": 3, "dtype": dtype}
     )
@@ -83,11 +83,12 @@ def _network(conv_activation="relu", pool=None, dtype="float64", second_reader=F
     pool_type = "MaxPooling1D" if conv1d else "MaxPooling2D"
     conv_type = "Conv1D" if conv1d else "Conv2D"
     add("Input", {"shape": [2, 20] if conv1d else [2, 11, 10]}, node_id="image")
-    add(conv_type, {"filters": 4, "kernel_size": [3], "activation": conv_activation}, node_id="conv_1")
+    conv_1 = {"filters": 4, "kernel_size": [3], "activation": conv_activation, "kernel_l2": 0.01}
+    add(conv_type, conv_1, node_id="conv_1")
     add(pool or pool_type, {"pool_size": [2]}, node_id="pool_1")
     add(
         conv_type,
-        {"filters": 5, "kernel_size": [3], "padding": "same", "activation": "tanh"},
+        {"filters": 5, "kernel_size": [3], "padding": "same", "activation": "tanh", "kernel_l1": 0.001},
         node_id="conv_2",
     )
     add(pool_type, {"pool_size": [3], "strides": [2], "padding": "same"}, node_id="pool_2")
