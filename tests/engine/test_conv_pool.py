@@ -181,3 +181,60 @@ def test_mnist_cnn_trains_bit_for_bit_as_with_the_layers_apart():
 
     for a, b in zip(train(paired=True), train(paired=False), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    ("conv", "pool"),
+    [
+        ({"kernel_size": [3]}, {"pool_size": [2]}),
+        ({"kernel_size": [3, 2], "strides": [2, 1], "padding": "same"}, {"pool_size": [3], "strides": [2], "padding": "same"}),
+    ],
+)  # fmt: skip
+def test_one_adam_step_through_a_pair_matches_pytorch(conv, pool, dtype):
+    """Input (2, 9, 8) -> Conv2D relu -> MaxPooling2D -> Flatten -> Dense softmax, trained one
+    step through the pair, against PyTorch's conv2d and max_pool2d (TensorFlow's pads by F.pad)."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    spec = engine.NetworkSpec(
+        training={"loss": "sparse_categorical_crossentropy", "optimizer": {"type": "adam", "learning_rate": 0.01},
+                  "batch_size": 6, "epochs": 1, "shuffle": False, "dtype": dtype, "seed": 3}
+    )  # fmt: skip
+    spec.add_node("Input", {"shape": [2, 9, 8]}, node_id="in")
+    spec.add_node("Conv2D", {"filters": 4, "activation": "relu", **conv}, node_id="conv")
+    spec.add_node("MaxPooling2D", pool, node_id="pool")
+    spec.add_node("Flatten", {}, node_id="flat")
+    spec.add_node("Dense", {"units": 3, "activation": "softmax"}, node_id="out")
+    for a, b in (("in", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "out")):
+        spec.connect(a, b)
+    network = engine.Network(spec)
+    model = network.model
+    assert list(model.conv_pools) == ["pool"]
+    model.layers["conv"].weights["bias"][...] = np.random.default_rng(4).normal(0, 0.1, 4)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2, 9, 8)).astype(dtype), rng.integers(0, 3, 6)
+    start = {key: torch.tensor(a.copy(), requires_grad=True) for key, a in model.named_weights().items()}
+
+    def pads(axes):
+        return [p for axis in reversed(axes) for p in (axis.pad_before, axis.pad_after)]
+
+    conv_layer, pool_layer = model.layers["conv"], model.layers["pool"]
+    h, w = conv_layer.axes
+    z = functional.conv2d(
+        functional.pad(torch.from_numpy(x), pads(conv_layer.axes)), start["conv/kernel"], start["conv/bias"],
+        stride=(h.stride, w.stride),
+    ).relu()  # fmt: skip
+    ph, pw = pool_layer.axes
+    pooled = functional.max_pool2d(
+        functional.pad(z, pads(pool_layer.axes), value=float("-inf")),
+        (ph.kernel, pw.kernel),
+        (ph.stride, pw.stride),
+    )
+    logits = pooled.flatten(1) @ start["out/kernel"] + start["out/bias"]
+    optimizer = torch.optim.Adam(list(start.values()), lr=0.01, eps=1e-7)
+    functional.cross_entropy(logits, torch.from_numpy(y)).backward()
+    optimizer.step()
+    network.fit(x, y)
+    tol = 1e-10 if dtype == "float64" else 1e-5
+    for key, array in model.named_weights().items():
+        np.testing.assert_allclose(array, start[key].detach().numpy(), atol=tol, rtol=tol, err_msg=key)
